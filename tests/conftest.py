@@ -1,0 +1,43 @@
+"""Shared pytest set-up: hypothesis profiles and the shared data folders.
+
+``HYPOTHESIS_PROFILE`` picks the profile: ``dev`` (the default) is quick, ``ci`` (what tox
+uses) is thorough but bounded so that CI stays well under its time budget.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from harness.shared import conformance_dir, corpora_dir
+
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.register_profile(
+    "ci",
+    max_examples=400,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture(scope="session")
+def spamassassin() -> Path:
+    """The SpamAssassin public corpus, or a skip that says where it was looked for."""
+    path = corpora_dir() / "spamassassin"
+    if not path.is_dir():
+        pytest.skip(f"SpamAssassin corpus not found at {path} (set ELSINORE_CORPORA)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def spf_suite() -> Path:
+    """The RFC 7208 SPF test suite, or a skip that says where it was looked for."""
+    path = conformance_dir() / "spf" / "rfc7208-tests.yml"
+    if not path.is_file():
+        pytest.skip(f"SPF suite not found at {path} (set ELSINORE_CONFORMANCE)")
+    return path
