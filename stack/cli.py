@@ -18,9 +18,6 @@ import click
 from stack import __version__
 from stack.errors import ElsinoreError
 
-#: Set by the group callback; read when an exception reaches :func:`run`.
-_debug = False
-
 
 class _Options:
     """Options shared by every command (``ctx.obj``)."""
@@ -32,7 +29,9 @@ class _Options:
 def make_group(name: str, help_text: str) -> click.Group:
     """The root group both entry points share: ``--version`` and ``--debug``."""
 
-    @click.group(name=name, help=help_text, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.group(
+        name=name, help=help_text, context_settings={"help_option_names": ["-h", "--help"]}
+    )
     @click.version_option(__version__, "-V", "--version", prog_name="elsinore")
     @click.option(
         "--debug",
@@ -42,8 +41,6 @@ def make_group(name: str, help_text: str) -> click.Group:
     )
     @click.pass_context
     def group(ctx: click.Context, debug: bool) -> None:
-        global _debug
-        _debug = debug
         ctx.obj = _Options(debug)
 
     return group
@@ -62,6 +59,26 @@ def describe(exc: BaseException) -> str:
         return f"{exc.strerror or exc}: {exc.filename}"
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+_DEBUG_HINT = " (run with --debug for the traceback)"
+
+
+def _command_index(group: click.Group, args: list[str]) -> int:
+    for index, arg in enumerate(args):
+        if arg in group.commands:
+            return index
+    return len(args)
+
+
+_DEBUG_HINT = " (run with --debug for the traceback)"
+
+
+def _command_index(group: click.Group, args: list[str]) -> int:
+    for index, arg in enumerate(args):
+        if arg in group.commands:
+            return index
+    return len(args)
 
 
 def run(group: click.Group, argv: Sequence[str] | None = None) -> int:
@@ -86,10 +103,11 @@ def run(group: click.Group, argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except Exception as exc:
-        if _debug or "--debug" in args or os.environ.get("ELSINORE_DEBUG"):
+        # ``--debug`` is a group option, so it stands before the command name.
+        if "--debug" in args[: _command_index(group, args)] or os.environ.get("ELSINORE_DEBUG"):
             raise
-        unexpected = "" if isinstance(exc, (ElsinoreError, OSError)) else " (run with --debug for the traceback)"
-        click.echo(f"elsinore: error: {describe(exc)}{unexpected}", err=True)
+        hint = "" if isinstance(exc, (ElsinoreError, OSError)) else _DEBUG_HINT
+        click.echo(f"elsinore: error: {describe(exc)}{hint}", err=True)
         return 1
     return result if isinstance(result, int) else 0
 

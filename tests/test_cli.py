@@ -61,7 +61,10 @@ def test_unexpected_exception_is_one_line_with_a_debug_hint(
 ) -> None:
     assert run(_failing_group(), ["fail", "bug"]) == 1
     err = capsys.readouterr().err
-    assert err == "elsinore: error: RuntimeError: an internal bug (run with --debug for the traceback)\n"
+    assert (
+        err
+        == "elsinore: error: RuntimeError: an internal bug (run with --debug for the traceback)\n"
+    )
 
 
 def test_debug_lets_the_traceback_through() -> None:

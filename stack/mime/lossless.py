@@ -1,0 +1,517 @@
+"""The lossless layer: a concrete syntax tree of a message that keeps every byte.
+
+Theory of operation
+-------------------
+:func:`parse` never fails.  It cuts a message into three pieces, each kept as the exact bytes
+it came from:
+
+- the header: a list of :class:`Field` nodes, each holding its raw bytes from the first byte
+  of its name to the line break that ends its last continuation line;
+- the separator: the empty line that ends the header (``b""`` when there is none);
+- the body: everything after.
+
+Multipart bodies and embedded ``message/rfc822`` bodies are split lazily, on first access to
+:attr:`Message.parts` or :attr:`Message.embedded`, into the same kind of nodes.  ``bytes()`` of
+any node gives back exactly the bytes it was parsed from, and ``bytes(parse(b)) == b`` for every
+input, valid or not, with LF, CRLF or mixed line endings.
+
+Problems become :class:`~stack.mime.errors.Defect` values with an absolute byte offset; they
+never become exceptions.  Editing the header (prepending, removing or replacing a field)
+leaves every other byte of the message untouched, which is how a hop adds ``Received:``
+without breaking a DKIM signature.
+
+Every scan here is linear in the size of its input: one pass of ``bytes.find`` or of a
+regular expression without nested quantifiers per level, and nesting is bounded by
+:data:`MAX_DEPTH`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from stack.mime.errors import Defect, EncodeError
+
+#: Multiparts and embedded messages nested deeper than this are left opaque (with a defect),
+#: so that a hostile message cannot make a walk cost more than ``MAX_DEPTH`` passes.
+MAX_DEPTH = 64
+
+# A field: a name, a colon, the rest of the line, then its continuation lines.  The groups
+# capture the name and the colon when they are there; a line without them still matches whole
+# (it is then not a field).  Every quantifier is followed by a class it cannot overlap, except
+# ``[^\n]*`` which runs to the line break, so the match is linear and never backtracks.
+_FIELD = re.compile(rb"([!-9;-~]*)[ \t]*(:?)[^\n]*(?:\n[ \t][^\n]*)*(?:\n|\Z)")
+_FIELD_NAME = re.compile(rb"[!-9;-~]+")
+_FOLD = re.compile(rb"\r?\n(?=[ \t])")
+# The value of a boundary parameter, read without the full parameter grammar: the split
+# must not depend on anything that can fail.  RFC 2046 5.1.1: 1 to 70 characters.
+_BOUNDARY = re.compile(
+    rb"""(?i)[;\s]boundary\s*=\s*(?:"((?:[^"\\\r\n]|\\.){1,200})"|([^\s;"]{1,200}))"""
+)
+_MIME_TYPE = re.compile(rb"\s*([!#-'*+.0-9A-Z^-~-]+)\s*/\s*([!#-'*+.0-9A-Z^-~-]+)", re.IGNORECASE)
+_TRANSFER_ENCODING = re.compile(rb"\s*([!#-'*+.0-9A-Za-z^-~-]+)")
+
+
+class Field:
+    """One header field, exactly as written: name, colon, value, folding and line break."""
+
+    __slots__ = ("_colon", "is_field", "name", "offset", "raw")
+
+    def __init__(self, raw: bytes, offset: int = 0) -> None:
+        match = _FIELD.match(raw)
+        assert match is not None  # the pattern matches any line
+        self._init(raw, offset, match[1], match.start(2) if match[2] else -1)
+
+    def _init(self, raw: bytes, offset: int, name: bytes, colon: int) -> None:
+        self.raw = raw
+        self.offset = offset
+        self._colon = colon
+        #: False for a line in the header block that is not a field (no name or no colon).
+        self.is_field = colon > 0 and bool(name)
+        # obs-fname allows white space between the name and the colon (RFC 5322 4.5).
+        self.name = name.decode("ascii") if self.is_field else ""
+
+    @classmethod
+    def _from_match(cls, match: re.Match[bytes], offset: int) -> Field:
+        field = cls.__new__(cls)
+        start = match.start()
+        colon = match.start(2) - start if match[2] else -1
+        field._init(match[0], offset + start, match[1], colon)
+        return field
+
+    @staticmethod
+    def valid_name(name: str) -> bool:
+        """RFC 5322 3.6.8: printable US-ASCII except the colon, at least one character."""
+        return name.isascii() and _FIELD_NAME.fullmatch(name.encode("ascii")) is not None
+
+    @classmethod
+    def build(cls, name: str, value: str, *, linesep: bytes = b"\r\n") -> Field:
+        """A new field ``name: value``; the value must already be folded or short.
+
+        A CR or LF in the value that is not part of a fold would start a new field or end the
+        header: that is header injection (CVE-2024-6923), and it is refused.
+        """
+        if not cls.valid_name(name):
+            raise EncodeError(f"invalid field name {name!r}")
+        lines = value.replace("\r\n", "\n").split("\n")
+        for line in lines[1:]:
+            if not line or line[0] not in " \t" or not line.strip(" \t"):
+                raise EncodeError(f"{name} field value would inject a line: {value!r}")
+        if "\r" in value.replace("\r\n", ""):
+            raise EncodeError(f"{name} field value contains a bare CR: {value!r}")
+        text = f"{name}: {value}" if value else f"{name}:"
+        raw = text.replace("\r\n", "\n").replace("\n", linesep.decode("ascii")).encode()
+        return cls(raw + linesep)
+
+    @property
+    def raw_value(self) -> bytes:
+        """The bytes after the colon, still folded, without the final line break."""
+        value = self.raw[self._colon + 1 :] if self._colon >= 0 else self.raw
+        if value.endswith(b"\n"):
+            value = value[:-2] if value.endswith(b"\r\n") else value[:-1]
+        return value
+
+    def unfolded(self) -> str:
+        """The value with folding removed (RFC 5322 2.2.3), as str.
+
+        Bytes are read as UTF-8 (RFC 6532); any other 8-bit byte survives as a lone surrogate
+        (``surrogateescape``) so that nothing is lost.
+        """
+        value = self.raw_value
+        if b"\n" in value:
+            value = _FOLD.sub(b"", value)
+        return value.decode("utf-8", "surrogateescape")
+
+    def __bytes__(self) -> bytes:
+        return self.raw
+
+    def __repr__(self) -> str:
+        return f"Field({self.raw!r})"
+
+
+class Multipart:
+    """A multipart body split at its delimiters (RFC 2046 5.1.1).
+
+    ``delimiters[i]`` is the raw delimiter line before ``parts[i]``, including the line break
+    that precedes it (which belongs to the delimiter, not to the part).
+    """
+
+    __slots__ = ("closing", "delimiters", "epilogue", "parts", "preamble")
+
+    def __init__(
+        self,
+        preamble: bytes,
+        delimiters: list[bytes],
+        parts: list[Message],
+        closing: bytes,
+        epilogue: bytes,
+    ) -> None:
+        self.preamble = preamble
+        self.delimiters = delimiters
+        self.parts = parts
+        self.closing = closing
+        self.epilogue = epilogue
+
+    def __bytes__(self) -> bytes:
+        chunks = [self.preamble]
+        for delimiter, part in zip(self.delimiters, self.parts, strict=True):
+            chunks.append(delimiter)
+            chunks.append(bytes(part))
+        chunks.append(self.closing)
+        chunks.append(self.epilogue)
+        return b"".join(chunks)
+
+
+class Message:
+    """A message or a MIME part: header fields, the separator line and the body."""
+
+    __slots__ = (
+        "_embedded",
+        "_multipart",
+        "_split",
+        "body",
+        "default_type",
+        "defects",
+        "depth",
+        "fields",
+        "offset",
+        "separator",
+    )
+
+    def __init__(
+        self,
+        fields: list[Field],
+        separator: bytes,
+        body: bytes,
+        *,
+        offset: int = 0,
+        depth: int = 0,
+        default_type: str = "text/plain",
+        defects: list[Defect] | None = None,
+    ) -> None:
+        self.fields = fields
+        self.separator = separator
+        self.body = body
+        self.offset = offset
+        self.depth = depth
+        self.default_type = default_type
+        self.defects: list[Defect] = defects if defects is not None else []
+        self._split = False
+        self._multipart: Multipart | None = None
+        self._embedded: Message | None = None
+
+    # -- reading the header ----------------------------------------------------------------
+
+    def get(self, name: str) -> Field | None:
+        """The first field called ``name`` (case-insensitive), or None."""
+        wanted = name.lower()
+        for field in self.fields:
+            if field.name.lower() == wanted:
+                return field
+        return None
+
+    def get_all(self, name: str) -> list[Field]:
+        wanted = name.lower()
+        return [field for field in self.fields if field.name.lower() == wanted]
+
+    @property
+    def body_offset(self) -> int:
+        return self.offset + sum(len(f.raw) for f in self.fields) + len(self.separator)
+
+    @property
+    def linesep(self) -> bytes:
+        """The line ending this message uses (that of its first line), for fields we add."""
+        for field in self.fields:
+            if field.raw.endswith(b"\r\n"):
+                return b"\r\n"
+            if field.raw.endswith(b"\n"):
+                return b"\n"
+        return b"\r\n" if self.separator == b"\r\n" else b"\n" if self.separator else b"\r\n"
+
+    @property
+    def mime_type(self) -> str:
+        """The lowercased ``type/subtype`` of the body, defaulting per RFC 2045 5.2."""
+        field = self.get("content-type")
+        if field is not None:
+            match = _MIME_TYPE.match(field.raw_value)
+            if match:
+                return (match[1] + b"/" + match[2]).decode("ascii").lower()
+        return self.default_type
+
+    @property
+    def boundary(self) -> bytes | None:
+        field = self.get("content-type")
+        if field is None:
+            return None
+        match = _BOUNDARY.search(b";" + field.raw_value.replace(b"\r\n", b"").replace(b"\n", b""))
+        if match is None:
+            return None
+        if match[1] is not None:
+            return re.sub(rb"\\(.)", rb"\1", match[1])
+        return match[2]
+
+    @property
+    def transfer_encoding(self) -> str:
+        field = self.get("content-transfer-encoding")
+        if field is not None:
+            match = _TRANSFER_ENCODING.match(field.raw_value)
+            if match:
+                return match[1].decode("ascii").lower()
+        return "7bit"
+
+    # -- lazy structure --------------------------------------------------------------------
+
+    @property
+    def multipart(self) -> Multipart | None:
+        """The split multipart body, or None when this is not a (splittable) multipart."""
+        self._ensure_split()
+        return self._multipart
+
+    @property
+    def parts(self) -> list[Message]:
+        """The parts of a multipart body; empty for any other body."""
+        multipart = self.multipart
+        return multipart.parts if multipart is not None else []
+
+    @property
+    def embedded(self) -> Message | None:
+        """The message inside a ``message/rfc822`` (or ``message/global``) body."""
+        self._ensure_split()
+        return self._embedded
+
+    def _ensure_split(self) -> None:
+        if self._split:
+            return
+        self._split = True
+        mime_type = self.mime_type
+        maintype = mime_type.partition("/")[0]
+        if maintype not in ("multipart", "message"):
+            return
+        if self.depth >= MAX_DEPTH:
+            self.defects.append(
+                Defect("nesting-too-deep", self.body_offset, f"deeper than {MAX_DEPTH} levels")
+            )
+            return
+        if maintype == "multipart":
+            self._split_multipart()
+        elif mime_type in ("message/rfc822", "message/global") and self.transfer_encoding in (
+            "7bit",
+            "8bit",
+            "binary",
+        ):
+            self._embedded = parse_part(self.body, self.body_offset, self.depth + 1, "text/plain")
+
+    def _split_multipart(self) -> None:
+        boundary = self.boundary
+        start = self.body_offset
+        if not boundary:
+            self.defects.append(Defect("missing-boundary", start, "multipart without boundary"))
+            return
+        self._multipart = split_multipart(
+            self.body,
+            boundary,
+            offset=start,
+            depth=self.depth + 1,
+            default_type="message/rfc822" if self.mime_type == "multipart/digest" else "text/plain",
+            defects=self.defects,
+        )
+
+    def walk(self) -> Iterator[Message]:
+        """This message and every part and embedded message below it, depth first."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            embedded = node.embedded
+            if embedded is not None:
+                stack.append(embedded)
+            stack.extend(reversed(node.parts))
+
+    def all_defects(self) -> list[Defect]:
+        return [defect for node in self.walk() for defect in node.defects]
+
+    # -- editing ---------------------------------------------------------------------------
+
+    def prepend(self, name: str, value: str) -> Field:
+        """Add ``name: value`` above every other field; no other byte changes."""
+        field = Field.build(name, value, linesep=self.linesep)
+        self.fields.insert(self._first_field_index(), field)
+        return field
+
+    def remove(self, name: str) -> int:
+        """Remove every field called ``name``; returns how many went."""
+        wanted = name.lower()
+        kept = [field for field in self.fields if field.name.lower() != wanted]
+        removed = len(self.fields) - len(kept)
+        self.fields[:] = kept
+        return removed
+
+    def replace(self, name: str, value: str) -> Field:
+        """Replace the first field called ``name`` in place (or prepend it when absent), and
+        remove the others of that name."""
+        field = Field.build(name, value, linesep=self.linesep)
+        wanted = name.lower()
+        for index, old in enumerate(self.fields):
+            if old.name.lower() == wanted:
+                self.fields[index] = field
+                self.fields[index + 1 :] = [
+                    f for f in self.fields[index + 1 :] if f.name.lower() != wanted
+                ]
+                return field
+        self.fields.insert(self._first_field_index(), field)
+        return field
+
+    def _first_field_index(self) -> int:
+        # An mbox "From " envelope line stays first: it is not part of the message proper.
+        if self.fields and self.fields[0].raw.startswith(b"From ") and not self.fields[0].is_field:
+            return 1
+        return 0
+
+    # -- bytes -----------------------------------------------------------------------------
+
+    def header_bytes(self) -> bytes:
+        return b"".join(field.raw for field in self.fields)
+
+    def body_bytes(self) -> bytes:
+        if self._multipart is not None:
+            return bytes(self._multipart)
+        if self._embedded is not None:
+            return bytes(self._embedded)
+        return self.body
+
+    def __bytes__(self) -> bytes:
+        return self.header_bytes() + self.separator + self.body_bytes()
+
+    def __repr__(self) -> str:
+        return f"<Message {self.mime_type} fields={len(self.fields)} body={len(self.body)}B>"
+
+
+def parse(data: bytes) -> Message:
+    """Parse ``data`` losslessly.  Never raises; ``bytes(parse(data)) == data``."""
+    return parse_part(bytes(data))
+
+
+def parse_part(
+    data: bytes, offset: int = 0, depth: int = 0, default_type: str = "text/plain"
+) -> Message:
+    """Parse a part found at byte ``offset`` of a message, ``depth`` levels down, whose
+    Content-Type defaults to ``default_type`` (RFC 2046 5.1.5: message/rfc822 in a digest)."""
+    defects: list[Defect] = []
+    # The header ends at the first empty line.  An empty first line means no header at all.
+    if data.startswith((b"\n", b"\r\n")):
+        sep_len = 1 if data[0:1] == b"\n" else 2
+        return Message(
+            [], data[:sep_len], data[sep_len:], offset=offset, depth=depth,
+            default_type=default_type, defects=defects,
+        )  # fmt: skip
+    lf = data.find(b"\n\n")
+    crlf = data.find(b"\n\r\n")
+    if lf < 0 and crlf < 0:
+        end, sep_len = len(data), 0
+    elif crlf < 0 or (0 <= lf < crlf):
+        end, sep_len = lf + 1, 1
+    else:
+        end, sep_len = crlf + 1, 2
+
+    fields: list[Field] = []
+    header_end = end
+    for match in _FIELD.finditer(data, 0, end):
+        raw = match[0]
+        if not raw:
+            break
+        start = match.start()
+        field = Field._from_match(match, offset)
+        if not field.is_field:
+            if start == 0 and raw.startswith(b"From "):
+                fields.append(field)  # the mbox envelope line; kept, and not an error
+                continue
+            if start == 0 and raw[:1] in b" \t":
+                defects.append(Defect("continuation-without-field", offset, "header starts folded"))
+                fields.append(field)
+                continue
+            # Not a field: the header ends here without an empty line, as most readers do.
+            defects.append(
+                Defect("missing-header-separator", offset + start, "line is not a field")
+            )
+            header_end, sep_len = start, 0
+            break
+        fields.append(field)
+    if sep_len == 0:
+        return Message(
+            fields, b"", data[header_end:], offset=offset, depth=depth,
+            default_type=default_type, defects=defects,
+        )  # fmt: skip
+    return Message(
+        fields, data[end : end + sep_len], data[end + sep_len :], offset=offset, depth=depth,
+        default_type=default_type, defects=defects,
+    )  # fmt: skip
+
+
+_DELIMITER_TAIL = re.compile(rb"(--)?[ \t]*\r?(?:\n|\Z)")
+
+
+def _delimiters(body: bytes, boundary: bytes) -> Iterator[tuple[int, int, bool]]:
+    """(start, end, is_close) of each delimiter line: ``--boundary`` at the start of a line,
+    then only transport padding (RFC 2046 5.1.1).  One ``find`` pass: no per-boundary regex."""
+    dash = b"--" + boundary
+    position = body.find(dash)
+    while position >= 0:
+        if position == 0 or body[position - 1] == 10:  # at the start of a line
+            tail = _DELIMITER_TAIL.match(body, position + len(dash))
+            if tail is not None:
+                yield position, tail.end(), tail[1] is not None
+                position = body.find(dash, tail.end())
+                continue
+        position = body.find(dash, position + 1)
+
+
+def split_multipart(
+    body: bytes,
+    boundary: bytes,
+    *,
+    offset: int = 0,
+    depth: int = 1,
+    default_type: str = "text/plain",
+    defects: list[Defect] | None = None,
+) -> Multipart:
+    """Split a multipart body at its delimiter lines (RFC 2046 5.1.1), losslessly.
+
+    The line break before a delimiter belongs to the delimiter.  A missing close delimiter
+    ends the last part at the end of the body, with a defect.
+    """
+    found = defects if defects is not None else []
+    delimiters: list[bytes] = []
+    starts: list[int] = []
+    closing_at = -1
+    closing_end = len(body)
+    for dash_at, end, is_close in _delimiters(body, boundary):
+        # The line break before the dashes belongs to the delimiter.
+        if dash_at >= 2 and body[dash_at - 2 : dash_at] == b"\r\n":
+            begin = dash_at - 2
+        else:
+            begin = max(dash_at - 1, 0)
+        if is_close:
+            closing_at, closing_end = begin, end
+            break
+        delimiters.append(body[begin:end])
+        starts.append(begin)
+    if not delimiters:
+        found.append(Defect("no-parts", offset, "no delimiter line for the boundary"))
+        if closing_at >= 0:
+            return Multipart(
+                body[:closing_at], [], [], body[closing_at:closing_end], body[closing_end:]
+            )
+        return Multipart(body, [], [], b"", b"")
+    if closing_at < 0:
+        found.append(Defect("missing-close-delimiter", offset + len(body), "multipart not closed"))
+        closing_at = len(body)
+    parts: list[Message] = []
+    for index, begin in enumerate(starts):
+        part_start = begin + len(delimiters[index])
+        part_end = starts[index + 1] if index + 1 < len(starts) else closing_at
+        parts.append(
+            parse_part(body[part_start:part_end], offset + part_start, depth, default_type)
+        )
+    return Multipart(
+        body[: starts[0]], delimiters, parts, body[closing_at:closing_end], body[closing_end:]
+    )
