@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import click
 
 from stack import __version__
+from stack.dns.cli import dns_group
 from stack.errors import ElsinoreError
 
 
@@ -48,7 +49,7 @@ def make_group(name: str, help_text: str) -> click.Group:
 
 def stack_commands() -> list[click.Command]:
     """Every command group of the stack, in the order ``--help`` lists them."""
-    return []
+    return [dns_group]
 
 
 def describe(exc: BaseException) -> str:

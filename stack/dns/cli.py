@@ -1,0 +1,355 @@
+"""``elsinore dns``: serve zones, serve the resolver, resolve a name, send an update, reload.
+
+The commands are thin: they parse options into the package's objects and print results, as a
+table for people or as JSON (``--json``) for scripts.  Errors a user can fix (a bad zone file,
+key file or address, a name nobody answers for) end in one line through :mod:`stack.cli`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+import dns.exception
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import dns.tsig
+import dns.update
+
+from stack.dns.addresses import DNS_PORT, Endpoint, parse_endpoint
+from stack.dns.cache import Answer
+from stack.dns.errors import DnsError, KeyFileError
+from stack.dns.hints import load_root_hints
+from stack.dns.keys import format_key, load_keys, parse_key
+from stack.dns.primary import Primary
+from stack.dns.resolver import Resolver
+from stack.dns.server import DnsServer
+from stack.dns.service import ResolverService
+from stack.dns.zones import ZoneDirectory
+
+log = logging.getLogger("stack.dns")
+
+
+class EndpointType(click.ParamType[Endpoint]):
+    """``ADDR:PORT`` on the command line."""
+
+    name = "ADDR:PORT"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Endpoint:
+        if isinstance(value, Endpoint):
+            return value
+        try:
+            return parse_endpoint(str(value))
+        except DnsError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+ENDPOINT = EndpointType()
+
+
+@click.group(name="dns")
+def dns_group() -> None:
+    """The domain's DNS: an authoritative primary with TSIG updates, and a caching resolver.
+
+    \b
+    Example:
+      elsinore dns serve --zones zones/ --listen 127.0.0.1:5353 --keys dns.keys
+      elsinore dns resolve castle.test MX --server 127.0.0.1:5353
+    """
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="elsinore dns: %(message)s", stream=sys.stderr, force=True
+    )
+
+
+def _write_pid(path: Path | None) -> None:
+    if path is not None:
+        path.write_text(f"{os.getpid()}\n", encoding="ascii")
+
+
+async def _serve_forever(server: DnsServer, on_hangup: Any = None) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    if on_hangup is not None:
+        loop.add_signal_handler(signal.SIGHUP, on_hangup)
+    try:
+        await stop.wait()
+    finally:
+        await server.close()
+
+
+@dns_group.command()
+@click.option(
+    "--zones",
+    "zones_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory of master files, one per zone, named ZONE or ZONE.zone.",
+)
+@click.option("--listen", default="127.0.0.1:53", type=ENDPOINT, show_default=True)
+@click.option(
+    "--keys",
+    "keys_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TSIG keys, one name:algorithm:secret a line; allows updates and AXFR.",
+)
+@click.option("--pid-file", type=click.Path(dir_okay=False, path_type=Path), help="Write our pid.")
+def serve(zones_dir: Path, listen: Endpoint, keys_file: Path | None, pid_file: Path | None) -> None:
+    """Serve the zones in ZONES authoritatively over UDP and TCP until stopped.
+
+    Signed updates (RFC 2136) are written back to the zone files; SIGHUP, or
+    `elsinore dns reload`, re-reads them.  Recursion is refused.
+
+    \b
+    Example:
+      elsinore dns serve --zones zones/ --listen 127.0.0.1:5353 --keys dns.keys
+    """
+    directory = ZoneDirectory(zones_dir)
+    keyring = load_keys(keys_file) if keys_file is not None else {}
+    primary = Primary.from_directory(directory, keyring)
+    _setup_logging()
+
+    def reload() -> None:
+        try:
+            primary.reload()
+        except DnsError as exc:
+            log.error("reload failed, still serving the old zones: %s", exc)
+            return
+        log.info("reloaded %d zones", len(primary.zones))
+
+    async def main() -> None:
+        server = DnsServer(primary.respond, listen)
+        bound = await server.start()
+        _write_pid(pid_file)
+        names = " ".join(sorted(str(z.origin) for z in primary.zones))
+        click.echo(
+            f"serving {len(primary.zones)} zones ({names}) on {bound} udp+tcp; "
+            f"{len(keyring)} TSIG keys"
+        )
+        await _serve_forever(server, reload)
+
+    asyncio.run(main())
+
+
+def _resolver_options(
+    server: Sequence[Endpoint], root_hints: Path | None, port: int, timeout: float, retries: int
+) -> Resolver:
+    if bool(server) == (root_hints is not None):
+        raise click.UsageError("give --server ADDR:PORT or --root-hints FILE (one of them)")
+    roots = load_root_hints(root_hints) if root_hints is not None else []
+    return Resolver(roots, server, port=port, timeout=timeout, retries=retries)
+
+
+_SERVER_HELP = "Ask this server (with RD set) instead of recursing; repeatable."
+_HINTS_HELP = "Recurse from the root servers in this named.root-style file."
+_PORT_HELP = "Port of every server learnt from hints and glue (which carry no ports)."
+
+
+@dns_group.command()
+@click.option("--listen", default="127.0.0.1:53", type=ENDPOINT, show_default=True)
+@click.option("--server", multiple=True, type=ENDPOINT, help=_SERVER_HELP)
+@click.option("--root-hints", type=click.Path(dir_okay=False, path_type=Path), help=_HINTS_HELP)
+@click.option("--port", default=DNS_PORT, show_default=True, help=_PORT_HELP)
+@click.option("--timeout", default=2.0, show_default=True, help="Seconds per try.")
+@click.option("--retries", default=1, show_default=True, help="Extra rounds over the servers.")
+@click.option("--pid-file", type=click.Path(dir_okay=False, path_type=Path), help="Write our pid.")
+def resolver(
+    *,
+    listen: Endpoint,
+    server: tuple[Endpoint, ...],
+    root_hints: Path | None,
+    port: int,
+    timeout: float,
+    retries: int,
+    pid_file: Path | None,
+) -> None:
+    """Serve the caching resolver on LISTEN (UDP and TCP) for the stack's services.
+
+    \b
+    Example:
+      elsinore dns resolver --listen 127.0.0.53:53 --root-hints root.hints
+    """
+    service = ResolverService(_resolver_options(server, root_hints, port, timeout, retries))
+    _setup_logging()
+
+    async def main() -> None:
+        dns_server = DnsServer(service, listen)
+        bound = await dns_server.start()
+        _write_pid(pid_file)
+        click.echo(f"resolving on {bound} udp+tcp")
+        await _serve_forever(dns_server, service.resolver.cache.clear)
+
+    asyncio.run(main())
+
+
+def answer_to_json(answer: Answer) -> dict[str, Any]:
+    """The JSON form ``resolve --json`` prints: rcode, records in presentation form, SOA."""
+    return {
+        "name": answer.qname.to_text(),
+        "type": answer.rdtype.name,
+        "rcode": dns.rcode.to_text(answer.rcode),
+        "answer": [
+            {"name": r.name.to_text(), "ttl": r.ttl, "type": r.rdtype.name, "data": rd.to_text()}
+            for r in answer.rrsets
+            for rd in r
+        ],
+        "authority": [line for r in answer.authority for line in r.to_text().splitlines()],
+    }
+
+
+@dns_group.command()
+@click.argument("name")
+@click.argument("rdtype", metavar="TYPE", default="A")
+@click.option("--server", multiple=True, type=ENDPOINT, help=_SERVER_HELP)
+@click.option("--root-hints", type=click.Path(dir_okay=False, path_type=Path), help=_HINTS_HELP)
+@click.option("--port", default=DNS_PORT, show_default=True, help=_PORT_HELP)
+@click.option("--timeout", default=2.0, show_default=True, help="Seconds per try.")
+@click.option("--retries", default=1, show_default=True, help="Extra rounds over the servers.")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+def resolve(
+    *,
+    name: str,
+    rdtype: str,
+    server: tuple[Endpoint, ...],
+    root_hints: Path | None,
+    port: int,
+    timeout: float,
+    retries: int,
+    as_json: bool,
+) -> None:
+    """Resolve NAME (TYPE, default A) through a server or recursively from root hints.
+
+    Exits 0 with the answer, NXDOMAIN or NODATA printed; 1 when nobody answered.
+
+    \b
+    Example:
+      elsinore dns resolve castle.test MX --server 127.0.0.1:5353
+      elsinore dns resolve mail.castle.test A --root-hints root.hints --port 5300 --json
+    """
+    try:
+        rdatatype = dns.rdatatype.RdataType.make(rdtype.upper())
+    except dns.exception.DNSException:
+        raise click.BadParameter(f"unknown record type {rdtype!r}", param_hint="TYPE") from None
+    resolver = _resolver_options(server, root_hints, port, timeout, retries)
+    answer = asyncio.run(resolver.resolve(name, rdatatype))
+    if as_json:
+        click.echo(json.dumps(answer_to_json(answer), indent=2))
+        return
+    status = dns.rcode.to_text(answer.rcode)
+    if answer.rcode == dns.rcode.NOERROR and answer.rrset() is None:
+        status = "NODATA"
+    click.echo(f";; {answer.qname} {answer.rdtype.name}: {status}")
+    for rrset in (*answer.rrsets, *answer.authority):
+        click.echo(rrset.to_text())
+
+
+@dns_group.command()
+@click.option("--pid-file", type=click.Path(dir_okay=False, path_type=Path), help="From serve.")
+@click.option("--pid", type=int, help="The serving process's id.")
+def reload(pid_file: Path | None, pid: int | None) -> None:
+    """Make a running `dns serve` re-read its zone files (sends it SIGHUP).
+
+    \b
+    Example:
+      elsinore dns serve --zones zones/ --pid-file dns.pid &
+      elsinore dns reload --pid-file dns.pid
+    """
+    if (pid_file is None) == (pid is None):
+        raise click.UsageError("give --pid-file FILE or --pid PID (one of them)")
+    if pid_file is not None:
+        try:
+            pid = int(pid_file.read_text(encoding="ascii").strip())
+        except (OSError, ValueError) as exc:
+            raise DnsError(f"{pid_file}: no pid to signal ({exc})") from None
+    assert pid is not None
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError:
+        raise DnsError(f"no process {pid}: is `elsinore dns serve` running?") from None
+    click.echo(f"asked process {pid} to reload its zones")
+
+
+@dns_group.command()
+@click.option("--server", required=True, type=ENDPOINT, help="The primary to update.")
+@click.option("--zone", required=True, help="The zone to change, e.g. castle.test.")
+@click.option("--key", "key_text", required=True, help="name:algorithm:secret, or @FILE.")
+@click.option("--add", "adds", multiple=True, help='"NAME TTL TYPE DATA"; repeatable.')
+@click.option("--delete", "deletes", multiple=True, help='"NAME [TYPE [DATA]]"; repeatable.')
+@click.option("--timeout", default=5.0, show_default=True, help="Seconds to wait.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+def update(
+    *,
+    server: Endpoint,
+    zone: str,
+    key_text: str,
+    adds: tuple[str, ...],
+    deletes: tuple[str, ...],
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Send a TSIG-signed dynamic update (RFC 2136) to a primary.
+
+    \b
+    Example:
+      elsinore dns update --server 127.0.0.1:5353 --zone castle.test \\
+        --key @dns.keys --add "sel._domainkey 300 TXT 'v=DKIM1; p=...'"
+    """
+    key = _read_key(key_text)
+    message = dns.update.UpdateMessage(zone, keyring=key)
+    try:
+        for add in adds:
+            name, ttl, rdtype, data = [*add.split(None, 3), "", "", ""][:4]
+            message.add(name, int(ttl), rdtype, data)
+        for delete in deletes:
+            message.delete(*delete.split(None, 2))
+        response = dns.query.tcp(message, server.host, timeout=timeout, port=server.port)
+    except (ValueError, dns.exception.DNSException, OSError) as exc:
+        raise DnsError(f"update of {zone} via {server} failed: {exc}") from None
+    rcode = dns.rcode.to_text(response.rcode())
+    if as_json:
+        click.echo(json.dumps({"zone": zone, "server": str(server), "rcode": rcode}))
+    else:
+        click.echo(f"{zone}: {rcode}")
+    if response.rcode() != dns.rcode.NOERROR:
+        raise SystemExit(1)
+
+
+def _read_key(text: str) -> dns.tsig.Key:
+    if not text.startswith("@"):
+        return parse_key(text, "--key")
+    keys = load_keys(Path(text[1:]))
+    if len(keys) != 1:
+        raise KeyFileError(f"{text[1:]}: expected exactly one key, found {len(keys)}")
+    return next(iter(keys.values()))
+
+
+@dns_group.command()
+@click.argument("name")
+@click.option("--algorithm", default="hmac-sha256", show_default=True)
+def keygen(name: str, algorithm: str) -> None:
+    """Print a new random TSIG key line for NAME, the form --keys files and --key take.
+
+    \b
+    Example:
+      elsinore dns keygen signer >> dns.keys
+    """
+    secret = base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+    click.echo(format_key(parse_key(f"{name}:{algorithm}:{secret}", "--algorithm")))

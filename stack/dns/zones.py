@@ -1,0 +1,164 @@
+"""The zones a primary serves: a :class:`ZoneSet` in memory, a :class:`ZoneDirectory` on disk.
+
+A zone directory holds one master file per zone, named after the zone's origin
+(``castle.test.zone`` or just ``castle.test``), so it can live in git the way dns-primary-git
+keeps zones.  Zones are treated as values: a dynamic update builds a new zone, writes it to a
+temporary file, fsyncs it and renames it over the old one, and only then swaps it into the set.
+A crash at any point leaves either the old file or the new one, never half of each.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dns.exception
+import dns.name
+import dns.rdataset
+import dns.rdatatype
+import dns.rrset
+import dns.zone
+
+from stack.dns.errors import ZoneFileError
+
+#: Decides that a query gets no answer at all (the SPF suite's ``TIMEOUT``).
+Silence = Callable[[dns.name.Name, dns.rdatatype.RdataType], bool]
+
+ZONE_SUFFIX = ".zone"
+
+
+def _never_silent(name: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class ZoneSet:
+    """Zones by origin, and the choice of which zone is authoritative for a name."""
+
+    zones: Mapping[dns.name.Name, dns.zone.Zone] = field(default_factory=dict)
+    silence: Silence = _never_silent
+
+    def find(self, qname: dns.name.Name) -> dns.zone.Zone | None:
+        """The zone with the longest origin that contains ``qname`` (the closest enclosing)."""
+        name = qname
+        while True:
+            zone = self.zones.get(name)
+            if zone is not None:
+                return zone
+            if name == dns.name.root:
+                return None
+            name = name.parent()
+
+    def replace(self, zone: dns.zone.Zone) -> ZoneSet:
+        """A new set in which ``zone`` stands for the zone with the same origin."""
+        assert zone.origin is not None
+        return ZoneSet({**self.zones, zone.origin: zone}, self.silence)
+
+    def __iter__(self) -> Iterator[dns.zone.Zone]:
+        return iter(self.zones.values())
+
+    def __len__(self) -> int:
+        return len(self.zones)
+
+
+def rrset_of(name: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> dns.rrset.RRset:
+    """The RRset a zone's rdataset at ``name`` stands for (what a message section holds)."""
+    return dns.rrset.from_rdata_list(name, rdataset.ttl, list(rdataset))
+
+
+def zone_from_text(text: str, origin: dns.name.Name | str, source: str = "<text>") -> dns.zone.Zone:
+    """Parse a master file with absolute names, so answers never need an origin to render.
+
+    A malformed file raises :class:`ZoneFileError` naming ``source``.
+    """
+    try:
+        return dns.zone.from_text(text, origin, relativize=False, filename=source)
+    except (dns.exception.DNSException, ValueError) as exc:
+        raise ZoneFileError(f"{source}: {exc}") from None
+
+
+def zone_to_text(zone: dns.zone.Zone) -> str:
+    """The master-file form that :func:`zone_from_text` reads back to an equal zone."""
+    return str(zone.to_text(sorted=True, relativize=True, want_origin=True))
+
+
+def clone_zone(zone: dns.zone.Zone) -> dns.zone.Zone:
+    """An independent copy, so an update can be built without touching the served zone."""
+    assert zone.origin is not None
+    return zone_from_text(zone_to_text(zone), zone.origin)
+
+
+def origin_of(path: Path) -> dns.name.Name:
+    """The zone origin a file name stands for: ``castle.test.zone`` -> ``castle.test.``."""
+    stem = path.name.removesuffix(ZONE_SUFFIX)
+    try:
+        return dns.name.from_text(stem)
+    except dns.exception.DNSException as exc:
+        raise ZoneFileError(f"{path}: the file name is not a zone name: {exc}") from None
+
+
+def _zone_files(directory: Path) -> Iterable[Path]:
+    # Editors and our own atomic writes leave dot-files and backups beside the zones.
+    for path in sorted(directory.iterdir()):
+        if path.is_file() and not path.name.startswith(".") and not path.name.endswith("~"):
+            yield path
+
+
+@dataclass
+class ZoneDirectory:
+    """A directory of master files, loaded as a :class:`ZoneSet` and written back per zone."""
+
+    directory: Path
+    paths: dict[dns.name.Name, Path] = field(default_factory=dict)
+
+    def load(self) -> ZoneSet:
+        """Read every zone file; any error aborts the whole load, so a reload is all or nothing."""
+        if not self.directory.is_dir():
+            raise ZoneFileError(f"{self.directory}: not a directory of zone files")
+        zones: dict[dns.name.Name, dns.zone.Zone] = {}
+        paths: dict[dns.name.Name, Path] = {}
+        for path in _zone_files(self.directory):
+            origin = origin_of(path)
+            if origin in zones:
+                raise ZoneFileError(f"{path}: zone {origin} is also in {paths[origin]}")
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ZoneFileError(f"{path}: {exc}") from None
+            zones[origin] = zone_from_text(text, origin, str(path))
+            paths[origin] = path
+        if not zones:
+            raise ZoneFileError(f"{self.directory}: no zone files (expected NAME.zone)")
+        self.paths = paths
+        return ZoneSet(zones)
+
+    def write(self, zone: dns.zone.Zone) -> None:
+        """Replace the zone's file atomically: temporary file, fsync, rename, fsync the folder."""
+        assert zone.origin is not None
+        target = self.paths.get(zone.origin)
+        if target is None:
+            target = self.directory / f"{zone.origin.to_text(omit_final_dot=True)}{ZONE_SUFFIX}"
+        write_atomically(target, zone_to_text(zone))
+        self.paths[zone.origin] = target
+
+
+def write_atomically(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` so that a reader or a crash sees the old or the new file."""
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    directory = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
