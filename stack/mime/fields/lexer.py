@@ -1,0 +1,232 @@
+"""RFC 5322 §3.2 lexical tokens, shared by every structured field codec.
+
+Every reader takes the unfolded field value and a position, and returns what it read together
+with the position just after it.  Nothing here allocates per character on the hot path: runs
+of ordinary characters are taken by simple character-class regular expressions (which cannot
+backtrack), and only the rare characters (``\\``, parentheses, brackets) are handled one at a
+time.  Nested comments are counted with an integer depth, never by recursion, so 10,000
+nested ``(`` cost 10,000 steps and no stack.
+
+Problems go through :func:`report`: with a ``defects`` list the problem is recorded and the
+reader recovers; without one (strict mode) it raises :class:`ParseError` at once.
+"""
+
+from __future__ import annotations
+
+import re
+
+from stack.mime.errors import Defect, ParseError
+
+__all__ = [
+    "ATEXT",
+    "TOKEN_CHARS",
+    "is_atext_word",
+    "is_dot_atom_text",
+    "is_token",
+    "quote_string",
+    "read_atom",
+    "read_domain_literal",
+    "read_dot_atom",
+    "read_quoted_string",
+    "read_token",
+    "report",
+    "skip_cfws",
+    "skip_wsp",
+]
+
+# RFC 5322 §3.2.3 atext, widened by RFC 6532 §3.2 to every non-ASCII character.  Lone
+# surrogates (stray 8-bit bytes that arrived through surrogateescape) are included so that a
+# broken byte never splits a word; callers that care detect them separately.
+ATEXT = "A-Za-z0-9!#$%&'*+\\-/=?^_`{|}~\x80-\U0010ffff"
+_ATEXT_RUN = re.compile(f"[{ATEXT}]+")
+_DOT_ATOM_TEXT = re.compile(f"[{ATEXT}]+(?:\\.[{ATEXT}]+)*+")
+_ATEXT_WORD = re.compile(f"[{ATEXT}]+")
+
+# RFC 2045 §5.1 token: any CHAR except SPACE, CTLs and tspecials.  Non-ASCII is accepted for
+# the same RFC 6532 reason as atext.
+TOKEN_CHARS = "!#$%&'*+\\-.0-9A-Z^_`a-z{|}~\x80-\U0010ffff"
+_TOKEN_RUN = re.compile(f"[{TOKEN_CHARS}]+")
+
+_WSP_RUN = re.compile(r"[ \t]+")
+# Inside a comment everything but the three characters that change the nesting or escape is
+# skipped in one step (ctext and FWS, RFC 5322 §3.2.2; obs-ctext, §4.1).
+_CTEXT_RUN = re.compile(r"[^()\\]+")
+# qtext and FWS inside a quoted-string (RFC 5322 §3.2.4; obs-qtext, §4.1).
+_QTEXT_RUN = re.compile(r'[^"\\]+')
+# dtext inside a domain literal (RFC 5322 §3.4.1; obs-dtext, §4.4).
+_DTEXT_RUN = re.compile(r"[^\[\]\\ \t]+")
+
+
+def report(defects: list[Defect] | None, kind: str, offset: int, detail: str = "") -> None:
+    """Record a recoverable problem, or raise it when the caller asked for strict parsing.
+
+    Centralising the choice here keeps every production's recovery path identical: the
+    strict decoder is exactly the lenient one that refuses to record anything.
+    """
+    if defects is None:
+        raise ParseError(detail or kind.replace("-", " "), offset)
+    defects.append(Defect(kind, offset, detail))
+
+
+def skip_wsp(text: str, pos: int) -> int:
+    """Skip spaces and tabs (WSP, RFC 5234 B.1); the value is already unfolded."""
+    match = _WSP_RUN.match(text, pos)
+    return match.end() if match else pos
+
+
+def skip_cfws(text: str, pos: int, defects: list[Defect] | None) -> int:
+    """Skip CFWS (RFC 5322 §3.2.2): white space and comments, which may nest.
+
+    The nesting depth is a counter, so the cost is linear in the comment's length whatever
+    its depth.  An unterminated comment swallows the rest of the value (there is nothing
+    else it could mean) and is reported as ``unterminated-comment``; this is what stops
+    ``alice@example.org(<bob@example.org>`` from ever yielding bob (CVE-2023-27043).
+    """
+    end = len(text)
+    while pos < end:
+        char = text[pos]
+        if char in " \t":
+            pos = skip_wsp(text, pos)
+            continue
+        if char != "(":
+            return pos
+        start = pos
+        depth = 1
+        pos += 1
+        while depth and pos < end:
+            char = text[pos]
+            if char == "(":
+                depth += 1
+                pos += 1
+            elif char == ")":
+                depth -= 1
+                pos += 1
+            elif char == "\\":
+                # quoted-pair (§3.2.1) or obs-qp (§4.1): the next character, whatever it is.
+                pos += 2
+            else:
+                match = _CTEXT_RUN.match(text, pos)
+                assert match is not None  # char is none of the three stop characters
+                pos = match.end()
+        if depth:
+            report(defects, "unterminated-comment", start, "comment is never closed")
+            return end
+    return min(pos, end)
+
+
+def read_atom(text: str, pos: int) -> tuple[str, int]:
+    """Read the atext run of an atom (RFC 5322 §3.2.3) at ``pos``; ``""`` if there is none."""
+    match = _ATEXT_RUN.match(text, pos)
+    if match is None:
+        return "", pos
+    return match.group(), match.end()
+
+
+def read_dot_atom(text: str, pos: int) -> tuple[str, int]:
+    """Read dot-atom-text (RFC 5322 §3.2.3) at ``pos``; ``""`` if there is none.
+
+    The pattern is possessive, so a trailing dot (``a.b.``) is left for the caller to see
+    rather than retried character by character.
+    """
+    match = _DOT_ATOM_TEXT.match(text, pos)
+    if match is None:
+        return "", pos
+    return match.group(), match.end()
+
+
+def read_token(text: str, pos: int) -> tuple[str, int]:
+    """Read an RFC 2045 §5.1 token at ``pos``; ``""`` if there is none."""
+    match = _TOKEN_RUN.match(text, pos)
+    if match is None:
+        return "", pos
+    return match.group(), match.end()
+
+
+def read_quoted_string(text: str, pos: int, defects: list[Defect] | None) -> tuple[str, int]:
+    """Read a quoted-string (RFC 5322 §3.2.4) whose opening ``"`` is at ``pos``.
+
+    The value is returned unquoted: quoted-pairs lose their backslash and white space inside
+    the quotes is kept, since after unfolding it is part of the value.  An unterminated
+    string runs to the end of the value (``To: "`` no longer crashes anyone).
+    """
+    start = pos
+    pos += 1
+    end = len(text)
+    pieces: list[str] = []
+    while pos < end:
+        char = text[pos]
+        if char == '"':
+            return "".join(pieces), pos + 1
+        if char == "\\":
+            if pos + 1 >= end:
+                report(defects, "unterminated-quoted-pair", pos, "backslash at end of value")
+                pos += 1
+                break
+            # quoted-pair (§3.2.1); obs-qp (§4.1) also allows NUL and controls.
+            pieces.append(text[pos + 1])
+            pos += 2
+            continue
+        match = _QTEXT_RUN.match(text, pos)
+        assert match is not None  # char is neither '"' nor '\\'
+        pieces.append(match.group())
+        pos = match.end()
+    report(defects, "unterminated-quoted-string", start, "quoted-string is never closed")
+    return "".join(pieces), end
+
+
+def read_domain_literal(text: str, pos: int, defects: list[Defect] | None) -> tuple[str, int]:
+    """Read a domain-literal (RFC 5322 §3.4.1) whose ``[`` is at ``pos``, brackets included.
+
+    White space inside the brackets is folding, not content, so it is dropped; an obs-dtext
+    quoted-pair (§4.4) loses its backslash and is reported.
+    """
+    start = pos
+    pos += 1
+    end = len(text)
+    pieces = ["["]
+    while pos < end:
+        char = text[pos]
+        if char == "]":
+            pieces.append("]")
+            return "".join(pieces), pos + 1
+        if char in " \t":
+            pos = skip_wsp(text, pos)
+        elif char == "\\" and pos + 1 < end:
+            report(defects, "obs-dtext", pos, "quoted-pair inside a domain literal")
+            pieces.append(text[pos + 1])
+            pos += 2
+        elif char in "[\\":
+            report(defects, "invalid-domain-literal", pos, f"unexpected {char!r}")
+            pos += 1
+        else:
+            match = _DTEXT_RUN.match(text, pos)
+            assert match is not None
+            pieces.append(match.group())
+            pos = match.end()
+    report(defects, "unterminated-domain-literal", start, "domain literal is never closed")
+    pieces.append("]")
+    return "".join(pieces), end
+
+
+def is_atext_word(word: str) -> bool:
+    """Whether ``word`` is one non-empty run of atext, writable as a bare atom."""
+    return _ATEXT_WORD.fullmatch(word) is not None
+
+
+def is_dot_atom_text(value: str) -> bool:
+    """Whether ``value`` is dot-atom-text (RFC 5322 §3.2.3), writable without quotes."""
+    return _DOT_ATOM_TEXT.fullmatch(value) is not None
+
+
+def is_token(value: str) -> bool:
+    """Whether ``value`` is an RFC 2045 token, writable as a bare parameter value."""
+    return _TOKEN_RUN.fullmatch(value) is not None
+
+
+def quote_string(value: str) -> str:
+    """Write ``value`` as a quoted-string, escaping only ``\\`` and ``"`` (RFC 5322 §3.2.4).
+
+    The caller guarantees that ``value`` holds no CR, LF or other control character: those
+    would need obs-qp, which a conformant encoder never writes.
+    """
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
