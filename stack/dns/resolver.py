@@ -197,9 +197,12 @@ class Resolver:
                 except (dns.exception.DNSException, OSError) as exc:
                     failures.append(f"{server}: {exc.__class__.__name__}")
                     continue
-                if response.rcode() in _USABLE:
+                if recursion and _is_referral(response):
+                    failures.append(f"{server}: a referral, not recursion")
+                elif response.rcode() in _USABLE:
                     return response
-                failures.append(f"{server}: {dns.rcode.to_text(response.rcode())}")
+                else:
+                    failures.append(f"{server}: {dns.rcode.to_text(response.rcode())}")
         detail = "; ".join(failures[-4:]) or "no servers"
         raise ResolveError(f"{qname} {rdtype.name}: no usable answer ({detail})")
 
@@ -238,6 +241,16 @@ def _referral(
         ):
             return rrset
     return None
+
+
+def _is_referral(response: dns.message.Message) -> bool:
+    """A server that does not recurse answers a forwarded query with NS records only."""
+    return (
+        response.rcode() == dns.rcode.NOERROR
+        and not response.answer
+        and not any(r.rdtype == dns.rdatatype.SOA for r in response.authority)
+        and any(r.rdtype == dns.rdatatype.NS for r in response.authority)
+    )
 
 
 def _interpret(

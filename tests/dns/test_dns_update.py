@@ -1,0 +1,189 @@
+"""RFC 2136 dynamic updates signed with TSIG: prerequisites, serial, persistence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import dns.tsig
+import dns.update
+import pytest
+from dns_testbed import ServerThread
+
+from stack.dns.addresses import Endpoint
+from stack.dns.keys import Keyring, parse_key
+from stack.dns.primary import Primary
+from stack.dns.zones import ZoneDirectory
+
+ZONE = "castle.test."
+
+
+def signed(keyring: Keyring) -> dns.update.UpdateMessage:
+    return dns.update.UpdateMessage(ZONE, keyring=keyring)
+
+
+def send(primary: Primary, message: dns.message.Message) -> dns.message.Message:
+    (wire,) = primary.respond(message.to_wire(), tcp=True)
+    return dns.message.from_wire(wire, keyring=message.keyring, request_mac=message.mac)
+
+
+def records(primary: Primary, name: str, rdtype: str) -> list[str]:
+    zone = primary.zones.zones[dns.name.from_text(ZONE)]
+    rdataset = zone.get_rdataset(f"{name}.{ZONE}" if name != "@" else ZONE, rdtype)
+    return sorted(rdata.to_text() for rdata in rdataset or ())
+
+
+def serial(primary: Primary) -> int:
+    zone = primary.zones.zones[dns.name.from_text(ZONE)]
+    return int(zone.find_rdataset(ZONE, "SOA")[0].serial)
+
+
+def test_signed_update_adds_a_record_and_bumps_the_serial(
+    primary: Primary, keyring: Keyring
+) -> None:
+    before = serial(primary)
+    update = signed(keyring)
+    update.add("sel._domainkey", 300, "TXT", '"v=DKIM1; k=ed25519; p=abc"')
+    response = send(primary, update)
+    assert response.rcode() == dns.rcode.NOERROR
+    assert response.had_tsig  # the reply is signed with the same key
+    assert records(primary, "sel._domainkey", "TXT") == ['"v=DKIM1; k=ed25519; p=abc"']
+    assert serial(primary) == before + 1
+
+
+def test_unsigned_update_is_refused_and_changes_nothing(primary: Primary) -> None:
+    update = dns.update.UpdateMessage(ZONE)
+    update.add("intruder", 300, "A", "192.0.2.66")
+    assert send(primary, update).rcode() == dns.rcode.REFUSED
+    assert records(primary, "intruder", "A") == []
+
+
+def test_update_signed_with_an_unknown_or_wrong_key_is_notauth(primary: Primary) -> None:
+    for line in (
+        "stranger:hmac-sha256:c3RyYW5nZXItc2VjcmV0",
+        "signer:hmac-sha256:d3Jvbmctc2VjcmV0LWZvci10aGUtc2lnbmVyLWtleQ==",
+    ):
+        key = parse_key(line)
+        update = dns.update.UpdateMessage(ZONE, keyring={key.name: key})
+        update.add("intruder", 300, "A", "192.0.2.66")
+        (wire,) = primary.respond(update.to_wire(), tcp=True)
+        assert dns.message.from_wire(wire, keyring=False).rcode() == dns.rcode.NOTAUTH
+    assert records(primary, "intruder", "A") == []
+
+
+def test_update_for_a_zone_we_do_not_serve_is_notauth(keyring: Keyring, primary: Primary) -> None:
+    update = dns.update.UpdateMessage("example.com.", keyring=keyring)
+    update.add("www", 300, "A", "192.0.2.1")
+    assert send(primary, update).rcode() == dns.rcode.NOTAUTH
+
+
+@pytest.mark.parametrize(
+    ("prerequisite", "rcode"),
+    [
+        (lambda u: u.present("mail"), dns.rcode.NOERROR),
+        (lambda u: u.present("nobody"), dns.rcode.NXDOMAIN),
+        (lambda u: u.present("mail", "A"), dns.rcode.NOERROR),
+        (lambda u: u.present("mail", "MX"), dns.rcode.NXRRSET),
+        (lambda u: u.absent("nobody"), dns.rcode.NOERROR),
+        (lambda u: u.absent("mail"), dns.rcode.YXDOMAIN),
+        (lambda u: u.absent("mail", "MX"), dns.rcode.NOERROR),
+        (lambda u: u.absent("mail", "A"), dns.rcode.YXRRSET),
+        (lambda u: u.present("mail", "A", "127.0.0.25"), dns.rcode.NOERROR),
+        (lambda u: u.present("mail", "A", "192.0.2.9"), dns.rcode.NXRRSET),
+    ],
+    ids=[
+        "name-in-use",
+        "name-not-in-use",
+        "rrset-exists",
+        "rrset-missing",
+        "name-absent",
+        "name-present",
+        "rrset-absent",
+        "rrset-present",
+        "value-matches",
+        "value-differs",
+    ],
+)
+def test_prerequisites_decide_whether_the_update_applies(
+    primary: Primary, keyring: Keyring, prerequisite: object, rcode: dns.rcode.Rcode
+) -> None:
+    update = signed(keyring)
+    prerequisite(update)  # type: ignore[operator]
+    update.add("flag", 60, "TXT", '"applied"')
+    assert send(primary, update).rcode() == rcode
+    applied = records(primary, "flag", "TXT") == ['"applied"']
+    assert applied == (rcode == dns.rcode.NOERROR)
+
+
+def test_prerequisite_outside_the_zone_is_notzone(primary: Primary, keyring: Keyring) -> None:
+    update = signed(keyring)
+    update.present("www.example.com.")
+    assert send(primary, update).rcode() == dns.rcode.NOTZONE
+
+
+def test_deletes_spare_the_apex_soa_and_last_ns(primary: Primary, keyring: Keyring) -> None:
+    update = signed(keyring)
+    update.delete("@")  # every RRset at the apex...
+    update.delete("@", "NS", "ns1")  # ...and the only NS
+    update.delete("mail", "A", "127.0.0.25")
+    update.delete("www")
+    assert send(primary, update).rcode() == dns.rcode.NOERROR
+    assert records(primary, "@", "NS") == ["ns1.castle.test."]
+    assert len(records(primary, "@", "SOA")) == 1
+    assert records(primary, "@", "MX") == []
+    assert records(primary, "mail", "A") == []
+    assert records(primary, "www", "CNAME") == []
+
+
+def test_cname_and_other_data_never_share_a_name(primary: Primary, keyring: Keyring) -> None:
+    update = signed(keyring)
+    update.add("www", 300, "A", "192.0.2.80")  # www is a CNAME: ignored
+    update.add("mail", 300, "CNAME", "elsewhere")  # mail has data: ignored
+    assert send(primary, update).rcode() == dns.rcode.NOERROR
+    assert records(primary, "www", "A") == []
+    assert records(primary, "mail", "CNAME") == []
+
+
+def test_an_update_that_changes_nothing_keeps_the_serial(
+    primary: Primary, keyring: Keyring
+) -> None:
+    before = serial(primary)
+    update = signed(keyring)
+    update.delete("nobody", "A")
+    assert send(primary, update).rcode() == dns.rcode.NOERROR
+    assert serial(primary) == before
+
+
+def test_a_newer_soa_in_the_update_sets_the_serial(primary: Primary, keyring: Keyring) -> None:
+    update = signed(keyring)
+    update.replace("@", 300, "SOA", "ns1 hostmaster 2030010100 3600 600 86400 60")
+    assert send(primary, update).rcode() == dns.rcode.NOERROR
+    assert serial(primary) == 2030010100
+
+
+def test_update_is_written_back_and_survives_a_restart(
+    primary: Primary, keyring: Keyring, zones_dir: Path
+) -> None:
+    update = signed(keyring)
+    update.add("new", 300, "A", "127.0.0.77")
+    assert send(primary, update).rcode() == dns.rcode.NOERROR
+    assert sorted(p.name for p in zones_dir.iterdir()) == ["castle.test.zone"]  # no temp left
+    restarted = Primary.from_directory(ZoneDirectory(zones_dir), keyring)
+    assert records(restarted, "new", "A") == ["127.0.0.77"]
+    assert serial(restarted) == serial(primary)
+
+
+@pytest.mark.timeout(20)
+def test_signed_update_over_tcp_then_query_over_udp(
+    castle_server: Endpoint, keyring: Keyring, servers: ServerThread
+) -> None:
+    update = signed(keyring)
+    update.replace("mx2", 300, "A", "127.0.0.26")
+    response = dns.query.tcp(update, castle_server.host, port=castle_server.port, timeout=5)
+    assert response.rcode() == dns.rcode.NOERROR
+    query = dns.message.make_query("mx2.castle.test.", "A")
+    answer = dns.query.udp(query, castle_server.host, port=castle_server.port, timeout=5)
+    assert [r.to_text() for r in answer.answer] == ["mx2.castle.test. 300 IN A 127.0.0.26"]
