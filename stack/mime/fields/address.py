@@ -28,13 +28,16 @@ from typing import Literal, NamedTuple
 from stack.mime.errors import Defect, EncodeError, ParseError
 from stack.mime.fields.encoded_word import ENCODED_WORD, decode_encoded_words, encode_phrase
 from stack.mime.fields.lexer import (
+    is_domain_literal,
     is_dot_atom_text,
+    is_text,
     quote_string,
     read_atom,
     read_domain_literal,
     read_quoted_string,
     report,
     skip_cfws,
+    skip_to,
 )
 
 __all__ = [
@@ -51,35 +54,20 @@ __all__ = [
 ]
 
 
-def _is_text(value: str) -> bool:
-    """Whether ``value`` can be written as UTF-8 (no lone surrogates)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _encode_local(local: str) -> str:
-    if is_dot_atom_text(local) and _is_text(local):
+    if is_dot_atom_text(local) and is_text(local):
         return local
-    if _is_text(local) and all(char in " \t" or char.isprintable() for char in local):
+    if is_text(local) and all(char in " \t" or char.isprintable() for char in local):
         return quote_string(local)
     raise EncodeError(f"local-part {local!r} holds characters mail cannot carry")
 
 
 def _encode_domain(domain: str) -> str:
-    if not _is_text(domain):
+    if not is_text(domain):
         raise EncodeError(f"domain {domain!r} holds undecodable bytes")
     if is_dot_atom_text(domain):
         return domain
-    inner = domain[1:-1]
-    if (
-        domain[:1] == "["
-        and domain[-1:] == "]"
-        and inner.isprintable()
-        and not any(char in "[]\\ " for char in inner)
-    ):
+    if is_domain_literal(domain):
         return domain
     raise EncodeError(f"domain {domain!r} is neither a dot-atom nor a domain literal")
 
@@ -276,28 +264,6 @@ def _mailbox(text: str, pos: int, defects: list[Defect] | None) -> tuple[Mailbox
     return _mailbox_after_words(text, pos, words, defects)
 
 
-def _skip_element(text: str, pos: int, stops: str) -> int:
-    """The position of the next top-level character in ``stops``, skipping quotes and comments.
-
-    Used only to recover after an unreadable element; nothing found here is reported again.
-    """
-    scratch: list[Defect] = []
-    end = len(text)
-    while pos < end:
-        char = text[pos]
-        if char in stops:
-            return pos
-        if char == '"':
-            _, pos = read_quoted_string(text, pos, scratch)
-        elif char == "(":
-            pos = skip_cfws(text, pos, scratch)
-        elif char == "[":
-            _, pos = read_domain_literal(text, pos, scratch)
-        else:
-            pos += 1
-    return end
-
-
 def _members(
     text: str, pos: int, stops: str, defects: list[Defect] | None, *, groups: bool
 ) -> tuple[list[Address], int]:
@@ -337,7 +303,7 @@ def _members(
             if defects is None:
                 raise
             defects.append(Defect("invalid-address", error.offset, error.reason))
-            pos = _skip_element(text, max(start, min(error.offset, len(text))), "," + stops)
+            pos = skip_to(text, max(start, min(error.offset, len(text))), "," + stops)
         expect_element = False
         if text.startswith(",", pos):
             pos += 1

@@ -15,7 +15,16 @@ from __future__ import annotations
 
 import codecs
 
-__all__ = ["UNKNOWN_8BIT", "decode_unknown_8bit", "encode_unknown_8bit", "lookup"]
+__all__ = [
+    "UNKNOWN_8BIT",
+    "decode_unknown_8bit",
+    "encode_unknown_8bit",
+    "is_escaped_byte",
+    "lookup",
+    "unescape_hex",
+]
+
+_HEX = frozenset(b"0123456789ABCDEFabcdef")
 
 UNKNOWN_8BIT = "unknown-8bit"
 
@@ -53,3 +62,23 @@ def encode_unknown_8bit(text: str) -> bytes:
 def is_escaped_byte(char: str) -> bool:
     """Whether ``char`` is a lone surrogate that ``surrogateescape`` made from a byte."""
     return "\udc80" <= char <= "\udcff"
+
+
+def unescape_hex(data: bytes, marker: bytes) -> tuple[bytes, int]:
+    """Replace ``marker`` + two hex digits by that byte (RFC 2047 Q ``=``, RFC 2231 ``%``).
+
+    A marker not followed by two hex digits stays literal; how many did is returned so the
+    caller can report it.  One split and one join: linear however many escapes there are.
+    """
+    if marker not in data:
+        return data, 0
+    chunks = data.split(marker)
+    out = [chunks[0]]
+    bad = 0
+    for chunk in chunks[1:]:
+        if len(chunk) >= 2 and chunk[0] in _HEX and chunk[1] in _HEX:
+            out.append(bytes((int(chunk[:2], 16),)) + chunk[2:])
+        else:
+            bad += 1
+            out.append(marker + chunk)
+    return b"".join(out), bad

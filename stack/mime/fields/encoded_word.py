@@ -37,6 +37,7 @@ from stack.mime.fields.charset import (
     decode_unknown_8bit,
     is_escaped_byte,
     lookup,
+    unescape_hex,
 )
 from stack.mime.fields.lexer import is_atext_word, quote_string, report
 
@@ -59,25 +60,16 @@ _B_TEXT = re.compile(r"[A-Za-z0-9+/]*")
 # RFC 2047 §5(3): the characters that may stand for themselves in a Q-encoded word in a
 # phrase.  Using the strictest set everywhere means one encoder serves every context.
 _Q_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
-_HEX = frozenset(b"0123456789ABCDEFabcdef")
 _MAX_WORD = 75  # RFC 2047 §2
 _MAX_PLAIN = 75  # a longer plain word could not be folded, so it is encoded instead
 
 
 def _q_decode(payload: str, defects: list[Defect] | None, offset: int) -> bytes:
     """RFC 2047 §4.2: ``_`` is a space, ``=XX`` a byte; a stray ``=`` stays literal."""
-    data = payload.encode("utf-8", "surrogateescape").replace(b"_", b" ")
-    if b"=" not in data:
-        return data
-    chunks = data.split(b"=")
-    out = [chunks[0]]
-    for chunk in chunks[1:]:
-        if len(chunk) >= 2 and chunk[0] in _HEX and chunk[1] in _HEX:
-            out.append(bytes((int(chunk[:2], 16),)) + chunk[2:])
-        else:
-            report(defects, "invalid-q-escape", offset, "'=' not followed by two hex digits")
-            out.append(b"=" + chunk)
-    return b"".join(out)
+    data, bad = unescape_hex(payload.encode("utf-8", "surrogateescape").replace(b"_", b" "), b"=")
+    if bad:
+        report(defects, "invalid-q-escape", offset, "'=' not followed by two hex digits")
+    return data
 
 
 def _b_decode(payload: str, defects: list[Defect] | None, offset: int) -> bytes | None:

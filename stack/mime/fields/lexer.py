@@ -21,7 +21,9 @@ __all__ = [
     "ATEXT",
     "TOKEN_CHARS",
     "is_atext_word",
+    "is_domain_literal",
     "is_dot_atom_text",
+    "is_text",
     "is_token",
     "quote_string",
     "read_atom",
@@ -31,6 +33,7 @@ __all__ = [
     "read_token",
     "report",
     "skip_cfws",
+    "skip_to",
     "skip_wsp",
 ]
 
@@ -112,6 +115,29 @@ def skip_cfws(text: str, pos: int, defects: list[Defect] | None) -> int:
             report(defects, "unterminated-comment", start, "comment is never closed")
             return end
     return min(pos, end)
+
+
+def skip_to(text: str, pos: int, stops: str) -> int:
+    """The position of the next character in ``stops`` outside quotes, comments and literals.
+
+    Only for recovering after an unreadable element: what is skipped was already reported,
+    so problems met on the way are not reported again.
+    """
+    scratch: list[Defect] = []
+    end = len(text)
+    while pos < end:
+        char = text[pos]
+        if char in stops:
+            return pos
+        if char == '"':
+            _, pos = read_quoted_string(text, pos, scratch)
+        elif char == "(":
+            pos = skip_cfws(text, pos, scratch)
+        elif char == "[":
+            _, pos = read_domain_literal(text, pos, scratch)
+        else:
+            pos += 1
+    return end
 
 
 def read_atom(text: str, pos: int) -> tuple[str, int]:
@@ -216,6 +242,26 @@ def is_atext_word(word: str) -> bool:
 def is_dot_atom_text(value: str) -> bool:
     """Whether ``value`` is dot-atom-text (RFC 5322 §3.2.3), writable without quotes."""
     return _DOT_ATOM_TEXT.fullmatch(value) is not None
+
+
+def is_domain_literal(value: str) -> bool:
+    """Whether ``value`` is ``[`` dtext* ``]`` (RFC 5322 §3.4.1), writable as it is."""
+    inner = value[1:-1]
+    return (
+        value[:1] == "["
+        and value[-1:] == "]"
+        and inner.isprintable()
+        and not any(char in "[]\\ " for char in inner)
+    )
+
+
+def is_text(value: str) -> bool:
+    """Whether ``value`` can be written as UTF-8, i.e. holds no lone surrogate."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def is_token(value: str) -> bool:

@@ -1,0 +1,149 @@
+"""Message identifiers (RFC 5322 §3.6.4): Message-ID, In-Reply-To, References, Content-ID.
+
+``MessageId(left, right)`` holds id-left and id-right as semantic text: an obs-id-left
+quoted-string (§4.5.4) is unquoted, an obs-id-right domain loses its CFWS, and a
+no-fold-literal id-right keeps its brackets (``<x@[192.0.2.1]>``).  The encoder writes
+dot-atom-text bare and any other id-left as a quoted-string, which the decoder reads back
+(with an ``obs-id-left`` defect), so every value round-trips.
+
+Lenient extras seen in real mail: ``<12345>`` without ``@`` reads as ``MessageId("12345",
+"")`` (``missing-id-right``) and is written back the same way; in In-Reply-To and
+References, phrases (obs-in-reply-to, obs-references) and bare ids without brackets are
+reported and skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stack.mime.errors import Defect, EncodeError, ParseError
+from stack.mime.fields.lexer import (
+    is_domain_literal,
+    is_dot_atom_text,
+    is_text,
+    quote_string,
+    read_domain_literal,
+    read_dot_atom,
+    read_quoted_string,
+    report,
+    skip_cfws,
+    skip_to,
+)
+
+__all__ = [
+    "MessageId",
+    "decode_msg_id",
+    "decode_msg_id_list",
+    "encode_msg_id",
+    "encode_msg_id_list",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageId:
+    """One msg-id: ``<left@right>``, or ``<left>`` when a sender left out id-right."""
+
+    left: str
+    right: str
+
+    def __str__(self) -> str:
+        return f"<{self.left}@{self.right}>" if self.right else f"<{self.left}>"
+
+
+def _read_right(text: str, pos: int, defects: list[Defect] | None) -> tuple[str, int]:
+    """id-right (RFC 5322 §3.6.4): dot-atom-text, a no-fold-literal, or obs-id-right."""
+    if text.startswith("[", pos):
+        return read_domain_literal(text, pos, defects)
+    labels: list[str] = []
+    while True:
+        label, after = read_dot_atom(text, pos)
+        if not label:
+            raise ParseError("expected id-right", pos)
+        labels.append(label)
+        pos = skip_cfws(text, after, defects)
+        if not text.startswith(".", pos):
+            return ".".join(labels), pos
+        report(defects, "obs-id-right", pos, "CFWS or a stray '.' in id-right")
+        pos = skip_cfws(text, pos + 1, defects)
+
+
+def _read_msg_id(text: str, pos: int, defects: list[Defect] | None) -> tuple[MessageId, int]:
+    """msg-id = [CFWS] "<" id-left "@" id-right ">" [CFWS], the ``<`` at ``pos``."""
+    pos = skip_cfws(text, pos + 1, defects)
+    if text.startswith('"', pos):
+        report(defects, "obs-id-left", pos, "quoted-string id-left")
+        left, pos = read_quoted_string(text, pos, defects)
+    else:
+        left, pos = read_dot_atom(text, pos)
+        if not left:
+            raise ParseError("expected id-left", pos)
+    pos = skip_cfws(text, pos, defects)
+    right = ""
+    if text.startswith("@", pos):
+        pos = skip_cfws(text, pos + 1, defects)
+        right, pos = _read_right(text, pos, defects)
+    else:
+        report(defects, "missing-id-right", pos, "msg-id without '@'")
+    pos = skip_cfws(text, pos, defects)
+    if not text.startswith(">", pos):
+        raise ParseError("msg-id is not closed by '>'", pos)
+    return MessageId(left, right), skip_cfws(text, pos + 1, defects)
+
+
+def decode_msg_id(text: str, defects: list[Defect] | None = None) -> MessageId:
+    """Decode exactly one msg-id: Message-ID, Content-ID (RFC 5322 §3.6.4, RFC 2045 §7)."""
+    pos = skip_cfws(text, 0, defects)
+    if not text.startswith("<", pos):
+        raise ParseError("expected '<' to open a msg-id", pos)
+    value, pos = _read_msg_id(text, pos, defects)
+    if pos < len(text):
+        report(defects, "trailing-garbage", pos, f"unexpected {text[pos]!r} after the msg-id")
+    return value
+
+
+def decode_msg_id_list(text: str, defects: list[Defect] | None = None) -> tuple[MessageId, ...]:
+    """Decode ``1*msg-id`` (In-Reply-To, References), skipping obs- phrases with a defect."""
+    found: list[MessageId] = []
+    end = len(text)
+    pos = skip_cfws(text, 0, defects)
+    while pos < end:
+        if text[pos] == "<":
+            try:
+                value, pos = _read_msg_id(text, pos, defects)
+            except ParseError as error:
+                if defects is None:
+                    raise
+                defects.append(Defect("invalid-msg-id", error.offset, error.reason))
+                pos = skip_to(text, max(pos + 1, error.offset), "<")
+                continue
+            found.append(value)
+            continue
+        # obs-in-reply-to / obs-references: phrases, or ids that lost their brackets.
+        report(defects, "obs-phrase-in-msg-id-list", pos, "text that is not a msg-id")
+        pos = skip_cfws(text, skip_to(text, pos + 1, "<"), defects)
+    if not found:
+        raise ParseError("no msg-id in the list", min(pos, end))
+    return tuple(found)
+
+
+def encode_msg_id(value: MessageId) -> str:
+    """Write ``<left@right>``: id-left bare when it is dot-atom-text, else quoted.
+
+    RFC 6532 UTF-8 is written raw; undecodable bytes (lone surrogates) are refused.
+    """
+    left = value.left
+    if not (is_dot_atom_text(left) and is_text(left)):
+        if not (is_text(left) and left.isprintable()):
+            raise EncodeError(f"id-left {left!r} holds characters a msg-id cannot carry")
+        left = quote_string(left)
+    right = value.right
+    if right and not (is_text(right) and (is_dot_atom_text(right) or is_domain_literal(right))):
+        raise EncodeError(f"id-right {right!r} is neither a dot-atom nor a no-fold-literal")
+    return f"<{left}@{right}>" if right else f"<{left}>"
+
+
+def encode_msg_id_list(values: tuple[MessageId, ...] | list[MessageId]) -> str:
+    """Write msg-ids separated by single spaces, where the folder may break the line."""
+    if not values:
+        raise EncodeError("a msg-id list needs at least one msg-id")
+    return " ".join(encode_msg_id(value) for value in values)
