@@ -20,7 +20,9 @@ from stack.mime.fields.encoded_word import (
 # surrogateescape makes of undeclared 8-bit bytes.
 escaped_bytes = st.integers(0x80, 0xFF).map(lambda byte: chr(0xDC00 + byte))
 field_text = st.lists(
-    st.one_of(st.characters(), escaped_bytes, st.sampled_from([" ", "  ", "\t", "=?", "?="]))
+    st.one_of(
+        st.characters(codec="utf-8"), escaped_bytes, st.sampled_from([" ", "  ", "\t", "=?", "?="])
+    )
 ).map("".join)
 ENCODED_WORD_SHAPE = re.compile(r"=\?[^?]+\?[qb]\?[^?]*\?=")
 
