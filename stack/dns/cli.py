@@ -291,7 +291,9 @@ def reload(pid_file: Path | None, pid: int | None) -> None:
 @click.option("--server", required=True, type=ENDPOINT, help="The primary to update.")
 @click.option("--zone", required=True, help="The zone to change, e.g. castle.test.")
 @click.option("--key", "key_text", required=True, help="name:algorithm:secret, or @FILE.")
-@click.option("--add", "adds", multiple=True, help='"NAME TTL TYPE DATA"; repeatable.')
+@click.option(
+    "--add", "adds", multiple=True, help="NAME TTL TYPE DATA, DATA in master-file syntax."
+)
 @click.option("--delete", "deletes", multiple=True, help='"NAME [TYPE [DATA]]"; repeatable.')
 @click.option("--timeout", default=5.0, show_default=True, help="Seconds to wait.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
@@ -310,7 +312,7 @@ def update(
     \b
     Example:
       elsinore dns update --server 127.0.0.1:5353 --zone castle.test \\
-        --key @dns.keys --add "sel._domainkey 300 TXT 'v=DKIM1; p=...'"
+        --key @dns.keys --add 'sel._domainkey 300 TXT "v=DKIM1; k=ed25519; p=..."'
     """
     key = _read_key(key_text)
     message = dns.update.UpdateMessage(zone, keyring=key)

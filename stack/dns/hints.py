@@ -23,7 +23,9 @@ _ADDRESS_TYPES = (dns.rdatatype.A, dns.rdatatype.AAAA)
 def parse_root_hints(text: str, source: str = "<hints>") -> list[str]:
     """The root servers' addresses named in a hints file, in file order."""
     try:
-        rrsets = dns.zonefile.read_rrsets(text, origin=dns.name.root, relativize=False)
+        rrsets = dns.zonefile.read_rrsets(
+            text, rdclass=None, default_ttl=3600000, origin=dns.name.root, relativize=False
+        )
     except (dns.exception.DNSException, ValueError) as exc:
         raise ZoneFileError(f"{source}: {exc}") from None
     servers = {rdata.target for r in rrsets if r.rdtype == dns.rdatatype.NS for rdata in r}
