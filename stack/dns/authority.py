@@ -5,7 +5,7 @@
 
 - a name outside every zone is REFUSED: we are not a resolver and refuse recursion;
 - below a zone cut, a referral: the delegation's NS records in authority, glue in additional;
-- a CNAME is followed while its target stays in the same zone;
+- a CNAME is followed while its target stays in the same zone (a loop is given as is);
 - a missing name is NXDOMAIN and an existing name without the type is NODATA; both carry the
   zone's SOA in authority, with the RFC 2308 negative TTL, so resolvers can cache them apart.
 """
@@ -52,7 +52,7 @@ def _answer_from_zone(
     qname: dns.name.Name,
     qtype: dns.rdatatype.RdataType,
 ) -> None:
-    name = qname
+    name, seen = qname, {qname}
     for _ in range(MAX_CNAME_CHAIN):
         cut = _delegation(zone, name)
         if cut is not None:
@@ -76,8 +76,9 @@ def _answer_from_zone(
             return
         response.answer.append(_rrset(name, cname))
         target = cname[0].target
-        if not target.is_subdomain(zone.origin):
-            return
+        if target in seen or not target.is_subdomain(zone.origin):
+            return  # a loop, or another zone's name: the client chases (or gives up)
+        seen.add(target)
         name = target
     response.set_rcode(dns.rcode.SERVFAIL)
 

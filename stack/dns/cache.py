@@ -42,8 +42,10 @@ class Answer:
 
     @property
     def canonical_name(self) -> dns.name.Name:
-        """The name the CNAME chain ends at (``qname`` when there is none)."""
+        """The name the CNAME chain ends at (``qname`` when there is none, or for CNAME)."""
         name = self.qname
+        if self.rdtype == dns.rdatatype.CNAME:
+            return name
         for rrset in self.rrsets:
             if rrset.rdtype == dns.rdatatype.CNAME and rrset.name == name:
                 name = rrset[0].target

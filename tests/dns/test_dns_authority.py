@@ -9,7 +9,7 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import pytest
-from dns_testbed import castle_zone
+from dns_testbed import castle_zone, zone_set
 
 from stack.dns.primary import Primary
 
@@ -146,3 +146,19 @@ def test_any_returns_every_rrset_at_the_name(castle: Primary) -> None:
     response = ask(castle, "castle.test.", "ANY", tcp=True)
     types = {dns.rdatatype.to_text(r.rdtype) for r in response.answer}
     assert types == {"SOA", "NS", "MX", "TXT"}
+
+
+def test_cname_loop_is_answered_as_is_not_followed_forever() -> None:
+    loop = zone_set(("loop.test.", LOOP))
+    response = ask(Primary(loop), "a.loop.test.", "A")
+    assert response.rcode() == dns.rcode.NOERROR
+    assert [r.name.to_text() for r in response.answer] == ["a.loop.test.", "b.loop.test."]
+
+
+LOOP = """\
+@ 300 SOA ns hostmaster 1 3600 600 86400 60
+@ 300 NS ns
+ns 300 A 127.0.0.1
+a 300 CNAME b
+b 300 CNAME a
+"""
