@@ -1,0 +1,215 @@
+"""SpamOracle, bogofilter and Elsinore trained and tested on the same split, in one run.
+
+The split is the issue's: per class, the SpamAssassin corpus files sorted by path (spam:
+spam/ then spam_2/; ham: easy_ham/, easy_ham_2/, hard_ham/), counted on across folders;
+index % 5 == 0 is test.  Every filter is run as its users run it, as a command: training
+and classification times are wall-clock times of the commands, start-up included.  Elsinore
+also gets an in-process figure (messages already in memory), since a mail service classifies
+in a long-running process.
+
+A peer that is not installed is skipped with the reason.  Run:  python bench/spam_side_by_side.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.shared import corpora_dir
+from stack.spam.evaluation import Split, corpus_split
+
+
+@dataclass
+class Row:
+    name: str
+    spam: dict[str, int] = field(default_factory=dict)
+    ham: dict[str, int] = field(default_factory=dict)
+    train_seconds: float = 0.0
+    classify_seconds: float = 0.0
+    note: str = ""
+
+
+def _timed(command: Sequence[str | Path], ok: tuple[int, ...] = (0,)) -> tuple[float, str]:
+    """Run ``command``; its seconds and stdout.  ``ok``: the exit codes that mean success
+    (bogofilter exits with the last message's verdict)."""
+    start = time.perf_counter()
+    result = subprocess.run([str(c) for c in command], capture_output=True, check=False)
+    seconds = time.perf_counter() - start
+    if result.returncode not in ok:
+        error = result.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
+        raise RuntimeError(f"{command[0]} {command[1]}... exited {result.returncode}: {error}")
+    return seconds, result.stdout.decode("utf-8", "replace")
+
+
+def _tally(verdicts: list[str]) -> dict[str, int]:
+    return {key: verdicts.count(key) for key in ("yes", "no", "unknown")}
+
+
+def run_spamoracle(split: Split, work: Path) -> Row:
+    """``spamoracle add`` then ``spamoracle test``; the verdict is read from the printed
+    score and meaningful-word count with SpamOracle's defaults (0.8 / 0.2 / 5 words)."""
+    db = work / "spamoracle.db"
+    train, _ = _timed(
+        ["spamoracle", "-f", db, "add", "-spam", *split.spam_train, "-good", *split.ham_train]
+    )
+    tests = [*split.spam_test, *split.ham_test]
+    seconds, output = _timed(["spamoracle", "-f", db, "test", *tests])
+    verdicts = []
+    for line in output.splitlines():
+        if line.startswith("Score:"):
+            score_text, _, words = line[len("Score:") :].partition("--")
+            score, meaningful = float(score_text), int(words)
+            if meaningful < 5 or 0.2 < score < 0.8:
+                verdicts.append("unknown")
+            else:
+                verdicts.append("yes" if score >= 0.8 else "no")
+    if len(verdicts) != len(tests):
+        raise RuntimeError(f"spamoracle printed {len(verdicts)} scores for {len(tests)} files")
+    spam_count = len(split.spam_test)
+    return Row(
+        "spamoracle",
+        _tally(verdicts[:spam_count]),
+        _tally(verdicts[spam_count:]),
+        train,
+        seconds,
+        "verdict from the printed 2-digit score",
+    )
+
+
+def run_bogofilter(split: Split, work: Path) -> Row:
+    """``bogofilter -s -B`` / ``-n -B`` then ``-t -B``: S, H and U (unsure) per file."""
+    db = work / "bogofilter"
+    db.mkdir()
+    spam_seconds, _ = _timed(["bogofilter", "-d", db, "-s", "-B", *split.spam_train])
+    ham_seconds, _ = _timed(["bogofilter", "-d", db, "-n", "-B", *split.ham_train])
+    tests = [*split.spam_test, *split.ham_test]
+    seconds, output = _timed(["bogofilter", "-d", db, "-t", "-B", *tests], ok=(0, 1, 2))
+    letters = {"S": "yes", "H": "no", "U": "unknown"}
+    verdicts = [letters[line.split()[-2]] for line in output.splitlines() if line.strip()]
+    if len(verdicts) != len(tests):
+        raise RuntimeError(f"bogofilter printed {len(verdicts)} lines for {len(tests)} files")
+    spam_count = len(split.spam_test)
+    return Row(
+        "bogofilter",
+        _tally(verdicts[:spam_count]),
+        _tally(verdicts[spam_count:]),
+        spam_seconds + ham_seconds,
+        seconds,
+        "unknown = unsure",
+    )
+
+
+def train_elsinore(split: Split, work: Path) -> float:
+    """``elsinore spam train``, as a command; returns its seconds."""
+    seconds, _ = _timed(
+        [
+            sys.executable, "-m", "stack", "spam", "train", "--db", work / "elsinore.db",
+            "--spam", *split.spam_train, "--ham", *split.ham_train,
+        ]
+    )  # fmt: skip
+    return seconds
+
+
+def run_elsinore(split: Split, work: Path, classifier: str, train_seconds: float) -> Row:
+    """``elsinore spam test --json``, as a command, on the database trained once."""
+    seconds, output = _timed(
+        [
+            sys.executable, "-m", "stack", "spam", "test", "--db", work / "elsinore.db",
+            "--classifier", classifier, "--json",
+            "--spam", *split.spam_test, "--ham", *split.ham_test,
+        ]
+    )  # fmt: skip
+    result = json.loads(output)
+    return Row(f"Elsinore ({classifier})", result["spam"], result["ham"], train_seconds, seconds)
+
+
+def elsinore_in_process(split: Split, work: Path, classifier: str) -> float:
+    """Seconds to classify the test messages already in memory, counts already loaded."""
+    from stack.spam.filter import SpamFilter
+    from stack.spam.store import SqliteStore
+
+    with SqliteStore(work / "elsinore.db", create=False) as store:
+        spam_filter = SpamFilter(store.load(), classifier)  # type: ignore[arg-type]
+    messages = [path.read_bytes() for path in [*split.spam_test, *split.ham_test]]
+    start = time.perf_counter()
+    for data in messages:
+        spam_filter.classify(data)
+    return time.perf_counter() - start
+
+
+def _rate(counts: dict[str, int], key: str) -> str:
+    total = sum(counts.values())
+    return f"{counts.get(key, 0) / total:.1%}" if total else "-"
+
+
+def print_table(rows: list[Row], total: int) -> None:
+    print(
+        "| filter | spam caught | spam missed | spam unknown | ham misfiled as spam "
+        f"| ham unknown | train | classify {total:,} |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(
+            f"| {row.name} | {_rate(row.spam, 'yes')} | {_rate(row.spam, 'no')} "
+            f"| {_rate(row.spam, 'unknown')} | {_rate(row.ham, 'yes')} "
+            f"| {_rate(row.ham, 'unknown')} | {row.train_seconds:.1f} s "
+            f"| {row.classify_seconds:.2f} s |"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=corpora_dir() / "spamassassin")
+    parser.add_argument("--classifiers", default="fisher,graham")
+    args = parser.parse_args(argv)
+    if not args.corpus.is_dir():
+        print(f"skipped: SpamAssassin corpus not found at {args.corpus}")
+        return 0
+    split = corpus_split(args.corpus)
+    total = len(split.spam_test) + len(split.ham_test)
+    print(
+        f"split: {len(split.spam_train) + len(split.ham_train):,} training, {total:,} test "
+        f"({len(split.spam_test)} spam, {len(split.ham_test)} ham)\n"
+    )
+    rows: list[Row] = []
+    skipped: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="spam-bench-") as tmp:
+        work = Path(tmp)
+        for peer, runner in (("spamoracle", run_spamoracle), ("bogofilter", run_bogofilter)):
+            if shutil.which(peer) is None:
+                skipped.append(f"{peer}: not installed (apt-get install {peer})")
+                continue
+            rows.append(runner(split, work))
+        in_process: dict[str, float] = {}
+        train_seconds = train_elsinore(split, work)
+        for classifier in args.classifiers.split(","):
+            rows.append(run_elsinore(split, work, classifier, train_seconds))
+            in_process[classifier] = elsinore_in_process(split, work, classifier)
+    print_table(rows, total)
+    for reason in skipped:
+        print(f"\nskipped {reason}")
+    oracle = next((row for row in rows if row.name == "spamoracle"), None)
+    print("\nclassification throughput (messages per second):")
+    for row in rows:
+        line = f"  {row.name:22} {total / row.classify_seconds:8.0f}/s as a command"
+        if oracle is not None:
+            line += f"  ({oracle.classify_seconds / row.classify_seconds:.2f}x spamoracle)"
+        print(line)
+    for classifier, seconds in in_process.items():
+        line = f"  {'Elsinore (' + classifier + ')':22} {total / seconds:8.0f}/s in process"
+        if oracle is not None:
+            line += f"  ({oracle.classify_seconds / seconds:.2f}x spamoracle as a command)"
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,316 @@
+"""``elsinore spam``: train a word database, classify and mark mail, measure, report.
+
+The commands are thin: they read messages through :mod:`stack.mime.sources` (a file, a
+folder, a Maildir, an mbox or ``-``), hand bytes to :class:`~stack.spam.filter.SpamFilter`
+and print one line per message for people, or JSON for scripts.
+
+Training is atomic: a whole ``spam train`` run is counted in memory first and written in one
+transaction, so an unreadable path or an interrupt leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from stack.mime.lossless import parse
+from stack.mime.sources import Source, count_messages, iter_messages
+from stack.progress import track
+from stack.spam.backup import read_backup
+from stack.spam.counts import Training
+from stack.spam.evaluation import Evaluation
+from stack.spam.filter import CLASSIFIERS, DEFAULT_CLASSIFIER, ClassifierName, SpamFilter, learn
+from stack.spam.report import write_report
+from stack.spam.store import SqliteStore
+from stack.spam.verdict import Score, Verdict
+
+VERDICT_FIELD = "X-Spamtacus"
+SCORE_FIELD = "X-Spamtacus-Score"
+_GREEDY = ("--spam", "--ham")
+
+
+class _GreedyPathsCommand(click.Command):
+    """Lets ``--spam a b c --ham d`` mean ``--spam a --spam b --spam c --ham d``, the way
+    ``spamoracle add -spam ... -good ...`` reads its mailboxes."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rewritten: list[str] = []
+        current: str | None = None
+        taken = 0
+        for arg in args:
+            if arg in _GREEDY:
+                current, taken = arg, 0
+                rewritten.append(arg)
+                continue
+            if arg.startswith("-") and arg != "-":
+                current = None
+            elif current is not None:
+                if taken:
+                    rewritten.append(current)
+                taken += 1
+            rewritten.append(arg)
+        return super().parse_args(ctx, rewritten)
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _db_option(must_exist: bool) -> Callable[[_F], _F]:
+    return click.option(
+        "--db",
+        "db_path",
+        required=True,
+        type=click.Path(dir_okay=False, path_type=Path, exists=must_exist),
+        help="The SQLite word database (created by `spam train`).",
+    )
+
+
+_classifier_option = click.option(
+    "--classifier",
+    type=click.Choice(CLASSIFIERS),
+    default=DEFAULT_CLASSIFIER,
+    show_default=True,
+    help="fisher: Robinson-Fisher chi-square; graham: SpamOracle-compatible.",
+)
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def _tracked(paths: Sequence[str], description: str) -> Iterator[Source]:
+    return track(iter_messages(paths), total=count_messages(paths), description=description)
+
+
+def _load_filter(db_path: Path, classifier: ClassifierName) -> SpamFilter:
+    with SqliteStore(db_path, create=False) as store:
+        return SpamFilter(store.load(), classifier)
+
+
+@click.group("spam")
+def spam_group() -> None:
+    """Bayesian spam filtering: train a word database, then classify and mark mail.
+
+    \b
+    Example:
+      elsinore spam train --db words.db --spam ~/Mail/spam --ham ~/Mail/inbox
+      elsinore spam mark --db words.db < message.eml > marked.eml
+    """
+
+
+@spam_group.command("train", cls=_GreedyPathsCommand)
+@_db_option(must_exist=False)
+@click.option("--spam", "spam_paths", multiple=True, help="Spam: files, folders, Maildirs, mbox.")
+@click.option("--ham", "ham_paths", multiple=True, help="Good mail, read the same way.")
+@click.option("--forget", is_flag=True, help="Untrain: take these messages out again.")
+@_json_option
+def train_command(
+    db_path: Path, spam_paths: tuple[str, ...], ham_paths: tuple[str, ...], forget: bool,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """Learn spam and ham (or unlearn them with --forget), in one transaction.
+
+    PATH may be a file, a folder of files, a Maildir or an mbox; several may follow one
+    --spam or --ham.  A failure anywhere leaves the database unchanged.
+
+    \b
+    Example:
+      elsinore spam train --db words.db --spam corpus/spam corpus/spam_2 \\
+          --ham corpus/easy_ham
+      elsinore spam train --db words.db --forget --ham misfiled.eml
+    """
+    if not spam_paths and not ham_paths:
+        raise click.UsageError("give at least one --spam or --ham PATH")
+    training = Training()
+    start = time.perf_counter()
+    spam = ham = 0
+    if spam_paths:
+        sources = _tracked(spam_paths, "spam")
+        spam = learn(training, (s.data for s in sources), spam=True, forget=forget)
+    if ham_paths:
+        sources = _tracked(ham_paths, "ham")
+        ham = learn(training, (s.data for s in sources), spam=False, forget=forget)
+    with SqliteStore(db_path) as store:
+        store.apply(training)
+        counts = store.load()
+    seconds = time.perf_counter() - start
+    summary = {
+        "forgot" if forget else "trained": {"spam": spam, "ham": ham},
+        "database": {
+            "spam": counts.spam_messages,
+            "ham": counts.ham_messages,
+            "words": len(counts.words),
+        },
+        "seconds": round(seconds, 3),
+    }
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    verb = "forgot" if forget else "trained"
+    click.echo(
+        f"{verb} {spam} spam and {ham} ham in {seconds:.1f} s; {db_path} now holds "
+        f"{counts.spam_messages} spam, {counts.ham_messages} ham, {len(counts.words)} words"
+    )
+
+
+@spam_group.command("import")
+@_db_option(must_exist=False)
+@click.argument("backup", type=click.File("rb"))
+def import_command(db_path: Path, backup: Any) -> None:
+    """Add a SpamOracle database, from `spamoracle backup` output, to the word database.
+
+    \b
+    Example:
+      spamoracle backup > oracle.txt
+      elsinore spam import --db words.db oracle.txt
+    """
+    counts = read_backup(backup)
+    training = Training()
+    training.merge_counts(counts)
+    with SqliteStore(db_path) as store:
+        store.apply(training)
+    click.echo(
+        f"imported {counts.spam_messages} spam, {counts.ham_messages} ham, "
+        f"{len(counts.words)} words into {db_path}"
+    )
+
+
+def _score_value(score: Score, classifier: str) -> str:
+    return f"{score.probability:.4f} ({classifier}; {score.meaningful} words)"
+
+
+@spam_group.command("mark")
+@_db_option(must_exist=False)
+@_classifier_option
+def mark_command(db_path: Path, classifier: ClassifierName) -> None:
+    """Read one message on stdin and write it to stdout with X-Spamtacus prepended.
+
+    Only the two fields are added; every other byte is written as it came.  The message is
+    always written, even when the database is missing (then marked unknown, with a warning
+    on stderr): a filter never drops mail.
+
+    \b
+    Example:
+      elsinore spam mark --db words.db < message.eml > marked.eml
+      head -2 marked.eml
+      X-Spamtacus: yes
+      X-Spamtacus-Score: 0.9999 (fisher; 15 words)
+    """
+    data = sys.stdin.buffer.read()
+    try:
+        score = _load_filter(db_path, classifier).classify(data)
+    except Exception as exc:  # never drop mail: mark it unknown and say why
+        click.echo(f"elsinore: warning: {exc}; marked unknown", err=True)
+        score = Score(Verdict.UNKNOWN, 0.5)
+    message = parse(data)
+    message.prepend(SCORE_FIELD, _score_value(score, classifier))
+    message.prepend(VERDICT_FIELD, score.verdict.value)
+    sys.stdout.buffer.write(bytes(message))
+    sys.stdout.buffer.flush()
+
+
+@spam_group.command("classify")
+@_db_option(must_exist=True)
+@_classifier_option
+@_json_option
+@click.option("--explain", is_flag=True, help="Also print the words that decided.")
+@click.argument("paths", nargs=-1)
+def classify_command(
+    db_path: Path, classifier: ClassifierName, as_json: bool, explain: bool,
+    paths: tuple[str, ...],
+) -> None:  # fmt: skip
+    """Print one line per message: where it came from, the verdict and the score.
+
+    PATH is a file, a folder, a Maildir or an mbox (default: one message on stdin).
+
+    \b
+    Example:
+      elsinore spam classify --db words.db ~/Mail/new
+      /home/me/Mail/new/1700000000.M1.host  yes      0.9999
+    """
+    spam_filter = _load_filter(db_path, classifier)
+    for source in iter_messages(paths or ("-",)):
+        score = spam_filter.classify(source.data)
+        if as_json:
+            record: dict[str, Any] = {
+                "message": source.label,
+                "verdict": score.verdict.value,
+                "score": round(score.probability, 6),
+            }
+            if explain:
+                record["words"] = [[w, round(p, 4)] for w, p in score.evidence]
+            click.echo(json.dumps(record))
+            continue
+        line = f"{source.label}\t{score.verdict.value}\t{score.probability:.4f}"
+        if explain:
+            line += "\t" + " ".join(f"{w}:{p:.2f}" for w, p in score.evidence)
+        click.echo(line)
+
+
+def _score_all(spam_filter: SpamFilter, paths: Sequence[str], description: str) -> list[Score]:
+    return [spam_filter.classify(source.data) for source in _tracked(paths, description)]
+
+
+@spam_group.command("test", cls=_GreedyPathsCommand)
+@_db_option(must_exist=True)
+@click.option("--spam", "spam_paths", multiple=True, help="Known spam to classify.")
+@click.option("--ham", "ham_paths", multiple=True, help="Known good mail to classify.")
+@_classifier_option
+@_json_option
+def test_command(
+    db_path: Path, spam_paths: tuple[str, ...], ham_paths: tuple[str, ...],
+    classifier: ClassifierName, as_json: bool,
+) -> None:  # fmt: skip
+    """Classify known spam and ham; print yes/no/unknown counts and rates per class.
+
+    \b
+    Example:
+      elsinore spam test --db words.db --spam held-out/spam --ham held-out/ham --json
+      {"spam": {"yes": 374, "no": 2, "unknown": 4}, "ham": {"yes": 0, ...}, ...}
+    """
+    if not spam_paths and not ham_paths:
+        raise click.UsageError("give at least one --spam or --ham PATH")
+    spam_filter = _load_filter(db_path, classifier)
+    start = time.perf_counter()
+    evaluation = Evaluation(
+        spam=_score_all(spam_filter, spam_paths, "spam"),
+        ham=_score_all(spam_filter, ham_paths, "ham"),
+    )
+    seconds = time.perf_counter() - start
+    if as_json:
+        click.echo(json.dumps(evaluation.as_json(classifier=classifier, seconds=seconds)))
+    else:
+        click.echo(evaluation.table())
+        click.echo(f"classifier {classifier}; classified {evaluation.total} in {seconds:.2f} s")
+
+
+@spam_group.command("report", cls=_GreedyPathsCommand)
+@_db_option(must_exist=True)
+@click.option("--spam", "spam_paths", multiple=True, required=True, help="Known spam.")
+@click.option("--ham", "ham_paths", multiple=True, required=True, help="Known good mail.")
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for report.html and its PNG.",
+)  # fmt: skip
+@_classifier_option
+def report_command(
+    db_path: Path, spam_paths: tuple[str, ...], ham_paths: tuple[str, ...], out_dir: Path,
+    classifier: ClassifierName,
+) -> None:  # fmt: skip
+    """Write an HTML page and a PNG: score histograms per class and the ROC curve.
+
+    \b
+    Example:
+      elsinore spam report --db words.db --spam held-out/spam --ham held-out/ham --out rep
+      wrote rep/report.html and rep/scores.png
+    """
+    spam_filter = _load_filter(db_path, classifier)
+    evaluation = Evaluation(
+        spam=_score_all(spam_filter, spam_paths, "spam"),
+        ham=_score_all(spam_filter, ham_paths, "ham"),
+    )
+    html_path, png_path = write_report(evaluation, out_dir, title=f"{db_path} ({classifier})")
+    click.echo(f"wrote {html_path} and {png_path}")

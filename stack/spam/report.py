@@ -1,0 +1,53 @@
+"""``spam report``: one PNG (score histograms per class, ROC curve) and an HTML page.
+
+matplotlib is imported inside :func:`write_report` with the non-interactive Agg backend, so
+the other commands never pay for it and a headless server needs no display.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from stack.spam.evaluation import Evaluation
+
+
+def write_report(evaluation: Evaluation, out_dir: Path, *, title: str) -> tuple[Path, Path]:
+    """Write ``scores.png`` and ``report.html`` into ``out_dir``; return both paths."""
+    import matplotlib  # noqa: PLC0415 - heavy, and only this command draws
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    png_path = out_dir / "scores.png"
+    figure, (histogram, roc) = plt.subplots(1, 2, figsize=(12, 4.5))
+    bins = [i / 50 for i in range(51)]
+    histogram.hist([s.probability for s in evaluation.ham], bins=bins, alpha=0.6, label="ham")
+    histogram.hist([s.probability for s in evaluation.spam], bins=bins, alpha=0.6, label="spam")
+    histogram.set_yscale("log")
+    histogram.set_xlabel("spam score")
+    histogram.set_ylabel("messages")
+    histogram.set_title("Scores per class")
+    histogram.legend()
+    points = evaluation.roc()
+    roc.plot([x for x, _ in points], [y for _, y in points])
+    roc.set_xscale("symlog", linthresh=0.001)
+    roc.set_xlabel("ham misfiled as spam (rate)")
+    roc.set_ylabel("spam caught (rate)")
+    roc.set_title("ROC")
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(png_path, dpi=100)
+    plt.close(figure)
+
+    html_path = out_dir / "report.html"
+    html_path.write_text(
+        "<!doctype html>\n<meta charset='utf-8'>\n"
+        f"<title>Spam report: {html.escape(title)}</title>\n"
+        f"<h1>Spam report: {html.escape(title)}</h1>\n"
+        f"<pre>{html.escape(evaluation.table())}</pre>\n"
+        f"<img src='{png_path.name}' alt='score histograms and ROC curve'>\n",
+        encoding="utf-8",
+    )
+    return html_path, png_path

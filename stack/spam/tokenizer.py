@@ -1,0 +1,273 @@
+"""A message's bytes to the tokens the classifiers count, through ``stack.mime``.
+
+What becomes a token follows SpamBayes' published tokenizer experiments:
+
+- **Body text** of every text part, decoded (transfer encoding, then charset) by
+  ``stack.mime.decode``; HTML is reduced to its visible text (:mod:`stack.spam.html`).  Words
+  are split on white space and lowercased but keep their punctuation (``free!!`` is not
+  ``free``).  Words of 3 to 12 characters are tokens; a longer one becomes ``skip:<first
+  letter> <length rounded down to 10>`` (SpamBayes found that base64 noise and long URLs are
+  better summarised than memorised); shorter ones are dropped.
+- **URLs**, from the text and from HTML attributes: ``url:<host>`` for the host and each
+  parent domain, ``proto:<scheme>``, and ``url-path:<piece>`` for the first path pieces.
+  Spam has to link somewhere; the link survives any rewording.
+- **Header fields**, each token prefixed by its field so that ``subject:free`` and ``free``
+  are different evidence: the words of Subject and the other unstructured fields; names and
+  domains of the address fields; the hosts and networks in Received (the relay path is hard
+  to fake); X-Mailer and User-Agent whole; the names of the fields present.
+- **Structure**: every part's MIME type, charset and transfer encoding, attachment names and
+  extensions, and the kinds of defects the decoder found (spamware writes broken MIME).
+
+The work per message is bounded: at most :data:`MAX_MESSAGE_BYTES` are decoded, at most
+:data:`MAX_TEXT_CHARS` of body text are split, and at most :data:`MAX_TOKENS` tokens come out.
+Nothing here uses a regular expression that can backtrack, so a hostile message costs time
+linear in its (capped) size.
+
+Tokens are returned with their repetitions (a word twice in the body is there twice, up to
+twice): SpamOracle's classifier counts a word at most twice; the others take the set.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from stack.mime.decode import decode
+from stack.mime.fields import ContentType, Group, Mailbox
+from stack.mime.model import Data, Mail, Malformed, Text
+from stack.spam.html import strip_html
+
+MAX_MESSAGE_BYTES = 512 * 1024
+MAX_TEXT_CHARS = 128 * 1024
+MAX_TOKENS = 5000
+MAX_RECEIVED = 8
+MAX_HEADER_CHARS = 400
+
+# A URL in text: a scheme or "www." and then a bounded run of one character class.  The run
+# cannot fail part-way, so there is nothing to backtrack into.
+_URL = re.compile(r"(?:https?://|ftp://|www\.)[^\s<>\"'()\[\]{}]{1,300}", re.IGNORECASE)
+
+_ADDRESS_FIELDS = ("from", "reply-to", "sender", "to", "cc", "return-path")
+# Fields whose words say nothing about spamminess, or that a filter upstream added (a
+# filter must not learn from another filter's verdict).
+_SKIPPED_FIELDS = frozenset(
+    {
+        "date", "received", "message-id", "content-length", "lines", "status", "x-status",
+        "x-uid", "x-keywords", "delivery-date", "x-original-date", "resent-date",
+        "dkim-signature", "domainkey-signature", "arc-seal", "arc-message-signature",
+        "content-type", "content-disposition", "content-transfer-encoding", "mime-version",
+        "references", "in-reply-to", "x-spamtacus", "x-spamtacus-score",
+    }
+)  # fmt: skip
+_WHOLE_FIELDS = ("x-mailer", "user-agent", "x-mimeole", "x-mailer-version")
+_TRIM = "()[]<>;,\"'"
+
+
+def tokenize(data: bytes) -> list[str]:
+    """The tokens of one message (never raises: undecodable input gives fewer tokens)."""
+    mail = decode(data[:MAX_MESSAGE_BYTES])
+    tokens: list[str] = []
+    _header_tokens(mail, tokens)
+    budget = MAX_TEXT_CHARS
+    for part in mail.walk():
+        budget = _part_tokens(part, tokens, budget)
+    if len(data) > MAX_MESSAGE_BYTES:
+        tokens.append("truncated:yes")
+    return _valid_unicode(tokens[:MAX_TOKENS])
+
+
+def _valid_unicode(tokens: list[str]) -> list[str]:
+    """Replace the lone surrogates that ``surrogateescape`` leaves for undecodable bytes, so
+    that every token can be stored as UTF-8 (checked once per message, fixed rarely)."""
+    joined = "\n".join(tokens)
+    if joined.isascii():
+        return tokens
+    try:
+        joined.encode("utf-8")
+    except UnicodeEncodeError:
+        return [
+            token.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for token in tokens
+        ]
+    return tokens
+
+
+# -- header fields ----------------------------------------------------------------------------
+
+
+def _header_tokens(mail: Mail, tokens: list[str]) -> None:
+    names: set[str] = set()
+    received = 0
+    for header in mail.headers:
+        name = header.name.lower()
+        names.add(name)
+        value = header.value
+        if name.startswith("x-spam"):
+            continue
+        if isinstance(value, Malformed):
+            tokens.append(f"malformed:{name}")
+            continue
+        if name == "received":
+            received += 1
+            if received <= MAX_RECEIVED and isinstance(value, str):
+                _received_tokens(value, tokens)
+        elif name in _ADDRESS_FIELDS:
+            _address_tokens(name, value, tokens)
+        elif name in _WHOLE_FIELDS and isinstance(value, str):
+            whole = " ".join(value.lower().split())[:60]
+            tokens.append(f"{name}:{whole}")
+            tokens.extend(f"{name}:{word}" for word in whole.split()[:8])
+        elif name not in _SKIPPED_FIELDS and isinstance(value, str):
+            _field_words(name, value, tokens)
+    tokens.extend(f"header:{name}" for name in sorted(names))
+    tokens.append(f"received-count:{min(received, 10)}")
+
+
+def _field_words(name: str, value: str, tokens: list[str]) -> None:
+    for word in value[:MAX_HEADER_CHARS].lower().split():
+        if len(word) <= 40:
+            tokens.append(f"{name}:{word}")
+        else:
+            tokens.append(f"{name}:skip {len(word) // 10 * 10}")
+
+
+def _address_tokens(name: str, value: object, tokens: list[str]) -> None:
+    if isinstance(value, str):  # Return-Path and other raw fields: just the domain
+        at = value.rfind("@")
+        if at >= 0:
+            domain = value[at + 1 :].strip(_TRIM + " \t").lower()
+            tokens.append(f"{name}:domain:{domain[:60]}")
+        else:
+            tokens.append(f"{name}:no address")
+        return
+    if not isinstance(value, tuple):
+        return
+    mailboxes: list[Mailbox] = []
+    for address in value[:20]:
+        if isinstance(address, Mailbox):
+            mailboxes.append(address)
+        elif isinstance(address, Group):
+            tokens.append(f"{name}:group")
+            mailboxes.extend(address.members[:20])
+    tokens.append(f"{name}:count:{min(len(mailboxes), 5)}")
+    for mailbox in mailboxes[:5]:
+        domain = (mailbox.domain or "").lower()
+        tokens.append(f"{name}:domain:{domain[:60]}")
+        tokens.append(f"{name}:local:{(mailbox.local or '').lower()[:40]}")
+        if mailbox.name:
+            tokens.extend(f"{name}:name:{word}" for word in mailbox.name.lower().split()[:6])
+        else:
+            tokens.append(f"{name}:no name")
+
+
+def _received_tokens(value: str, tokens: list[str]) -> None:
+    """Hosts and addresses of one Received field: ``received:<domain>`` for each host and
+    its parent domains, ``received:<a.b.c>`` for each address and its /24 and /16."""
+    text = value[:MAX_HEADER_CHARS].lower()
+    for raw in text.split():
+        word = raw.strip(_TRIM)
+        if "." not in word or len(word) > 80:
+            continue
+        parts = [part for part in word.strip(".").split(".") if part]
+        if not parts:
+            continue
+        if all(part.isdigit() for part in parts) and len(parts) == 4:
+            tokens.append("received:" + ".".join(parts[:3]))
+            tokens.append("received:" + ".".join(parts[:2]))
+        elif parts[-1].isalpha() and len(parts) >= 2:
+            for keep in range(2, min(len(parts), 4) + 1):
+                tokens.append("received:" + ".".join(parts[-keep:]))
+
+
+# -- parts and body text ----------------------------------------------------------------------
+
+
+def _part_tokens(part: Mail, tokens: list[str], budget: int) -> int:
+    content_type: ContentType = part.content_type
+    mime_type = f"{content_type.maintype}/{content_type.subtype}".lower()
+    tokens.append(f"content-type:{mime_type}")
+    charset = content_type.param("charset")
+    if charset:
+        tokens.append(f"charset:{charset.lower()[:30]}")
+    encoding = part.transfer_encoding.lower()
+    if encoding not in ("7bit", "8bit"):
+        tokens.append(f"encoding:{encoding[:20]}")
+    filename = part.filename
+    if filename:
+        lowered = filename.lower()[:60]
+        tokens.append(f"filename:{lowered}")
+        dot = lowered.rfind(".")
+        if dot >= 0:
+            tokens.append(f"filename-ext:{lowered[dot:]}")
+    body = part.body
+    if isinstance(body, Data) and content_type.maintype.lower() != "text":
+        return budget
+    if budget <= 0:
+        return 0
+    if isinstance(body, Text):
+        text = body.text[:budget]
+    elif isinstance(body, Data):  # text in a charset Python does not know
+        text = body.data[:budget].decode("latin-1")
+        tokens.append("charset:unknown")
+    else:
+        return budget
+    if content_type.subtype.lower() == "html":
+        text, urls = strip_html(text)
+        tokens.append(f"html:links:{min(len(urls), 10)}")
+        _url_tokens(urls, tokens)
+    _text_tokens(text, tokens)
+    return budget - len(text)
+
+
+def _text_tokens(text: str, tokens: list[str]) -> None:
+    _url_tokens((match.group() for match in _URL.finditer(text)), tokens)
+    # Counting first means the per-word work below is done once per distinct word.
+    for word, occurrences in Counter(text.lower().split()).items():
+        length = len(word)
+        if length < 3:
+            continue
+        if length <= 12:
+            token = word
+        elif "@" in word:
+            token = "email:" + word[word.rfind("@") + 1 :].strip(_TRIM + ".")[:60]
+        elif "://" in word or word.startswith("www."):
+            continue  # cracked by _url_tokens
+        else:
+            token = f"skip:{word[0]} {length // 10 * 10}"
+        tokens.append(token)
+        if occurrences > 1:
+            tokens.append(token)
+
+
+def _url_tokens(urls: Iterable[str], tokens: list[str]) -> None:
+    for count, found in enumerate(urls):
+        if count >= 50:
+            break
+        url = found.lower()[:300]
+        scheme, sep, rest = url.partition("://")
+        if not sep:
+            if url.startswith("mailto:"):
+                tokens.append("proto:mailto")
+                at = url.rfind("@")
+                if at >= 0:
+                    tokens.append("email:" + url[at + 1 :].strip(_TRIM + ".")[:60])
+                continue
+            scheme, rest = ("http", url) if url.startswith("www.") else ("relative", url)
+        tokens.append(f"proto:{scheme[:10]}")
+        host, _, path = rest.partition("/")
+        host = host.rpartition("@")[2].partition(":")[0].strip(".")
+        parts = host.split(".")
+        if len(parts) == 4 and all(part.isdigit() for part in parts):
+            tokens.append("url:ip")
+            tokens.append("url:" + host)
+        elif host:
+            for keep in range(2, min(len(parts), 4) + 1):
+                tokens.append("url:" + ".".join(parts[-keep:]))
+        for piece in _pieces(path)[:4]:
+            tokens.append(f"url-path:{piece}")
+
+
+def _pieces(path: str) -> list[str]:
+    for separator in "?=&.-_%":
+        path = path.replace(separator, "/")
+    return [piece[:30] for piece in path.split("/") if len(piece) > 2]
