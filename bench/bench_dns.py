@@ -1,0 +1,168 @@
+"""pytest-benchmark: queries per second for a warm zone, our primary beside Knot DNS.
+
+Both servers run as their own processes on loopback with the same zone file and are asked
+the same queries by the same client: windows of UDP queries, every reply awaited.  Knot runs
+with one UDP worker, like our single event loop.  The Python client is the same for both, so
+against Knot it is part of what is measured: the ratio understates Knot's lead.  When
+``knotd`` is not installed its benchmark is skipped with the reason and no ratio is printed.
+
+    pytest bench/bench_dns.py -p no:xdist --benchmark-only -o python_files='bench_*.py' -s
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import dns.message
+import pytest
+
+QUERIES = 2_000
+WINDOW = 32
+NAMES = ["mail.castle.test.", "castle.test.", "www.castle.test.", "nobody.castle.test."]
+TYPES = ["A", "MX", "A", "A"]
+ZONE = """\
+$TTL 300
+@      SOA   ns1 hostmaster 1 3600 600 86400 60
+@      NS    ns1
+ns1    A     127.0.0.1
+@      MX    10 mail
+@      TXT   "v=spf1 mx -all"
+mail   A     127.0.0.25
+www    CNAME mail
+"""
+#: Median queries per second by server, filled in by the benchmarks for the ratio line.
+QPS: dict[str, float] = {}
+
+
+def _queries() -> list[bytes]:
+    wires = []
+    for index in range(QUERIES):
+        name, rdtype = NAMES[index % len(NAMES)], TYPES[index % len(TYPES)]
+        wires.append(dns.message.make_query(name, rdtype).to_wire())
+    return wires
+
+
+WIRES = _queries()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _ask_all(port: int) -> int:
+    """Send every query in windows of WINDOW and wait for each window's replies."""
+    answered = 0
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(1.0)
+        sock.connect(("127.0.0.1", port))
+        for start in range(0, len(WIRES), WINDOW):
+            window = WIRES[start : start + WINDOW]
+            for wire in window:
+                sock.send(wire)
+            for _ in window:
+                sock.recv(4096)
+                answered += 1
+    return answered
+
+
+def _wait_until_answering(port: int, process: subprocess.Popen[bytes]) -> None:
+    query = dns.message.make_query("castle.test.", "SOA").to_wire()
+    deadline = time.monotonic() + 10
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.2)
+        while time.monotonic() < deadline:
+            assert process.poll() is None, "the server exited"
+            sock.sendto(query, ("127.0.0.1", port))
+            try:
+                sock.recv(4096)
+                return
+            except TimeoutError:
+                continue
+    raise AssertionError("the server never answered")
+
+
+def _run(command: list[str], port: int) -> Iterator[int]:
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_until_answering(port, process)
+        yield port
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def zones(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("zones")
+    (directory / "castle.test.zone").write_text(ZONE, encoding="utf-8")
+    return directory
+
+
+@pytest.fixture(scope="module")
+def elsinore(zones: Path) -> Iterator[int]:
+    port = _free_port()
+    command = [sys.executable, "-m", "stack", "dns", "serve", "--zones", str(zones)]
+    yield from _run([*command, "--listen", f"127.0.0.1:{port}"], port)
+
+
+@pytest.fixture(scope="module")
+def knot(zones: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    knotd = shutil.which("knotd") or (
+        Path("/usr/sbin/knotd") if Path("/usr/sbin/knotd").exists() else None
+    )
+    if knotd is None:
+        pytest.skip("knotd not installed (Debian: knot); no peer to compare with")
+    port = _free_port()
+    rundir = tmp_path_factory.mktemp("knot")
+    config = rundir / "knot.conf"
+    config.write_text(
+        f"server:\n  listen: 127.0.0.1@{port}\n  rundir: {rundir}\n"
+        "  udp-workers: 1\n  tcp-workers: 1\n  background-workers: 1\n"
+        f"database:\n  storage: {rundir}\n"
+        f"template:\n  - id: default\n    storage: {zones}\n    zonefile-sync: -1\n"
+        "zone:\n  - domain: castle.test\n    file: castle.test.zone\n"
+        "log:\n  - target: stderr\n    any: warning\n",
+        encoding="utf-8",
+    )
+    yield from _run([str(knotd), "-c", str(config)], port)
+
+
+@pytest.mark.benchmark(group="dns-qps")
+def test_qps_elsinore(benchmark: pytest.FixtureRequest, elsinore: int) -> None:
+    answered = benchmark.pedantic(_ask_all, args=(elsinore,), rounds=5, warmup_rounds=1)
+    assert answered == QUERIES
+    QPS["elsinore"] = QUERIES / benchmark.stats.stats.median
+
+
+@pytest.mark.benchmark(group="dns-qps")
+def test_qps_knot(benchmark: pytest.FixtureRequest, knot: int) -> None:
+    answered = benchmark.pedantic(_ask_all, args=(knot,), rounds=5, warmup_rounds=1)
+    assert answered == QUERIES
+    QPS["knot"] = QUERIES / benchmark.stats.stats.median
+
+
+@pytest.fixture(scope="module", autouse=True)
+def print_ratio(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After both benchmarks: the line STYLE.md asks for, ours against the peer's."""
+    yield
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    if set(QPS) != {"elsinore", "knot"}:
+        line = f"dns qps: no ratio, measured only {sorted(QPS)} (knotd missing?)"
+    else:
+        line = (
+            f"dns qps (warm zone, {QUERIES} UDP queries, windows of {WINDOW}): "
+            f"elsinore {QPS['elsinore']:,.0f}/s, knot {QPS['knot']:,.0f}/s, "
+            f"elsinore/knot = {QPS['elsinore'] / QPS['knot']:.3f}"
+        )
+    reporter.write_line(line)

@@ -1,0 +1,72 @@
+"""Fuzz target: the authoritative primary's message handling (bytes in, bytes or nothing out).
+
+``Primary.respond`` must never raise, must not hit an internal error (it would answer
+SERVFAIL and count it), and everything it sends must parse as a DNS response.
+
+    python fuzz/targets/dns_server.py -atheris_runs=100000
+"""
+
+from __future__ import annotations
+
+import sys
+
+import dns.exception
+import dns.flags
+import dns.message
+
+from stack.dns.keys import parse_keys
+from stack.dns.primary import Primary
+from stack.dns.zones import ZoneSet, zone_from_text
+
+ZONE = """\
+$TTL 300
+@      SOA   ns1 hostmaster 1 3600 600 86400 60
+@      NS    ns1
+ns1    A     127.0.0.13
+@      MX    10 mail
+@      TXT   "v=spf1 mx -all"
+mail   A     127.0.0.25
+mail   AAAA  ::1
+www    CNAME mail
+loop   CNAME loop
+a.deep A     127.0.0.26
+sub    NS    ns.sub
+ns.sub A     127.0.0.14
+big    TXT   "{x}" "{x}" "{x}" "{x}" "{x}"
+"""
+KEYS = "signer:hmac-sha256:c2lnbmVyLXNlY3JldC1mb3ItdGhlLXRlc3RzLW9ubHktMzJieXRlcw=="
+
+
+def _primary() -> Primary:
+    zone = zone_from_text(ZONE.format(x="x" * 200), "castle.test.")
+    assert zone.origin is not None
+    return Primary(ZoneSet({zone.origin: zone}), parse_keys(KEYS))
+
+
+PRIMARY = _primary()
+
+
+def fuzz_one_input(data: bytes) -> None:
+    """One input, over UDP and over TCP; raises only on a finding."""
+    for tcp in (False, True):
+        for reply in PRIMARY.respond(data, tcp=tcp):
+            try:
+                response = dns.message.from_wire(reply, keyring=False)
+            except dns.exception.DNSException as exc:
+                raise AssertionError(f"unparsable reply {reply!r} to {data!r}: {exc}") from exc
+            assert response.flags & dns.flags.QR, "a reply without QR"
+            if not tcp:
+                assert len(reply) <= 1232, f"a {len(reply)}-octet UDP reply"
+    assert PRIMARY.internal_errors == 0, f"internal error on {data!r}"
+
+
+def main() -> None:
+    import atheris
+
+    atheris.instrument_all()  # stack.dns and dnspython are imported above: instrument them now
+    atheris.Setup(sys.argv, fuzz_one_input)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
