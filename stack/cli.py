@@ -18,6 +18,9 @@ import click
 from stack import __version__
 from stack.dns.cli import dns_group
 from stack.errors import ElsinoreError
+from stack.mime.cli import make as make_command
+from stack.mime.cli import mime as mime_group
+from stack.spam.cli import spam_group
 
 
 class _Options:
@@ -49,7 +52,7 @@ def make_group(name: str, help_text: str) -> click.Group:
 
 def stack_commands() -> list[click.Command]:
     """Every command group of the stack, in the order ``--help`` lists them."""
-    return [dns_group]
+    return [mime_group, make_command, dns_group, spam_group]
 
 
 def describe(exc: BaseException) -> str:
@@ -60,16 +63,6 @@ def describe(exc: BaseException) -> str:
         return f"{exc.strerror or exc}: {exc.filename}"
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-_DEBUG_HINT = " (run with --debug for the traceback)"
-
-
-def _command_index(group: click.Group, args: list[str]) -> int:
-    for index, arg in enumerate(args):
-        if arg in group.commands:
-            return index
-    return len(args)
 
 
 _DEBUG_HINT = " (run with --debug for the traceback)"

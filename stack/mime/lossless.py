@@ -30,7 +30,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from stack.mime.errors import Defect, EncodeError
+from stack.mime.errors import Defect, EncodeError, ParseError
+from stack.mime.fields.params import decode_content_type
 
 #: Multiparts and embedded messages nested deeper than this are left opaque (with a defect),
 #: so that a hostile message cannot make a walk cost more than ``MAX_DEPTH`` passes.
@@ -43,11 +44,6 @@ MAX_DEPTH = 64
 _FIELD = re.compile(rb"([!-9;-~]*)[ \t]*(:?)[^\n]*(?:\n[ \t][^\n]*)*(?:\n|\Z)")
 _FIELD_NAME = re.compile(rb"[!-9;-~]+")
 _FOLD = re.compile(rb"\r?\n(?=[ \t])")
-# The value of a boundary parameter, read without the full parameter grammar: the split
-# must not depend on anything that can fail.  RFC 2046 5.1.1: 1 to 70 characters.
-_BOUNDARY = re.compile(
-    rb"""(?i)[;\s]boundary\s*=\s*(?:"((?:[^"\\\r\n]|\\.){1,200})"|([^\s;"]{1,200}))"""
-)
 _MIME_TYPE = re.compile(rb"\s*([!#-'*+.0-9A-Z^-~-]+)\s*/\s*([!#-'*+.0-9A-Z^-~-]+)", re.IGNORECASE)
 _TRANSFER_ENCODING = re.compile(rb"\s*([!#-'*+.0-9A-Za-z^-~-]+)")
 
@@ -240,15 +236,18 @@ class Message:
 
     @property
     def boundary(self) -> bytes | None:
+        """The boundary parameter, read with the full RFC 2045/2231 grammar (so that
+        continuations such as ``boundary*0*=...`` count), leniently."""
         field = self.get("content-type")
         if field is None:
             return None
-        match = _BOUNDARY.search(b";" + field.raw_value.replace(b"\r\n", b"").replace(b"\n", b""))
-        if match is None:
+        try:
+            boundary = decode_content_type(field.unfolded(), []).boundary
+        except ParseError:
             return None
-        if match[1] is not None:
-            return re.sub(rb"\\(.)", rb"\1", match[1])
-        return match[2]
+        if not boundary:
+            return None
+        return boundary.encode("utf-8", "surrogateescape")
 
     @property
     def transfer_encoding(self) -> str:

@@ -1,0 +1,120 @@
+"""The three checks every message must pass (``elsinore mime check``).
+
+1. lossless: ``bytes(parse(b)) == b``;
+2. decode: no exception but :class:`ParseError`, and that one only in strict mode;
+3. round trip: ``decode(encode(decode(b)))`` equals ``decode(b)``, up to the differences
+   :func:`equivalent` allows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from stack.mime.decode import decode
+from stack.mime.encode import encode
+from stack.mime.errors import EncodeError, ParseError
+from stack.mime.fields import ContentType
+from stack.mime.lossless import parse
+from stack.mime.model import Header, Mail, Nested, Parts
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """What happened to one message: ``failures`` is empty when it passed."""
+
+    label: str
+    failures: tuple[str, ...] = ()
+    defects: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def check(data: bytes, *, strict: bool = False, label: str = "") -> CheckResult:
+    failures: list[str] = []
+    message = parse(data)
+    for _ in message.walk():
+        pass
+    if bytes(message) != data:
+        failures.append("lossless: bytes(parse(b)) differs from b")
+    try:
+        mail = decode(data, strict=strict)
+    except ParseError as error:
+        if not strict:
+            failures.append(f"decode: lenient mode raised: {error}")
+        else:
+            failures.append(f"decode: {error}")
+        return CheckResult(label, tuple(failures))
+    except Exception as error:
+        failures.append(f"decode: unexpected {type(error).__name__}: {error}")
+        return CheckResult(label, tuple(failures))
+    defects = len(mail.all_defects())
+    try:
+        again = decode(encode(mail))
+    except EncodeError as error:
+        failures.append(f"encode: {error}")
+    except Exception as error:
+        failures.append(f"round trip: unexpected {type(error).__name__}: {error}")
+    else:
+        difference = first_difference(mail, again)
+        if difference is not None:
+            failures.append(f"round trip: {difference}")
+    return CheckResult(label, tuple(failures), defects)
+
+
+def without_boundaries(mail: Mail) -> Mail:
+    """``mail`` with every multipart boundary parameter removed: the one value an encoder may
+    choose anew (RFC 2046 5.1.1 asks only that it not occur in the parts)."""
+    headers = tuple(
+        Header(
+            header.name,
+            ContentType(
+                header.value.maintype,
+                header.value.subtype,
+                tuple(p for p in header.value.params if p[0] != "boundary"),
+            ),
+        )
+        if isinstance(header.value, ContentType) and header.value.maintype == "multipart"
+        else header
+        for header in mail.headers
+    )
+    body = mail.body
+    if isinstance(body, Parts):
+        body = dataclasses.replace(body, parts=tuple(without_boundaries(p) for p in body.parts))
+    elif isinstance(body, Nested):
+        body = Nested(without_boundaries(body.mail))
+    return Mail(headers, body, mail.defects)
+
+
+def equivalent(a: Mail, b: Mail) -> bool:
+    """Equal as mail: value equality, except for the multipart boundaries."""
+    return a == b or without_boundaries(a) == without_boundaries(b)
+
+
+def first_difference(a: Mail, b: Mail, path: str = "") -> str | None:
+    """Where two models first differ (None when :func:`equivalent`), for a readable report."""
+    if equivalent(a, b):
+        return None
+    a, b = without_boundaries(a), without_boundaries(b)
+    where = path or "message"
+    if len(a.headers) != len(b.headers):
+        names = [h.name for h in a.headers], [h.name for h in b.headers]
+        return f"{where}: header fields {names[0]} became {names[1]}"
+    for before, after in zip(a.headers, b.headers, strict=True):
+        if before != after:
+            return f"{where}: {before.name}: {before.value!r:.120} became {after.value!r:.120}"
+    if type(a.body) is not type(b.body):
+        return f"{where}: body {type(a.body).__name__} became {type(b.body).__name__}"
+    if isinstance(a.body, Parts) and isinstance(b.body, Parts):
+        if len(a.body.parts) != len(b.body.parts):
+            return f"{where}: {len(a.body.parts)} parts became {len(b.body.parts)}"
+        for index, (x, y) in enumerate(zip(a.body.parts, b.body.parts, strict=True)):
+            found = first_difference(x, y, f"{where}/{index + 1}")
+            if found:
+                return found
+        return f"{where}: preamble or epilogue changed"
+    if isinstance(a.body, Nested) and isinstance(b.body, Nested):
+        return first_difference(a.body.mail, b.body.mail, f"{where}/rfc822")
+    return f"{where}: body {a.body!r:.80} became {b.body!r:.80}"

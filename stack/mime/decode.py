@@ -1,0 +1,193 @@
+"""``decode``: bytes to the structured model, eagerly.
+
+Every header field of every part becomes its typed value and every body is decoded, first by
+transfer encoding and then by charset.  The structure (where parts begin and end) is the
+lossless layer's, so the two layers never disagree about a message's shape.
+
+Strict mode raises :class:`~stack.mime.errors.ParseError` on the first defect.  Lenient mode
+never raises: a field it cannot read becomes :class:`~stack.mime.model.Malformed`, and every
+problem is recorded in the model's defects.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from stack.mime import lossless, transfer
+from stack.mime.encode import encode_field
+from stack.mime.errors import Defect, EncodeError, ParseError
+from stack.mime.fields import (
+    ContentType,
+    decode_address_list,
+    decode_content_disposition,
+    decode_content_type,
+    decode_date,
+    decode_msg_id,
+    decode_msg_id_list,
+    decode_transfer_encoding,
+    decode_unstructured,
+)
+from stack.mime.model import (
+    DEFAULT_CONTENT_TYPE,
+    Body,
+    Data,
+    FieldValue,
+    Header,
+    Kind,
+    Mail,
+    Malformed,
+    Nested,
+    Parts,
+    Text,
+    body_codec,
+    kind_of,
+)
+
+_Decoder = Callable[[str, "list[Defect] | None"], Any]
+
+_DECODERS: dict[Kind, _Decoder] = {
+    Kind.ADDRESSES: decode_address_list,
+    Kind.DATE: decode_date,
+    Kind.MESSAGE_ID: decode_msg_id,
+    Kind.MESSAGE_IDS: decode_msg_id_list,
+    Kind.CONTENT_TYPE: decode_content_type,
+    Kind.CONTENT_DISPOSITION: decode_content_disposition,
+    Kind.TRANSFER_ENCODING: decode_transfer_encoding,
+    Kind.UNSTRUCTURED: decode_unstructured,
+}
+
+
+# Control characters (but TAB) and lone surrogates (undeclared 8-bit bytes).
+_UNWRITABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
+
+
+class _Sink:
+    """Where defects go: a list in lenient mode; the first one raises in strict mode."""
+
+    __slots__ = ("defects", "strict")
+
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self.defects: list[Defect] = []
+
+    def add(self, defect: Defect) -> None:
+        if self.strict:
+            raise ParseError(f"{defect.kind}: {defect.detail}", defect.offset, defect.field)
+        self.defects.append(defect)
+
+
+def decode(data: bytes, *, strict: bool = False) -> Mail:
+    """Decode a whole message into the structured model."""
+    return decode_message(lossless.parse(data), strict=strict)
+
+
+def decode_message(message: lossless.Message, *, strict: bool = False) -> Mail:
+    """Decode a node of the lossless tree (a message or a part)."""
+    sink = _Sink(strict)
+    seen = len(message.defects)
+    for defect in message.defects:
+        sink.add(defect)
+    headers = tuple(_decode_field(field, sink) for field in message.fields if field.is_field)
+    body = _decode_body(message, Mail(headers, Data(b"")), sink)
+    # Structural defects found while splitting the body belong to this node too.
+    for defect in message.defects[seen:]:
+        sink.add(defect)
+    return Mail(headers, body, tuple(sink.defects))
+
+
+def decode_field(name: str, text: str, *, strict: bool = False) -> FieldValue:
+    """Decode one field's unfolded value by the kind its name gives it."""
+    sink = _Sink(strict)
+    return _decode_value(name, text, 0, sink)
+
+
+def _decode_field(field: lossless.Field, sink: _Sink) -> Header:
+    base = field.offset + len(field.name) + 1
+    return Header(field.name, _decode_value(field.name, field.unfolded(), base, sink))
+
+
+def _decode_value(name: str, text: str, base: int, sink: _Sink) -> FieldValue:
+    kind = kind_of(name)
+    stripped = text.strip(" \t")
+    if kind is Kind.RAW:
+        return stripped
+    if kind is Kind.UNSTRUCTURED:
+        text = stripped
+    found: list[Defect] | None = None if sink.strict else []
+    try:
+        value: FieldValue = _DECODERS[kind](text, found)
+    except ParseError as error:
+        if sink.strict:
+            raise error.within(name, base) from None
+        sink.add(Defect("unreadable-field", base + error.offset, error.reason, name))
+        return Malformed(stripped)
+    for defect in found or ():
+        sink.add(Defect(defect.kind, base + defect.offset, defect.detail, name))
+    if found or (kind is not Kind.UNSTRUCTURED and _UNWRITABLE.search(text)):
+        # A value read past defects, or holding bytes that are not text, may be one that no
+        # conformant writer can produce (a year before 1900, an empty address list, a control
+        # character in a local-part): such a field is kept as the text it came as.
+        try:
+            encode_field(name, value)
+        except EncodeError as error:
+            sink.add(Defect("unwritable-field", base, str(error), name))
+            return Malformed(stripped)
+    return value
+
+
+def _decode_body(message: lossless.Message, head: Mail, sink: _Sink) -> Body:
+    """The body, read as ``head`` (the decoded header) describes it."""
+    content_type = _content_type(message, head)
+    maintype = content_type.maintype
+    encoding = head.transfer_encoding
+    if maintype == "multipart":
+        if encoding not in ("7bit", "8bit", "binary"):
+            sink.add(Defect("encoded-multipart", message.body_offset, encoding))
+        multipart = message.multipart
+        if multipart is None:
+            return Data(message.body)
+        return Parts(
+            tuple(decode_message(part, strict=sink.strict) for part in multipart.parts),
+            _canonical_lines(multipart.preamble),
+            _canonical_lines(multipart.epilogue),
+        )
+    if content_type.mime_type in ("message/rfc822", "message/global"):
+        embedded = message.embedded
+        if embedded is not None:
+            return Nested(decode_message(embedded, strict=sink.strict))
+        # RFC 2046 5.2.1 forbids encoding message/rfc822, but it is read all the same.
+        found: list[Defect] = []
+        inner = transfer.decode(message.body, encoding, found)
+        for defect in found:
+            sink.add(_shift(defect, message.body_offset))
+        nested = lossless.parse_part(inner, message.body_offset, message.depth + 1, "text/plain")
+        return Nested(decode_message(nested, strict=sink.strict))
+    found = []
+    data = transfer.decode(message.body, encoding, found)
+    for defect in found:
+        sink.add(_shift(defect, message.body_offset))
+    if maintype == "text":
+        codec = body_codec(content_type.param("charset"))
+        if codec is not None:
+            return Text(data.decode(codec, "surrogateescape").replace("\r\n", "\n"))
+        sink.add(Defect("unknown-charset", message.body_offset, str(content_type.param("charset"))))
+    return Data(data)
+
+
+def _content_type(message: lossless.Message, head: Mail) -> ContentType:
+    value = head.get("content-type")
+    if isinstance(value, ContentType):
+        return value
+    if value is None and message.default_type == "message/rfc822":
+        return ContentType("message", "rfc822", ())
+    return DEFAULT_CONTENT_TYPE
+
+
+def _canonical_lines(data: bytes) -> bytes:
+    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def _shift(defect: Defect, base: int) -> Defect:
+    return Defect(defect.kind, base + defect.offset, defect.detail, defect.field)

@@ -1,0 +1,125 @@
+"""Where messages come from on the command line: files, folders, Maildirs and mbox files.
+
+Every command that takes ``PATH...`` reads it through :func:`iter_messages`, so they all agree
+on what a path means:
+
+- a folder with ``cur/`` and ``new/`` is a Maildir (both are read, in name order);
+- any other folder is read recursively, every regular file one message, in path order
+  (hidden files skipped);
+- a file whose first line is an mbox ``From `` line and that has at least one more such line
+  after an empty line is an mbox (mboxrd: ``>From `` quoting is undone);
+- any other file is one message; ``-`` is standard input.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from stack.errors import ElsinoreError
+
+# "From sender Thu Aug 22 12:36:23 2002": a From_ line as mbox writers make them (ctime date).
+_FROM_LINE = re.compile(rb"From \S+ +\w{3} \w{3} [ \d]?\d \d\d:\d\d(?::\d\d)? ")
+_MBOX_SEPARATOR = re.compile(rb"(?:\r?\n)\r?\n(?=From \S+ +\w{3} \w{3} [ \d]?\d \d\d:\d\d)")
+_QUOTED_FROM = re.compile(rb"^>(>*From )", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One message and where it came from (a path, ``path:N`` inside an mbox, or ``-``)."""
+
+    label: str
+    data: bytes
+
+
+def iter_messages(paths: Iterable[str | Path]) -> Iterator[Source]:
+    """Every message under ``paths``, in a stable order."""
+    for name in paths:
+        if str(name) == "-":
+            yield Source("-", sys.stdin.buffer.read())
+            continue
+        path = Path(name)
+        if not path.exists():
+            raise ElsinoreError(f"no such file or folder: {path}")
+        if path.is_dir():
+            yield from _folder(path)
+        else:
+            yield from _file(path)
+
+
+def count_messages(paths: Iterable[str | Path]) -> int | None:
+    """How many files :func:`iter_messages` will read (None when stdin or mbox is involved),
+    for progress bars."""
+    total = 0
+    for name in paths:
+        if str(name) == "-":
+            return None
+        path = Path(name)
+        if path.is_dir():
+            total += sum(1 for _ in _folder_files(path))
+        elif is_mbox(path):
+            return None
+        else:
+            total += 1
+    return total
+
+
+def _folder(path: Path) -> Iterator[Source]:
+    for file in _folder_files(path):
+        yield from _file(file)
+
+
+def _folder_files(path: Path) -> Iterator[Path]:
+    if (path / "cur").is_dir() and (path / "new").is_dir():
+        for sub in ("cur", "new"):
+            yield from sorted(p for p in (path / sub).iterdir() if _visible_file(p))
+        return
+    yield from sorted(p for p in path.rglob("*") if _visible_file(p))
+
+
+def _visible_file(path: Path) -> bool:
+    return path.is_file() and not path.name.startswith(".")
+
+
+def is_mbox(path: Path) -> bool:
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    if not _FROM_LINE.match(head):
+        return False
+    return _MBOX_SEPARATOR.search(path.read_bytes()) is not None
+
+
+def _file(path: Path) -> Iterator[Source]:
+    data = path.read_bytes()
+    if _FROM_LINE.match(data) and _MBOX_SEPARATOR.search(data):
+        yield from split_mbox(data, str(path))
+    else:
+        yield Source(str(path), data)
+
+
+def split_mbox(data: bytes, label: str = "mbox") -> Iterator[Source]:
+    """The messages of an mbox, each without its From_ line and with ``>From`` unquoted.
+
+    A separator is the empty line before a From_ line; the line break that precedes the empty
+    line ends the message before it, so every message keeps its final line break.
+    """
+    start = 0
+    index = 0
+    for match in _MBOX_SEPARATOR.finditer(data):
+        end = match.start() + (2 if data.startswith(b"\r\n", match.start()) else 1)
+        yield _mbox_message(data[start:end], f"{label}:{index}")
+        start = match.end()
+        index += 1
+    last = data[start:]
+    if last.endswith(b"\n\n"):
+        last = last[:-1]  # the empty line an mbox writer puts after every message
+    yield _mbox_message(last, f"{label}:{index}")
+
+
+def _mbox_message(chunk: bytes, label: str) -> Source:
+    newline = chunk.find(b"\n")
+    body = chunk[newline + 1 :] if newline >= 0 else b""
+    return Source(label, _QUOTED_FROM.sub(rb"\1", body))
