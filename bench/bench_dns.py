@@ -23,20 +23,12 @@ from pathlib import Path
 import dns.message
 import pytest
 
+from stack.dns.example import example_zone_text
+
 QUERIES = 2_000
 WINDOW = 32
 NAMES = ["mail.castle.test.", "castle.test.", "www.castle.test.", "nobody.castle.test."]
 TYPES = ["A", "MX", "A", "A"]
-ZONE = """\
-$TTL 300
-@      SOA   ns1 hostmaster 1 3600 600 86400 60
-@      NS    ns1
-ns1    A     127.0.0.1
-@      MX    10 mail
-@      TXT   "v=spf1 mx -all"
-mail   A     127.0.0.25
-www    CNAME mail
-"""
 #: Median queries per second by server, filled in by the benchmarks for the ratio line.
 QPS: dict[str, float] = {}
 
@@ -103,7 +95,7 @@ def _run(command: list[str], port: int) -> Iterator[int]:
 @pytest.fixture(scope="module")
 def zones(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("zones")
-    (directory / "castle.test.zone").write_text(ZONE, encoding="utf-8")
+    (directory / "castle.test.zone").write_text(example_zone_text(), encoding="utf-8")
     return directory
 
 

@@ -14,31 +14,17 @@ import dns.exception
 import dns.flags
 import dns.message
 
+from stack.dns.example import EXAMPLE_ORIGIN, example_zone_text
 from stack.dns.keys import parse_keys
 from stack.dns.primary import Primary
 from stack.dns.zones import ZoneSet, zone_from_text
 
-ZONE = """\
-$TTL 300
-@      SOA   ns1 hostmaster 1 3600 600 86400 60
-@      NS    ns1
-ns1    A     127.0.0.13
-@      MX    10 mail
-@      TXT   "v=spf1 mx -all"
-mail   A     127.0.0.25
-mail   AAAA  ::1
-www    CNAME mail
-loop   CNAME loop
-a.deep A     127.0.0.26
-sub    NS    ns.sub
-ns.sub A     127.0.0.14
-big    TXT   "{x}" "{x}" "{x}" "{x}" "{x}"
-"""
 KEYS = "signer:hmac-sha256:c2lnbmVyLXNlY3JldC1mb3ItdGhlLXRlc3RzLW9ubHktMzJieXRlcw=="
 
 
 def _primary() -> Primary:
-    zone = zone_from_text(ZONE.format(x="x" * 200), "castle.test.")
+    # A CNAME loop on top of the example zone, so the fuzzer can reach the loop guard.
+    zone = zone_from_text(example_zone_text() + "loop CNAME loop\n", EXAMPLE_ORIGIN)
     assert zone.origin is not None
     return Primary(ZoneSet({zone.origin: zone}), parse_keys(KEYS))
 

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 
 from stack.dns.addresses import Endpoint
+from stack.dns.example import example_zone_text
 from stack.dns.hints import format_root_hints
 from stack.dns.primary import Primary
 from stack.dns.server import DnsServer, Handler
@@ -19,30 +20,10 @@ from stack.dns.zones import ZoneSet, zone_from_text
 
 KEY_LINE = "signer:hmac-sha256:c2lnbmVyLXNlY3JldC1mb3ItdGhlLXRlc3RzLW9ubHktMzJieXRlcw=="
 
-CASTLE = """\
-$TTL 300
-@        SOA   ns1 hostmaster 2026112501 3600 600 86400 60
-@        NS    ns1
-ns1      A     127.0.0.13
-@        MX    10 mail
-@        TXT   "v=spf1 mx -all"
-mail     A     127.0.0.25
-mail     AAAA  ::1
-www      CNAME mail
-alias    CNAME www
-away     CNAME host.glueless.test.
-a.deep   A     127.0.0.26
-long     TXT   "{long_a}" "{long_b}"
-sub      NS    ns.sub
-ns.sub   A     127.0.0.14
-{big}
-"""
-
 
 def castle_text() -> str:
     """castle.test's master file: every record type the issue names, and one huge RRset."""
-    big = "\n".join(f'big TXT "{index:03d}{"x" * 190}"' for index in range(12))
-    return CASTLE.format(long_a="a" * 255, long_b="b" * 100, big=big)
+    return example_zone_text()
 
 
 def castle_zone() -> ZoneSet:
