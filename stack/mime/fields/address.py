@@ -37,6 +37,7 @@ from stack.mime.fields.lexer import (
     read_quoted_string,
     report,
     skip_cfws,
+    skip_run,
     skip_to,
 )
 
@@ -284,8 +285,7 @@ def _members(
         if text[pos] == ",":
             # One defect for a whole run of empty elements keeps ",,,,"-stuffing cheap.
             report(defects, "empty-list-element", pos, "empty element in a list")
-            while pos < end and text[pos] in ", \t":
-                pos += 1
+            pos = skip_run(text, pos, ", \t")
             expect_element = True
             continue
         start = pos

@@ -44,6 +44,7 @@ from stack.mime.fields.lexer import (
     read_token,
     report,
     skip_cfws,
+    skip_run,
     skip_to,
 )
 
@@ -290,8 +291,7 @@ def decode_params(text: str, pos: int, defects: list[Defect] | None = None) -> P
             pos = skip_cfws(text, pos + 1, defects)
             if pos >= end or text[pos] == ";":
                 report(defects, "empty-parameter", pos, "empty parameter after ';'")
-                while pos < end and text[pos] in "; \t":
-                    pos += 1
+                pos = skip_run(text, pos, "; \t")
                 if pos >= end:
                     continue
         try:
