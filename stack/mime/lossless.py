@@ -43,7 +43,6 @@ MAX_DEPTH = 64
 # ``[^\n]*`` which runs to the line break, so the match is linear and never backtracks.
 _FIELD = re.compile(rb"([!-9;-~]*)[ \t]*(:?)[^\n]*(?:\n[ \t][^\n]*)*(?:\n|\Z)")
 _FIELD_NAME = re.compile(rb"[!-9;-~]+")
-_FOLD = re.compile(rb"\r?\n(?=[ \t])")
 _MIME_TYPE = re.compile(rb"\s*([!#-'*+.0-9A-Z^-~-]+)\s*/\s*([!#-'*+.0-9A-Z^-~-]+)", re.IGNORECASE)
 _TRANSFER_ENCODING = re.compile(rb"\s*([!#-'*+.0-9A-Za-z^-~-]+)")
 
@@ -115,7 +114,8 @@ class Field:
         """
         value = self.raw_value
         if b"\n" in value:
-            value = _FOLD.sub(b"", value)
+            # Inside a field every line break is a fold: one that is not would have ended it.
+            value = value.replace(b"\r\n", b"").replace(b"\n", b"")
         return value.decode("utf-8", "surrogateescape")
 
     def __bytes__(self) -> bytes:

@@ -24,7 +24,6 @@ __all__ = ["Defect", "choose", "decode", "encode"]
 # RFC 2045 6.7 rule 3: trailing white space, on any line, is padding added in transport.
 _QP_TRAILING_WSP = re.compile(rb"[ \t]+(?=\r?\n|\Z)")
 _QP_BAD_ESCAPE = re.compile(rb"=(?![0-9A-Fa-f]{2}|\r?\n|\Z)")
-_LINE_BREAK = re.compile(rb"\r?\n")
 
 QP_LINE = 76
 BASE64_LINE = 76
@@ -42,14 +41,17 @@ def decode_quoted_printable(data: bytes, defects: list[Defect] | None = None) ->
         and not data.endswith((b" ", b"\t"))
     ):
         return data.replace(b"\n", b"\r\n")  # the common fast path: plain text lines
-    data = _QP_TRAILING_WSP.sub(b"", data)
+    if b" \n" in data or b"\t\n" in data or b" \r" in data or b"\t\r" in data:
+        data = _QP_TRAILING_WSP.sub(b"", data)
+    if data.endswith((b" ", b"\t")):
+        data = data.rstrip(b" \t")
     if defects is not None:
         bad = _QP_BAD_ESCAPE.search(data)
         if bad is not None:
             defects.append(Defect("invalid-qp-escape", bad.start(), "'=' not followed by hex"))
     # Line breaks are normalised in the encoded form, where a bare LF is a line break; after
     # decoding, an LF may be data (=0A).
-    return binascii.a2b_qp(_LINE_BREAK.sub(b"\r\n", data))
+    return binascii.a2b_qp(data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
 
 
 def _qp_byte(byte: int) -> bytes:
