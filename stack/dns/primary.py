@@ -34,6 +34,7 @@ from stack.dns.rendering import (
     rcode_reply,
     render,
 )
+from stack.dns.replies import ReplyCache
 from stack.dns.transfer import transfer_allowed, transfer_messages
 from stack.dns.update import apply_update
 from stack.dns.zones import ZoneDirectory, ZoneSet
@@ -60,12 +61,23 @@ class Primary:
         directory: ZoneDirectory | None = None,
         udp_payload: int = OUR_UDP_PAYLOAD,
     ) -> None:
-        self.zones = zones
+        self.replies = ReplyCache()
+        self._zones = zones
         self.keyring: Keyring = dict(keyring or {})
         self.directory = directory
         self.udp_payload = udp_payload
         #: Messages that hit a bug of ours (answered SERVFAIL); the fuzz target wants none.
         self.internal_errors = 0
+
+    @property
+    def zones(self) -> ZoneSet:
+        return self._zones
+
+    @zones.setter
+    def zones(self, zones: ZoneSet) -> None:
+        """New zones (a reload or an update): replies rendered from the old ones are void."""
+        self._zones = zones
+        self.replies.clear()
 
     @classmethod
     def from_directory(cls, directory: ZoneDirectory, keyring: Keyring | None = None) -> Primary:
@@ -95,6 +107,9 @@ class Primary:
     def _respond(self, wire: bytes, tcp: bool) -> list[bytes]:
         if not is_query_header(wire):
             return []
+        cached = self.replies.get(wire, tcp)
+        if cached is not None:
+            return [cached]
         try:
             query = dns.message.from_wire(wire, keyring=self.keyring)
         except _TSIG_FAILURES:
@@ -116,7 +131,12 @@ class Primary:
         if question.rdtype == dns.rdatatype.IXFR:
             return [self._render(rcode_reply(query, dns.rcode.NOTIMP), tcp)]
         response = answer(query, self.zones)
-        return [] if response is None else [self._render(response, tcp)]
+        if response is None:
+            return []
+        reply = self._render(response, tcp)
+        if not query.had_tsig:  # a signed reply carries a time and a MAC: never reusable
+            self.replies.put(wire, tcp, reply)
+        return [reply]
 
     def _update(self, message: dns.update.UpdateMessage) -> dns.message.Message:
         if not message.had_tsig:

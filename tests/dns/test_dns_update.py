@@ -187,3 +187,25 @@ def test_signed_update_over_tcp_then_query_over_udp(
     query = dns.message.make_query("mx2.castle.test.", "A")
     answer = dns.query.udp(query, castle_server.host, port=castle_server.port, timeout=5)
     assert [r.to_text() for r in answer.answer] == ["mx2.castle.test. 300 IN A 127.0.0.26"]
+
+
+def test_an_update_voids_replies_rendered_before_it(primary: Primary, keyring: Keyring) -> None:
+    query = dns.message.make_query("mail.castle.test.", "A")
+    for _ in range(2):  # the second is answered from the reply cache
+        (wire,) = primary.respond(query.to_wire())
+    assert len(primary.replies) == 1
+    update = signed(keyring)
+    update.replace("mail", 300, "A", "127.0.0.99")
+    assert send(primary, update).rcode() == dns.rcode.NOERROR
+    (wire,) = primary.respond(query.to_wire())
+    answer = dns.message.from_wire(wire).answer
+    assert [r.to_text() for r in answer] == ["mail.castle.test. 300 IN A 127.0.0.99"]
+
+
+def test_a_cached_reply_carries_the_new_query_id(primary: Primary) -> None:
+    first = dns.message.make_query("castle.test.", "MX")
+    second = dns.message.make_query("castle.test.", "MX")
+    second.id = (first.id + 1) % 65536
+    replies = [dns.message.from_wire(primary.respond(q.to_wire())[0]) for q in (first, second)]
+    assert [r.id for r in replies] == [first.id, second.id]
+    assert replies[0].answer == replies[1].answer
