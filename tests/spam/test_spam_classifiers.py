@@ -1,0 +1,92 @@
+"""Both classifiers, on counts small enough to check by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from stack.spam.counts import WordCounts
+from stack.spam.fisher import FisherClassifier, FisherSettings, chi2q
+from stack.spam.graham import GrahamClassifier
+from stack.spam.verdict import Verdict
+
+SPAMMY = [f"spam{i}" for i in range(20)]
+HAMMY = [f"ham{i}" for i in range(20)]
+
+
+def _counts() -> WordCounts:
+    words = {token: (40, 0) for token in SPAMMY}
+    words.update({token: (0, 40) for token in HAMMY})
+    words["neutral"] = (20, 20)
+    words["rare"] = (1, 0)
+    return WordCounts(spam_messages=50, ham_messages=50, words=words)
+
+
+def test_graham_doubles_ham_and_clamps_probabilities() -> None:
+    counts = WordCounts(100, 100, {"w": (30, 10), "s": (50, 0), "h": (0, 50)})
+    graham = GrahamClassifier(counts)
+    # b = 0.3, g = 2 * 0.1 = 0.2: p = 0.3 / 0.5
+    assert graham.probabilities["w"] == pytest.approx(0.6)
+    assert graham.probabilities["s"] == 0.99
+    assert graham.probabilities["h"] == 0.01
+
+
+def test_graham_ignores_tokens_seen_in_fewer_than_five_messages() -> None:
+    assert "rare" not in GrahamClassifier(_counts()).probabilities
+
+
+def test_graham_uses_fifteen_words_each_at_most_twice() -> None:
+    graham = GrahamClassifier(_counts())
+    score = graham.score(["spam1"] * 5 + SPAMMY[2:])
+    assert score.meaningful == 15
+    assert [token for token, _ in score.evidence].count("spam1") == 2
+    assert score.verdict is Verdict.YES
+
+
+def test_graham_needs_five_words_for_a_verdict() -> None:
+    graham = GrahamClassifier(_counts())
+    assert graham.score(SPAMMY[:4]).verdict is Verdict.UNKNOWN
+    assert graham.score(SPAMMY[:5]).verdict is Verdict.YES
+    assert graham.score(HAMMY[:5]).verdict is Verdict.NO
+
+
+def test_graham_combines_by_bayes_rule() -> None:
+    counts = WordCounts(10, 10, {f"w{i}": (6, 2) for i in range(5)})
+    graham = GrahamClassifier(counts)
+    p = 0.6 / (0.6 + 0.4)
+    expected = p**5 / (p**5 + (1 - p) ** 5)
+    assert graham.score([f"w{i}" for i in range(5)]).probability == pytest.approx(expected)
+
+
+def test_chi2q_matches_known_values() -> None:
+    assert chi2q(0.0, 2) == 1.0
+    assert chi2q(2.0, 2) == pytest.approx(math.exp(-1.0))
+    assert chi2q(10_000.0, 300) == 0.0
+
+
+def test_fisher_separates_spam_ham_and_mixed_evidence() -> None:
+    fisher = FisherClassifier(_counts())
+    spam = fisher.score(SPAMMY)
+    ham = fisher.score(HAMMY)
+    mixed = fisher.score(SPAMMY[:10] + HAMMY[:10])
+    assert spam.verdict is Verdict.YES and spam.probability > 0.99
+    assert ham.verdict is Verdict.NO and ham.probability < 0.01
+    assert mixed.verdict is Verdict.UNKNOWN and mixed.probability == pytest.approx(0.5)
+
+
+def test_fisher_without_clues_is_unknown() -> None:
+    fisher = FisherClassifier(_counts())
+    assert fisher.score(["never-seen", "neutral"]).verdict is Verdict.UNKNOWN
+
+
+def test_fisher_pulls_rare_tokens_towards_one_half() -> None:
+    fisher = FisherClassifier(_counts(), FisherSettings(minimum_prob_strength=0.0))
+    rare_f = fisher.clues["rare"][1]
+    common_f = fisher.clues["spam0"][1]
+    assert 0.5 < rare_f < common_f
+
+
+def test_fisher_counts_a_repeated_token_once() -> None:
+    fisher = FisherClassifier(_counts())
+    assert fisher.score(SPAMMY[:3] * 10).probability == fisher.score(SPAMMY[:3]).probability

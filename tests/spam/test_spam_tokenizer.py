@@ -1,0 +1,129 @@
+"""The tokenizer reads what a person would read, through stack.mime, and no more than its
+limits allow."""
+
+from __future__ import annotations
+
+import base64
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stack.spam.html import strip_html
+from stack.spam.tokenizer import MAX_TOKENS, tokenize
+
+
+def _message(headers: str, body: bytes) -> bytes:
+    return headers.replace("\n", "\r\n").encode() + b"\r\n" + body
+
+
+def test_base64_body_is_decoded_before_splitting_words() -> None:
+    body = base64.encodebytes("Incredible mortgage opportunity".encode())
+    data = _message(
+        "From: a@example.com\nSubject: hi\nMIME-Version: 1.0\n"
+        "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n",
+        body,
+    )
+    tokens = tokenize(data)
+    assert "incredible" in tokens
+    assert "mortgage" in tokens
+    assert "encoding:base64" in tokens
+
+
+def test_quoted_printable_latin1_body_is_decoded_by_its_charset() -> None:
+    data = _message(
+        "Subject: x\nMIME-Version: 1.0\nContent-Type: text/plain; charset=iso-8859-1\n"
+        "Content-Transfer-Encoding: quoted-printable\n",
+        b"caf=E9 gratuit\r\n",
+    )
+    assert "café" in tokenize(data)
+    assert "charset:iso-8859-1" in tokenize(data)
+
+
+def test_html_is_stripped_to_text_and_links_become_host_tokens() -> None:
+    html = (
+        b"<html><head><style>p{color:red}</style></head><body>"
+        b"<p>Buy <b>cheap</b> V<!-- x -->iagra</p>"
+        b"<a href='http://win.prizes.example.biz/claim?id=7'>claim</a></body></html>"
+    )
+    data = _message("Subject: x\nMIME-Version: 1.0\nContent-Type: text/html\n", html)
+    tokens = tokenize(data)
+    assert "viagra" in tokens  # a comment cannot split a word
+    assert "cheap" in tokens
+    assert "color:red}" not in " ".join(tokens)  # style sheets are not text
+    assert "url:example.biz" in tokens
+    assert "url:prizes.example.biz" in tokens
+    assert "url-path:claim" in tokens
+
+
+def test_header_tokens_carry_their_field_as_prefix() -> None:
+    data = _message(
+        'From: "Prize Team" <winner@lottery.example>\nSubject: You won FREE money\n'
+        "X-Mailer: Mass Mailer 3.1\n"
+        "Received: from relay.bad.example (relay.bad.example [192.0.2.77]) by mx.example.org\n",
+        b"hello there friend\r\n",
+    )
+    tokens = tokenize(data)
+    assert "subject:free" in tokens
+    assert "from:domain:lottery.example" in tokens
+    assert "from:name:prize" in tokens
+    assert "x-mailer:mass mailer 3.1" in tokens
+    assert "received:bad.example" in tokens
+    assert "received:192.0.2" in tokens
+    assert "free" not in tokens  # the subject's words are not the body's
+
+
+def test_attachment_names_and_types_are_tokens() -> None:
+    body = (
+        b"--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+        b"--b\r\nContent-Type: application/octet-stream; name=invoice.exe\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\nTVqQAAMAAAAEAAAA\r\n--b--\r\n"
+    )
+    data = _message(
+        "Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n", body
+    )
+    tokens = tokenize(data)
+    assert "filename:invoice.exe" in tokens
+    assert "filename-ext:.exe" in tokens
+    assert "content-type:application/octet-stream" in tokens
+    assert "content-type:multipart/mixed" in tokens
+
+
+def test_other_filters_verdicts_are_not_learned() -> None:
+    data = _message("X-Spam-Status: Yes, score=20\nX-Spamtacus: yes\nSubject: a\n", b"b\r\n")
+    assert not any("spam-status" in token or "spamtacus" in token for token in tokenize(data))
+
+
+def test_long_words_are_summarised_and_a_word_counts_at_most_twice() -> None:
+    data = _message("Subject: x\n", b"hello hello hello " + b"q" * 45 + b"\r\n")
+    tokens = tokenize(data)
+    assert tokens.count("hello") == 2
+    assert "skip:q 40" in tokens
+
+
+def test_work_is_bounded_for_huge_messages() -> None:
+    words = b" ".join(b"w%06d" % i for i in range(400_000))
+    tokens = tokenize(_message("Subject: big\n", words))
+    assert len(tokens) <= MAX_TOKENS
+    assert "truncated:yes" in tokens or len(tokens) == MAX_TOKENS
+
+
+def test_strip_html_survives_unclosed_markup_in_linear_time() -> None:
+    text, urls = strip_html("<!--" + "<" * 100_000)
+    assert text == ""
+    text, urls = strip_html("a <a href=" + "x" * 100_000)
+    assert text.strip() == "a"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2000))
+def test_any_bytes_give_tokens_that_are_valid_unicode(data: bytes) -> None:
+    for token in tokenize(data):
+        token.encode("utf-8")  # storable in SQLite and Redis
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet="<>!-/=\"' ahrefsc:", max_size=300))
+def test_strip_html_never_fails_on_tag_soup(markup: str) -> None:
+    text, urls = strip_html(markup)
+    assert isinstance(text, str)
+    assert all(isinstance(url, str) for url in urls)
