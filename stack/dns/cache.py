@@ -106,11 +106,13 @@ class Cache:
         return None
 
     def put(self, answer: Answer) -> None:
-        """Keep ``answer`` for its TTL; an NXDOMAIN covers every type at its name."""
+        """Keep ``answer`` for its TTL; an NXDOMAIN for the name asked covers all its types."""
         ttl = answer.ttl()
         if ttl <= 0:
             return
-        kind = _NAME_GONE if answer.rcode == dns.rcode.NXDOMAIN else int(answer.rdtype)
+        # The name itself is gone only when no CNAME led away from it to the missing name.
+        gone = answer.rcode == dns.rcode.NXDOMAIN and not answer.rrsets
+        kind = _NAME_GONE if gone else int(answer.rdtype)
         key = (answer.qname, kind)
         now = self.clock()
         self._entries[key] = _Entry(replace(answer, from_cache=True), now, now + ttl)

@@ -139,6 +139,8 @@ class Primary:
         return [reply]
 
     def _update(self, message: dns.update.UpdateMessage) -> dns.message.Message:
+        if len(message.zone) != 1:
+            return rcode_reply(message, dns.rcode.FORMERR)  # RFC 2136 section 3.1.1
         if not message.had_tsig:
             return rcode_reply(message, dns.rcode.REFUSED)
         zone = self.zones.zones.get(message.zone[0].name)

@@ -27,6 +27,8 @@ Handler = Callable[[bytes, bool], "list[bytes] | Awaitable[list[bytes]]"]
 #: RFC 7766 section 6.2.3: close idle connections; a few seconds is what servers use.
 TCP_IDLE_SECONDS = 10.0
 MAX_PENDING = 512
+#: Open TCP connections at once; past this a new one is closed at once (RFC 7766 section 6.2.2).
+MAX_CONNECTIONS = 256
 _BIND_ATTEMPTS = 20
 
 
@@ -78,13 +80,16 @@ class DnsServer:
         endpoint: Endpoint,
         max_pending: int = MAX_PENDING,
         tcp_idle_seconds: float = TCP_IDLE_SECONDS,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.handler = handler
         self.requested = endpoint
         self.endpoint = endpoint
         self.max_pending = max_pending
         self.tcp_idle_seconds = tcp_idle_seconds
+        self.max_connections = max_connections
         self.pending: set[asyncio.Future[None]] = set()
+        self.connections = 0
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
 
@@ -137,6 +142,19 @@ class DnsServer:
     async def _serve_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        self.connections += 1
+        try:
+            if self.connections <= self.max_connections:
+                await self._serve_messages(reader, writer)
+        finally:
+            self.connections -= 1
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+
+    async def _serve_messages(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             sock = writer.get_extra_info("socket")
             if sock is not None:
@@ -151,6 +169,3 @@ class DnsServer:
                 for reply in replies:
                     writer.write(len(reply).to_bytes(2, "big") + reply)
                 await writer.drain()
-        writer.close()
-        with contextlib.suppress(ConnectionError, OSError):
-            await writer.wait_closed()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from stack.dns.addresses import Endpoint
 from stack.dns.example import example_zone_text
@@ -41,8 +42,10 @@ class ServerThread:
         self.thread.start()
         self.servers: list[DnsServer] = []
 
-    def serve(self, handler: Handler, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
-        server = DnsServer(handler, Endpoint(host, port))
+    def serve(
+        self, handler: Handler, host: str = "127.0.0.1", port: int = 0, **options: Any
+    ) -> Endpoint:
+        server = DnsServer(handler, Endpoint(host, port), **options)
         future = asyncio.run_coroutine_threadsafe(server.start(), self.loop)
         endpoint = future.result(5)
         self.servers.append(server)

@@ -77,3 +77,12 @@ def test_cache_never_holds_more_than_its_bound(labels: list[int], bound: int) ->
         assert len(cache) <= bound
     if labels:  # the most recent is always kept
         assert cache.get(dns.name.from_text(f"h{labels[-1]}.castle.test."), A) is not None
+
+
+def test_cname_to_a_missing_name_does_not_make_the_alias_vanish() -> None:
+    cache = Cache(clock=Clock())
+    cname = dns.rrset.from_text(NAME, 300, "IN", "CNAME", "gone.castle.test.")
+    cache.put(Answer(NAME, A, dns.rcode.NXDOMAIN, (cname,), (SOA,)))
+    assert cache.get(NAME, dns.rdatatype.CNAME) is None  # not "NXDOMAIN for every type"
+    hit = cache.get(NAME, A)
+    assert hit is not None and hit.rrsets == (cname,)

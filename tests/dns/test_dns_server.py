@@ -15,8 +15,10 @@ import dns.message
 import dns.query
 import dns.rcode
 import pytest
+from dns_testbed import ServerThread
 
 from stack.dns.addresses import Endpoint, parse_endpoint
+from stack.dns.primary import Primary
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -161,3 +163,19 @@ def test_dns_reload_rereads_edited_zone_files_and_keeps_them_on_error(
     subprocess.run(reload, check=True, capture_output=True, timeout=30)
     time.sleep(0.3)
     assert [r.to_text() for r in query_a(endpoint, "mail.castle.test.").answer] == new
+
+
+def test_tcp_connections_past_the_limit_are_closed_and_udp_goes_on(
+    servers: ServerThread, primary: Primary
+) -> None:
+    endpoint = servers.serve(primary.respond, max_connections=2)
+    address = (endpoint.host, endpoint.port)
+    held = [socket.create_connection(address, timeout=5) for _ in range(2)]
+    try:
+        time.sleep(0.2)  # let the server accept both
+        with socket.create_connection(address, timeout=5) as extra:
+            assert extra.recv(1) == b""  # closed without a word
+        assert query_a(endpoint, "mail.castle.test.").answer
+    finally:
+        for sock in held:
+            sock.close()
