@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from stack.dns.addresses import Endpoint
@@ -50,12 +49,6 @@ class ServerThread:
         endpoint = future.result(5)
         self.servers.append(server)
         return endpoint
-
-    def call(self, function: Callable[[], object]) -> None:
-        """Run ``function`` on the servers' loop (for state the handlers share)."""
-        done = threading.Event()
-        self.loop.call_soon_threadsafe(lambda: (function(), done.set()))
-        done.wait(5)
 
     def stop(self, server_index: int | None = None) -> None:
         chosen = self.servers if server_index is None else [self.servers[server_index]]

@@ -162,3 +162,25 @@ ns 300 A 127.0.0.1
 a 300 CNAME b
 b 300 CNAME a
 """
+
+
+def test_reverse_zone_answers_ptr() -> None:
+    reverse = zone_set(("0.0.127.in-addr.arpa.", REVERSE), ("castle.test.", LOOP_FREE_CASTLE))
+    response = ask(Primary(reverse), "25.0.0.127.in-addr.arpa.", "PTR")
+    assert [r.to_text() for r in response.answer] == [
+        "25.0.0.127.in-addr.arpa. 300 IN PTR mail.castle.test."
+    ]
+    assert response.flags & dns.flags.AA
+
+
+REVERSE = """\
+@  300 SOA ns1.castle.test. hostmaster.castle.test. 1 3600 600 86400 60
+@  300 NS  ns1.castle.test.
+25 300 PTR mail.castle.test.
+"""
+LOOP_FREE_CASTLE = """\
+@    300 SOA ns1 hostmaster 1 3600 600 86400 60
+@    300 NS  ns1
+ns1  300 A   127.0.0.13
+mail 300 A   127.0.0.25
+"""

@@ -11,11 +11,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import dns.flags
 import dns.message
 import dns.query
 import dns.rcode
 import pytest
-from dns_testbed import ServerThread
+from dns_testbed import Hierarchy, ServerThread
 
 from stack.dns.addresses import Endpoint, parse_endpoint
 from stack.dns.primary import Primary
@@ -179,3 +180,25 @@ def test_tcp_connections_past_the_limit_are_closed_and_udp_goes_on(
     finally:
         for sock in held:
             sock.close()
+
+
+def test_resolver_process_serves_recursion_from_root_hints(
+    servers: ServerThread, tmp_path: Path
+) -> None:
+    hierarchy = Hierarchy(servers)
+    hints = tmp_path / "root.hints"
+    hints.write_text(hierarchy.root_hints())
+    command = [sys.executable, "-m", "stack", "dns", "resolver", "--listen", "127.0.0.1:0"]
+    command += ["--root-hints", str(hints), "--port", str(hierarchy.port), "--timeout", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()  # "resolving on ADDR:PORT udp+tcp"
+        endpoint = parse_endpoint(line.split(" on ")[1].split()[0])
+        response = query_a(endpoint, "host.sub.castle.test.", timeout=5)
+        answer = [r.to_text() for r in response.answer]
+        assert answer == ["host.sub.castle.test. 300 IN A 127.0.0.41"]
+        assert response.flags & dns.flags.RA
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0
