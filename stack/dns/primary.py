@@ -22,6 +22,7 @@ import dns.opcode
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
+import dns.rrset
 import dns.tsig
 import dns.update
 
@@ -41,14 +42,16 @@ from stack.dns.zones import ZoneDirectory, ZoneSet
 
 log = logging.getLogger(__name__)
 
-_TSIG_FAILURES = (
-    dns.message.UnknownTSIGKey,
-    dns.tsig.BadSignature,
-    dns.tsig.BadTime,
-    dns.tsig.BadKey,
-    dns.tsig.BadAlgorithm,
-    dns.tsig.PeerError,
-)
+#: What a failed TSIG check raises in dnspython, and the TSIG error we answer it with.
+_TSIG_ERRORS: dict[type[Exception], dns.rcode.Rcode] = {
+    dns.message.UnknownTSIGKey: dns.rcode.BADKEY,
+    dns.tsig.BadKey: dns.rcode.BADKEY,
+    dns.tsig.BadAlgorithm: dns.rcode.BADKEY,
+    dns.tsig.BadSignature: dns.rcode.BADSIG,
+    dns.tsig.BadTime: dns.rcode.BADTIME,
+    dns.tsig.PeerError: dns.rcode.BADSIG,
+}
+_TSIG_FAILURES = tuple(_TSIG_ERRORS)
 
 
 class Primary:
@@ -112,8 +115,8 @@ class Primary:
             return [cached]
         try:
             query = dns.message.from_wire(wire, keyring=self.keyring)
-        except _TSIG_FAILURES:
-            return header_reply(wire, dns.rcode.NOTAUTH)
+        except _TSIG_FAILURES as failure:
+            return _tsig_error_reply(wire, _TSIG_ERRORS[type(failure)])
         except (dns.exception.DNSException, ValueError, UnicodeError):
             return header_reply(wire, dns.rcode.FORMERR)
         opcode = query.opcode()
@@ -173,3 +176,20 @@ class Primary:
 
     def _render(self, response: dns.message.Message, tcp: bool) -> bytes:
         return render(response, tcp, self.udp_payload)
+
+
+def _tsig_error_reply(wire: bytes, error: dns.rcode.Rcode) -> list[bytes]:
+    """NOTAUTH with an unsigned TSIG record that names the fault (RFC 8945 section 5.2).
+
+    It cannot be signed: the key is unknown or did not verify.  A dnspython client turns it
+    into ``PeerBadKey``, ``PeerBadSignature`` or ``PeerBadTime``.
+    """
+    try:
+        query = dns.message.from_wire(wire, keyring=False)  # read the TSIG, do not check it
+    except (dns.exception.DNSException, ValueError, UnicodeError):
+        return header_reply(wire, dns.rcode.NOTAUTH)
+    response = rcode_reply(query, dns.rcode.NOTAUTH)
+    if query.tsig is not None:
+        rdata = query.tsig[0].replace(mac=b"", error=error, other=b"")
+        response.tsig = dns.rrset.from_rdata(query.tsig.name, 0, rdata)
+    return [response.to_wire()]

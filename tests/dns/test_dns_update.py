@@ -61,16 +61,30 @@ def test_unsigned_update_is_refused_and_changes_nothing(primary: Primary) -> Non
     assert records(primary, "intruder", "A") == []
 
 
-def test_update_signed_with_an_unknown_or_wrong_key_is_notauth(primary: Primary) -> None:
-    for line in (
-        "stranger:hmac-sha256:c3RyYW5nZXItc2VjcmV0",
-        "signer:hmac-sha256:d3Jvbmctc2VjcmV0LWZvci10aGUtc2lnbmVyLWtleQ==",
-    ):
-        key = parse_key(line)
-        update = dns.update.UpdateMessage(ZONE, keyring={key.name: key})
-        update.add("intruder", 300, "A", "192.0.2.66")
-        (wire,) = primary.respond(update.to_wire(), tcp=True)
-        assert dns.message.from_wire(wire, keyring=False).rcode() == dns.rcode.NOTAUTH
+@pytest.mark.parametrize(
+    ("line", "peer_error", "tsig_error"),
+    [
+        ("stranger:hmac-sha256:c3RyYW5nZXItc2VjcmV0", dns.tsig.PeerBadKey, dns.rcode.BADKEY),
+        (
+            "signer:hmac-sha256:d3Jvbmctc2VjcmV0LWZvci10aGUtc2lnbmVyLWtleQ==",
+            dns.tsig.PeerBadSignature,
+            dns.rcode.BADSIG,
+        ),
+    ],
+    ids=["unknown-key", "wrong-secret"],
+)
+def test_update_with_an_unknown_or_wrong_key_is_notauth_with_the_tsig_error(
+    primary: Primary, line: str, peer_error: type[Exception], tsig_error: dns.rcode.Rcode
+) -> None:
+    key = parse_key(line)
+    update = dns.update.UpdateMessage(ZONE, keyring={key.name: key})
+    update.add("intruder", 300, "A", "192.0.2.66")
+    (wire,) = primary.respond(update.to_wire(), tcp=True)
+    unchecked = dns.message.from_wire(wire, keyring=False)
+    assert unchecked.rcode() == dns.rcode.NOTAUTH
+    assert unchecked.tsig is not None and unchecked.tsig[0].error == tsig_error
+    with pytest.raises(peer_error):  # what a dnspython client sees
+        dns.message.from_wire(wire, keyring={key.name: key}, request_mac=update.mac)
     assert records(primary, "intruder", "A") == []
 
 
