@@ -25,7 +25,15 @@ from stack.progress import track
 from stack.spam.backup import read_backup
 from stack.spam.counts import Training
 from stack.spam.evaluation import Evaluation
-from stack.spam.filter import CLASSIFIERS, DEFAULT_CLASSIFIER, ClassifierName, SpamFilter, learn
+from stack.spam.filter import (
+    CLASSIFIERS,
+    DEFAULT_CLASSIFIER,
+    ClassifierName,
+    SpamFilter,
+    classify_many,
+    default_jobs,
+    learn,
+)
 from stack.spam.report import write_report
 from stack.spam.store import SqliteStore
 from stack.spam.verdict import Score, Verdict
@@ -79,10 +87,20 @@ _classifier_option = click.option(
     help="fisher: Robinson-Fisher chi-square; graham: SpamOracle-compatible.",
 )
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+_jobs_option = click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=default_jobs,
+    show_default="the cores available",
+    help="Processes that classify in parallel.",
+)
 
 
 def _tracked(paths: Sequence[str], description: str) -> Iterator[Source]:
-    return track(iter_messages(paths), total=count_messages(paths), description=description)
+    # Counting reads every file once more: only worth it when a bar will show the total.
+    total = count_messages(paths) if sys.stderr.isatty() else None
+    return track(iter_messages(paths), total=total, description=description)
 
 
 def _load_filter(db_path: Path, classifier: ClassifierName) -> SpamFilter:
@@ -216,10 +234,11 @@ def mark_command(db_path: Path, classifier: ClassifierName) -> None:
 @_db_option(must_exist=True)
 @_classifier_option
 @_json_option
+@_jobs_option
 @click.option("--explain", is_flag=True, help="Also print the words that decided.")
 @click.argument("paths", nargs=-1)
 def classify_command(
-    db_path: Path, classifier: ClassifierName, as_json: bool, explain: bool,
+    db_path: Path, classifier: ClassifierName, as_json: bool, jobs: int, explain: bool,
     paths: tuple[str, ...],
 ) -> None:  # fmt: skip
     """Print one line per message: where it came from, the verdict and the score.
@@ -232,8 +251,9 @@ def classify_command(
       /home/me/Mail/new/1700000000.M1.host  yes      0.9999
     """
     spam_filter = _load_filter(db_path, classifier)
-    for source in iter_messages(paths or ("-",)):
-        score = spam_filter.classify(source.data)
+    sources = list(iter_messages(paths or ("-",)))
+    scores = classify_many(spam_filter, (source.data for source in sources), jobs=jobs)
+    for source, score in zip(sources, scores, strict=True):
         if as_json:
             record: dict[str, Any] = {
                 "message": source.label,
@@ -250,8 +270,11 @@ def classify_command(
         click.echo(line)
 
 
-def _score_all(spam_filter: SpamFilter, paths: Sequence[str], description: str) -> list[Score]:
-    return [spam_filter.classify(source.data) for source in _tracked(paths, description)]
+def _score_all(
+    spam_filter: SpamFilter, paths: Sequence[str], description: str, jobs: int
+) -> list[Score]:
+    sources = _tracked(paths, description)
+    return list(classify_many(spam_filter, (source.data for source in sources), jobs=jobs))
 
 
 @spam_group.command("test", cls=_GreedyPathsCommand)
@@ -260,9 +283,10 @@ def _score_all(spam_filter: SpamFilter, paths: Sequence[str], description: str) 
 @click.option("--ham", "ham_paths", multiple=True, help="Known good mail to classify.")
 @_classifier_option
 @_json_option
+@_jobs_option
 def test_command(
     db_path: Path, spam_paths: tuple[str, ...], ham_paths: tuple[str, ...],
-    classifier: ClassifierName, as_json: bool,
+    classifier: ClassifierName, as_json: bool, jobs: int,
 ) -> None:  # fmt: skip
     """Classify known spam and ham; print yes/no/unknown counts and rates per class.
 
@@ -276,8 +300,8 @@ def test_command(
     spam_filter = _load_filter(db_path, classifier)
     start = time.perf_counter()
     evaluation = Evaluation(
-        spam=_score_all(spam_filter, spam_paths, "spam"),
-        ham=_score_all(spam_filter, ham_paths, "ham"),
+        spam=_score_all(spam_filter, spam_paths, "spam", jobs),
+        ham=_score_all(spam_filter, ham_paths, "ham", jobs),
     )
     seconds = time.perf_counter() - start
     if as_json:
@@ -309,8 +333,8 @@ def report_command(
     """
     spam_filter = _load_filter(db_path, classifier)
     evaluation = Evaluation(
-        spam=_score_all(spam_filter, spam_paths, "spam"),
-        ham=_score_all(spam_filter, ham_paths, "ham"),
+        spam=_score_all(spam_filter, spam_paths, "spam", default_jobs()),
+        ham=_score_all(spam_filter, ham_paths, "ham", default_jobs()),
     )
     html_path, png_path = write_report(evaluation, out_dir, title=f"{db_path} ({classifier})")
     click.echo(f"wrote {html_path} and {png_path}")

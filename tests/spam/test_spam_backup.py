@@ -23,9 +23,10 @@ def test_reading_a_backup_maps_good_to_ham_and_spam_to_spam() -> None:
 
 def test_backup_round_trips_byte_for_byte() -> None:
     text = b"SPAMORACLE/1 5 3\n$1,000 0 5\never 3 1\ninfo 3 0\nyour 4 5\ncaf\xc3\xa9 1 1\n"
-    assert write_backup(read_backup(text.splitlines())) == b"\n".join(
-        [text.splitlines()[0], *sorted(text.splitlines()[1:])]
-    ) + b"\n"
+    assert (
+        write_backup(read_backup(text.splitlines()))
+        == b"\n".join([text.splitlines()[0], *sorted(text.splitlines()[1:])]) + b"\n"
+    )
 
 
 def test_counts_round_trip_through_the_format() -> None:

@@ -16,8 +16,8 @@ HAMMY = [f"ham{i}" for i in range(20)]
 
 
 def _counts() -> WordCounts:
-    words = {token: (40, 0) for token in SPAMMY}
-    words.update({token: (0, 40) for token in HAMMY})
+    words = dict.fromkeys(SPAMMY, (40, 0))
+    words.update(dict.fromkeys(HAMMY, (0, 40)))
     words["neutral"] = (20, 20)
     words["rare"] = (1, 0)
     return WordCounts(spam_messages=50, ham_messages=50, words=words)

@@ -1,0 +1,188 @@
+"""`elsinore spam ...` as a user runs it: train, mark, classify, test, report, import."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from stack.cli import cli, run
+from stack.spam.store import SqliteStore
+
+SPAM = [
+    b"From: winner@lottery.example\r\nSubject: You won FREE cash now\r\n\r\n"
+    b"Claim your free cash prize now, click here, act now, limited offer, winner!\r\n",
+    b"From: deals@cheap.example\r\nSubject: FREE viagra cheap\r\n\r\n"
+    b"Cheap pills, free shipping, click here now, limited offer, order today!\r\n",
+]
+HAM = [
+    b"From: alice@example.org\r\nSubject: minutes of the meeting\r\n\r\n"
+    b"Here are the minutes of yesterday's meeting about the release schedule.\r\n",
+    b"From: bob@example.org\r\nSubject: release schedule\r\n\r\n"
+    b"The release schedule moves by a week; the meeting notes are attached below.\r\n",
+]
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    for kind, messages in (("spam", SPAM), ("ham", HAM)):
+        folder = tmp_path / kind
+        folder.mkdir()
+        for index, data in enumerate(messages * 3):
+            (folder / f"{index:03}.eml").write_bytes(data)
+    return tmp_path
+
+
+def _invoke(args: list[str], stdin: bytes = b"") -> tuple[int, str]:
+    result = CliRunner().invoke(cli(), args, input=stdin)
+    return result.exit_code, result.output
+
+
+def _trained(corpus: Path) -> Path:
+    db = corpus / "words.db"
+    code, output = _invoke(
+        ["spam", "train", "--db", str(db), "--spam", str(corpus / "spam"),
+         "--ham", str(corpus / "ham")]
+    )  # fmt: skip
+    assert code == 0, output
+    return db
+
+
+def test_train_reads_several_paths_after_one_option(corpus: Path) -> None:
+    db = corpus / "words.db"
+    spam_files = sorted(str(p) for p in (corpus / "spam").iterdir())
+    code, output = _invoke(
+        ["spam", "train", "--db", str(db), "--json", "--spam", *spam_files,
+         "--ham", str(corpus / "ham")]
+    )  # fmt: skip
+    assert code == 0, output
+    summary = json.loads(output)
+    assert summary["trained"] == {"spam": 6, "ham": 6}
+    assert summary["database"]["spam"] == 6
+
+
+def test_forget_restores_the_database_exactly(corpus: Path) -> None:
+    db = _trained(corpus)
+    with SqliteStore(db) as store:
+        before = store.load()
+    extra = corpus / "extra.eml"
+    extra.write_bytes(SPAM[0] + b"\r\nand some brand new words\r\n")
+    assert _invoke(["spam", "train", "--db", str(db), "--spam", str(extra)])[0] == 0
+    assert _invoke(["spam", "train", "--db", str(db), "--forget", "--spam", str(extra)])[0] == 0
+    with SqliteStore(db) as store:
+        assert store.load() == before
+
+
+def test_a_missing_path_fails_in_one_line_and_trains_nothing(corpus: Path) -> None:
+    db = _trained(corpus)
+    with SqliteStore(db) as store:
+        before = store.load()
+    status = run(
+        cli(), ["spam", "train", "--db", str(db), "--spam", str(corpus / "spam"), "/no/such"]
+    )
+    assert status == 1
+    with SqliteStore(db) as store:
+        assert store.load() == before
+
+
+def test_mark_prepends_two_fields_and_leaves_every_other_byte(corpus: Path) -> None:
+    db = _trained(corpus)
+    message = (
+        b"Received: from x\r\n\tby y; Mon, 1 Jan 2024 00:00:00 +0000\r\n"
+        b"From: winner@lottery.example\r\nSubject: free cash, click now\r\n\r\n"
+        b"Claim your free cash prize now, click here, act now, winner!\r\n\r\n"
+    )
+    result = CliRunner().invoke(cli(), ["spam", "mark", "--db", str(db)], input=message)
+    assert result.exit_code == 0
+    marked = result.stdout_bytes
+    first, second, rest = marked.split(b"\r\n", 2)
+    assert first == b"X-Spamtacus: yes"
+    assert second.startswith(b"X-Spamtacus-Score: ")
+    assert rest == message
+
+
+def test_mark_never_drops_mail_even_without_a_database(tmp_path: Path) -> None:
+    message = b"Subject: hello\n\nbody with a lone \xff byte\n"
+    result = CliRunner().invoke(
+        cli(), ["spam", "mark", "--db", str(tmp_path / "absent.db")], input=message
+    )
+    assert result.exit_code == 0
+    assert result.stdout_bytes.endswith(message)
+    assert result.stdout_bytes.startswith(b"X-Spamtacus: unknown\n")
+
+
+def test_classify_prints_one_line_per_message(corpus: Path) -> None:
+    db = _trained(corpus)
+    code, output = _invoke(["spam", "classify", "--db", str(db), str(corpus / "spam")])
+    assert code == 0
+    lines = output.splitlines()
+    assert len(lines) == 6
+    assert all(line.split("\t")[1] == "yes" for line in lines)
+
+
+def test_classify_json_lines_explain_the_verdict(corpus: Path) -> None:
+    db = _trained(corpus)
+    code, output = _invoke(
+        ["spam", "classify", "--db", str(db), "--json", "--explain", str(corpus / "ham")]
+    )
+    records = [json.loads(line) for line in output.splitlines()]
+    assert code == 0 and len(records) == 6
+    assert {record["verdict"] for record in records} == {"no"}
+    assert records[0]["words"]
+
+
+@pytest.mark.parametrize("classifier", ["fisher", "graham"])
+def test_test_json_has_the_issues_shape(corpus: Path, classifier: str) -> None:
+    db = _trained(corpus)
+    code, output = _invoke(
+        ["spam", "test", "--db", str(db), "--json", "--classifier", classifier,
+         "--spam", str(corpus / "spam"), "--ham", str(corpus / "ham")]
+    )  # fmt: skip
+    assert code == 0, output
+    result = json.loads(output)
+    assert list(result)[:2] == ["spam", "ham"]
+    assert result["spam"] == {"yes": 6, "no": 0, "unknown": 0}
+    assert result["ham"] == {"yes": 0, "no": 6, "unknown": 0}
+
+
+def test_test_table_shows_counts_and_rates(corpus: Path) -> None:
+    db = _trained(corpus)
+    code, output = _invoke(
+        ["spam", "test", "--db", str(db), "--spam", str(corpus / "spam"),
+         "--ham", str(corpus / "ham")]
+    )  # fmt: skip
+    assert code == 0
+    assert "spam" in output and "(100.0%)" in output
+
+
+def test_report_writes_html_and_png(corpus: Path) -> None:
+    db = _trained(corpus)
+    out = corpus / "report"
+    code, output = _invoke(
+        ["spam", "report", "--db", str(db), "--spam", str(corpus / "spam"),
+         "--ham", str(corpus / "ham"), "--out", str(out)]
+    )  # fmt: skip
+    assert code == 0, output
+    assert (out / "scores.png").read_bytes().startswith(b"\x89PNG")
+    assert "scores.png" in (out / "report.html").read_text()
+
+
+def test_import_adds_a_spamoracle_backup(tmp_path: Path) -> None:
+    backup = tmp_path / "oracle.txt"
+    backup.write_bytes(b"SPAMORACLE/1 5 3\ninfo 3 0\nyour 4 5\n")
+    db = tmp_path / "words.db"
+    code, output = _invoke(["spam", "import", "--db", str(db), str(backup)])
+    assert code == 0, output
+    with SqliteStore(db) as store:
+        counts = store.load()
+    assert (counts.spam_messages, counts.ham_messages) == (3, 5)
+    assert counts.words["your"] == (5, 4)
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    for command in ("train", "mark", "classify", "test", "report", "import"):
+        code, output = _invoke(["spam", command, "--help"])
+        assert code == 0
+        assert "Example:" in output, command
