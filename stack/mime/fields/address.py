@@ -135,16 +135,19 @@ def _read_words(text: str, pos: int, defects: list[Defect] | None) -> tuple[list
                 return words, start
             if atom.startswith("=?"):
                 # An encoded-word whose text holds specials (``=?utf-8?q?J._Doe?=``) is a
-                # producer bug common enough to read: take the whole word, and say so.
+                # producer bug common enough to read: take the whole word, and say so.  Only
+                # in front of an angle-addr (or another such word), so that an addr-spec
+                # like ``=?x?q?a@b?=`` keeps its meaning.
                 match = ENCODED_WORD.match(text, start)
-                if (
-                    match
-                    and match.end() > pos
-                    and (match.end() == end or text[match.end()] in " \t(<")
-                ):
+                if match and match.end() > pos and _before_angle_addr(text, match.end()):
                     report(defects, "encoded-word-with-specials", start, "specials in a phrase")
                     atom, pos = match.group(), match.end()
             words.append(_Word("atom", atom, start, spaced))
+
+
+def _before_angle_addr(text: str, pos: int) -> bool:
+    """Whether an angle-addr, or another encoded-word, follows ``pos`` (after any CFWS)."""
+    return text.startswith(("<", "=?"), skip_cfws(text, pos, []))
 
 
 def _phrase(words: list[_Word], defects: list[Defect] | None) -> str:
@@ -329,9 +332,7 @@ def _group(
 def _whole_list(text: str, defects: list[Defect] | None, *, groups: bool) -> tuple[Address, ...]:
     found, pos = _members(text, 0, "", defects, groups=groups)
     if not found:
-        if pos < len(text) or defects is None:
-            raise ParseError("no address in the list", min(pos, len(text)))
-        report(defects, "empty-address-list", 0, "no address in the list")
+        report(defects, "empty-address-list", min(pos, len(text)), "no address in the list")
     return tuple(found)
 
 
@@ -371,14 +372,14 @@ def encode_address(address: Address) -> str:
 
 
 def encode_address_list(addresses: tuple[Address, ...] | list[Address]) -> str:
-    """Write an address-list; a space follows each comma so the folder may break there."""
-    if not addresses:
-        raise EncodeError("an address list needs at least one address")
+    """Write an address-list; a space follows each comma so the folder may break there.
+
+    An empty list (what the lenient decoder makes of ``To:`` with nothing in it) is written
+    as an empty value, which reads back as the same empty list and the same defect.
+    """
     return ", ".join(encode_address(address) for address in addresses)
 
 
 def encode_mailbox_list(mailboxes: tuple[Mailbox, ...] | list[Mailbox]) -> str:
-    """Write a mailbox-list (From:)."""
-    if not mailboxes:
-        raise EncodeError("a mailbox list needs at least one mailbox")
+    """Write a mailbox-list (From:); empty as for :func:`encode_address_list`."""
     return ", ".join(encode_mailbox(mailbox) for mailbox in mailboxes)

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
-from stack.mime.errors import Defect, EncodeError, ParseError
+from stack.mime.errors import Defect, ParseError
 from stack.mime.fields.lexer import report, skip_cfws
 
 __all__ = ["DateTime", "decode_date", "encode_date"]
@@ -162,12 +162,13 @@ def _zone(reader: _Reader) -> int | None:
     if sign in "+-":
         reader.pos += 1
         match = _DIGITS.match(text, reader.pos)
-        if match is None or len(match.group()) != 4:
-            raise ParseError("zone must be four digits", reader.pos)
+        if match is None or len(match.group()) != 4 or int(match.group()[2:]) > 59:
+            # ``+-0500``, ``+05``, ``+0575``: the date is still good, the zone is not.
+            report(reader.defects, "invalid-zone", start, "zone is not [+-]hhmm; read as -0000")
+            reader.pos = len(text)
+            return None
         reader.pos = skip_cfws(text, match.end(), reader.defects)
         hours, minutes = int(match.group()[:2]), int(match.group()[2:])
-        if minutes > 59:
-            raise ParseError("zone minutes beyond 59", start)
         offset = hours * 60 + minutes
         if sign == "-":
             return None if offset == 0 else -offset
@@ -222,10 +223,10 @@ def encode_date(value: DateTime) -> str:
     """Write the canonical form, e.g. ``Tue, 1 Jul 2003 10:52:37 +0200``.
 
     The day of week is always written, seconds exactly when known, and ``-0000`` for an
-    unknown zone.  Years before 1900 are refused: RFC 5322 §3.3 forbids them.
+    unknown zone.  Years before 1900, which RFC 5322 §3.3 forbids but real mail has
+    (``0102``), are written with four digits and read back with a ``year-before-1900``
+    defect, so lenient round trips still hold.
     """
-    if value.year < 1900:
-        raise EncodeError(f"year {value.year} is before 1900 (RFC 5322 §3.3)")
     seconds = "" if value.second is None else f":{value.second:02d}"
     if value.zone is None:
         zone = "-0000"
