@@ -4,7 +4,9 @@ A zone directory holds one master file per zone, named after the zone's origin
 (``castle.test.zone`` or just ``castle.test``), so it can live in git the way dns-primary-git
 keeps zones.  Zones are treated as values: a dynamic update builds a new zone, writes it to a
 temporary file, fsyncs it and renames it over the old one, and only then swaps it into the set.
-A crash at any point leaves either the old file or the new one, never half of each.
+A crash at any point leaves either the old file or the new one, never half of each.  The new
+file is dnspython's canonical master-file form, sorted by name: comments and hand layout of
+the old one are not kept, so a zone that takes dynamic updates is best left to them.
 """
 
 from __future__ import annotations
@@ -149,6 +151,9 @@ def write_atomically(target: Path, text: str) -> None:
     """Write ``text`` to ``target`` so that a reader or a crash sees the old or the new file."""
     descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
+        # mkstemp makes the file private; keep the old file's mode (a zone is public data).
+        mode = target.stat().st_mode & 0o7777 if target.exists() else 0o644
+        os.fchmod(descriptor, mode)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()

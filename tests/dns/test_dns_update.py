@@ -223,3 +223,14 @@ def test_a_cached_reply_carries_the_new_query_id(primary: Primary) -> None:
     replies = [dns.message.from_wire(primary.respond(q.to_wire())[0]) for q in (first, second)]
     assert [r.id for r in replies] == [first.id, second.id]
     assert replies[0].answer == replies[1].answer
+
+
+def test_write_back_keeps_the_zone_file_mode(
+    primary: Primary, keyring: Keyring, zones_dir: Path
+) -> None:
+    zone_file = zones_dir / "castle.test.zone"
+    zone_file.chmod(0o640)
+    update = signed(keyring)
+    update.add("moded", 300, "A", "127.0.0.78")
+    assert send(primary, update).rcode() == dns.rcode.NOERROR
+    assert zone_file.stat().st_mode & 0o777 == 0o640
