@@ -229,7 +229,15 @@ class Message:
         """The lowercased ``type/subtype`` of the body, defaulting per RFC 2045 5.2."""
         field = self.get("content-type")
         if field is not None:
-            match = _MIME_TYPE.match(field.raw_value)
+            raw = field.raw_value
+            if b"(" in raw:
+                # A comment may sit between any two tokens (RFC 2045 5.1, RFC 5322 3.2.2):
+                # ``multipart (x) / mixed`` is multipart, so read it with the full grammar.
+                try:
+                    return decode_content_type(field.unfolded(), []).mime_type
+                except ParseError:
+                    return self.default_type
+            match = _MIME_TYPE.match(raw)
             if match:
                 return (match[1] + b"/" + match[2]).decode("ascii").lower()
         return self.default_type

@@ -202,3 +202,14 @@ def test_many_parts_split_in_linear_time() -> None:
     message = parse(data)
     assert len(message.parts) == parts
     assert bytes(message) == data
+
+
+def test_comment_between_type_and_subtype_still_makes_a_multipart() -> None:
+    # Found by harness.strategies: RFC 2045 5.1 allows comments between any two tokens.
+    data = (
+        b"Content-Type: multipart (a comment) /mixed; boundary=b\r\n\r\n"
+        b"--b\r\n\r\none\r\n--b--\r\n"
+    )
+    message = parse(data)
+    assert message.mime_type == "multipart/mixed"
+    assert len(message.parts) == 1
