@@ -190,3 +190,9 @@ def test_display_name_encoding_quotes_specials_and_encodes_non_ascii() -> None:
     assert encode_phrase("evil@example.org") == '"evil@example.org"'
     assert encode_phrase("") == '""'
     assert ENCODED_WORD_SHAPE.fullmatch(encode_phrase("Jörg"))
+
+
+def test_display_name_with_an_overlong_word_is_encoded_so_that_it_can_fold() -> None:
+    encoded = encode_phrase("x" * 100)
+    assert max(map(len, encoded.split(" "))) <= 75
+    assert encode_phrase("x" * 73) == "x" * 73

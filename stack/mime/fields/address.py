@@ -66,9 +66,7 @@ def _encode_local(local: str) -> str:
 def _encode_domain(domain: str) -> str:
     if not is_text(domain):
         raise EncodeError(f"domain {domain!r} holds undecodable bytes")
-    if is_dot_atom_text(domain):
-        return domain
-    if is_domain_literal(domain):
+    if is_dot_atom_text(domain) or is_domain_literal(domain):
         return domain
     raise EncodeError(f"domain {domain!r} is neither a dot-atom nor a domain literal")
 

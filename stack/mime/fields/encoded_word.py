@@ -287,9 +287,10 @@ def encode_phrase(value: str) -> str:
     Bare atoms when every word is atext; a quoted-string when the name is printable ASCII
     (so a ``,`` or ``@`` in a name is always inside quotes, gh-80222/gh-121284); encoded-words
     otherwise (RFC 2047 §5(3)), which a phrase decoder joins without the separating spaces.
+    Encoded-words are also used when a word would be too long to fold (over 75 characters).
     """
     words = value.split(" ")
-    if value.isascii():
+    if value.isascii() and all(len(word) <= _MAX_PLAIN - 2 for word in words):
         if all(is_atext_word(word) and "=?" not in word for word in words):
             return value
         if value.isprintable():
