@@ -42,12 +42,13 @@ def answer(query: dns.message.Message, zones: ZoneSet) -> dns.message.Message | 
     if zone is None:
         response.set_rcode(dns.rcode.REFUSED)
         return response
-    _answer_from_zone(response, zone, qname, qtype)
+    _answer_from_zone(response, zones, zone, qname, qtype)
     return response
 
 
 def _answer_from_zone(
     response: dns.message.Message,
+    zones: ZoneSet,
     zone: dns.zone.Zone,
     qname: dns.name.Name,
     qtype: dns.rdatatype.RdataType,
@@ -61,7 +62,7 @@ def _answer_from_zone(
         response.flags |= dns.flags.AA
         node = zone.get_node(name)
         if node is None:
-            if not _is_empty_non_terminal(zone, name):
+            if not zones.has_names_below(zone, name):  # else an empty non-terminal
                 response.set_rcode(dns.rcode.NXDOMAIN)
             _add_soa(response, zone)
             return
@@ -147,8 +148,3 @@ def _add_soa(response: dns.message.Message, zone: dns.zone.Zone) -> None:
     rrset = _rrset(zone.origin, soa)
     rrset.ttl = min(soa.ttl, soa[0].minimum)
     response.authority.append(rrset)
-
-
-def _is_empty_non_terminal(zone: dns.zone.Zone, name: dns.name.Name) -> bool:
-    """True when ``name`` owns nothing but has names below it: NODATA, not NXDOMAIN."""
-    return any(other != name and other.is_subdomain(name) for other in zone.nodes)

@@ -42,6 +42,20 @@ class ZoneSet:
 
     zones: Mapping[dns.name.Name, dns.zone.Zone] = field(default_factory=dict)
     silence: Silence = _never_silent
+    #: Every name that has names below it, per zone: found once, so telling an empty
+    #: non-terminal from a missing name costs a set look-up, not a walk of the zone.
+    _parents: Mapping[dns.name.Name, frozenset[dns.name.Name]] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        parents = {origin: _parent_names(zone) for origin, zone in self.zones.items()}
+        object.__setattr__(self, "_parents", parents)
+
+    def has_names_below(self, zone: dns.zone.Zone, name: dns.name.Name) -> bool:
+        """True when ``zone`` holds names below ``name`` (an empty non-terminal if it owns none)."""
+        assert zone.origin is not None
+        return name in self._parents.get(zone.origin, frozenset())
 
     def find(self, qname: dns.name.Name) -> dns.zone.Zone | None:
         """The zone with the longest origin that contains ``qname`` (the closest enclosing)."""
@@ -69,6 +83,19 @@ class ZoneSet:
 def rrset_of(name: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> dns.rrset.RRset:
     """The RRset a zone's rdataset at ``name`` stands for (what a message section holds)."""
     return dns.rrset.from_rdata_list(name, rdataset.ttl, list(rdataset))
+
+
+def _parent_names(zone: dns.zone.Zone) -> frozenset[dns.name.Name]:
+    assert zone.origin is not None
+    parents: set[dns.name.Name] = set()
+    for owner in zone.nodes:
+        name = owner
+        while name != zone.origin:
+            name = name.parent()
+            if name in parents:
+                break  # and so are all of its ancestors
+            parents.add(name)
+    return frozenset(parents)
 
 
 def zone_from_text(text: str, origin: dns.name.Name | str, source: str = "<text>") -> dns.zone.Zone:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dns.flags
 import dns.message
+import dns.name
 import dns.opcode
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import pytest
 from dns_testbed import castle_zone, zone_set
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stack.dns.primary import Primary
 
@@ -184,3 +187,41 @@ LOOP_FREE_CASTLE = """\
 ns1  300 A   127.0.0.13
 mail 300 A   127.0.0.25
 """
+
+
+LABELS = ["mail", "www", "alias", "away", "a", "deep", "sub", "ns", "big", "long", "zz", "*"]
+TYPES = ["A", "AAAA", "MX", "TXT", "NS", "SOA", "CNAME", "PTR", "SRV"]
+CASTLE = Primary(castle_zone())
+CASTLE_ZONE = next(iter(castle_zone()))
+
+
+@given(
+    labels=st.lists(st.sampled_from(LABELS), max_size=3),
+    rdtype=st.sampled_from(TYPES),
+    edns=st.booleans(),
+)
+def test_every_reply_is_an_answer_a_referral_or_a_negative_with_the_soa(
+    labels: list[str], rdtype: str, edns: bool
+) -> None:
+    name = dns.name.from_text(".".join([*labels, "castle.test."]))
+    query = dns.message.make_query(name, rdtype, use_edns=0 if edns else None)
+    (wire,) = CASTLE.respond(query.to_wire(), tcp=True)
+    response = dns.message.from_wire(wire)
+    sub = dns.name.from_text("sub.castle.test.")
+    if name.is_subdomain(sub):
+        assert not response.flags & dns.flags.AA
+        assert [r.name for r in response.authority] == [sub]
+        return
+    assert response.flags & dns.flags.AA
+    exists = CASTLE_ZONE.get_node(name) is not None
+    below = any(other != name and other.is_subdomain(name) for other in CASTLE_ZONE.nodes)
+    if response.rcode() == dns.rcode.NXDOMAIN:
+        assert not exists and not below
+    else:
+        assert response.rcode() == dns.rcode.NOERROR and (exists or below)
+    final = response.answer[-1] if response.answer else None
+    if final is not None and final.rdtype == dns.rdatatype.CNAME and rdtype != "CNAME":
+        leaves = not final[0].target.is_subdomain(CASTLE_ZONE.origin)
+        assert leaves or response.authority, "an in-zone CNAME was not chased to its end"
+    elif final is None:  # NXDOMAIN or NODATA
+        assert [r.rdtype for r in response.authority] == [dns.rdatatype.SOA]
