@@ -125,9 +125,9 @@ class Resolver:
             response = await self._exchange(servers, qname, rdtype, recursion=False)
             referral = _referral(response, zone, qname)
             if referral is None:
-                return self._remember(_interpret(response, qname, rdtype))
+                return self._remember(_interpret(response, qname, rdtype, zone))
+            servers = await self._servers_of(referral, response, zone, depth)
             zone = referral.name
-            servers = await self._servers_of(referral, response, depth)
             self._learn_cut(zone, servers, referral.ttl)
         raise ResolveError(f"{qname}: more than {MAX_REFERRALS} referrals")
 
@@ -152,14 +152,24 @@ class Resolver:
             self._cuts.popitem(last=False)
 
     async def _servers_of(
-        self, ns: dns.rrset.RRset, response: dns.message.Message, depth: int
+        self,
+        ns: dns.rrset.RRset,
+        response: dns.message.Message,
+        zone: dns.name.Name,
+        depth: int,
     ) -> tuple[Endpoint, ...]:
-        """The delegated servers' endpoints: from glue, else by resolving their names."""
+        """The delegated servers' endpoints: from glue, else by resolving their names.
+
+        Glue counts only inside the bailiwick of the ``zone`` that gave the referral: a server
+        has no say over addresses of names outside it.
+        """
         targets = [rdata.target for rdata in ns]
         glue = [
             self.endpoint(rdata.address)
             for rrset in response.additional
-            if rrset.rdtype in _ADDRESS_TYPES and rrset.name in targets
+            if rrset.rdtype in _ADDRESS_TYPES
+            and rrset.name in targets
+            and rrset.name.is_subdomain(zone)
             for rdata in rrset
         ]
         if glue:
@@ -254,22 +264,32 @@ def _is_referral(response: dns.message.Message) -> bool:
 
 
 def _interpret(
-    response: dns.message.Message, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType
+    response: dns.message.Message,
+    qname: dns.name.Name,
+    rdtype: dns.rdatatype.RdataType,
+    zone: dns.name.Name = dns.name.root,
 ) -> Answer:
-    """The answer chain a final response holds for ``qname``, or its negative answer."""
+    """The answer chain a final response holds for ``qname``, or its negative answer.
+
+    Only records inside ``zone``, the zone the server was asked as, are believed; a CNAME
+    leading out of it is chased with a query of its own (no cache poisoning by extra records).
+    """
+    trusted = [rrset for rrset in response.answer if rrset.name.is_subdomain(zone)]
     chain: list[dns.rrset.RRset] = []
     current = qname
     for _ in range(MAX_CNAME_CHAIN):
-        found = _find(response.answer, current, rdtype)
+        found = _find(trusted, current, rdtype)
         if found is not None:
             chain.append(found)
             break
-        cname = _find(response.answer, current, dns.rdatatype.CNAME)
+        cname = _find(trusted, current, dns.rdatatype.CNAME)
         if cname is None:
             break
         chain.append(cname)
         current = cname[0].target
-    soa = tuple(r for r in response.authority if r.rdtype == dns.rdatatype.SOA)
+    soa = tuple(
+        r for r in response.authority if r.rdtype == dns.rdatatype.SOA and r.name.is_subdomain(zone)
+    )
     rcode = dns.rcode.Rcode.make(response.rcode())
     answer = Answer(qname, rdtype, rcode, tuple(chain))
     return (

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 
 import dns.flags
 import dns.message
+import dns.name
 import dns.query
 import dns.rcode
 import dns.rdatatype
+import dns.rrset
 import pytest
 from dns_testbed import Hierarchy, ServerThread
 
@@ -22,6 +24,7 @@ from stack.dns.resolver import Resolver
 from stack.dns.service import ResolverService
 
 pytestmark = pytest.mark.timeout(30)
+CASTLE = dns.name.from_text("castle.test.")
 
 
 @pytest.fixture
@@ -171,3 +174,25 @@ def test_blocking_api_serves_synchronous_callers(resolver: Resolver) -> None:
         assert blocking.txt("nobody.castle.test") is None
         exchanges = [r.to_text() for r in blocking.records("castle.test", "MX")]
         assert exchanges == ["10 mail.castle.test."]
+
+
+def test_records_outside_the_servers_bailiwick_are_not_believed(
+    servers: ServerThread, hierarchy: Hierarchy
+) -> None:
+    castle = hierarchy.primaries["127.0.0.13"]
+    forged_a = dns.rrset.from_text("host.glueless.test.", 300, "IN", "A", "192.0.2.66")
+    forged_glue = dns.rrset.from_text("ns.test.", 300, "IN", "A", "192.0.2.67")
+
+    def forging(wire: bytes, tcp: bool) -> list[bytes]:
+        (reply,) = castle.respond(wire, tcp)
+        response = dns.message.from_wire(reply)
+        if response.question[0].name.is_subdomain(CASTLE):  # glueless.test stays honest
+            response.answer.append(forged_a)  # castle.test's answer speaks for glueless.test
+            response.additional.append(forged_glue)  # ...and for the TLD's server
+        return [response.to_wire()]
+
+    servers.stop(2)  # castle.test's honest server at 127.0.0.13 ...
+    servers.serve(forging, "127.0.0.13", hierarchy.port)  # ... replaced by a forger
+    resolver = Resolver(hierarchy.roots, port=hierarchy.port, timeout=1.0, retries=0)
+    assert addresses(resolve(resolver, "away.castle.test")) == ["127.0.0.40"]
+    assert addresses(resolve(resolver, "ns.test")) == ["127.0.0.12"]
