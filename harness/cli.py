@@ -12,12 +12,13 @@ import sys
 
 import click
 
+from harness.fuzz_cli import fuzz_group
 from stack.cli import make_group, run, stack_commands
 
 
 def harness_commands() -> list[click.Command]:
     """The harness's command groups (corpus, conformance, fuzz, loop) as they land."""
-    return []
+    return [fuzz_group]
 
 
 def cli() -> click.Group:

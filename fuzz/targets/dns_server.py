@@ -3,12 +3,10 @@
 ``Primary.respond`` must never raise, must not hit an internal error (it would answer
 SERVFAIL and count it), and everything it sends must parse as a DNS response.
 
-    python fuzz/targets/dns_server.py -atheris_runs=100000
+    elsinore fuzz run dns_server --time 60
 """
 
 from __future__ import annotations
-
-import sys
 
 import dns.exception
 import dns.flags
@@ -46,13 +44,7 @@ def fuzz_one_input(data: bytes) -> None:
     assert PRIMARY.internal_errors == 0, f"internal error on {data!r}"
 
 
-def main() -> None:
-    import atheris
-
-    atheris.instrument_all()  # stack.dns and dnspython are imported above: instrument them now
-    atheris.Setup(sys.argv, fuzz_one_input)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main()
+    from harness.fuzz_targets import atheris_main
+
+    atheris_main(fuzz_one_input, include=("stack", "dns"))  # our policy and dnspython's wire code

@@ -1,0 +1,255 @@
+"""Regenerate the committed seed corpora in fuzz/corpora/ (run from the repository root).
+
+    python fuzz/make_seeds.py            # needs ../shared/corpora/spamassassin
+
+Seeds give libFuzzer a head start: it mutates real structure instead of discovering
+``Content-Type: multipart/mixed; boundary=`` one byte at a time.  The choice is deterministic
+and small (a few dozen files per family, well under 1 MB in all):
+
+- message: the smallest real message of each MIME shape in the SpamAssassin corpus (the tree
+  of types, transfer encodings, charsets, encoded-words), plus the cases of
+  ../shared/notes/mime.md written by hand;
+- address, date, params, unstructured, msg_id: field values of the same corpus, one per
+  lexical shape, plus the hand-written cases;
+- dns: queries, a zone transfer and signed and unsigned updates made with dnspython;
+- choices: random bytes, which hypothesis reads as choices (any bytes draw some message).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import shutil
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import dns.message
+import dns.rdatatype
+import dns.tsigkeyring
+import dns.update
+
+from harness.shared import corpora_dir
+from stack.mime import decode, parse
+from stack.mime.sources import iter_messages
+
+FUZZ = Path(__file__).resolve().parent
+MESSAGES = 36
+MAX_MESSAGE = 12 * 1024
+FIELDS = 40
+
+FIELD_FAMILIES = {
+    "address": ("from", "to", "cc", "reply-to", "sender", "bcc"),
+    "date": ("date", "resent-date"),
+    "params": ("content-type", "content-disposition"),
+    "unstructured": ("subject", "comments", "keywords"),
+    "msg_id": ("message-id", "in-reply-to", "references", "content-id"),
+}
+
+# Hand-written cases: where other codecs broke (../shared/notes/mime.md) and RFC examples.
+HAND_FIELDS = {
+    "address": [
+        ' "',
+        " alice@example.org(<bob@example.org>",
+        " a@b.example, c@d.example,",
+        " (only a comment) <a@b.example>",
+        " Undisclosed recipients:;",
+        ' "Joe Q. Public" <john.q.public@example.com>',
+        " Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>",
+        " A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;",
+        " =?utf-8?q?J=C3=B6rg?= <jorg@example.de>",
+        ' "Giant; \\"Big\\" Box" <sysservices@example.net>',
+        " jdoe@[192.0.2.1]",
+        " <@route.example:user@example.org>",
+        " user@example.org (Comment (nested (deeper)))",
+        " Mary Smith <@node.test:mary@example.net>, , jdoe@test  . example",
+    ],
+    "date": [
+        " Fri, 21 Nov 1997 09:55:06 -0600",
+        " Thu,\t13\n   Feb\n     1969\n 23:32\n   -0330 (Newfoundland Time)",
+        " 21 Nov 97 09:55:06 GMT",
+        " Tue, 1 Jul 2003 10:52:37 +0200",
+        " Mon, 31 Dec 2001 23:59:60 EST",
+        " Wed, 25 Nov 2026 12:59:03 +0000 (UTC)",
+        " Sun, 06 Nov 1994 08:49:37 Z",
+        " 1 Jan 2000 00:00 a",
+    ],
+    "params": [
+        " text/plain; charset=us-ascii",
+        ' multipart/mixed; boundary="----=_NextPart_000_0000"',
+        " application/x-stuff; title*=us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A",
+        " message/external-body; access-type=URL;"
+        ' URL*0="ftp://"; URL*1="cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar"',
+        " application/x-stuff; title*0*=us-ascii'en'This%20is%20even%20more%20;"
+        ' title*1*=%2A%2A%2Afun%2A%2A%2A%20; title*2="isn\'t it!"',
+        " text/plain; name*=",
+        " text/plain;;;;;;;; charset=utf-8",
+        ' attachment; filename="a \\"quoted\\" name.txt"',
+        ' inline; filename=genome.jpeg; modification-date="Wed, 12 Feb 1997 16:29:51 -0500"',
+        " binary/octet-stream",
+        ' text/plain (a comment); charset=(another) "utf-8"',
+    ],
+    "unstructured": [
+        " =?iso-8859-1?q?this=20is=20some=20text?=",
+        " =?US-ASCII?Q?Keith_Moore?=",
+        " =?ISO-8859-1?B?SWYgeW91IGNhbiByZWFkIHRoaXMgeW8=?="
+        " =?ISO-8859-2?B?dSB1bmRlcnN0YW5kIHRoZSBleGFtcGxlLg==?=",
+        " (=?ISO-8859-1?Q?a?= =?ISO-8859-1?Q?b?=)",
+        " =?UTF-8*en?B?w6k=?=",
+        " =?utf-8?q?=E2=82?= =?utf-8?q?=AC?=",
+        " Re: [list] hello  world ",
+        " =?unknown-8bit?q?=FF?=",
+    ],
+    "msg_id": [
+        " <1234@local.machine.example>",
+        " <[...]>",
+        " <abcd.1234@local.machine.test> <3456@example.net>",
+        " <a@[127.0.0.1]>",
+        " (comment) <x@y> (more)",
+        ' Your message of "Tue, 1 Jul" <msg@example.org>',
+        ' <"quoted local"@example.org>',
+    ],
+}
+
+HAND_MESSAGES = {
+    "lf-only": b"From: a@b.example\nSubject: LF only\n\nbody\n",
+    "mixed-line-ends": b"From: a@b.example\r\nTo: c@d.example\n\r\nline\rline\n",
+    "empty-part": (
+        b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n--b\r\n\r\n--b--\r\n"
+    ),
+    "unknown-type": b"Content-Type: binary/octet-stream\r\n\r\n\x00\x01\xff",
+    "nested-rfc822": (
+        b"Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n"
+        b"Content-Type: multipart/alternative; boundary=x\r\n\r\n--x\r\n"
+        b"Content-Type: text/html\r\n\r\n<p>hi</p>\r\n--x--\r\n"
+    ),
+    "qp-soft-break": (
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\nsoft=\r\n break =\r\n\r\n"
+    ),
+    "base64-padding": b"Content-Transfer-Encoding: base64\r\n\r\nYQ=\r\n=YWJj\r\nYWI=\r\n",
+    "folded-after-colon": b'Reply-To:\r\n "quoted, name" <a@b.example>\r\n\r\n',
+    "rfc2231-name": (
+        b"Content-Type: application/pdf; name*0*=utf-8''%E2%82%AC; name*1=.pdf\r\n"
+        b"Content-Disposition: attachment; filename*=utf-8''r%C3%A9sum%C3%A9.pdf\r\n\r\n"
+    ),
+    "no-header": b"\r\njust a body",
+    "header-only": b"Subject: no body",
+    "8bit-header": "Subject: caf\u00e9 \xff\r\nFrom: J\u00f6rg <j@x.example>\r\n\r\n".encode(
+        "latin-1"
+    ),
+}
+
+
+def main() -> None:
+    spamassassin = corpora_dir() / "spamassassin"
+    if not spamassassin.is_dir():
+        sys.exit(f"make_seeds: no SpamAssassin corpus at {spamassassin}")
+    messages = [source.data for source in iter_messages([spamassassin])]
+    write("message", pick_messages(messages), HAND_MESSAGES)
+    for family, names in FIELD_FAMILIES.items():
+        values = field_values(messages, names)
+        hand = {f"hand-{i:02d}": text.encode() for i, text in enumerate(HAND_FIELDS[family])}
+        write(family, pick_by_shape(values, FIELDS), hand)
+    write("dns", [], dns_seeds())
+    rng = random.Random(5)
+    choices = {f"random-{n:04d}": rng.randbytes(n) for n in (16, 64, 256, 1024, 4096)}
+    write("choices", [], choices)
+
+
+def pick_messages(messages: list[bytes]) -> list[bytes]:
+    """The smallest message of each MIME shape, the rarest shapes first."""
+    by_shape: dict[str, list[bytes]] = {}
+    for data in messages:
+        if len(data) <= MAX_MESSAGE:
+            by_shape.setdefault(message_shape(data), []).append(data)
+    shapes = sorted(by_shape, key=lambda shape: (len(by_shape[shape]), shape))
+    return [min(by_shape[shape], key=lambda d: (len(d), d)) for shape in shapes[:MESSAGES]]
+
+
+def message_shape(data: bytes) -> str:
+    mail = decode(data)
+    parts = []
+    for part in mail.walk():
+        content_type = part.content_type
+        parts.append(
+            f"{content_type.maintype}/{content_type.subtype}:{part.transfer_encoding}"
+            f":{content_type.param('charset')}"
+        )
+    encoded_words = b"=?" in data.split(b"\n\n", 1)[0]
+    return f"{'|'.join(parts)} ew={encoded_words} defects={bool(mail.all_defects())}"
+
+
+def field_values(messages: Iterable[bytes], names: tuple[str, ...]) -> list[bytes]:
+    values = []
+    for data in messages:
+        for part in parse(data).walk():
+            for field in part.fields:
+                if field.is_field and field.name.lower() in names:
+                    values.append(field.unfolded().encode("utf-8", "surrogateescape"))
+    return values
+
+
+_LETTERS = re.compile(rb"[A-Za-z]+")
+_DIGITS = re.compile(rb"[0-9]+")
+
+
+def pick_by_shape(values: list[bytes], count: int) -> list[bytes]:
+    """The shortest value of each lexical shape (letters and digits folded), the rarest
+    shapes first: punctuation and structure are what a field grammar branches on."""
+    by_shape: dict[bytes, list[bytes]] = {}
+    for value in values:
+        shape = _DIGITS.sub(b"0", _LETTERS.sub(b"a", value))
+        by_shape.setdefault(shape, []).append(value)
+    shapes = sorted(by_shape, key=lambda shape: (len(by_shape[shape]), shape))
+    return [min(by_shape[shape], key=lambda v: (len(v), v)) for shape in shapes[:count]]
+
+
+def dns_seeds() -> dict[str, bytes]:
+    keyring = dns.tsigkeyring.from_text(
+        {"signer": ("hmac-sha256", "c2lnbmVyLXNlY3JldC1mb3ItdGhlLXRlc3RzLW9ubHktMzJieXRlcw==")}
+    )
+    seeds: dict[str, bytes] = {}
+    for name, rdtype in [
+        ("castle.test.", "SOA"),
+        ("castle.test.", "MX"),
+        ("alias.castle.test.", "A"),
+        ("mail.castle.test.", "AAAA"),
+        ("long.castle.test.", "TXT"),
+        ("big.castle.test.", "TXT"),
+        ("x.sub.castle.test.", "A"),
+        ("loop.castle.test.", "A"),
+        ("missing.castle.test.", "ANY"),
+        ("elsewhere.example.", "NS"),
+    ]:
+        seeds[f"query-{name}{rdtype}"] = dns.message.make_query(name, rdtype, id=1).to_wire()
+    seeds["query-edns"] = dns.message.make_query(
+        "big.castle.test.", "TXT", use_edns=0, payload=4096, want_dnssec=True, id=2
+    ).to_wire()
+    axfr = dns.message.make_query("castle.test.", dns.rdatatype.AXFR, id=3)
+    axfr.use_tsig(keyring, keyname="signer")
+    seeds["axfr-signed"] = axfr.to_wire()
+    update = dns.update.UpdateMessage("castle.test.", id=4)
+    update.add("new", 300, "TXT", '"v=DKIM1; k=ed25519; p=AAAA"')
+    update.delete("www")
+    seeds["update-unsigned"] = update.to_wire()
+    update.use_tsig(keyring, keyname="signer")
+    seeds["update-signed"] = update.to_wire()
+    seeds["header-only"] = bytes(12)
+    return seeds
+
+
+def write(family: str, picked: list[bytes], named: dict[str, bytes]) -> None:
+    folder = FUZZ / "corpora" / family
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for data in picked:
+        (folder / hashlib.sha1(data).hexdigest()[:16]).write_bytes(data)
+    for name, data in named.items():
+        (folder / re.sub(r"[^A-Za-z0-9_.-]", "_", name)).write_bytes(data)
+    total = sum(path.stat().st_size for path in folder.iterdir())
+    print(f"{family}: {len(picked) + len(named)} seeds, {total:,} bytes")
+
+
+if __name__ == "__main__":
+    main()

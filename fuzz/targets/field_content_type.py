@@ -1,0 +1,20 @@
+"""Fuzz target: a Content-Type value with RFC 2231 parameters.
+
+Both modes raise only ``ParseError``; what strict mode accepts, lenient mode reads alike
+without a defect, and ``encode_content_type`` writes back to the same value.
+
+    elsinore fuzz run field_content_type --time 60
+"""
+
+from __future__ import annotations
+
+from harness.fuzz_targets import atheris_main, check_field_decoder, field_text
+from stack.mime.fields import decode_content_type, encode_content_type
+
+
+def fuzz_one_input(data: bytes) -> None:
+    check_field_decoder(decode_content_type, encode_content_type, field_text(data))
+
+
+if __name__ == "__main__":
+    atheris_main(fuzz_one_input)
