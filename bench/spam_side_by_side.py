@@ -25,6 +25,7 @@ from pathlib import Path
 
 from harness.shared import corpora_dir
 from stack.spam.evaluation import Split, corpus_split
+from stack.spam.filter import default_jobs
 
 
 @dataclass
@@ -131,17 +132,18 @@ def run_elsinore(split: Split, work: Path, classifier: str, train_seconds: float
     return Row(f"Elsinore ({classifier})", result["spam"], result["ham"], train_seconds, seconds)
 
 
-def elsinore_in_process(split: Split, work: Path, classifier: str) -> float:
-    """Seconds to classify the test messages already in memory, counts already loaded."""
-    from stack.spam.filter import SpamFilter
+def elsinore_in_process(split: Split, work: Path, classifier: str, jobs: int) -> float:
+    """Seconds to classify the test messages already in memory, counts already loaded, on
+    ``jobs`` processes (what a long-running filter service pays per message)."""
+    from stack.spam.filter import SpamFilter, classify_many
     from stack.spam.store import SqliteStore
 
     with SqliteStore(work / "elsinore.db", create=False) as store:
         spam_filter = SpamFilter(store.load(), classifier)  # type: ignore[arg-type]
     messages = [path.read_bytes() for path in [*split.spam_test, *split.ham_test]]
     start = time.perf_counter()
-    for data in messages:
-        spam_filter.classify(data)
+    for _ in classify_many(spam_filter, messages, jobs=jobs):
+        pass
     return time.perf_counter() - start
 
 
@@ -190,21 +192,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows.append(runner(split, work))
         in_process: dict[str, float] = {}
         train_seconds = train_elsinore(split, work)
+        jobs = default_jobs()
         for classifier in args.classifiers.split(","):
             rows.append(run_elsinore(split, work, classifier, train_seconds))
-            in_process[classifier] = elsinore_in_process(split, work, classifier)
+            for count in sorted({1, jobs}):
+                label = f"Elsinore ({classifier}), {count} process{'es' if count > 1 else ''}"
+                in_process[label] = elsinore_in_process(split, work, classifier, count)
     print_table(rows, total)
     for reason in skipped:
         print(f"\nskipped {reason}")
     oracle = next((row for row in rows if row.name == "spamoracle"), None)
     print("\nclassification throughput (messages per second):")
     for row in rows:
-        line = f"  {row.name:22} {total / row.classify_seconds:8.0f}/s as a command"
+        line = f"  {row.name:34} {total / row.classify_seconds:8.0f}/s as a command"
         if oracle is not None:
             line += f"  ({oracle.classify_seconds / row.classify_seconds:.2f}x spamoracle)"
         print(line)
-    for classifier, seconds in in_process.items():
-        line = f"  {'Elsinore (' + classifier + ')':22} {total / seconds:8.0f}/s in process"
+    for label, seconds in in_process.items():
+        line = f"  {label:34} {total / seconds:8.0f}/s in process"
         if oracle is not None:
             line += f"  ({oracle.classify_seconds / seconds:.2f}x spamoracle as a command)"
         print(line)

@@ -15,6 +15,7 @@ classifier is measured against:
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import Counter
 from collections.abc import Iterable
@@ -38,6 +39,10 @@ class GrahamSettings:
     ham_threshold: float = 0.2
 
 
+def _distance(candidate: tuple[float, str, float]) -> float:
+    return candidate[0]
+
+
 class GrahamClassifier:
     """Scores token lists against counts loaded in memory."""
 
@@ -46,13 +51,22 @@ class GrahamClassifier:
     def __init__(self, counts: WordCounts, settings: GrahamSettings | None = None) -> None:
         self.counts = counts
         self.settings = settings or GrahamSettings()
-        # Every token's probability, computed once: classifying is then one dict lookup per
-        # token, and a token too rare to count is simply absent.
-        self.probabilities = {
-            token: p
-            for token, (spam, ham) in counts.words.items()
-            if (p := self._probability(spam, ham)) is not None
-        }
+        # Computed the first time a message holds the token and kept (None: too rare), for
+        # the same reason as the Fisher classifier's clues.
+        self._probabilities: dict[str, float | None] = {}
+
+    def probability(self, token: str) -> float | None:
+        """The token's clamped spam probability, or None when it is unknown or too rare."""
+        try:
+            return self._probabilities[token]
+        except KeyError:
+            pass
+        found = self.counts.words.get(token)
+        if found is None:
+            return None
+        result = self._probability(*found)
+        self._probabilities[token] = result
+        return result
 
     def _probability(self, spam: int, ham: int) -> float | None:
         s = self.settings
@@ -65,16 +79,15 @@ class GrahamClassifier:
 
     def score(self, tokens: Iterable[str]) -> Score:
         s = self.settings
-        probabilities = self.probabilities
+        probability_of = self.probability
         candidates: list[tuple[float, str, float]] = []
         for token, occurrences in Counter(tokens).items():
-            p = probabilities.get(token)
+            p = probability_of(token)
             if p is None:
                 continue
             distance = abs(p - 0.5)
             candidates.extend([(distance, token, p)] * min(occurrences, s.max_repetitions))
-        candidates.sort(key=lambda item: item[0], reverse=True)
-        chosen = candidates[: s.interesting]
+        chosen = heapq.nlargest(s.interesting, candidates, key=_distance)
         # Bayes' rule in log space: fifteen factors of 0.01 are fine, but nothing is lost.
         log_spam = sum(math.log(p) for _, _, p in chosen)
         log_ham = sum(math.log(1.0 - p) for _, _, p in chosen)

@@ -256,7 +256,9 @@ def _url_tokens(urls: Iterable[str], tokens: list[str]) -> None:
             tokens.append(f"url-path:{piece}")
 
 
+_PATH_SEPARATORS = str.maketrans(dict.fromkeys("?=&.-_%", "/"))
+
+
 def _pieces(path: str) -> list[str]:
-    for separator in "?=&.-_%":
-        path = path.replace(separator, "/")
+    path = path.translate(_PATH_SEPARATORS)
     return [piece[:30] for piece in path.split("/") if len(piece) > 2]

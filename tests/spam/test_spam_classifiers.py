@@ -27,13 +27,13 @@ def test_graham_doubles_ham_and_clamps_probabilities() -> None:
     counts = WordCounts(100, 100, {"w": (30, 10), "s": (50, 0), "h": (0, 50)})
     graham = GrahamClassifier(counts)
     # b = 0.3, g = 2 * 0.1 = 0.2: p = 0.3 / 0.5
-    assert graham.probabilities["w"] == pytest.approx(0.6)
-    assert graham.probabilities["s"] == 0.99
-    assert graham.probabilities["h"] == 0.01
+    assert graham.probability("w") == pytest.approx(0.6)
+    assert graham.probability("s") == 0.99
+    assert graham.probability("h") == 0.01
 
 
 def test_graham_ignores_tokens_seen_in_fewer_than_five_messages() -> None:
-    assert "rare" not in GrahamClassifier(_counts()).probabilities
+    assert GrahamClassifier(_counts()).probability("rare") is None
 
 
 def test_graham_uses_fifteen_words_each_at_most_twice() -> None:
@@ -82,8 +82,9 @@ def test_fisher_without_clues_is_unknown() -> None:
 
 def test_fisher_pulls_rare_tokens_towards_one_half() -> None:
     fisher = FisherClassifier(_counts(), FisherSettings(minimum_prob_strength=0.0))
-    rare_f = fisher.clues["rare"][1]
-    common_f = fisher.clues["spam0"][1]
+    rare, common = fisher.clue("rare"), fisher.clue("spam0")
+    assert rare is not None and common is not None
+    rare_f, common_f = rare[1], common[1]
     assert 0.5 < rare_f < common_f
 
 

@@ -34,11 +34,11 @@ def test_a_small_real_training_set_already_separates_held_out_mail(spamassassin:
     spam_train, spam_test = every_fifth(spam)
     ham_train, ham_test = every_fifth(ham)
     evaluation = _evaluate(spam_train, ham_train, spam_test, ham_test)
-    # 120 messages per class: the cautious 0.99 spam cutoff leaves much spam unknown, but
+    # 120 messages per class: the cautious spam cutoff leaves much spam unknown, but
     # nothing is filed on the wrong side.
     assert evaluation.counts("ham")["yes"] == 0
     assert evaluation.rates("spam")["yes"] >= 0.6
-    assert evaluation.rates("spam")["no"] <= 0.05
+    assert evaluation.rates("spam")["no"] <= 0.1
     assert evaluation.rates("ham")["no"] >= 0.95
 
 
