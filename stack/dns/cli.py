@@ -140,10 +140,8 @@ def serve(zones_dir: Path, listen: Endpoint, keys_file: Path | None, pid_file: P
         bound = await server.start()
         _write_pid(pid_file)
         names = " ".join(sorted(str(z.origin) for z in primary.zones))
-        click.echo(
-            f"serving {len(primary.zones)} zones ({names}) on {bound} udp+tcp; "
-            f"{len(keyring)} TSIG keys"
-        )
+        keys = f"{len(keyring)} TSIG key{'s' if len(keyring) != 1 else ''}"
+        click.echo(f"serving {names} on {bound} udp+tcp; {keys}")
         await _serve_forever(server, reload)
 
     asyncio.run(main())

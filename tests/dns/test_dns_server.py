@@ -129,7 +129,7 @@ def served_process(zones_dir: Path, tmp_path: Path) -> Iterator[tuple[Endpoint, 
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
-        line = process.stdout.readline()  # "serving N zones (...) on ADDR:PORT udp+tcp; ..."
+        line = process.stdout.readline()  # "serving castle.test. on ADDR:PORT udp+tcp; ..."
         assert line.startswith("serving"), line
         endpoint = parse_endpoint(line.split(" on ")[1].split()[0])
         yield endpoint, pid_file, process.pid
