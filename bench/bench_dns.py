@@ -11,6 +11,7 @@ against Knot it is part of what is measured: the ratio understates Knot's lead. 
 
 from __future__ import annotations
 
+import random
 import shutil
 import signal
 import socket
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import dns.message
 import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
 
 from stack.dns.example import example_zone_text
 
@@ -29,11 +31,12 @@ QUERIES = 2_000
 WINDOW = 32
 NAMES = ["mail.castle.test.", "castle.test.", "www.castle.test.", "nobody.castle.test."]
 TYPES = ["A", "MX", "A", "A"]
-#: Median queries per second by server, filled in by the benchmarks for the ratio line.
-QPS: dict[str, float] = {}
+#: Median queries per second by (server, workload), filled in for the ratio lines.
+QPS: dict[tuple[str, str], float] = {}
 
 
-def _queries() -> list[bytes]:
+def _warm_queries() -> list[bytes]:
+    """Four questions over and over: what a zone sees from resolvers, and what we cache."""
     wires = []
     for index in range(QUERIES):
         name, rdtype = NAMES[index % len(NAMES)], TYPES[index % len(TYPES)]
@@ -41,7 +44,15 @@ def _queries() -> list[bytes]:
     return wires
 
 
-WIRES = _queries()
+def _distinct_queries() -> list[bytes]:
+    """A new name each time (NXDOMAIN): more than our reply cache holds, so every answer is
+    worked out by the policy and rendered."""
+    rng = random.Random(2308)
+    names = [f"{rng.getrandbits(48):012x}.castle.test." for _ in range(QUERIES)]
+    return [dns.message.make_query(name, "A").to_wire() for name in names]
+
+
+WORKLOADS = {"warm": _warm_queries(), "distinct": _distinct_queries()}
 
 
 def _free_port() -> int:
@@ -50,14 +61,14 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _ask_all(port: int) -> int:
+def _ask_all(port: int, wires: list[bytes]) -> int:
     """Send every query in windows of WINDOW and wait for each window's replies."""
     answered = 0
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(1.0)
         sock.connect(("127.0.0.1", port))
-        for start in range(0, len(WIRES), WINDOW):
-            window = WIRES[start : start + WINDOW]
+        for start in range(0, len(wires), WINDOW):
+            window = wires[start : start + WINDOW]
             for wire in window:
                 sock.send(wire)
             for _ in window:
@@ -128,18 +139,22 @@ def knot(zones: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]
     yield from _run([str(knotd), "-c", str(config)], port)
 
 
-@pytest.mark.benchmark(group="dns-qps")
-def test_qps_elsinore(benchmark: pytest.FixtureRequest, elsinore: int) -> None:
-    answered = benchmark.pedantic(_ask_all, args=(elsinore,), rounds=5, warmup_rounds=1)
-    assert answered == QUERIES
-    QPS["elsinore"] = QUERIES / benchmark.stats.stats.median
+@pytest.mark.parametrize("workload", list(WORKLOADS))
+def test_qps_elsinore(benchmark: BenchmarkFixture, elsinore: int, workload: str) -> None:
+    _measure(benchmark, "elsinore", elsinore, workload)
 
 
-@pytest.mark.benchmark(group="dns-qps")
-def test_qps_knot(benchmark: pytest.FixtureRequest, knot: int) -> None:
-    answered = benchmark.pedantic(_ask_all, args=(knot,), rounds=5, warmup_rounds=1)
+@pytest.mark.parametrize("workload", list(WORKLOADS))
+def test_qps_knot(benchmark: BenchmarkFixture, knot: int, workload: str) -> None:
+    _measure(benchmark, "knot", knot, workload)
+
+
+def _measure(benchmark: BenchmarkFixture, server: str, port: int, workload: str) -> None:
+    benchmark.group = f"dns-qps-{workload}"
+    wires = WORKLOADS[workload]
+    answered = benchmark.pedantic(_ask_all, args=(port, wires), rounds=5, warmup_rounds=1)
     assert answered == QUERIES
-    QPS["knot"] = QUERIES / benchmark.stats.stats.median
+    QPS[(server, workload)] = QUERIES / benchmark.stats.stats.median
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -150,13 +165,16 @@ def print_ratio(request: pytest.FixtureRequest) -> Iterator[None]:
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     if reporter is None or capture is None:
         return
-    if set(QPS) != {"elsinore", "knot"}:
-        line = f"dns qps: no ratio, measured only {sorted(QPS)} (knotd missing?)"
-    else:
-        line = (
-            f"dns qps (warm zone, {QUERIES} UDP queries, windows of {WINDOW}): "
-            f"elsinore {QPS['elsinore']:,.0f}/s, knot {QPS['knot']:,.0f}/s, "
-            f"elsinore/knot = {QPS['elsinore'] / QPS['knot']:.3f}"
+    lines = []
+    for workload in WORKLOADS:
+        ours, peer = QPS.get(("elsinore", workload)), QPS.get(("knot", workload))
+        if ours is None or peer is None:
+            lines.append(f"dns qps {workload}: no ratio (measured: {sorted(QPS)}; knotd missing?)")
+            continue
+        lines.append(
+            f"dns qps {workload} ({QUERIES} UDP queries, windows of {WINDOW}): "
+            f"elsinore {ours:,.0f}/s, knot {peer:,.0f}/s, elsinore/knot = {ours / peer:.3f}"
         )
     with capture.global_and_fixture_disabled():  # fd capture would swallow it otherwise
-        reporter.write_line(line)
+        for line in lines:
+            reporter.write_line(line)

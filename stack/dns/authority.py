@@ -64,7 +64,7 @@ def _answer_from_zone(
         if node is None:
             if not zones.has_names_below(zone, name):  # else an empty non-terminal
                 response.set_rcode(dns.rcode.NXDOMAIN)
-            _add_soa(response, zone)
+            response.authority.append(zones.negative_soa(zone))
             return
         found = _rrsets_at(node, name, qtype)
         if found:
@@ -73,7 +73,7 @@ def _answer_from_zone(
             return
         cname = node.get_rdataset(zone.rdclass, dns.rdatatype.CNAME)
         if cname is None:
-            _add_soa(response, zone)
+            response.authority.append(zones.negative_soa(zone))
             return
         response.answer.append(_rrset(name, cname))
         target = cname[0].target
@@ -139,12 +139,3 @@ def _add_addresses(
             rrset = _rrset(target, rdataset)
             if rrset not in response.additional:
                 response.additional.append(rrset)
-
-
-def _add_soa(response: dns.message.Message, zone: dns.zone.Zone) -> None:
-    """The SOA for a negative answer; its TTL is the lesser of its own and MINIMUM (RFC 2308)."""
-    assert zone.origin is not None
-    soa = zone.find_rdataset(zone.origin, dns.rdatatype.SOA)
-    rrset = _rrset(zone.origin, soa)
-    rrset.ttl = min(soa.ttl, soa[0].minimum)
-    response.authority.append(rrset)

@@ -47,10 +47,22 @@ class ZoneSet:
     _parents: Mapping[dns.name.Name, frozenset[dns.name.Name]] = field(
         init=False, repr=False, compare=False
     )
+    #: The SOA each zone puts in negative answers, built once (building one hashes names).
+    _negative_soas: Mapping[dns.name.Name, dns.rrset.RRset] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         parents = {origin: _parent_names(zone) for origin, zone in self.zones.items()}
         object.__setattr__(self, "_parents", parents)
+        soas = {origin: _negative_soa(zone) for origin, zone in self.zones.items()}
+        object.__setattr__(self, "_negative_soas", soas)
+
+    def negative_soa(self, zone: dns.zone.Zone) -> dns.rrset.RRset:
+        """The zone's SOA for NXDOMAIN and NODATA: TTL the lesser of its own and MINIMUM
+        (RFC 2308 section 3).  Shared by every response: render it, never change it."""
+        assert zone.origin is not None
+        return self._negative_soas[zone.origin]
 
     def has_names_below(self, zone: dns.zone.Zone, name: dns.name.Name) -> bool:
         """True when ``zone`` holds names below ``name`` (an empty non-terminal if it owns none)."""
@@ -83,6 +95,12 @@ class ZoneSet:
 def rrset_of(name: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> dns.rrset.RRset:
     """The RRset a zone's rdataset at ``name`` stands for (what a message section holds)."""
     return dns.rrset.from_rdata_list(name, rdataset.ttl, list(rdataset))
+
+
+def _negative_soa(zone: dns.zone.Zone) -> dns.rrset.RRset:
+    assert zone.origin is not None
+    soa = zone.find_rdataset(zone.origin, dns.rdatatype.SOA)
+    return dns.rrset.from_rdata_list(zone.origin, min(soa.ttl, soa[0].minimum), list(soa))
 
 
 def _parent_names(zone: dns.zone.Zone) -> frozenset[dns.name.Name]:
