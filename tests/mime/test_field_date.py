@@ -63,6 +63,11 @@ def test_minus_zero_zone_is_distinct_from_plus_zero() -> None:
     [
         # RFC 5322 Appendix A.6.2 and §4.3
         ("21 Nov 97 09:55:06 GMT", DateTime(1997, 11, 21, 9, 55, 6, 0), ["obs-year", "obs-zone"]),
+        (
+            "21 Nov 97 09(comment):   55  :  06 GMT",
+            DateTime(1997, 11, 21, 9, 55, 6, 0),
+            ["obs-time", "obs-year", "obs-zone"],
+        ),
         ("1 Jan 49 00:00 +0000", DateTime(2049, 1, 1, 0, 0, None, 0), ["obs-year"]),
         ("1 Jan 50 00:00 +0000", DateTime(1950, 1, 1, 0, 0, None, 0), ["obs-year"]),
         ("1 Jul 103 10:52 -0000", DateTime(2003, 7, 1, 10, 52, None, None), ["obs-year"]),

@@ -98,11 +98,13 @@ class _Reader:
         self.text = text
         self.defects = defects
         self.pos = skip_cfws(text, 0, defects)
+        self.token_end = 0
 
     def _take(self, pattern: re.Pattern[str], what: str) -> str:
         match = pattern.match(self.text, self.pos)
         if match is None:
             raise ParseError(f"expected {what}", self.pos)
+        self.token_end = match.end()
         self.pos = skip_cfws(self.text, match.end(), self.defects)
         return match.group()
 
@@ -128,6 +130,15 @@ class _Reader:
             self.pos = skip_cfws(self.text, self.pos + 1, self.defects)
             return True
         return False
+
+    def accept_colon(self) -> bool:
+        """A ``:`` of time-of-day; CFWS around it is obs-hour/obs-minute (§4.3)."""
+        colon = self.pos
+        if not self.accept(":"):
+            return False
+        if colon != self.token_end or self.pos != colon + 1:
+            report(self.defects, "obs-time", colon, "white space or comment around ':'")
+        return True
 
     def at_letter(self) -> bool:
         return (
@@ -203,10 +214,10 @@ def decode_date(text: str, defects: list[Defect] | None = None) -> DateTime:
         raise ParseError("unknown month name", month_start)
     year = _year(reader)
     hour = reader.two_digits("an hour")
-    if not reader.accept(":"):
+    if not reader.accept_colon():
         raise ParseError("expected ':' after the hour", reader.pos)
     minute = reader.two_digits("a minute")
-    second = reader.two_digits("a second") if reader.accept(":") else None
+    second = reader.two_digits("a second") if reader.accept_colon() else None
     zone = _zone(reader)
     if reader.pos < len(text):
         report(defects, "trailing-garbage", reader.pos, "text after the date")
