@@ -42,7 +42,8 @@ from stack.dns.zones import ZoneDirectory, ZoneSet
 
 log = logging.getLogger(__name__)
 
-#: What a failed TSIG check raises in dnspython, and the TSIG error we answer it with.
+#: What a failed TSIG check raises in dnspython (or a subclass of it: a query whose TSIG
+#: carries an error raises one of the ``Peer*`` kinds), and the TSIG error we answer with.
 _TSIG_ERRORS: dict[type[Exception], dns.rcode.Rcode] = {
     dns.message.UnknownTSIGKey: dns.rcode.BADKEY,
     dns.tsig.BadKey: dns.rcode.BADKEY,
@@ -116,7 +117,8 @@ class Primary:
         try:
             query = dns.message.from_wire(wire, keyring=self.keyring)
         except _TSIG_FAILURES as failure:
-            return _tsig_error_reply(wire, _TSIG_ERRORS[type(failure)])
+            error = next(e for kind, e in _TSIG_ERRORS.items() if isinstance(failure, kind))
+            return _tsig_error_reply(wire, error)
         except (dns.exception.DNSException, ValueError, UnicodeError):
             return header_reply(wire, dns.rcode.FORMERR)
         opcode = query.opcode()

@@ -234,3 +234,13 @@ def test_write_back_keeps_the_zone_file_mode(
     update.add("moded", 300, "A", "127.0.0.78")
     assert send(primary, update).rcode() == dns.rcode.NOERROR
     assert zone_file.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_query_whose_tsig_carries_an_error_is_notauth_not_a_crash(
+    primary: Primary, keyring: Keyring
+) -> None:
+    query = dns.message.make_query("castle.test.", "SOA")
+    query.use_tsig(keyring, tsig_error=dns.rcode.BADSIG)  # only a confused peer sends this
+    (wire,) = primary.respond(query.to_wire())
+    assert dns.message.from_wire(wire, keyring=False).rcode() == dns.rcode.NOTAUTH
+    assert primary.internal_errors == 0
