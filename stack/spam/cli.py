@@ -35,7 +35,7 @@ from stack.spam.filter import (
     learn,
 )
 from stack.spam.report import write_report
-from stack.spam.store import SqliteStore
+from stack.spam.store import open_store
 from stack.spam.verdict import Score, Verdict
 
 VERDICT_FIELD = "X-Spamtacus"
@@ -70,12 +70,14 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def _db_option(must_exist: bool) -> Callable[[_F], _F]:
+    del must_exist  # open_store(create=False) says clearly when a database is missing
     return click.option(
         "--db",
         "db_path",
         required=True,
-        type=click.Path(dir_okay=False, path_type=Path, exists=must_exist),
-        help="The SQLite word database (created by `spam train`).",
+        metavar="FILE|URL",
+        help="The SQLite word database (created by `spam train`), or a Redis URL "
+        "(redis://127.0.0.1:6379/0, optionally #key-prefix) shared by several filters.",
     )
 
 
@@ -103,9 +105,12 @@ def _tracked(paths: Sequence[str], description: str) -> Iterator[Source]:
     return track(iter_messages(paths), total=total, description=description)
 
 
-def _load_filter(db_path: Path, classifier: ClassifierName) -> SpamFilter:
-    with SqliteStore(db_path, create=False) as store:
+def _load_filter(db_path: str, classifier: ClassifierName) -> SpamFilter:
+    store = open_store(db_path, create=False)
+    try:
         return SpamFilter(store.load(), classifier)
+    finally:
+        store.close()
 
 
 @click.group("spam")
@@ -126,7 +131,7 @@ def spam_group() -> None:
 @click.option("--forget", is_flag=True, help="Untrain: take these messages out again.")
 @_json_option
 def train_command(
-    db_path: Path, spam_paths: tuple[str, ...], ham_paths: tuple[str, ...], forget: bool,
+    db_path: str, spam_paths: tuple[str, ...], ham_paths: tuple[str, ...], forget: bool,
     as_json: bool,
 ) -> None:  # fmt: skip
     """Learn spam and ham (or unlearn them with --forget), in one transaction.
@@ -151,9 +156,12 @@ def train_command(
     if ham_paths:
         sources = _tracked(ham_paths, "ham")
         ham = learn(training, (s.data for s in sources), spam=False, forget=forget)
-    with SqliteStore(db_path) as store:
+    store = open_store(db_path)
+    try:
         store.apply(training)
         counts = store.load()
+    finally:
+        store.close()
     seconds = time.perf_counter() - start
     summary = {
         "forgot" if forget else "trained": {"spam": spam, "ham": ham},
@@ -177,7 +185,7 @@ def train_command(
 @spam_group.command("import")
 @_db_option(must_exist=False)
 @click.argument("backup", type=click.File("rb"))
-def import_command(db_path: Path, backup: Any) -> None:
+def import_command(db_path: str, backup: Any) -> None:
     """Add a SpamOracle database, from `spamoracle backup` output, to the word database.
 
     \b
@@ -188,8 +196,11 @@ def import_command(db_path: Path, backup: Any) -> None:
     counts = read_backup(backup)
     training = Training()
     training.merge_counts(counts)
-    with SqliteStore(db_path) as store:
+    store = open_store(db_path)
+    try:
         store.apply(training)
+    finally:
+        store.close()
     click.echo(
         f"imported {counts.spam_messages} spam, {counts.ham_messages} ham, "
         f"{len(counts.words)} words into {db_path}"
@@ -203,7 +214,7 @@ def _score_value(score: Score, classifier: str) -> str:
 @spam_group.command("mark")
 @_db_option(must_exist=False)
 @_classifier_option
-def mark_command(db_path: Path, classifier: ClassifierName) -> None:
+def mark_command(db_path: str, classifier: ClassifierName) -> None:
     """Read one message on stdin and write it to stdout with X-Spamtacus prepended.
 
     Only the two fields are added; every other byte is written as it came.  The message is
@@ -238,7 +249,7 @@ def mark_command(db_path: Path, classifier: ClassifierName) -> None:
 @click.option("--explain", is_flag=True, help="Also print the words that decided.")
 @click.argument("paths", nargs=-1)
 def classify_command(
-    db_path: Path, classifier: ClassifierName, as_json: bool, jobs: int, explain: bool,
+    db_path: str, classifier: ClassifierName, as_json: bool, jobs: int, explain: bool,
     paths: tuple[str, ...],
 ) -> None:  # fmt: skip
     """Print one line per message: where it came from, the verdict and the score.
@@ -285,7 +296,7 @@ def _score_all(
 @_json_option
 @_jobs_option
 def test_command(
-    db_path: Path, spam_paths: tuple[str, ...], ham_paths: tuple[str, ...],
+    db_path: str, spam_paths: tuple[str, ...], ham_paths: tuple[str, ...],
     classifier: ClassifierName, as_json: bool, jobs: int,
 ) -> None:  # fmt: skip
     """Classify known spam and ham; print yes/no/unknown counts and rates per class.
@@ -321,7 +332,7 @@ def test_command(
 )  # fmt: skip
 @_classifier_option
 def report_command(
-    db_path: Path, spam_paths: tuple[str, ...], ham_paths: tuple[str, ...], out_dir: Path,
+    db_path: str, spam_paths: tuple[str, ...], ham_paths: tuple[str, ...], out_dir: Path,
     classifier: ClassifierName,
 ) -> None:  # fmt: skip
     """Write an HTML page and a PNG: score histograms per class and the ROC curve.

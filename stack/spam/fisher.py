@@ -36,6 +36,8 @@ from stack.spam.verdict import Score, Verdict
 
 #: Per token: distance of f from 0.5, f, ln f, ln (1 - f).
 Clue = tuple[float, float, float, float]
+#: Stands for "not computed yet" in the clue cache; a tuple, so the cache stays one type.
+_MISSING: Clue = (-1.0, 0.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,42 +76,52 @@ class FisherClassifier:
         self.counts = counts
         self.settings = settings or FisherSettings()
         # A token's clue (distance from 0.5, f, ln f, ln (1 - f)) is computed the first time a
-        # message holds it and kept, None when it is too weak to count.  Lazily, because a
-        # command that classifies a few messages must not pay for the whole vocabulary; only
-        # tokens of the database are kept, so the cache is bounded by it.
+        # message holds it and kept, None when it is unknown or too weak to count.  Lazily,
+        # because a command that classifies a few messages must not pay for the whole
+        # vocabulary; the cache is emptied when it outgrows the vocabulary several times.
         self._clues: dict[str, Clue | None] = {}
+        self._cache_limit = 4 * len(counts.words) + 100_000
         self._nspam = max(counts.spam_messages, 1)
         self._nham = max(counts.ham_messages, 1)
 
     def clue(self, token: str) -> Clue | None:
         """The token's clue, or None when it is unknown or too close to 0.5 to count."""
-        try:
-            return self._clues[token]
-        except KeyError:
-            pass
+        clue = self._clues.get(token, _MISSING)
+        if clue is _MISSING:
+            clue = self._compute(token)
+        return clue
+
+    def _compute(self, token: str) -> Clue | None:
+        if len(self._clues) > self._cache_limit:
+            self._clues.clear()  # a long-running filter meets endless one-off tokens
         found = self.counts.words.get(token)
-        if found is None:
-            return None
-        spam, ham = found
-        s = self.settings
-        spam_ratio = min(1.0, spam / self._nspam)
-        ham_ratio = min(1.0, s.ham_bias * ham / self._nham)
         result: Clue | None = None
-        if spam_ratio + ham_ratio:
-            p = spam_ratio / (spam_ratio + ham_ratio)
-            n = spam + ham
-            strength = s.unknown_word_strength
-            f = (strength * s.unknown_word_prob + n * p) / (strength + n)
-            distance = abs(f - 0.5)
-            if distance >= s.minimum_prob_strength:
-                result = (distance, f, math.log(f), math.log1p(-f))
+        if found is not None:
+            spam, ham = found
+            s = self.settings
+            spam_ratio = min(1.0, spam / self._nspam)
+            ham_ratio = min(1.0, s.ham_bias * ham / self._nham)
+            if spam_ratio + ham_ratio:
+                p = spam_ratio / (spam_ratio + ham_ratio)
+                n = spam + ham
+                strength = s.unknown_word_strength
+                f = (strength * s.unknown_word_prob + n * p) / (strength + n)
+                distance = abs(f - 0.5)
+                if distance >= s.minimum_prob_strength:
+                    result = (distance, f, math.log(f), math.log1p(-f))
         self._clues[token] = result
         return result
 
     def score(self, tokens: Iterable[str]) -> Score:
         s = self.settings
-        clue_of = self.clue
-        found = [(clue, token) for token in set(tokens) if (clue := clue_of(token)) is not None]
+        cache, compute = self._clues, self._compute
+        found: list[tuple[Clue, str]] = []
+        for token in set(tokens):
+            clue = cache.get(token, _MISSING)
+            if clue is _MISSING:
+                clue = compute(token)
+            if clue is not None:
+                found.append((clue, token))
         if len(found) > s.max_discriminators:
             found = heapq.nlargest(s.max_discriminators, found)
         if not found:

@@ -39,6 +39,10 @@ class GrahamSettings:
     ham_threshold: float = 0.2
 
 
+#: "Not computed yet" in the probability cache (no probability is negative).
+_MISSING = -1.0
+
+
 def _distance(candidate: tuple[float, str, float]) -> float:
     return candidate[0]
 
@@ -54,17 +58,18 @@ class GrahamClassifier:
         # Computed the first time a message holds the token and kept (None: too rare), for
         # the same reason as the Fisher classifier's clues.
         self._probabilities: dict[str, float | None] = {}
+        self._cache_limit = 4 * len(counts.words) + 100_000
 
     def probability(self, token: str) -> float | None:
         """The token's clamped spam probability, or None when it is unknown or too rare."""
-        try:
-            return self._probabilities[token]
-        except KeyError:
-            pass
+        p = self._probabilities.get(token, _MISSING)
+        return self._compute(token) if p == _MISSING else p
+
+    def _compute(self, token: str) -> float | None:
+        if len(self._probabilities) > self._cache_limit:
+            self._probabilities.clear()  # a long-running filter meets endless one-off tokens
         found = self.counts.words.get(token)
-        if found is None:
-            return None
-        result = self._probability(*found)
+        result = None if found is None else self._probability(*found)
         self._probabilities[token] = result
         return result
 
@@ -79,10 +84,12 @@ class GrahamClassifier:
 
     def score(self, tokens: Iterable[str]) -> Score:
         s = self.settings
-        probability_of = self.probability
+        cache, compute = self._probabilities, self._compute
         candidates: list[tuple[float, str, float]] = []
         for token, occurrences in Counter(tokens).items():
-            p = probability_of(token)
+            p = cache.get(token, _MISSING)
+            if p == _MISSING:
+                p = compute(token)
             if p is None:
                 continue
             distance = abs(p - 0.5)

@@ -155,3 +155,15 @@ class MemoryStore:
 
     def close(self) -> None:
         pass
+
+
+def open_store(location: str | Path, *, create: bool = True) -> WordStore:
+    """The store at ``location``: ``redis://host:port/db`` (optionally ``#prefix``) for Redis,
+    anything else a SQLite file.  Redis is imported only when asked for."""
+    text = str(location)
+    if text.startswith(("redis://", "rediss://", "unix://")):
+        from stack.spam.redis_store import RedisStore  # noqa: PLC0415 - optional backend
+
+        url, _, prefix = text.partition("#")
+        return RedisStore(url, prefix=prefix or "spamtacus:")
+    return SqliteStore(location, create=create)

@@ -186,3 +186,25 @@ def test_every_command_has_help_with_an_example() -> None:
         code, output = _invoke(["spam", command, "--help"])
         assert code == 0
         assert "Example:" in output, command
+
+
+def test_a_redis_url_serves_as_the_database(corpus: Path, redis_url: str) -> None:
+    db = f"{redis_url}#cli-test:"
+    code, output = _invoke(
+        ["spam", "train", "--db", db, "--spam", str(corpus / "spam"),
+         "--ham", str(corpus / "ham")]
+    )  # fmt: skip
+    assert code == 0, output
+    code, output = _invoke(["spam", "classify", "--db", db, str(corpus / "ham")])
+    assert code == 0, output
+    assert {line.split("\t")[1] for line in output.splitlines()} == {"no"}
+
+
+def test_classifying_without_a_database_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = run(cli(), ["spam", "classify", "--db", str(tmp_path / "absent.db"), "-"])
+    assert status == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert "no spam database" in error
