@@ -15,9 +15,9 @@ import os
 import secrets
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import dns.exception
@@ -40,25 +40,26 @@ from stack.dns.service import ResolverService
 from stack.dns.zones import ZoneDirectory
 
 log = logging.getLogger("stack.dns")
+FC = TypeVar("FC", bound=Callable[..., Any])
 
 
-class EndpointType(click.ParamType[Endpoint]):
-    """``ADDR:PORT`` on the command line."""
-
-    name = "ADDR:PORT"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> Endpoint:
-        if isinstance(value, Endpoint):
-            return value
-        try:
-            return parse_endpoint(str(value))
-        except DnsError as exc:
-            self.fail(str(exc), param, ctx)
+def _endpoints(
+    ctx: click.Context, param: click.Parameter, value: str | tuple[str, ...] | None
+) -> Endpoint | tuple[Endpoint, ...] | None:
+    """``ADDR:PORT`` options to :class:`Endpoint` values (a callback works on every click)."""
+    try:
+        if value is None:
+            return None
+        if isinstance(value, tuple):
+            return tuple(parse_endpoint(text) for text in value)
+        return parse_endpoint(value)
+    except DnsError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
 
 
-ENDPOINT = EndpointType()
+def endpoint_option(*names: str, **options: Any) -> Callable[[FC], FC]:
+    """A ``click.option`` that takes ``ADDR:PORT`` and hands the command :class:`Endpoint`."""
+    return click.option(*names, callback=_endpoints, metavar="ADDR:PORT", **options)
 
 
 @click.group(name="dns")
@@ -104,7 +105,7 @@ async def _serve_forever(server: DnsServer, on_hangup: Any = None) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory of master files, one per zone, named ZONE or ZONE.zone.",
 )
-@click.option("--listen", default="127.0.0.1:53", type=ENDPOINT, show_default=True)
+@endpoint_option("--listen", default="127.0.0.1:53", show_default=True)
 @click.option(
     "--keys",
     "keys_file",
@@ -162,8 +163,8 @@ _PORT_HELP = "Port of every server learnt from hints and glue (which carry no po
 
 
 @dns_group.command()
-@click.option("--listen", default="127.0.0.1:53", type=ENDPOINT, show_default=True)
-@click.option("--server", multiple=True, type=ENDPOINT, help=_SERVER_HELP)
+@endpoint_option("--listen", default="127.0.0.1:53", show_default=True)
+@endpoint_option("--server", multiple=True, help=_SERVER_HELP)
 @click.option("--root-hints", type=click.Path(dir_okay=False, path_type=Path), help=_HINTS_HELP)
 @click.option("--port", default=DNS_PORT, show_default=True, help=_PORT_HELP)
 @click.option("--timeout", default=2.0, show_default=True, help="Seconds per try.")
@@ -216,7 +217,7 @@ def answer_to_json(answer: Answer) -> dict[str, Any]:
 @dns_group.command()
 @click.argument("name")
 @click.argument("rdtype", metavar="TYPE", default="A")
-@click.option("--server", multiple=True, type=ENDPOINT, help=_SERVER_HELP)
+@endpoint_option("--server", multiple=True, help=_SERVER_HELP)
 @click.option("--root-hints", type=click.Path(dir_okay=False, path_type=Path), help=_HINTS_HELP)
 @click.option("--port", default=DNS_PORT, show_default=True, help=_PORT_HELP)
 @click.option("--timeout", default=2.0, show_default=True, help="Seconds per try.")
@@ -286,7 +287,7 @@ def reload(pid_file: Path | None, pid: int | None) -> None:
 
 
 @dns_group.command()
-@click.option("--server", required=True, type=ENDPOINT, help="The primary to update.")
+@endpoint_option("--server", required=True, help="The primary to update.")
 @click.option("--zone", required=True, help="The zone to change, e.g. castle.test.")
 @click.option("--key", "key_text", required=True, help="name:algorithm:secret, or @FILE.")
 @click.option(
