@@ -287,7 +287,7 @@ def _apply(update: dns.update.UpdateMessage, operation: tuple[str, str, tuple[st
         update.absent(name, rdtype)
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batches=st.lists(st.lists(_OPERATIONS, min_size=1, max_size=5), min_size=1, max_size=4))
 def test_any_sequence_of_signed_updates_keeps_a_servable_zone(
     keyring: Keyring, batches: list[list[tuple[str, str, tuple[str, str]]]]
