@@ -123,7 +123,10 @@ class FisherClassifier:
             if clue is not None:
                 found.append((clue, token))
         if len(found) > s.max_discriminators:
-            found = heapq.nlargest(s.max_discriminators, found)
+            found = heapq.nlargest(s.max_discriminators, found)  # sorted, strongest first
+            strongest = found[:15]
+        else:
+            strongest = heapq.nlargest(15, found)
         if not found:
             return Score(Verdict.UNKNOWN, 0.5)
         n = len(found)
@@ -138,5 +141,5 @@ class FisherClassifier:
             verdict = Verdict.NO
         else:
             verdict = Verdict.UNKNOWN
-        evidence = tuple((token, clue[1]) for clue, token in heapq.nlargest(15, found))
+        evidence = tuple((token, clue[1]) for clue, token in strongest)
         return Score(verdict, probability, evidence)

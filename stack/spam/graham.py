@@ -43,10 +43,6 @@ class GrahamSettings:
 _MISSING = -1.0
 
 
-def _distance(candidate: tuple[float, str, float]) -> float:
-    return candidate[0]
-
-
 class GrahamClassifier:
     """Scores token lists against counts loaded in memory."""
 
@@ -85,21 +81,23 @@ class GrahamClassifier:
     def score(self, tokens: Iterable[str]) -> Score:
         s = self.settings
         cache, compute = self._probabilities, self._compute
-        candidates: list[tuple[float, str, float]] = []
-        for token, occurrences in Counter(tokens).items():
+        # (distance, -position, token, p): the farthest from 0.5 first and, among equals, the
+        # first met in the message, as SpamOracle's insertion keeps them.
+        candidates: list[tuple[float, int, str, float]] = []
+        for position, (token, occurrences) in enumerate(Counter(tokens).items()):
             p = cache.get(token, _MISSING)
             if p == _MISSING:
                 p = compute(token)
             if p is None:
                 continue
-            distance = abs(p - 0.5)
-            candidates.extend([(distance, token, p)] * min(occurrences, s.max_repetitions))
-        chosen = heapq.nlargest(s.interesting, candidates, key=_distance)
+            candidate = (abs(p - 0.5), -position, token, p)
+            candidates.extend([candidate] * min(occurrences, s.max_repetitions))
+        chosen = heapq.nlargest(s.interesting, candidates)
         # Bayes' rule in log space: fifteen factors of 0.01 are fine, but nothing is lost.
-        log_spam = sum(math.log(p) for _, _, p in chosen)
-        log_ham = sum(math.log(1.0 - p) for _, _, p in chosen)
+        log_spam = sum(math.log(p) for *_, p in chosen)
+        log_ham = sum(math.log(1.0 - p) for *_, p in chosen)
         probability = 1.0 / (1.0 + math.exp(log_ham - log_spam)) if chosen else 0.5
-        evidence = tuple((token, p) for _, token, p in chosen)
+        evidence = tuple((token, p) for _, _, token, p in chosen)
         if len(chosen) < s.min_meaningful:
             verdict = Verdict.UNKNOWN
         elif probability >= s.spam_threshold:

@@ -56,8 +56,14 @@ _TRIM = "()[]<>;,\"'"
 
 def tokenize(data: bytes) -> list[str]:
     """The tokens of one message (never raises: undecodable input gives fewer tokens)."""
-    mail = decode(data[:MAX_MESSAGE_BYTES])
+    head = data[:MAX_MESSAGE_BYTES]
     tokens: list[str] = []
+    try:
+        mail = decode(head)
+    except Exception:  # lenient decode promises not to raise; a filter must survive if it does
+        tokens.append("decode:failed")
+        _text_tokens(head.decode("latin-1"), tokens)
+        return _valid_unicode(tokens[:MAX_TOKENS])
     _header_tokens(mail, tokens)
     budget = MAX_TEXT_CHARS
     for part in mail.walk():
@@ -207,23 +213,23 @@ def _part_tokens(part: Mail, tokens: list[str], budget: int) -> int:
 
 
 def _text_tokens(text: str, tokens: list[str]) -> None:
+    # Counting first means the per-word work is done once per distinct word, and in
+    # comprehensions rather than statement by statement.
+    words = Counter(text.lower().split())
+    short = [word for word in words if 2 < len(word) < 13]
+    tokens.extend(short)
+    tokens.extend([word for word in short if words[word] > 1])
     urls: list[str] = []
-    # Counting first means the per-word work below is done once per distinct word.
-    for word, occurrences in Counter(text.lower().split()).items():
-        length = len(word)
-        if length < 3:
-            continue
+    for word in [word for word in words if len(word) > 12]:
         if "://" in word or word.startswith("www."):
             urls.append(word.strip(_TRIM))
             continue
-        if length <= 12:
-            token = word
-        elif "@" in word:
+        if "@" in word:
             token = "email:" + word[word.rfind("@") + 1 :].strip(_TRIM + ".")[:60]
         else:
-            token = f"skip:{word[0]} {length // 10 * 10}"
+            token = f"skip:{word[0]} {len(word) // 10 * 10}"
         tokens.append(token)
-        if occurrences > 1:
+        if words[word] > 1:
             tokens.append(token)
     _url_tokens(urls, tokens)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -127,3 +128,15 @@ def test_strip_html_never_fails_on_tag_soup(markup: str) -> None:
     text, urls = strip_html(markup)
     assert isinstance(text, str)
     assert all(isinstance(url, str) for url in urls)
+
+
+def test_a_decoder_failure_still_gives_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stack.spam import tokenizer
+
+    def broken(data: bytes, *, strict: bool = False) -> None:
+        raise SystemError("a bug in the decoder")
+
+    monkeypatch.setattr(tokenizer, "decode", broken)
+    tokens = tokenize(b"Subject: hi\n\nmillions of dollars waiting\n")
+    assert "decode:failed" in tokens
+    assert "millions" in tokens
