@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 
 import click
 
-from stack.mime.lossless import parse
 from stack.mime.sources import Source, count_messages, iter_messages
 from stack.progress import track
 from stack.spam.backup import read_backup
@@ -34,12 +33,11 @@ from stack.spam.filter import (
     default_jobs,
     learn,
 )
+from stack.spam.mark import mark
 from stack.spam.report import write_report
 from stack.spam.store import open_store
 from stack.spam.verdict import Score, Verdict
 
-VERDICT_FIELD = "X-Spamtacus"
-SCORE_FIELD = "X-Spamtacus-Score"
 _GREEDY = ("--spam", "--ham")
 
 
@@ -207,10 +205,6 @@ def import_command(db_path: str, backup: Any) -> None:
     )
 
 
-def _score_value(score: Score, classifier: str) -> str:
-    return f"{score.probability:.4f} ({classifier}; {score.meaningful} words)"
-
-
 @spam_group.command("mark")
 @_db_option(must_exist=False)
 @_classifier_option
@@ -234,10 +228,7 @@ def mark_command(db_path: str, classifier: ClassifierName) -> None:
     except Exception as exc:  # never drop mail: mark it unknown and say why
         click.echo(f"elsinore: warning: {exc}; marked unknown", err=True)
         score = Score(Verdict.UNKNOWN, 0.5)
-    message = parse(data)
-    message.prepend(SCORE_FIELD, _score_value(score, classifier))
-    message.prepend(VERDICT_FIELD, score.verdict.value)
-    sys.stdout.buffer.write(bytes(message))
+    sys.stdout.buffer.write(mark(data, score, classifier))
     sys.stdout.buffer.flush()
 
 

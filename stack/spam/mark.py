@@ -1,0 +1,27 @@
+"""Marking a message: ``X-Spamtacus`` and a score field prepended, nothing else touched.
+
+The message goes through the lossless parser, and the fields are added with
+``Message.prepend``: every byte of the original follows the two new lines unchanged (its line
+endings, its folding, a DKIM signature over it), as DESIGN.md's first principle demands.
+"""
+
+from __future__ import annotations
+
+from stack.mime.lossless import parse
+from stack.spam.verdict import Score
+
+VERDICT_FIELD = "X-Spamtacus"
+SCORE_FIELD = "X-Spamtacus-Score"
+
+
+def score_value(score: Score, classifier: str) -> str:
+    """``0.9987 (fisher; 15 words)``: the score, the classifier and how many clues counted."""
+    return f"{score.probability:.4f} ({classifier}; {score.meaningful} words)"
+
+
+def mark(data: bytes, score: Score, classifier: str) -> bytes:
+    """``data`` with ``X-Spamtacus: yes|no|unknown`` and the score field prepended."""
+    message = parse(data)
+    message.prepend(SCORE_FIELD, score_value(score, classifier))
+    message.prepend(VERDICT_FIELD, score.verdict.value)
+    return bytes(message)
