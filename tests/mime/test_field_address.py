@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -335,3 +337,31 @@ def test_trailing_garbage_after_a_single_mailbox_is_reported() -> None:
     defects: list[Defect] = []
     assert decode_mailbox("a@b c", defects) == Mailbox(None, "a", "b")
     assert defects[0].kind == "trailing-garbage"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "John Doe <jdoe@example.org>",
+        '"Doe, John" <jdoe@example.org>, a@b',
+        "jdoe@example.org (John)",
+        "=?utf-8?q?J=C3=B6rg?= <j@example.org>",
+        "a@b,, c@d",
+        "Joe  \t Doe <a@b>; x",
+        "g: a@b, Joe <c@d>;",
+        "=?utf-8?q?a?=@b",
+    ],
+)
+def test_fast_and_general_paths_agree(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stack.mime.fields import address
+
+    def read(decoder: Callable[[str, list[Defect] | None], object]) -> object:
+        defects: list[Defect] = []
+        try:
+            return decoder(text, defects), defects
+        except ParseError as error:
+            return error.offset, error.reason
+
+    fast = [read(decode_address_list), read(decode_mailbox_list), read(decode_mailbox)]
+    monkeypatch.setattr(address, "_fast_mailbox", lambda text, pos, stops: None)
+    assert [read(decode_address_list), read(decode_mailbox_list), read(decode_mailbox)] == fast

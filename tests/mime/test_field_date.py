@@ -177,3 +177,29 @@ def test_to_datetime_gives_an_aware_datetime() -> None:
         2003, 7, 1, 10, 52, tzinfo=UTC
     )
     assert DateTime(2016, 12, 31, 23, 59, 60, 0).to_datetime().second == 59
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tue, 1 Jul 2003 10:52:37 +0200",
+        "Mon, 1 Jul 2003 10:52:37 +0200",
+        "1 Jul 2003 10:52 -0000 (PDT)",
+        "Tue, 1 Jul 1850 10:52:37 +0200",
+        "Tue, 31 Jun 2003 10:52:37 +0200",
+        "Tue, 1 Jul 2003 10:52:37 +0200 (a (nested) comment)",
+    ],
+)
+def test_fast_and_general_paths_agree(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stack.mime.fields import date
+
+    def read() -> object:
+        defects: list[Defect] = []
+        try:
+            return date.decode_date(text, defects), defects
+        except ParseError as error:
+            return error.offset, error.reason
+
+    fast = read()
+    monkeypatch.setattr(date, "_fast_date", lambda text: None)
+    assert read() == fast

@@ -251,3 +251,30 @@ def test_transfer_encoding_is_a_lowercased_token() -> None:
         decode_transfer_encoding("")
     with pytest.raises(EncodeError):
         encode_transfer_encoding("not a token")
+
+
+def test_token_then_quoted_parameter_decodes() -> None:
+    # A first fast path hit a CPython 3.11 re bug here (SystemError: capturing group inside
+    # a possessive repeat); 108 SpamAssassin messages have this shape.
+    assert decode_content_type(' text/plain; format=flowed; charset="iso-8859-1"').params == (
+        ("format", "flowed"),
+        ("charset", "iso-8859-1"),
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "text/plain; a=b; a=c",
+        "text/plain; a=b;",
+        'text/plain; a="x\\"y"',
+        "text/plain; a*=utf-8''x",
+        "text/plain; a=b (comment)",
+    ],
+)
+def test_fast_and_general_paths_agree(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stack.mime.fields import params
+
+    fast = params.decode_content_type(text, [])
+    monkeypatch.setattr(params, "_fast_params", lambda text, pos: None)
+    assert params.decode_content_type(text, []) == fast

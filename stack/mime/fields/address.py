@@ -22,12 +22,14 @@ Recovery in lenient mode: an element that cannot be read at all is reported as
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from stack.mime.errors import Defect, EncodeError, ParseError
 from stack.mime.fields.encoded_word import ENCODED_WORD, decode_encoded_words, encode_phrase
 from stack.mime.fields.lexer import (
+    ATEXT,
     is_domain_literal,
     is_dot_atom_text,
     is_text,
@@ -39,6 +41,7 @@ from stack.mime.fields.lexer import (
     skip_cfws,
     skip_run,
     skip_to,
+    skip_wsp,
 )
 
 __all__ = [
@@ -98,6 +101,36 @@ class Group:
 
 
 Address = Mailbox | Group
+
+
+# The shapes nearly every real mailbox has, read by one possessive (non-backtracking) match:
+# ``local@domain``, ``Some Name <local@domain>``, ``"Some Name" <local@domain>``, with plain
+# white space only.  Anything else (comments, quoted-pairs, dots in names, encoded-words,
+# domain literals) takes the general path, which gives the same value for these shapes.
+_ATOM = f"[{ATEXT}]++"
+_DOT_ATOM = f"{_ATOM}(?:\\.{_ATOM})*+"
+_FAST_MAILBOX = re.compile(
+    f'(?:(?P<atoms>{_ATOM}(?:[ \\t]++{_ATOM})*+)[ \\t]*+|"(?P<quoted>[^"\\\\]*+)"[ \\t]*+)?'
+    f"<(?P<local>{_DOT_ATOM})@(?P<domain>{_DOT_ATOM})>[ \\t]*+"
+    f"|(?P<bare_local>{_DOT_ATOM})@(?P<bare_domain>{_DOT_ATOM})[ \\t]*+"
+)
+_WSP_RUN = re.compile(r"[ \t]+")
+
+
+def _fast_mailbox(text: str, pos: int, stops: str) -> tuple[Mailbox, int] | None:
+    """The mailbox at ``pos`` if it has one of the common shapes and ends the element."""
+    match = _FAST_MAILBOX.match(text, pos)
+    if match is None:
+        return None
+    end = match.end()
+    if (end < len(text) and text[end] not in stops) or "=?" in match.group():
+        return None
+    local = match["local"]
+    if local is None:
+        return Mailbox(None, match["bare_local"], match["bare_domain"]), end
+    atoms = match["atoms"]
+    name = _WSP_RUN.sub(" ", atoms) if atoms is not None else match["quoted"]
+    return Mailbox(name, local, match["domain"]), end
 
 
 class _Word(NamedTuple):
@@ -293,6 +326,15 @@ def _members(
         try:
             if not expect_element:
                 raise ParseError(f"expected ',' between addresses, found {text[pos]!r}", pos)
+            fast = _fast_mailbox(text, pos, "," + stops)
+            if fast is not None:
+                found.append(fast[0])
+                pos = fast[1]
+                expect_element = False
+                if text.startswith(",", pos):
+                    pos += 1
+                    expect_element = True
+                continue
             words, pos = _read_words(text, pos, defects)
             if groups and text.startswith(":", pos):
                 group, pos = _group(text, pos, words, defects)
@@ -347,6 +389,9 @@ def decode_mailbox_list(text: str, defects: list[Defect] | None = None) -> tuple
 
 def decode_mailbox(text: str, defects: list[Defect] | None = None) -> Mailbox:
     """Decode exactly one mailbox (RFC 5322 §3.4): Sender:, Resent-Sender:."""
+    fast = _fast_mailbox(text, skip_wsp(text, 0), "")
+    if fast is not None:
+        return fast[0]
     mailbox, pos = _mailbox(text, 0, defects)
     pos = skip_cfws(text, pos, defects)
     if pos < len(text):

@@ -45,6 +45,14 @@ _MILITARY = frozenset("abcdefghiklmnopqrstuvwxyz")  # every letter but "j"
 _DIGITS = re.compile(r"[0-9]+")
 _LETTERS = re.compile(r"[A-Za-z]+")
 _MAX_ZONE = 99 * 60 + 59
+# The canonical shape (RFC 5322 §3.3 with plain white space, an optional trailing comment
+# such as "(PDT)") in one possessive match; everything else takes the general reader.
+_FAST_DATE = re.compile(
+    r"[ \t]*+(?:(Mon|Tue|Wed|Thu|Fri|Sat|Sun),[ \t]++)?([0-9]{1,2})[ \t]++"
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[ \t]++([0-9]{4})[ \t]++"
+    r"([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?[ \t]++([+-])([0-9]{2})([0-5][0-9])"
+    r"(?:[ \t]*+\([^()\\]*+\))?[ \t]*+"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,8 +203,36 @@ def _zone(reader: _Reader) -> int | None:
     return None
 
 
+def _fast_date(text: str) -> DateTime | None:
+    """The date if ``text`` has the canonical shape and nothing in it needs a defect."""
+    match = _FAST_DATE.fullmatch(text)
+    if match is None:
+        return None
+    day_name, day, month, year, hour, minute, second, sign, zone_h, zone_m = match.groups()
+    offset = int(zone_h) * 60 + int(zone_m)
+    zone = offset if sign == "+" else (-offset or None)
+    try:
+        value = DateTime(
+            int(year),
+            _MONTH_INDEX[month.lower()],
+            int(day),
+            int(hour),
+            int(minute),
+            None if second is None else int(second),
+            zone,
+        )
+    except ValueError:
+        return None
+    if value.year < 1900 or (day_name is not None and _DAYS[value.weekday] != day_name):
+        return None
+    return value
+
+
 def decode_date(text: str, defects: list[Defect] | None = None) -> DateTime:
     """Decode a date-time (RFC 5322 §3.3, obs-date-time §4.3)."""
+    fast = _fast_date(text)
+    if fast is not None:
+        return fast
     reader = _Reader(text, defects)
     weekday = None
     if reader.at_letter():

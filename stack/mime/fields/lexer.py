@@ -87,6 +87,9 @@ def skip_cfws(text: str, pos: int, defects: list[Defect] | None) -> int:
     else it could mean) and is reported as ``unterminated-comment``; this is what stops
     ``alice@example.org(<bob@example.org>`` from ever yielding bob (CVE-2023-27043).
     """
+    pos = skip_wsp(text, pos)
+    if not text.startswith("(", pos):
+        return pos  # the hot path: no comment here
     end = len(text)
     while pos < end:
         char = text[pos]
