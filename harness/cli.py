@@ -12,13 +12,14 @@ import sys
 
 import click
 
+from harness.corpus import corpus_group
 from harness.fuzz_cli import fuzz_group
 from stack.cli import make_group, run, stack_commands
 
 
 def harness_commands() -> list[click.Command]:
     """The harness's command groups (corpus, conformance, fuzz, loop) as they land."""
-    return [fuzz_group]
+    return [corpus_group, fuzz_group]
 
 
 def cli() -> click.Group:

@@ -1,131 +1,157 @@
-"""RFC 5322 productions as hypothesis strategies, named after the ABNF they follow.
+"""RFC 5322 (and RFC 6532, RFC 2047 in headers) as hypothesis strategies.
 
 Two kinds of strategy live here, side by side as the RFC's productions do:
 
-- *wire* strategies draw the text of a production as it appears in a header (``atom()``,
-  ``quoted_string()``, ``comment()``, ``cfws()``...), sometimes paired with the value a reader
-  must find in it (``address_list_wire()`` gives ``(text, addresses)``);
+- *wire* strategies (``*_wire``) draw a production as a sender writes it, with comments,
+  folding white space, quoted-pairs, encoded-words and obsolete syntax, paired with the value
+  a conformant reader must find in it: ``(text, value)``.  They come from the one grammar in
+  :mod:`harness.strategies.grammar.rfc5322`, which also writes the corpora;
 - *value* strategies draw the typed values of :mod:`stack.mime.fields` (``mailboxes()``,
-  ``date_times()``, ``message_ids()``...), for ``decode(encode(v)) == v``.
+  ``date_times()``, ``message_ids()``...) for ``decode(encode(v)) == v``: every value the wire
+  grammar can write, plus values no sender writes literally (control characters, any Unicode)
+  that an encoder must still make safe.
 
 Hold RFC 5322 beside this file: section numbers are given at each production.
 """
 
 from __future__ import annotations
 
-import calendar
-import string
 from typing import Literal
 
 from hypothesis import strategies as st
 
+from harness.strategies.grammar import rfc5322 as grammar
+from harness.strategies.grammar.rfc5322 import (
+    ATEXT,
+    CTEXT,
+    DTEXT,
+    QTEXT,
+    VCHAR,
+)
+from harness.strategies.source import strategy
 from stack.mime.fields import DateTime, Group, Mailbox, MessageId
 
-# -- 3.2.1 quoted characters, 3.2.2 white space and comments --------------------------------
+__all__ = [
+    "ATEXT",
+    "CTEXT",
+    "DTEXT",
+    "QTEXT",
+    "VCHAR",
+    "address_list_wire",
+    "address_lists",
+    "atom_text",
+    "cfws",
+    "comment",
+    "date_time_wire",
+    "date_times",
+    "display_names",
+    "domain_literals",
+    "domain_wire",
+    "domains",
+    "dot_atom_text",
+    "fws",
+    "groups",
+    "local_part_wire",
+    "local_parts",
+    "mailbox_lists",
+    "mailbox_wire",
+    "mailboxes",
+    "message_id_lists",
+    "message_ids",
+    "msg_id_list_wire",
+    "msg_id_wire",
+    "optional_cfws",
+    "phrase_wire",
+    "quoted_pair",
+    "quoted_string",
+    "raw_values",
+    "unstructured_values",
+    "unstructured_wire",
+    "utf8_atext",
+    "wsp",
+]
 
-#: RFC 5322 3.2.3 atext (ASCII; RFC 6532 widens it to UTF-8, see ``utf8_atext``).
-ATEXT = string.ascii_letters + string.digits + "!#$%&'*+-/=?^_`{|}~"
-#: RFC 5322 3.2.4 qtext: printable ASCII except backslash and double quote.
-QTEXT = "".join(chr(c) for c in range(33, 127) if chr(c) not in '\\"')
-#: RFC 5322 3.2.2 ctext: printable ASCII except parentheses and backslash.
-CTEXT = "".join(chr(c) for c in range(33, 127) if chr(c) not in "()\\")
-#: RFC 5322 3.4.1 dtext: printable ASCII except brackets and backslash.
-DTEXT = "".join(chr(c) for c in range(33, 127) if chr(c) not in "[]\\")
-VCHAR = "".join(chr(c) for c in range(33, 127))
 #: Unicode categories that are not text: surrogates (lone ones are 8-bit bytes in disguise)
 #: and control characters.
 NOT_TEXT: tuple[Literal["Cs", "Cc"], ...] = ("Cs", "Cc")
 NO_SURROGATES: tuple[Literal["Cs"], ...] = ("Cs",)
 
+Wire = tuple[str, str]
+
+# -- 3.2.1 quoted characters, 3.2.2 white space and comments --------------------------------
+
 
 def wsp() -> st.SearchStrategy[str]:
     """WSP: one space or horizontal tab."""
-    return st.sampled_from([" ", "\t"])
+    return strategy(grammar.wsp)
 
 
 def fws() -> st.SearchStrategy[str]:
     """FWS (3.2.2), unfolded: a run of white space (a fold is only a CRLF before it)."""
-    return st.text(alphabet=" \t", min_size=1, max_size=3)
+    return strategy(grammar.fws)
 
 
 def quoted_pair() -> st.SearchStrategy[str]:
     """quoted-pair (3.2.1): a backslash and the VCHAR or WSP it quotes."""
-    return st.sampled_from(VCHAR + " \t").map(lambda c: "\\" + c)
+    return strategy(grammar.quoted_pair).map(lambda written: written.text)
 
 
-@st.composite
-def comment(draw: st.DrawFn, max_depth: int = 3) -> str:
+def comment(max_depth: int = 3) -> st.SearchStrategy[str]:
     """comment (3.2.2): ``(`` ccontent ``)``, with nested comments up to ``max_depth``."""
-    pieces = [st.text(alphabet=CTEXT, min_size=1, max_size=8), quoted_pair(), fws()]
-    if max_depth > 0:
-        pieces.append(comment(max_depth=max_depth - 1))
-    return "(" + "".join(draw(st.lists(st.one_of(pieces), max_size=4))) + ")"
+    return strategy(grammar.comment, max_depth)
 
 
 def cfws() -> st.SearchStrategy[str]:
     """CFWS (3.2.2): white space and comments, at least one of them."""
-    return st.lists(st.one_of(fws(), comment()), min_size=1, max_size=3).map("".join)
+    return strategy(grammar.cfws)
 
 
 def optional_cfws() -> st.SearchStrategy[str]:
-    return st.one_of(st.just(""), st.just(" "), cfws())
+    """[CFWS]: nothing, a space, or comments and white space."""
+    return strategy(grammar.optional_cfws)
 
 
-# -- 3.2.3 atoms ----------------------------------------------------------------------------
+# -- 3.2.3 atoms, 3.2.4 quoted strings, 3.2.5 phrases and unstructured text -----------------
 
 
 def atom_text() -> st.SearchStrategy[str]:
-    """1*atext."""
-    return st.text(alphabet=ATEXT, min_size=1, max_size=12)
+    """1*atext (3.2.3)."""
+    return strategy(grammar.atom_text)
 
 
 def dot_atom_text() -> st.SearchStrategy[str]:
     """dot-atom-text (3.2.3): atext runs joined by single dots."""
-    return st.lists(atom_text(), min_size=1, max_size=4).map(".".join)
+    return strategy(grammar.dot_atom_text)
 
 
 def utf8_atext() -> st.SearchStrategy[str]:
-    """RFC 6532 3.2: atext widened to non-ASCII UTF-8 (no surrogates, no controls)."""
-    return st.text(
-        alphabet=st.characters(
-            min_codepoint=0xA0, exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp")
-        ),
-        min_size=1,
-        max_size=6,
-    )
+    """RFC 6532 3.2: atext widened to non-ASCII UTF-8."""
+    return strategy(grammar.atom_text, utf8=True)
 
 
-# -- 3.2.4 quoted strings -------------------------------------------------------------------
-
-
-@st.composite
-def quoted_string(draw: st.DrawFn) -> tuple[str, str]:
+def quoted_string() -> st.SearchStrategy[Wire]:
     """quoted-string (3.2.4) as ``(wire, value)``: qtext, quoted-pairs and inner white space."""
-    wire: list[str] = []
-    value: list[str] = []
-    for kind in draw(st.lists(st.sampled_from(["qtext", "pair", "wsp"]), max_size=8)):
-        if kind == "qtext":
-            text = draw(st.text(alphabet=QTEXT, min_size=1, max_size=6))
-            wire.append(text)
-            value.append(text)
-        elif kind == "pair":
-            char = draw(st.sampled_from(VCHAR + " \t"))
-            wire.append("\\" + char)
-            value.append(char)
-        else:
-            space = draw(st.sampled_from([" ", "\t"]))
-            wire.append(space)
-            value.append(space)
-    return '"' + "".join(wire) + '"', "".join(value)
+    return strategy(grammar.quoted_string).map(tuple)  # type: ignore[arg-type]
 
 
-# -- 3.2.5 miscellaneous tokens -------------------------------------------------------------
+def phrase_wire() -> st.SearchStrategy[Wire]:
+    """phrase (3.2.5) and obs-phrase (4.1) as ``(wire, display name)``: atoms, quoted-strings,
+    RFC 2047 encoded-words (B and Q, many charsets), RFC 6532 UTF-8, comments, ``.``."""
+    return strategy(grammar.phrase).map(tuple)  # type: ignore[arg-type]
+
+
+def unstructured_wire() -> st.SearchStrategy[Wire]:
+    """unstructured (3.2.5) as ``(wire, value)``: plain words, RFC 2047 encoded-words in
+    several charsets, RFC 6532 UTF-8; encoded-words may carry control characters."""
+    return strategy(grammar.unstructured).map(tuple)  # type: ignore[arg-type]
 
 
 def unstructured_values() -> st.SearchStrategy[str]:
-    """Values of unstructured fields (3.2.5) after RFC 2047 decoding: any text at all,
-    control characters and runs of white space included, for the encoder to make safe."""
+    """Values of unstructured fields (3.2.5) after RFC 2047 decoding: everything the wire
+    grammar writes, and any text at all (control characters, runs of white space, CR and LF)
+    for an encoder to make safe."""
     return st.one_of(
+        unstructured_wire().map(lambda wire: wire[1]),
         st.text(alphabet=VCHAR + " ", max_size=40).map(lambda s: " ".join(s.split())),
         st.text(max_size=30, alphabet=st.characters(exclude_categories=NO_SURROGATES)),
         st.text(alphabet="ab \t\r\n=?_", max_size=20),
@@ -143,43 +169,50 @@ def raw_values() -> st.SearchStrategy[str]:
 # -- 3.3 date and time ----------------------------------------------------------------------
 
 
-@st.composite
-def date_times(draw: st.DrawFn) -> DateTime:
-    """date-time (3.3): a valid calendar date, seconds optional, a zone or ``-0000``."""
-    year = draw(st.integers(1900, 2099))
-    month = draw(st.integers(1, 12))
-    day = draw(st.integers(1, calendar.monthrange(year, month)[1]))
-    second = draw(st.one_of(st.none(), st.integers(0, 59)))
-    zone = draw(st.one_of(st.none(), st.integers(-(23 * 60 + 59), 23 * 60 + 59)))
-    return DateTime(
-        year, month, day, draw(st.integers(0, 23)), draw(st.integers(0, 59)), second, zone
-    )
+def date_time_wire() -> st.SearchStrategy[tuple[str, DateTime]]:
+    """date-time (3.3, obs-date-time 4.3) as ``(wire, value)``: with and without day of week
+    and seconds, 1- and 2-digit days, 2-, 3- and 4-digit years, numeric zones, ``-0000``,
+    the obsolete names (UT, GMT, EST... PDT) and military letters, comments between tokens."""
+    return strategy(grammar.date_time).map(tuple)  # type: ignore[arg-type]
+
+
+def date_times() -> st.SearchStrategy[DateTime]:
+    """date-time (3.3) values: a valid calendar date, seconds optional, a zone or ``-0000``."""
+    return date_time_wire().map(lambda wire: wire[1])
 
 
 # -- 3.4 addresses --------------------------------------------------------------------------
 
 
+def local_part_wire() -> st.SearchStrategy[Wire]:
+    """local-part (3.4.1) as ``(wire, value)``: dot-atom, quoted-string, obs-local-part,
+    RFC 6532 UTF-8."""
+    return strategy(grammar.local_part).map(tuple)  # type: ignore[arg-type]
+
+
 def local_parts() -> st.SearchStrategy[str]:
-    """local-part (3.4.1) values: dot-atoms, and strings that need quoting."""
+    """local-part (3.4.1) values: dot-atoms, strings that need quoting, UTF-8."""
     return st.one_of(
-        dot_atom_text(),
+        local_part_wire().map(lambda wire: wire[1]),
         st.text(alphabet=QTEXT + ' \\"', min_size=1, max_size=12),
-        utf8_atext(),
     )
 
 
+def domain_literals() -> st.SearchStrategy[str]:
+    """domain-literal (3.4.1): IPv4, ``IPv6:`` (RFC 5321 4.1.3, compressed or not) and
+    general literals."""
+    return strategy(grammar.domain_literal)
+
+
+def domain_wire() -> st.SearchStrategy[Wire]:
+    """domain (3.4.1) as ``(wire, value)``: host names, other dot-atoms, U-labels, domain
+    literals and obs-domain (CFWS around the dots)."""
+    return strategy(grammar.domain).map(tuple)  # type: ignore[arg-type]
+
+
 def domains() -> st.SearchStrategy[str]:
-    """domain (3.4.1): dot-atom names and domain literals, IPv4 and IPv6."""
-    ipv4 = st.tuples(*[st.integers(0, 255)] * 4).map(lambda t: "[" + ".".join(map(str, t)) + "]")
-    ipv6 = st.ip_addresses(v=6).map(lambda ip: f"[IPv6:{ip}]")
-    names = st.lists(
-        st.text(
-            alphabet=string.ascii_lowercase + string.digits + "-", min_size=1, max_size=10
-        ).filter(lambda label: not label.startswith("-") and not label.endswith("-")),
-        min_size=1,
-        max_size=4,
-    ).map(".".join)
-    return st.one_of(names, dot_atom_text(), ipv4, ipv6)
+    """domain (3.4.1) values: dot-atom names and domain literals, IPv4 and IPv6."""
+    return domain_wire().map(lambda wire: wire[1])
 
 
 def display_names() -> st.SearchStrategy[str | None]:
@@ -188,70 +221,71 @@ def display_names() -> st.SearchStrategy[str | None]:
     return st.one_of(
         st.none(),
         st.just(""),
-        st.lists(atom_text(), min_size=1, max_size=3).map(" ".join),
+        phrase_wire().map(lambda wire: wire[1]),
         st.text(alphabet=VCHAR + " ", min_size=1, max_size=20).map(lambda s: " ".join(s.split())),
         st.text(max_size=12, alphabet=st.characters(exclude_categories=NOT_TEXT)),
     )
 
 
+def mailbox_wire() -> st.SearchStrategy[tuple[str, Mailbox]]:
+    """mailbox (3.4) as ``(wire, value)``: name-addr (with or without a name, obs-route
+    included) or addr-spec, CFWS around."""
+    return strategy(grammar.mailbox).map(tuple)  # type: ignore[arg-type]
+
+
 @st.composite
 def mailboxes(draw: st.DrawFn) -> Mailbox:
-    """mailbox (3.4): ``name-addr`` or ``addr-spec``."""
+    """mailbox (3.4) values: the wire grammar's, and any display name over any address."""
+    if draw(st.booleans()):
+        return draw(mailbox_wire())[1]
     return Mailbox(draw(display_names()), draw(local_parts()), draw(domains()))
 
 
 @st.composite
 def groups(draw: st.DrawFn) -> Group:
-    """group (3.4): a display name and a possibly empty mailbox list."""
-    name = draw(st.lists(atom_text(), min_size=1, max_size=2).map(" ".join))
+    """group (3.4) values: a display name and a possibly empty mailbox list."""
+    name = draw(phrase_wire())[1]
     return Group(name, tuple(draw(st.lists(mailboxes(), max_size=3))))
 
 
+def address_list_wire() -> st.SearchStrategy[tuple[str, tuple[Mailbox | Group, ...]]]:
+    """address-list (3.4, obs-addr-list 4.4) as ``(wire, addresses)``: mailboxes and groups
+    (empty ones too) with comments and white space around every token, quoted and encoded
+    display names, obsolete empty elements."""
+    return strategy(grammar.address_list).map(tuple)  # type: ignore[arg-type]
+
+
 def address_lists() -> st.SearchStrategy[tuple[Mailbox | Group, ...]]:
-    """address-list (3.4): one or more mailboxes and groups."""
+    """address-list (3.4) values: one or more mailboxes and groups."""
     return st.lists(st.one_of(mailboxes(), mailboxes(), groups()), min_size=1, max_size=4).map(
         tuple
     )
 
 
 def mailbox_lists() -> st.SearchStrategy[tuple[Mailbox, ...]]:
+    """mailbox-list (3.4) values."""
     return st.lists(mailboxes(), min_size=1, max_size=4).map(tuple)
-
-
-@st.composite
-def address_list_wire(draw: st.DrawFn) -> tuple[str, tuple[Mailbox, ...]]:
-    """An address list as a sender might write it, with the mailboxes a reader must find:
-    comments and white space around every token, quoted display names and local parts."""
-    wire: list[str] = []
-    values: list[Mailbox] = []
-    for _ in range(draw(st.integers(1, 3))):
-        local = draw(dot_atom_text())
-        domain = draw(dot_atom_text())
-        around = draw(optional_cfws())
-        if draw(st.booleans()):
-            quoted, name = draw(quoted_string())
-            wire.append(f"{around}{quoted} <{local}@{domain}>{draw(optional_cfws())}")
-            values.append(Mailbox(name, local, domain))
-        else:
-            wire.append(f"{around}{local}@{domain}{draw(optional_cfws())}")
-            values.append(Mailbox(None, local, domain))
-    return ",".join(wire), tuple(values)
 
 
 # -- 3.6.4 identification -------------------------------------------------------------------
 
 
-@st.composite
-def message_ids(draw: st.DrawFn) -> MessageId:
-    """msg-id (3.6.4): ``<id-left@id-right>``, id-right a dot-atom or a no-fold-literal."""
-    right = draw(
-        st.one_of(
-            dot_atom_text(),
-            st.text(alphabet=DTEXT, max_size=10).map(lambda s: f"[{s}]"),
-        )
-    )
-    return MessageId(draw(dot_atom_text()), right)
+def msg_id_wire() -> st.SearchStrategy[tuple[str, MessageId]]:
+    """msg-id (3.6.4) as ``(wire, value)``: dot-atom or quoted (obs-id-left) id-left;
+    dot-atom, no-fold-literal or obs-id-right id-right; CFWS around."""
+    return strategy(grammar.msg_id).map(tuple)  # type: ignore[arg-type]
+
+
+def msg_id_list_wire() -> st.SearchStrategy[tuple[str, tuple[MessageId, ...]]]:
+    """1*msg-id (In-Reply-To, References) as ``(wire, value)``, separated or touching."""
+    return strategy(grammar.msg_id_list).map(tuple)  # type: ignore[arg-type]
+
+
+def message_ids() -> st.SearchStrategy[MessageId]:
+    """msg-id (3.6.4) values: ``<id-left@id-right>``."""
+    return msg_id_wire().map(lambda wire: wire[1])
 
 
 def message_id_lists() -> st.SearchStrategy[tuple[MessageId, ...]]:
-    return st.lists(message_ids(), min_size=1, max_size=4).map(tuple)
+    """Lists of msg-id values (In-Reply-To, References)."""
+    return msg_id_list_wire().map(lambda wire: wire[1])
