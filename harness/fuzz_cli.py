@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -140,6 +141,8 @@ def export_command(out: Path) -> None:
 
 
 def _run(layout: Layout, target: Target, seconds: int, jobs: int, verbose: bool) -> Result:
+    if importlib.util.find_spec("atheris") is None:
+        raise ElsinoreError("atheris is not installed (pip install -e '.[fuzz]')")
     click.echo(f"fuzz: {target.name} for {seconds}s ...", err=True)
     echo = sys.stderr.buffer.write if verbose else None
     return run_target(layout, target, seconds, jobs, echo=echo)

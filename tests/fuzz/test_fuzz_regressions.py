@@ -1,0 +1,35 @@
+"""Every input saved under fuzz/crashes/<target>/ replays as a test of its target.
+
+libFuzzer writes a finding there (``crash-*``, ``timeout-*``, ``oom-*``); once the bug is
+fixed the file stays and this test keeps it fixed.  A finding that is not fixed yet has a note
+beside it, ``<input>.xfail``, whose text is the reason: the test is then a strict xfail, so
+it fails loudly the day the bug is fixed and the note should go.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fuzz_testbed import fuzz_one_input, layout
+
+from harness.fuzz import TARGETS, Target, regression_inputs
+
+
+def _cases() -> list[object]:
+    cases: list[object] = []
+    for target in TARGETS:
+        for path in regression_inputs(layout(), target):
+            note = path.with_name(path.name + ".xfail")
+            marks = (
+                [pytest.mark.xfail(reason=note.read_text().strip(), strict=True)]
+                if note.is_file()
+                else []
+            )
+            cases.append(pytest.param(target, path, id=f"{target.name}/{path.name}", marks=marks))
+    return cases
+
+
+@pytest.mark.parametrize(("target", "path"), _cases())
+def test_saved_finding_no_longer_fails(target: Target, path: Path) -> None:
+    fuzz_one_input(target)(path.read_bytes())

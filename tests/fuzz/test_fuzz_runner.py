@@ -1,0 +1,155 @@
+"""The runner: it finds a planted bug, reads libFuzzer's output, and the oracles catch what
+they claim to catch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import cli
+from harness.fuzz import TARGETS, Layout, Result, Target, read_output, run_target
+from harness.fuzz_targets import check_field_decoder
+from stack.mime import ParseError
+from stack.mime.errors import Defect
+
+PLANTED = """
+def fuzz_one_input(data):
+    if data.startswith(b"ELSINORE"):
+        raise RuntimeError("planted bug")
+
+if __name__ == "__main__":
+    from harness.fuzz_targets import atheris_main
+
+    atheris_main(fuzz_one_input)
+"""
+
+
+def _planted_layout(root: Path) -> tuple[Layout, Target]:
+    target = Target("planted", "planted", 64, "a bug behind an 8-byte prefix")
+    layout = Layout(root)
+    (root / "targets").mkdir()
+    (root / "targets" / "planted.py").write_text(PLANTED)
+    (root / "corpora" / "planted").mkdir(parents=True)
+    (root / "corpora" / "planted" / "seed").write_bytes(b"ELSIN")
+    (root / "dicts").mkdir()
+    (root / "dicts" / "planted.dict").write_text('"ELSINORE"\n')
+    return layout, target
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_runner_finds_a_planted_bug_and_saves_the_input(tmp_path: Path, jobs: int) -> None:
+    pytest.importorskip("atheris")
+    layout, target = _planted_layout(tmp_path)
+    result = run_target(layout, target, seconds=60, jobs=jobs)
+    assert result.status == "finding", Path(result.log).read_text()
+    assert result.finding == "RuntimeError: planted bug"
+    saved = [Path(path) for path in result.artifacts]
+    assert [path.parent for path in saved] == [layout.crashes(target)]
+    assert saved[0].read_bytes().startswith(b"ELSINORE")
+
+
+NORMAL_RUN = b"""\
+INFO: Seed: 1
+#2\tINITED cov: 22 ft: 22 corp: 1/1b exec/s: 0 rss: 55Mb
+#4096\tpulse  cov: 812 ft: 2301 corp: 120/9123b lim: 4096 exec/s: 1365 rss: 61Mb
+Done 40960 runs in 31 second(s)
+stat::number_of_executed_units: 40961
+stat::average_exec_per_sec:     1321
+stat::new_units_added:          213
+"""
+
+FORK_RUN = b"""\
+INFO: -fork=2: fuzzing in separate process(s)
+#9021: cov: 812 ft: 2301 corp: 120 exec/s 1365 oom/timeout/crash: 0/0/0 time: 12s job: 3
+#19021: cov: 901 ft: 2500 corp: 131 exec/s 1402 oom/timeout/crash: 0/0/0 time: 24s job: 4
+INFO: exiting: 0 time: 25s
+"""
+
+CRASH = b"""\
+#3\tNEW    cov: 3 ft: 3 corp: 2/4b lim: 4 exec/s: 0 rss: 40Mb
+ === Uncaught Python exception: ===
+AssertionError: bytes(parse(b)) != b
+Traceback (most recent call last):
+==1== ERROR: libFuzzer: fuzz target exited
+artifact_prefix='fuzz/crashes/mime_parse/'; Test unit written to fuzz/crashes/mime_parse/crash-ab
+"""
+
+TIMEOUT = b"""\
+ALARM: working on the last Unit for 6 seconds
+artifact_prefix='x/'; Test unit written to x/timeout-cd
+==7== ERROR: libFuzzer: timeout after 6 seconds
+SUMMARY: libFuzzer: timeout
+"""
+
+
+def _read(output: bytes) -> Result:
+    result = Result("t")
+    read_output(result, output.splitlines(keepends=True))
+    return result
+
+
+def test_final_stats_give_executions_and_rate_and_last_status_line_gives_coverage() -> None:
+    result = _read(NORMAL_RUN)
+    assert (result.status, result.executions, result.exec_per_second) == ("ok", 40961, 1321)
+    assert (result.coverage, result.features, result.corpus) == (812, 2301, 120)
+
+
+def test_fork_mode_status_lines_are_read() -> None:
+    result = _read(FORK_RUN)
+    assert (result.executions, result.exec_per_second) == (19021, 1402)
+    assert (result.coverage, result.features, result.corpus) == (901, 2500, 131)
+
+
+def test_python_exception_is_a_finding_with_its_message_and_input() -> None:
+    result = _read(CRASH)
+    assert result.status == "finding"
+    assert result.finding == "AssertionError: bytes(parse(b)) != b"
+    assert result.artifacts == ["fuzz/crashes/mime_parse/crash-ab"]
+
+
+def test_slow_input_is_a_finding() -> None:
+    result = _read(TIMEOUT)
+    assert (result.status, result.finding) == ("finding", "timeout")
+    assert result.artifacts == ["x/timeout-cd"]
+
+
+def _decoder_that_flags_only_in_lenient_mode(text: str, defects: list[Defect] | None) -> str:
+    if defects is not None:
+        defects.append(Defect("made-up", 0))
+    return text
+
+
+def _decoder_whose_encoder_loses_case(text: str, defects: list[Defect] | None) -> str:
+    if not text.isalpha():
+        raise ParseError("letters only")
+    return text
+
+
+def test_field_oracle_catches_a_defect_strict_mode_let_through() -> None:
+    with pytest.raises(AssertionError, match="strict mode accepted"):
+        check_field_decoder(_decoder_that_flags_only_in_lenient_mode, None, "x")
+
+
+def test_field_oracle_catches_an_encoder_that_does_not_invert_the_decoder() -> None:
+    with pytest.raises(AssertionError, match="read back as"):
+        check_field_decoder(_decoder_whose_encoder_loses_case, str.lower, "Ab")
+
+
+def test_field_oracle_accepts_parse_errors_in_both_modes() -> None:
+    check_field_decoder(_decoder_whose_encoder_loses_case, str.lower, "a b")
+
+
+def test_fuzz_list_names_every_target_as_json() -> None:
+    outcome = CliRunner().invoke(cli(), ["fuzz", "list", "--json"])
+    assert outcome.exit_code == 0, outcome.output
+    assert [row["target"] for row in json.loads(outcome.output)] == [t.name for t in TARGETS]
+
+
+def test_fuzz_run_of_an_unknown_target_is_one_line_naming_the_known_ones() -> None:
+    outcome = CliRunner().invoke(cli(), ["fuzz", "run", "nope", "--time", "1"])
+    assert outcome.exit_code != 0
+    assert "no fuzz target 'nope'" in str(outcome.exception)
+    assert "mime_parse" in str(outcome.exception)
