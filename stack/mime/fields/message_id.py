@@ -59,9 +59,14 @@ class MessageId:
 
 
 def _read_right(text: str, pos: int, defects: list[Defect] | None) -> tuple[str, int]:
-    """id-right (RFC 5322 §3.6.4): dot-atom-text, a no-fold-literal, or obs-id-right."""
+    """id-right (RFC 5322 §3.6.4): dot-atom-text, a no-fold-literal, or obs-id-right.
+
+    Both kinds return the position after the CFWS that follows them: lenient mode decides
+    from that position whether the id-right ended where it should.
+    """
     if text.startswith("[", pos):
-        return read_domain_literal(text, pos, defects)
+        literal, after = read_domain_literal(text, pos, defects)
+        return literal, skip_cfws(text, after, defects)
     labels: list[str] = []
     while True:
         label, after = read_dot_atom(text, pos)
