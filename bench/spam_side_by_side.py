@@ -35,7 +35,6 @@ class Row:
     ham: dict[str, int] = field(default_factory=dict)
     train_seconds: float = 0.0
     classify_seconds: float = 0.0
-    note: str = ""
 
 
 def _timed(command: Sequence[str | Path], ok: tuple[int, ...] = (0,)) -> tuple[float, str]:
@@ -52,6 +51,15 @@ def _timed(command: Sequence[str | Path], ok: tuple[int, ...] = (0,)) -> tuple[f
 
 def _tally(verdicts: list[str]) -> dict[str, int]:
     return {key: verdicts.count(key) for key in ("yes", "no", "unknown")}
+
+
+def _peer_row(name: str, split: Split, verdicts: list[str], train: float, test: float) -> Row:
+    """A peer's row from its verdicts on the spam test files, then the ham test files."""
+    expected = len(split.spam_test) + len(split.ham_test)
+    if len(verdicts) != expected:
+        raise RuntimeError(f"{name} gave {len(verdicts)} verdicts for {expected} files")
+    spam_count = len(split.spam_test)
+    return Row(name, _tally(verdicts[:spam_count]), _tally(verdicts[spam_count:]), train, test)
 
 
 def run_spamoracle(split: Split, work: Path) -> Row:
@@ -72,17 +80,7 @@ def run_spamoracle(split: Split, work: Path) -> Row:
                 verdicts.append("unknown")
             else:
                 verdicts.append("yes" if score >= 0.8 else "no")
-    if len(verdicts) != len(tests):
-        raise RuntimeError(f"spamoracle printed {len(verdicts)} scores for {len(tests)} files")
-    spam_count = len(split.spam_test)
-    return Row(
-        "spamoracle",
-        _tally(verdicts[:spam_count]),
-        _tally(verdicts[spam_count:]),
-        train,
-        seconds,
-        "verdict from the printed 2-digit score",
-    )
+    return _peer_row("spamoracle", split, verdicts, train, seconds)
 
 
 def run_bogofilter(split: Split, work: Path) -> Row:
@@ -95,17 +93,7 @@ def run_bogofilter(split: Split, work: Path) -> Row:
     seconds, output = _timed(["bogofilter", "-d", db, "-t", "-B", *tests], ok=(0, 1, 2))
     letters = {"S": "yes", "H": "no", "U": "unknown"}
     verdicts = [letters[line.split()[-2]] for line in output.splitlines() if line.strip()]
-    if len(verdicts) != len(tests):
-        raise RuntimeError(f"bogofilter printed {len(verdicts)} lines for {len(tests)} files")
-    spam_count = len(split.spam_test)
-    return Row(
-        "bogofilter",
-        _tally(verdicts[:spam_count]),
-        _tally(verdicts[spam_count:]),
-        spam_seconds + ham_seconds,
-        seconds,
-        "unknown = unsure",
-    )
+    return _peer_row("bogofilter", split, verdicts, spam_seconds + ham_seconds, seconds)
 
 
 def train_elsinore(split: Split, work: Path) -> float:

@@ -32,12 +32,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from stack.spam.counts import WordCounts
-from stack.spam.verdict import Score, Verdict
+from stack.spam.memo import TokenMemo
+from stack.spam.verdict import Score, Verdict, verdict_for
 
 #: Per token: distance of f from 0.5, f, ln f, ln (1 - f).
 Clue = tuple[float, float, float, float]
-#: Stands for "not computed yet" in the clue cache; a tuple, so the cache stays one type.
-_MISSING: Clue = (-1.0, 0.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,53 +74,32 @@ class FisherClassifier:
     def __init__(self, counts: WordCounts, settings: FisherSettings | None = None) -> None:
         self.counts = counts
         self.settings = settings or FisherSettings()
-        # A token's clue (distance from 0.5, f, ln f, ln (1 - f)) is computed the first time a
-        # message holds it and kept, None when it is unknown or too weak to count.  Lazily,
-        # because a command that classifies a few messages must not pay for the whole
-        # vocabulary; the cache is emptied when it outgrows the vocabulary several times.
-        self._clues: dict[str, Clue | None] = {}
-        self._cache_limit = 4 * len(counts.words) + 100_000
         self._nspam = max(counts.spam_messages, 1)
         self._nham = max(counts.ham_messages, 1)
+        self._clues = TokenMemo(counts, self._clue)
 
     def clue(self, token: str) -> Clue | None:
         """The token's clue, or None when it is unknown or too close to 0.5 to count."""
-        clue = self._clues.get(token, _MISSING)
-        if clue is _MISSING:
-            clue = self._compute(token)
-        return clue
+        return self._clues.get(token)
 
-    def _compute(self, token: str) -> Clue | None:
-        if len(self._clues) > self._cache_limit:
-            self._clues.clear()  # a long-running filter meets endless one-off tokens
-        found = self.counts.words.get(token)
-        result: Clue | None = None
-        if found is not None:
-            spam, ham = found
-            s = self.settings
-            spam_ratio = min(1.0, spam / self._nspam)
-            ham_ratio = min(1.0, s.ham_bias * ham / self._nham)
-            if spam_ratio + ham_ratio:
-                p = spam_ratio / (spam_ratio + ham_ratio)
-                n = spam + ham
-                strength = s.unknown_word_strength
-                f = (strength * s.unknown_word_prob + n * p) / (strength + n)
-                distance = abs(f - 0.5)
-                if distance >= s.minimum_prob_strength:
-                    result = (distance, f, math.log(f), math.log1p(-f))
-        self._clues[token] = result
-        return result
+    def _clue(self, spam: int, ham: int) -> Clue | None:
+        s = self.settings
+        spam_ratio = min(1.0, spam / self._nspam)
+        ham_ratio = min(1.0, s.ham_bias * ham / self._nham)
+        if not spam_ratio + ham_ratio:
+            return None
+        p = spam_ratio / (spam_ratio + ham_ratio)
+        n = spam + ham
+        strength = s.unknown_word_strength
+        f = (strength * s.unknown_word_prob + n * p) / (strength + n)
+        distance = abs(f - 0.5)
+        if distance < s.minimum_prob_strength:
+            return None
+        return (distance, f, math.log(f), math.log1p(-f))
 
     def score(self, tokens: Iterable[str]) -> Score:
         s = self.settings
-        cache, compute = self._clues, self._compute
-        found: list[tuple[Clue, str]] = []
-        for token in set(tokens):
-            clue = cache.get(token, _MISSING)
-            if clue is _MISSING:
-                clue = compute(token)
-            if clue is not None:
-                found.append((clue, token))
+        found = [(clue, token) for token, clue in self._clues.known(set(tokens))]
         if len(found) > s.max_discriminators:
             found = heapq.nlargest(s.max_discriminators, found)  # sorted, strongest first
             strongest = found[:15]
@@ -135,11 +113,6 @@ class FisherClassifier:
         spam_evidence = 1.0 - chi2q(-2.0 * log_ham, 2 * n)
         ham_evidence = 1.0 - chi2q(-2.0 * log_spam, 2 * n)
         probability = (spam_evidence - ham_evidence + 1.0) / 2.0
-        if probability >= s.spam_cutoff:
-            verdict = Verdict.YES
-        elif probability <= s.ham_cutoff:
-            verdict = Verdict.NO
-        else:
-            verdict = Verdict.UNKNOWN
+        verdict = verdict_for(probability, ham_cutoff=s.ham_cutoff, spam_cutoff=s.spam_cutoff)
         evidence = tuple((token, clue[1]) for clue, token in strongest)
         return Score(verdict, probability, evidence)

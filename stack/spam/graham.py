@@ -22,7 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from stack.spam.counts import WordCounts
-from stack.spam.verdict import Score, Verdict
+from stack.spam.memo import TokenMemo
+from stack.spam.verdict import Score, Verdict, verdict_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +40,6 @@ class GrahamSettings:
     ham_threshold: float = 0.2
 
 
-#: "Not computed yet" in the probability cache (no probability is negative).
-_MISSING = -1.0
-
-
 class GrahamClassifier:
     """Scores token lists against counts loaded in memory."""
 
@@ -51,47 +48,32 @@ class GrahamClassifier:
     def __init__(self, counts: WordCounts, settings: GrahamSettings | None = None) -> None:
         self.counts = counts
         self.settings = settings or GrahamSettings()
-        # Computed the first time a message holds the token and kept (None: too rare), for
-        # the same reason as the Fisher classifier's clues.
-        self._probabilities: dict[str, float | None] = {}
-        self._cache_limit = 4 * len(counts.words) + 100_000
+        self._nspam = max(counts.spam_messages, 1)
+        self._nham = max(counts.ham_messages, 1)
+        self._probabilities = TokenMemo(counts, self._probability)
 
     def probability(self, token: str) -> float | None:
         """The token's clamped spam probability, or None when it is unknown or too rare."""
-        p = self._probabilities.get(token, _MISSING)
-        return self._compute(token) if p == _MISSING else p
-
-    def _compute(self, token: str) -> float | None:
-        if len(self._probabilities) > self._cache_limit:
-            self._probabilities.clear()  # a long-running filter meets endless one-off tokens
-        found = self.counts.words.get(token)
-        result = None if found is None else self._probability(*found)
-        self._probabilities[token] = result
-        return result
+        return self._probabilities.get(token)
 
     def _probability(self, spam: int, ham: int) -> float | None:
         s = self.settings
         if 2 * ham + spam < s.min_count:
             return None
-        good = min(1.0, 2 * ham / max(self.counts.ham_messages, 1))
-        bad = min(1.0, spam / max(self.counts.spam_messages, 1))
+        good = min(1.0, 2 * ham / self._nham)
+        bad = min(1.0, spam / self._nspam)
         p = bad / (good + bad) if good + bad else 0.5
         return min(s.high, max(s.low, p))
 
     def score(self, tokens: Iterable[str]) -> Score:
         s = self.settings
-        cache, compute = self._probabilities, self._compute
+        occurrences = Counter(tokens)
         # (distance, -position, token, p): the farthest from 0.5 first and, among equals, the
         # first met in the message, as SpamOracle's insertion keeps them.
         candidates: list[tuple[float, int, str, float]] = []
-        for position, (token, occurrences) in enumerate(Counter(tokens).items()):
-            p = cache.get(token, _MISSING)
-            if p == _MISSING:
-                p = compute(token)
-            if p is None:
-                continue
+        for position, (token, p) in enumerate(self._probabilities.known(occurrences)):
             candidate = (abs(p - 0.5), -position, token, p)
-            candidates.extend([candidate] * min(occurrences, s.max_repetitions))
+            candidates.extend([candidate] * min(occurrences[token], s.max_repetitions))
         chosen = heapq.nlargest(s.interesting, candidates)
         # Bayes' rule in log space: fifteen factors of 0.01 are fine, but nothing is lost.
         log_spam = sum(math.log(p) for *_, p in chosen)
@@ -100,10 +82,8 @@ class GrahamClassifier:
         evidence = tuple((token, p) for _, _, token, p in chosen)
         if len(chosen) < s.min_meaningful:
             verdict = Verdict.UNKNOWN
-        elif probability >= s.spam_threshold:
-            verdict = Verdict.YES
-        elif probability <= s.ham_threshold:
-            verdict = Verdict.NO
         else:
-            verdict = Verdict.UNKNOWN
+            verdict = verdict_for(
+                probability, ham_cutoff=s.ham_threshold, spam_cutoff=s.spam_threshold
+            )
         return Score(verdict, probability, evidence)

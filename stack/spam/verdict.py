@@ -26,3 +26,12 @@ class Score:
     @property
     def meaningful(self) -> int:
         return len(self.evidence)
+
+
+def verdict_for(probability: float, *, ham_cutoff: float, spam_cutoff: float) -> Verdict:
+    """``yes`` at ``spam_cutoff`` or more, ``no`` at ``ham_cutoff`` or less, else ``unknown``."""
+    if probability >= spam_cutoff:
+        return Verdict.YES
+    if probability <= ham_cutoff:
+        return Verdict.NO
+    return Verdict.UNKNOWN
