@@ -20,8 +20,20 @@ def score_value(score: Score, classifier: str) -> str:
 
 
 def mark(data: bytes, score: Score, classifier: str) -> bytes:
-    """``data`` with ``X-Spamtacus: yes|no|unknown`` and the score field prepended."""
+    """``data`` with ``X-Spamtacus: yes|no|unknown`` and the score field prepended.
+
+    The parser puts the fields where a header begins (after an mbox ``From `` line, with the
+    message's own line endings).  The result is checked to be exactly ``data`` with the two
+    lines inserted at a line boundary; if it is not (an input the parser places oddly), the
+    lines go in front of the bytes instead, so no input is ever altered.
+    """
     message = parse(data)
-    message.prepend(SCORE_FIELD, score_value(score, classifier))
-    message.prepend(VERDICT_FIELD, score.verdict.value)
-    return bytes(message)
+    score_field = message.prepend(SCORE_FIELD, score_value(score, classifier))
+    verdict_field = message.prepend(VERDICT_FIELD, score.verdict.value)
+    added = bytes(verdict_field) + bytes(score_field)
+    marked = bytes(message)
+    at = marked.find(added)
+    at_line_start = at == 0 or (at > 0 and marked[at - 1 : at] == b"\n")
+    if at_line_start and marked[:at] + marked[at + len(added) :] == data:
+        return marked
+    return added + data

@@ -41,7 +41,18 @@ def test_every_valid_message_tokenizes_to_storable_tokens(entity: Entity) -> Non
         token.encode("utf-8")
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.binary(max_size=500))
-def test_marking_any_bytes_ends_with_those_bytes(data: bytes) -> None:
-    assert mark(data, SCORE, "graham").endswith(data)
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=500) | st.builds(bytes.__add__, st.just(b"From "), st.binary()))
+def test_marking_any_bytes_inserts_two_whole_lines_and_nothing_else(data: bytes) -> None:
+    marked = mark(data, SCORE, "graham")
+    start = marked.find(b"X-Spamtacus: yes")
+    assert start == 0 or marked[start - 1 : start] == b"\n"
+    end = marked.index(b"words)", start) + len(b"words)")
+    end += 2 if marked[end : end + 2] == b"\r\n" else 1
+    assert marked[:start] + marked[end:] == data
+
+
+def test_an_unterminated_from_line_is_not_glued_to_the_new_fields() -> None:
+    marked = mark(b"From ", SCORE, "graham")
+    assert marked.startswith(b"X-Spamtacus: yes")
+    assert marked.endswith(b"\nFrom ")
