@@ -93,7 +93,7 @@ _jobs_option = click.option(
     type=click.IntRange(min=1),
     default=default_jobs,
     show_default="the cores available",
-    help="Processes that classify in parallel.",
+    help="Processes that tokenize and classify in parallel.",
 )
 
 
@@ -128,9 +128,10 @@ def spam_group() -> None:
 @click.option("--ham", "ham_paths", multiple=True, help="Good mail, read the same way.")
 @click.option("--forget", is_flag=True, help="Untrain: take these messages out again.")
 @_json_option
+@_jobs_option
 def train_command(
     db_path: str, spam_paths: tuple[str, ...], ham_paths: tuple[str, ...], forget: bool,
-    as_json: bool,
+    as_json: bool, jobs: int,
 ) -> None:  # fmt: skip
     """Learn spam and ham (or unlearn them with --forget), in one transaction.
 
@@ -150,10 +151,10 @@ def train_command(
     spam = ham = 0
     if spam_paths:
         sources = _tracked(spam_paths, "spam")
-        spam = learn(training, (s.data for s in sources), spam=True, forget=forget)
+        spam = learn(training, (s.data for s in sources), spam=True, forget=forget, jobs=jobs)
     if ham_paths:
         sources = _tracked(ham_paths, "ham")
-        ham = learn(training, (s.data for s in sources), spam=False, forget=forget)
+        ham = learn(training, (s.data for s in sources), spam=False, forget=forget, jobs=jobs)
     store = open_store(db_path)
     try:
         store.apply(training)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Literal, Protocol
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Literal, Protocol, TypeVar
 
 from stack.spam.counts import Training, WordCounts
 from stack.spam.fisher import FisherClassifier
@@ -50,13 +50,14 @@ class SpamFilter:
 
 
 def learn(
-    training: Training, messages: Iterable[bytes], *, spam: bool, forget: bool = False
-) -> int:
-    """Add each message's tokens to ``training`` (or take them away with ``forget``); return
-    how many messages were read."""
+    training: Training, messages: Iterable[bytes], *, spam: bool, forget: bool = False,
+    jobs: int = 1,
+) -> int:  # fmt: skip
+    """Add each message's tokens to ``training`` (or take them away with ``forget``),
+    tokenizing on ``jobs`` processes; return how many messages were read."""
     count = 0
-    for data in messages:
-        training.add(tokenize(data), spam=spam, sign=-1 if forget else 1)
+    for tokens in map_messages(tokenize, messages, jobs=jobs):
+        training.add(tokens, spam=spam, sign=-1 if forget else 1)
         count += 1
     return count
 
@@ -71,16 +72,12 @@ def verdict_counts(scores: Sequence[Score]) -> dict[str, int]:
 
 # -- many messages on several cores ------------------------------------------------------------
 
+_T = TypeVar("_T")
 _worker_filter: SpamFilter | None = None
 
 
-def _init_worker(spam_filter: SpamFilter) -> None:
-    global _worker_filter  # noqa: PLW0603 - one filter per worker process, set once
-    _worker_filter = spam_filter
-
-
 def _classify_in_worker(data: bytes) -> Score:
-    assert _worker_filter is not None
+    assert _worker_filter is not None, "set before the workers were forked"
     return _worker_filter.classify(data)
 
 
@@ -89,19 +86,33 @@ def default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
+def map_messages(
+    function: Callable[[bytes], _T], messages: Iterable[bytes], *, jobs: int = 1
+) -> Iterator[_T]:
+    """``function`` over ``messages``, in order, on ``jobs`` forked processes.
+
+    ``function`` must be a module-level function (it is sent by name); what it needs besides
+    the message must be in place before the call, since forked workers inherit memory
+    copy-on-write.  Only message bytes and results cross the pipes.  With one job, or where
+    fork does not exist, everything runs here.
+    """
+    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        yield from map(function, messages)
+        return
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        yield from pool.imap(function, messages, chunksize=16)
+
+
 def classify_many(
     spam_filter: SpamFilter, messages: Iterable[bytes], *, jobs: int = 1
 ) -> Iterator[Score]:
-    """Scores for ``messages`` in order, on ``jobs`` processes.
-
-    Workers are forked, so they share the loaded counts copy-on-write instead of each
-    loading the database; only message bytes and scores cross the pipes.  With one job (or
-    where fork does not exist) everything runs here.
-    """
-    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        for data in messages:
-            yield spam_filter.classify(data)
+    """Scores for ``messages`` in order, on ``jobs`` processes that share the loaded counts."""
+    if jobs <= 1:
+        yield from map(spam_filter.classify, messages)
         return
-    context = multiprocessing.get_context("fork")
-    with context.Pool(jobs, initializer=_init_worker, initargs=(spam_filter,)) as pool:
-        yield from pool.imap(_classify_in_worker, messages, chunksize=16)
+    global _worker_filter  # noqa: PLW0603 - what the forked workers classify with
+    _worker_filter = spam_filter
+    try:
+        yield from map_messages(_classify_in_worker, messages, jobs=jobs)
+    finally:
+        _worker_filter = None
