@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from harness.conformance import conformance_group
 from harness.corpus import corpus_group
 from harness.fuzz_cli import fuzz_group
 from stack.cli import make_group, run, stack_commands
@@ -19,7 +20,7 @@ from stack.cli import make_group, run, stack_commands
 
 def harness_commands() -> list[click.Command]:
     """The harness's command groups (corpus, conformance, fuzz, loop) as they land."""
-    return [corpus_group, fuzz_group]
+    return [corpus_group, conformance_group, fuzz_group]
 
 
 def cli() -> click.Group:
