@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
@@ -64,19 +65,16 @@ class _GreedyPathsCommand(click.Command):
         return super().parse_args(ctx, rewritten)
 
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _db_option(must_exist: bool) -> Callable[[_F], _F]:
-    del must_exist  # open_store(create=False) says clearly when a database is missing
-    return click.option(
-        "--db",
-        "db_path",
-        required=True,
-        metavar="FILE|URL",
-        help="The SQLite word database (created by `spam train`), or a Redis URL "
-        "(redis://127.0.0.1:6379/0, optionally #key-prefix) shared by several filters.",
-    )
+# Not click.Path(exists=True): the value may be a Redis URL, and open_store(create=False)
+# says in one line when a database is missing.
+_db_option = click.option(
+    "--db",
+    "db_path",
+    required=True,
+    metavar="FILE|URL",
+    help="The SQLite word database (created by `spam train`), or a Redis URL "
+    "(redis://127.0.0.1:6379/0, optionally #key-prefix) shared by several filters.",
+)
 
 
 _classifier_option = click.option(
@@ -123,9 +121,17 @@ def spam_group() -> None:
 
 
 @spam_group.command("train", cls=_GreedyPathsCommand)
-@_db_option(must_exist=False)
-@click.option("--spam", "spam_paths", multiple=True, help="Spam: files, folders, Maildirs, mbox.")
-@click.option("--ham", "ham_paths", multiple=True, help="Good mail, read the same way.")
+@_db_option
+@click.option(
+    "--spam",
+    "spam_paths",
+    multiple=True,
+    metavar="PATH...",
+    help="Spam: files, folders, Maildirs, mbox files.",
+)
+@click.option(
+    "--ham", "ham_paths", multiple=True, metavar="PATH...", help="Good mail, read the same way."
+)  # fmt: skip
 @click.option("--forget", is_flag=True, help="Untrain: take these messages out again.")
 @_json_option
 @_jobs_option
@@ -182,7 +188,7 @@ def train_command(
 
 
 @spam_group.command("import")
-@_db_option(must_exist=False)
+@_db_option
 @click.argument("backup", type=click.File("rb"))
 def import_command(db_path: str, backup: Any) -> None:
     """Add a SpamOracle database, from `spamoracle backup` output, to the word database.
@@ -207,7 +213,7 @@ def import_command(db_path: str, backup: Any) -> None:
 
 
 @spam_group.command("mark")
-@_db_option(must_exist=False)
+@_db_option
 @_classifier_option
 def mark_command(db_path: str, classifier: ClassifierName) -> None:
     """Read one message on stdin and write it to stdout with X-Spamtacus prepended.
@@ -234,7 +240,7 @@ def mark_command(db_path: str, classifier: ClassifierName) -> None:
 
 
 @spam_group.command("classify")
-@_db_option(must_exist=True)
+@_db_option
 @_classifier_option
 @_json_option
 @_jobs_option
@@ -254,12 +260,20 @@ def classify_command(
       /home/me/Mail/new/1700000000.M1.host  yes      0.9999
     """
     spam_filter = _load_filter(db_path, classifier)
-    sources = list(iter_messages(paths or ("-",)))
-    scores = classify_many(spam_filter, (source.data for source in sources), jobs=jobs)
-    for source, score in zip(sources, scores, strict=True):
+    # Messages stream through (an mbox may be large); scores come back in order, so each
+    # takes the oldest label.
+    labels: deque[str] = deque()
+
+    def messages() -> Iterator[bytes]:
+        for source in iter_messages(paths or ("-",)):
+            labels.append(source.label)
+            yield source.data
+
+    for score in classify_many(spam_filter, messages(), jobs=jobs):
+        label = labels.popleft()
         if as_json:
             record: dict[str, Any] = {
-                "message": source.label,
+                "message": label,
                 "verdict": score.verdict.value,
                 "score": round(score.probability, 6),
             }
@@ -267,7 +281,7 @@ def classify_command(
                 record["words"] = [[w, round(p, 4)] for w, p in score.evidence]
             click.echo(json.dumps(record))
             continue
-        line = f"{source.label}\t{score.verdict.value}\t{score.probability:.4f}"
+        line = f"{label}\t{score.verdict.value}\t{score.probability:.4f}"
         if explain:
             line += "\t" + " ".join(f"{w}:{p:.2f}" for w, p in score.evidence)
         click.echo(line)
@@ -281,9 +295,9 @@ def _score_all(
 
 
 @spam_group.command("test", cls=_GreedyPathsCommand)
-@_db_option(must_exist=True)
-@click.option("--spam", "spam_paths", multiple=True, help="Known spam to classify.")
-@click.option("--ham", "ham_paths", multiple=True, help="Known good mail to classify.")
+@_db_option
+@click.option("--spam", "spam_paths", multiple=True, metavar="PATH...", help="Known spam.")
+@click.option("--ham", "ham_paths", multiple=True, metavar="PATH...", help="Known good mail.")
 @_classifier_option
 @_json_option
 @_jobs_option
@@ -296,7 +310,7 @@ def test_command(
     \b
     Example:
       elsinore spam test --db words.db --spam held-out/spam --ham held-out/ham --json
-      {"spam": {"yes": 374, "no": 2, "unknown": 4}, "ham": {"yes": 0, ...}, ...}
+      {"spam": {"yes": 360, "no": 1, "unknown": 19}, "ham": {"yes": 0, "no": 825, ...
     """
     if not spam_paths and not ham_paths:
         raise click.UsageError("give at least one --spam or --ham PATH")
@@ -315,9 +329,14 @@ def test_command(
 
 
 @spam_group.command("report", cls=_GreedyPathsCommand)
-@_db_option(must_exist=True)
-@click.option("--spam", "spam_paths", multiple=True, required=True, help="Known spam.")
-@click.option("--ham", "ham_paths", multiple=True, required=True, help="Known good mail.")
+@_db_option
+@click.option(
+    "--spam", "spam_paths", multiple=True, required=True, metavar="PATH...", help="Known spam."
+)
+@click.option(
+    "--ham", "ham_paths", multiple=True, required=True, metavar="PATH...",
+    help="Known good mail.",
+)  # fmt: skip
 @click.option(
     "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
     help="Folder for report.html and its PNG.",
