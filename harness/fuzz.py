@@ -54,6 +54,7 @@ class Target:
 TARGETS: tuple[Target, ...] = (
     Target("mime_parse", "message", 64 * KIB, "lossless parse: bytes(parse(b)) == b"),
     Target("mime_decode", "message", 64 * KIB, "decode: only ParseError, only when strict"),
+    Target("mime_check", "message", 64 * KIB, "elsinore mime check: the round trip of any input"),
     Target("mime_isomorphism", "choices", 16 * KIB, "decode(encode(m)) == m over messages()"),
     Target("field_address", "address", 4 * KIB, "address lists (RFC 5322 3.4)"),
     Target("field_date", "date", 4 * KIB, "date-times (RFC 5322 3.3, obsolete zones)"),
