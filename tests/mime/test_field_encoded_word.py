@@ -196,3 +196,10 @@ def test_display_name_with_an_overlong_word_is_encoded_so_that_it_can_fold() -> 
     encoded = encode_phrase("x" * 100)
     assert max(map(len, encoded.split(" "))) <= 75
     assert encode_phrase("x" * 73) == "x" * 73
+
+
+def test_control_characters_in_unstructured_text_are_obsolete() -> None:
+    defects: list[Defect] = []
+    assert decode_unstructured("a\x00b\x7f", defects) == "a\x00b\x7f"
+    assert [defect.kind for defect in defects] == ["obs-utext"]
+    assert decode_unstructured("a\tb") == "a\tb"

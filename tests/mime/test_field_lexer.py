@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from stack.mime.errors import Defect, ParseError
 from stack.mime.fields.lexer import (
+    check_text,
     is_atext_word,
     is_domain_literal,
     is_dot_atom_text,
@@ -66,8 +69,43 @@ def test_quoted_string_keeps_white_space_and_drops_quoted_pair_backslashes() -> 
     assert read_quoted_string('"a  \\"b\\" \t\\\\c" rest', 0, None) == ('a  "b" \t\\c', 15)
 
 
-def test_obs_qp_may_quote_a_control_character() -> None:
-    assert read_quoted_string('"a\\\x00b"', 0, None) == ("a\x00b", 6)
+def test_obs_qp_may_quote_a_control_character_and_is_reported() -> None:
+    defects: list[Defect] = []
+    assert read_quoted_string('"a\\\x00b"', 0, defects) == ("a\x00b", 6)
+    assert [defect.kind for defect in defects] == ["obs-qp"]
+
+
+@pytest.mark.parametrize(
+    ("read", "kind"),
+    [
+        (lambda defects: read_quoted_string('"a\x06b"', 0, defects), "obs-qtext"),
+        (lambda defects: skip_cfws("(a\x7fb) x", 0, defects), "obs-ctext"),
+        (lambda defects: read_domain_literal("[a\x01]", 0, defects), "obs-dtext"),
+    ],
+)
+def test_control_characters_are_obsolete_syntax(
+    read: Callable[[list[Defect] | None], object], kind: str
+) -> None:
+    defects: list[Defect] = []
+    read(defects)
+    assert [defect.kind for defect in defects] == [kind]
+    with pytest.raises(ParseError):
+        read(None)
+
+
+def test_tab_is_white_space_not_a_control() -> None:
+    defects: list[Defect] = []
+    assert read_quoted_string('"a\tb"', 0, defects) == ("a\tb", 5)
+    assert defects == []
+
+
+def test_undecodable_bytes_are_reported_where_they_are() -> None:
+    defects: list[Defect] = []
+    check_text("ok caf\udce9", defects)
+    assert [(defect.kind, defect.offset) for defect in defects] == [("invalid-utf8", 6)]
+    check_text("jöran", None)
+    with pytest.raises(ParseError):
+        check_text("\udcff", None)
 
 
 @pytest.mark.parametrize(

@@ -278,3 +278,17 @@ def test_fast_and_general_paths_agree(text: str, monkeypatch: pytest.MonkeyPatch
     fast = params.decode_content_type(text, [])
     monkeypatch.setattr(params, "_fast_params", lambda text, pos: None)
     assert params.decode_content_type(text, []) == fast
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "applicätion/pdf",  # RFC 6532 widens atext, not MIME tokens
+        "text/plain; a%b=c",  # not an RFC 2231 attribute
+        "text/plain; n'x=c",
+        'text/plain; name="a\x06b"',  # obs-qtext
+    ],
+)
+def test_strict_mode_refuses_what_the_encoder_could_not_write(text: str) -> None:
+    with pytest.raises(ParseError):
+        decode_content_type(text)

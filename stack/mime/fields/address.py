@@ -30,12 +30,16 @@ from stack.mime.errors import Defect, EncodeError, ParseError
 from stack.mime.fields.encoded_word import ENCODED_WORD, decode_encoded_words, encode_phrase
 from stack.mime.fields.lexer import (
     ATEXT,
+    PLAIN_QTEXT,
+    check_text,
     is_domain_literal,
     is_dot_atom_text,
+    is_quotable,
     is_text,
     quote_string,
     read_atom,
     read_domain_literal,
+    read_dotted,
     read_quoted_string,
     report,
     skip_cfws,
@@ -61,7 +65,7 @@ __all__ = [
 def _encode_local(local: str) -> str:
     if is_dot_atom_text(local) and is_text(local):
         return local
-    if is_text(local) and all(char in " \t" or char.isprintable() for char in local):
+    if is_quotable(local):
         return quote_string(local)
     raise EncodeError(f"local-part {local!r} holds characters mail cannot carry")
 
@@ -110,7 +114,7 @@ Address = Mailbox | Group
 _ATOM = f"[{ATEXT}]++"
 _DOT_ATOM = f"{_ATOM}(?:\\.{_ATOM})*+"
 _FAST_MAILBOX = re.compile(
-    f'(?:(?P<atoms>{_ATOM}(?:[ \\t]++{_ATOM})*+)[ \\t]*+|"(?P<quoted>[^"\\\\]*+)"[ \\t]*+)?'
+    f'(?:(?P<atoms>{_ATOM}(?:[ \\t]++{_ATOM})*+)[ \\t]*+|"(?P<quoted>{PLAIN_QTEXT})"[ \\t]*+)?'
     f"<(?P<local>{_DOT_ATOM})@(?P<domain>{_DOT_ATOM})>[ \\t]*+"
     f"|(?P<bare_local>{_DOT_ATOM})@(?P<bare_domain>{_DOT_ATOM})[ \\t]*+"
 )
@@ -225,22 +229,7 @@ def _domain(text: str, pos: int, defects: list[Defect] | None) -> tuple[str, int
     if text.startswith("[", pos):
         literal, pos = read_domain_literal(text, pos, defects)
         return literal, skip_cfws(text, pos, defects)
-    labels: list[str] = []
-    start = pos
-    while True:
-        label, after = read_atom(text, pos)
-        if not label:
-            raise ParseError("expected a domain", pos)
-        labels.append(label)
-        pos = skip_cfws(text, after, defects)
-        if not text.startswith(".", pos):
-            return ".".join(labels), pos
-        if pos != after:
-            report(defects, "obs-domain", start, "CFWS around '.' in a domain")
-        dot = pos
-        pos = skip_cfws(text, pos + 1, defects)
-        if pos != dot + 1:
-            report(defects, "obs-domain", start, "CFWS around '.' in a domain")
+    return read_dotted(text, pos, defects, "obs-domain", "a domain")
 
 
 def _skip_route(text: str, pos: int, defects: list[Defect] | None) -> int:
@@ -370,6 +359,7 @@ def _group(
 
 
 def _whole_list(text: str, defects: list[Defect] | None, *, groups: bool) -> tuple[Address, ...]:
+    check_text(text, defects)
     found, pos = _members(text, 0, "", defects, groups=groups)
     if not found:
         report(defects, "empty-address-list", min(pos, len(text)), "no address in the list")
@@ -389,6 +379,7 @@ def decode_mailbox_list(text: str, defects: list[Defect] | None = None) -> tuple
 
 def decode_mailbox(text: str, defects: list[Defect] | None = None) -> Mailbox:
     """Decode exactly one mailbox (RFC 5322 §3.4): Sender:, Resent-Sender:."""
+    check_text(text, defects)
     fast = _fast_mailbox(text, skip_wsp(text, 0), "")
     if fast is not None:
         return fast[0]

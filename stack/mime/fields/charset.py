@@ -14,13 +14,18 @@ Two decisions live here so that both codecs make them the same way:
 from __future__ import annotations
 
 import codecs
+from typing import TypeVar
+
+_Piece = TypeVar("_Piece", str, bytes)
 
 __all__ = [
     "UNKNOWN_8BIT",
+    "decode_bytes",
     "decode_unknown_8bit",
     "encode_unknown_8bit",
     "is_escaped_byte",
     "lookup",
+    "pack",
     "unescape_hex",
 ]
 
@@ -57,6 +62,44 @@ def decode_unknown_8bit(data: bytes) -> str:
 def encode_unknown_8bit(text: str) -> bytes:
     """The inverse of :func:`decode_unknown_8bit`; raises ``UnicodeEncodeError`` otherwise."""
     return text.encode("ascii", "surrogateescape")
+
+
+def decode_bytes(data: bytes, codec: str) -> tuple[str, bool]:
+    """``data`` as text in ``codec`` (a name from :func:`lookup`), and whether it was valid.
+
+    Invalid bytes become U+FFFD: a reader wants text, and the raw bytes are still in the
+    lossless layer.  A codec that fails even then (a few exotic ones do) falls back to UTF-8
+    with undecodable bytes kept as surrogates.
+    """
+    if codec == UNKNOWN_8BIT:
+        return decode_unknown_8bit(data), True
+    try:
+        return data.decode(codec), True
+    except (UnicodeError, ValueError):
+        pass
+    try:
+        return data.decode(codec, "replace"), False
+    except (UnicodeError, ValueError):
+        return data.decode("utf-8", "surrogateescape"), False
+
+
+def pack(pieces: list[_Piece], room: int, used: int = 0) -> list[list[_Piece]]:
+    """Group ``pieces`` greedily into runs whose lengths add up to at most ``room``.
+
+    A piece is never split: callers make each piece one character's encoding (a Q escape,
+    a multibyte character's bytes, a percent-escape), which is how encoded-words and RFC 2231
+    sections never cut a character in two.  ``used`` is what the first run already holds.
+    A piece longer than ``room`` gets a run of its own.
+    """
+    runs: list[list[_Piece]] = [[]]
+    size = used
+    for piece in pieces:
+        if runs[-1] and size + len(piece) > room:
+            runs.append([])
+            size = 0
+        runs[-1].append(piece)
+        size += len(piece)
+    return runs
 
 
 def is_escaped_byte(char: str) -> bool:

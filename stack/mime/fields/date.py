@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
 from stack.mime.errors import Defect, ParseError
-from stack.mime.fields.lexer import report, skip_cfws
+from stack.mime.fields.lexer import check_text, report, skip_cfws
 
 __all__ = ["DateTime", "decode_date", "encode_date"]
 
@@ -51,7 +51,7 @@ _FAST_DATE = re.compile(
     r"[ \t]*+(?:(Mon|Tue|Wed|Thu|Fri|Sat|Sun),[ \t]++)?([0-9]{1,2})[ \t]++"
     r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[ \t]++([0-9]{4})[ \t]++"
     r"([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?[ \t]++([+-])([0-9]{2})([0-5][0-9])"
-    r"(?:[ \t]*+\([^()\\]*+\))?[ \t]*+"
+    r"(?:[ \t]*+\([^()\\\x00-\x08\x0a-\x1f\x7f]*+\))?[ \t]*+"
 )
 
 
@@ -230,6 +230,7 @@ def _fast_date(text: str) -> DateTime | None:
 
 def decode_date(text: str, defects: list[Defect] | None = None) -> DateTime:
     """Decode a date-time (RFC 5322 §3.3, obs-date-time §4.3)."""
+    check_text(text, defects)
     fast = _fast_date(text)
     if fast is not None:
         return fast

@@ -34,12 +34,19 @@ import re
 from stack.mime.errors import Defect, EncodeError
 from stack.mime.fields.charset import (
     UNKNOWN_8BIT,
-    decode_unknown_8bit,
+    decode_bytes,
     is_escaped_byte,
     lookup,
+    pack,
     unescape_hex,
 )
-from stack.mime.fields.lexer import is_atext_word, quote_string, report
+from stack.mime.fields.lexer import (
+    check_controls,
+    check_text,
+    is_atext_word,
+    quote_string,
+    report,
+)
 
 __all__ = [
     "ENCODED_WORD",
@@ -102,16 +109,10 @@ def _decode_one(match: re.Match[str], defects: list[Defect] | None, offset: int)
     )
     if data is None:
         return None
-    if codec == UNKNOWN_8BIT:
-        return decode_unknown_8bit(data)
-    try:
-        return data.decode(codec)
-    except (UnicodeError, ValueError):
+    text, valid = decode_bytes(data, codec)
+    if not valid:
         report(defects, "invalid-encoded-word-bytes", offset, f"bytes invalid for {charset!r}")
-    try:
-        return data.decode(codec, "replace")
-    except (UnicodeError, ValueError):
-        return None
+    return text
 
 
 def decode_encoded_words(word: str, defects: list[Defect] | None, offset: int = 0) -> str | None:
@@ -150,10 +151,12 @@ def decode_encoded_words(word: str, defects: list[Defect] | None, offset: int = 
 
 def decode_unstructured(text: str, defects: list[Defect] | None = None) -> str:
     """Decode an unstructured field value (RFC 5322 §3.2.5) with its RFC 2047 encoded-words."""
+    check_text(text, defects)
     stripped = text.strip(" \t")
+    base = len(text) - len(text.lstrip(" \t"))
+    check_controls(stripped, base, defects, "obs-utext")
     if "=?" not in stripped:
         return stripped
-    base = len(text) - len(text.lstrip(" \t"))
     out: list[str] = []
     pending = ""
     after_word = False
@@ -194,29 +197,12 @@ def _encode_run(run: str, charset: str) -> list[str]:
     q_length = sum(map(len, q_forms))
     b_length = 4 * -(-sum(map(len, raws)) // 3)
     room = _MAX_WORD - len(f"=?{charset}?q??=")
-    words: list[str] = []
     if q_length <= b_length:
-        chunk: list[str] = []
-        size = 0
-        for form in q_forms:
-            if size + len(form) > room and chunk:
-                words.append(f"=?{charset}?q?{''.join(chunk)}?=")
-                chunk, size = [], 0
-            chunk.append(form)
-            size += len(form)
-        words.append(f"=?{charset}?q?{''.join(chunk)}?=")
-        return words
-    byte_room = room // 4 * 3
-    pending: list[bytes] = []
-    size = 0
-    for raw in raws:
-        if size + len(raw) > byte_room and pending:
-            words.append(f"=?{charset}?b?{base64.b64encode(b''.join(pending)).decode()}?=")
-            pending, size = [], 0
-        pending.append(raw)
-        size += len(raw)
-    words.append(f"=?{charset}?b?{base64.b64encode(b''.join(pending)).decode()}?=")
-    return words
+        return [f"=?{charset}?q?{''.join(run)}?=" for run in pack(q_forms, room)]
+    return [
+        f"=?{charset}?b?{base64.b64encode(b''.join(run)).decode()}?="
+        for run in pack(raws, room // 4 * 3)
+    ]
 
 
 def encode_words(text: str) -> list[str]:

@@ -20,16 +20,21 @@ from stack.mime.errors import Defect, ParseError
 
 __all__ = [
     "ATEXT",
+    "PLAIN_QTEXT",
     "TOKEN_CHARS",
+    "check_controls",
+    "check_text",
     "is_atext_word",
     "is_domain_literal",
     "is_dot_atom_text",
+    "is_quotable",
     "is_text",
     "is_token",
     "quote_string",
     "read_atom",
     "read_domain_literal",
     "read_dot_atom",
+    "read_dotted",
     "read_quoted_string",
     "read_token",
     "report",
@@ -47,9 +52,9 @@ _ATEXT_RUN = re.compile(f"[{ATEXT}]+")
 _DOT_ATOM_TEXT = re.compile(f"[{ATEXT}]+(?:\\.[{ATEXT}]+)*+")
 _ATEXT_WORD = re.compile(f"[{ATEXT}]+")
 
-# RFC 2045 §5.1 token: any CHAR except SPACE, CTLs and tspecials.  Non-ASCII is accepted for
-# the same RFC 6532 reason as atext.
-TOKEN_CHARS = "!#$%&'*+\\-.0-9A-Z^_`a-z{|}~\x80-\U0010ffff"
+# RFC 2045 §5.1 token: any (ASCII) CHAR except SPACE, CTLs and tspecials.  RFC 6532 widens
+# atext, qtext, ctext and dtext to UTF-8, but not MIME tokens.
+TOKEN_CHARS = "!#$%&'*+\\-.0-9A-Z^_`a-z{|}~"
 _TOKEN_RUN = re.compile(f"[{TOKEN_CHARS}]+")
 
 _WSP_RUN = re.compile(r"[ \t]+")
@@ -60,6 +65,31 @@ _CTEXT_RUN = re.compile(r"[^()\\]+")
 _QTEXT_RUN = re.compile(r'[^"\\]+')
 # dtext inside a domain literal (RFC 5322 §3.4.1; obs-dtext, §4.4).
 _DTEXT_RUN = re.compile(r"[^\[\]\\ \t]+")
+# ASCII controls other than TAB: only the obs- productions (obs-qtext, obs-ctext, obs-dtext,
+# obs-qp, obs-utext; RFC 5322 §4.1, §4.4) let them into a field.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# For fast paths: a run of quoted-string content that needs no unescaping and no report.
+PLAIN_QTEXT = r'[^"\\\x00-\x08\x0a-\x1f\x7f]*+'
+
+
+def check_text(text: str, defects: list[Defect] | None) -> None:
+    """Report undecodable bytes: lone surrogates that ``surrogateescape`` made of 8-bit
+    bytes that are not UTF-8.  No RFC allows them (RFC 6532 allows UTF-8 only); lenient
+    decoders keep them, so that they can be written back (``unknown-8bit``) where possible.
+    """
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        report(defects, "invalid-utf8", error.start, "8-bit bytes that are not UTF-8")
+
+
+def check_controls(run: str, offset: int, defects: list[Defect] | None, kind: str) -> None:
+    """Report an ASCII control character (other than TAB) in ``run`` as obs- syntax."""
+    found = _CONTROL.search(run)
+    if found is not None:
+        report(defects, kind, offset + found.start(), f"control character {found.group()!r}")
 
 
 def report(defects: list[Defect] | None, kind: str, offset: int, detail: str = "") -> None:
@@ -111,10 +141,12 @@ def skip_cfws(text: str, pos: int, defects: list[Defect] | None) -> int:
                 pos += 1
             elif char == "\\":
                 # quoted-pair (§3.2.1) or obs-qp (§4.1): the next character, whatever it is.
+                check_controls(text[pos + 1 : pos + 2], pos + 1, defects, "obs-qp")
                 pos += 2
             else:
                 match = _CTEXT_RUN.match(text, pos)
                 assert match is not None  # char is none of the three stop characters
+                check_controls(match.group(), pos, defects, "obs-ctext")
                 pos = match.end()
         if depth:
             report(defects, "unterminated-comment", start, "comment is never closed")
@@ -184,6 +216,33 @@ def read_dot_atom(text: str, pos: int) -> tuple[str, int]:
     return match.group(), match.end()
 
 
+def read_dotted(
+    text: str, pos: int, defects: list[Defect] | None, obs_kind: str, what: str
+) -> tuple[str, int]:
+    """Read ``atom *("." atom)`` at ``pos`` and the CFWS after it.
+
+    CFWS around a dot is obsolete syntax (obs-domain §4.4, obs-id-right §4.5.4): it is
+    allowed, dropped from the value, and reported once as ``obs_kind``.
+    """
+    labels: list[str] = []
+    start = pos
+    obsolete = False
+    while True:
+        label, after = read_atom(text, pos)
+        if not label:
+            raise ParseError(f"expected {what}", pos)
+        labels.append(label)
+        pos = skip_cfws(text, after, defects)
+        if not text.startswith(".", pos):
+            break
+        dot = pos
+        pos = skip_cfws(text, dot + 1, defects)
+        obsolete = obsolete or dot != after or pos != dot + 1
+    if obsolete:
+        report(defects, obs_kind, start, f"CFWS around '.' in {what}")
+    return ".".join(labels), pos
+
+
 def read_token(text: str, pos: int) -> tuple[str, int]:
     """Read an RFC 2045 §5.1 token at ``pos``; ``""`` if there is none."""
     match = _TOKEN_RUN.match(text, pos)
@@ -213,11 +272,13 @@ def read_quoted_string(text: str, pos: int, defects: list[Defect] | None) -> tup
                 pos += 1
                 break
             # quoted-pair (§3.2.1); obs-qp (§4.1) also allows NUL and controls.
+            check_controls(text[pos + 1], pos + 1, defects, "obs-qp")
             pieces.append(text[pos + 1])
             pos += 2
             continue
         match = _QTEXT_RUN.match(text, pos)
         assert match is not None  # char is neither '"' nor '\\'
+        check_controls(match.group(), pos, defects, "obs-qtext")
         pieces.append(match.group())
         pos = match.end()
     report(defects, "unterminated-quoted-string", start, "quoted-string is never closed")
@@ -251,6 +312,7 @@ def read_domain_literal(text: str, pos: int, defects: list[Defect] | None) -> tu
         else:
             match = _DTEXT_RUN.match(text, pos)
             assert match is not None
+            check_controls(match.group(), pos, defects, "obs-dtext")
             pieces.append(match.group())
             pos = match.end()
     report(defects, "unterminated-domain-literal", start, "domain literal is never closed")
@@ -274,9 +336,17 @@ def is_domain_literal(value: str) -> bool:
     return (
         value[:1] == "["
         and value[-1:] == "]"
-        and inner.isprintable()
-        and not any(char in "[]\\ " for char in inner)
+        and is_quotable(inner)
+        and not any(char in "[]\\ \t" for char in inner)
     )
+
+
+def is_quotable(value: str) -> bool:
+    """Whether ``value`` can sit in a quoted-string or literal without obs- syntax.
+
+    That is any UTF-8 text (RFC 6532) without ASCII controls; TAB is white space.
+    """
+    return is_text(value) and _CONTROL.search(value) is None
 
 
 def is_text(value: str) -> bool:

@@ -21,12 +21,15 @@ from dataclasses import dataclass
 
 from stack.mime.errors import Defect, EncodeError, ParseError
 from stack.mime.fields.lexer import (
+    check_text,
     is_domain_literal,
     is_dot_atom_text,
+    is_quotable,
     is_text,
     quote_string,
     read_domain_literal,
     read_dot_atom,
+    read_dotted,
     read_quoted_string,
     report,
     skip_cfws,
@@ -67,17 +70,7 @@ def _read_right(text: str, pos: int, defects: list[Defect] | None) -> tuple[str,
     if text.startswith("[", pos):
         literal, after = read_domain_literal(text, pos, defects)
         return literal, skip_cfws(text, after, defects)
-    labels: list[str] = []
-    while True:
-        label, after = read_dot_atom(text, pos)
-        if not label:
-            raise ParseError("expected id-right", pos)
-        labels.append(label)
-        pos = skip_cfws(text, after, defects)
-        if not text.startswith(".", pos):
-            return ".".join(labels), pos
-        report(defects, "obs-id-right", pos, "CFWS or a stray '.' in id-right")
-        pos = skip_cfws(text, pos + 1, defects)
+    return read_dotted(text, pos, defects, "obs-id-right", "id-right")
 
 
 def _read_sloppy_right(text: str, pos: int, defects: list[Defect] | None) -> tuple[str, int]:
@@ -143,6 +136,7 @@ def _read_bare_msg_id(text: str, pos: int, defects: list[Defect] | None) -> tupl
 
 def decode_msg_id(text: str, defects: list[Defect] | None = None) -> MessageId:
     """Decode exactly one msg-id: Message-ID, Content-ID (RFC 5322 §3.6.4, RFC 2045 §7)."""
+    check_text(text, defects)
     pos = skip_cfws(text, 0, defects)
     if text.startswith("<", pos):
         value, pos = _read_msg_id(text, pos, defects)
@@ -155,6 +149,7 @@ def decode_msg_id(text: str, defects: list[Defect] | None = None) -> MessageId:
 
 def decode_msg_id_list(text: str, defects: list[Defect] | None = None) -> tuple[MessageId, ...]:
     """Decode ``1*msg-id`` (In-Reply-To, References), skipping obs- phrases with a defect."""
+    check_text(text, defects)
     found: list[MessageId] = []
     end = len(text)
     pos = skip_cfws(text, 0, defects)
@@ -185,7 +180,7 @@ def encode_msg_id(value: MessageId) -> str:
     """
     left = value.left
     if not (is_dot_atom_text(left) and is_text(left)):
-        if not (is_text(left) and left.isprintable()):
+        if not is_quotable(left):
             raise EncodeError(f"id-left {left!r} holds characters a msg-id cannot carry")
         left = quote_string(left)
     right = value.right

@@ -32,13 +32,16 @@ from typing import NamedTuple
 from stack.mime.errors import Defect, EncodeError, ParseError
 from stack.mime.fields.charset import (
     UNKNOWN_8BIT,
-    decode_unknown_8bit,
+    decode_bytes,
     is_escaped_byte,
     lookup,
+    pack,
     unescape_hex,
 )
 from stack.mime.fields.lexer import (
+    PLAIN_QTEXT,
     TOKEN_CHARS,
+    check_text,
     is_token,
     quote_string,
     read_quoted_string,
@@ -73,15 +76,15 @@ _SECTIONED_NAME = re.compile(r"([^*]+)(?:\*([0-9]+))?(\*)?")
 # Parameters as nearly all real mail writes them: ``; name=token`` or ``; name="text"`` with
 # plain white space, no RFC 2231 sections, no escapes.  One possessive match checks the whole
 # run; anything else takes the general reader, which gives the same value for these.
-_PARAM_NAME = f"[{TOKEN_CHARS.replace('*', '')}]++"
+_PARAM_NAME = f"[{re.escape(''.join(sorted(_ATTRIBUTE_CHARS)))}]++"
 _PARAM_TOKEN = f"[{TOKEN_CHARS}]++"
 _FAST_ONE_PARAM = re.compile(
-    f'[ \\t]*+;[ \\t]*+({_PARAM_NAME})=(?:({_PARAM_TOKEN})|"([^"\\\\]*+)")'
+    f'[ \\t]*+;[ \\t]*+({_PARAM_NAME})=(?:({_PARAM_TOKEN})|"({PLAIN_QTEXT})")'
 )
 # The same without capturing groups: CPython 3.11's re raises SystemError on some inputs
 # when a capturing group sits inside a possessive repeat.
 _FAST_PARAMS = re.compile(
-    f'(?:[ \\t]*+;[ \\t]*+{_PARAM_NAME}=(?:{_PARAM_TOKEN}|"[^"\\\\]*+"))*+[ \\t]*+'
+    f'(?:[ \\t]*+;[ \\t]*+{_PARAM_NAME}=(?:{_PARAM_TOKEN}|"{PLAIN_QTEXT}"))*+[ \\t]*+'
 )
 _MAX_PLAIN = 60  # longer values go into RFC 2231 sections so that they can fold
 _SECTION_ROOM = 60
@@ -173,7 +176,8 @@ def _read_param(text: str, pos: int, defects: list[Defect] | None) -> tuple[_Raw
     if not token:
         raise ParseError(f"expected a parameter name, found {text[pos]!r}", pos)
     match = _SECTIONED_NAME.fullmatch(token)
-    if match is None:
+    if match is None or "'" in token or "%" in token:
+        # RFC 2231 §7 attribute-char excludes "'" and "%" (and "*" but as a marker).
         report(defects, "invalid-parameter-name", start, f"bad parameter name {token!r}")
         name, section, extended = token, None, False
     else:
@@ -221,23 +225,18 @@ def _decode_extended(
     return data, charset or None
 
 
-def _decode_bytes(
+def _decode_value(
     data: bytes, charset: str | None, offset: int, defects: list[Defect] | None
 ) -> str:
+    """Percent-decoded bytes as text; a missing charset means UTF-8 (a superset of ASCII)."""
     codec = lookup(charset or "utf-8")
     if codec is None:
         report(defects, "unknown-charset", offset, f"unknown charset {charset!r}")
         return data.decode("utf-8", "surrogateescape")
-    if codec == UNKNOWN_8BIT:
-        return decode_unknown_8bit(data)
-    try:
-        return data.decode(codec)
-    except (UnicodeError, ValueError):
+    text, valid = decode_bytes(data, codec)
+    if not valid:
         report(defects, "invalid-parameter-bytes", offset, f"bytes invalid for {charset!r}")
-    try:
-        return data.decode(codec, "replace")
-    except (UnicodeError, ValueError):
-        return data.decode("utf-8", "surrogateescape")
+    return text
 
 
 def _join_sections(raws: list[_Raw], defects: list[Defect] | None) -> str:
@@ -264,7 +263,7 @@ def _join_sections(raws: list[_Raw], defects: list[Defect] | None) -> str:
             chunks.append(data)
         else:
             chunks.append(raw.value.encode("utf-8", "surrogateescape"))
-    return _decode_bytes(b"".join(chunks), charset, kept[0].offset, defects)
+    return _decode_value(b"".join(chunks), charset, kept[0].offset, defects)
 
 
 def _assemble(raws: list[_Raw], defects: list[Defect] | None) -> Params:
@@ -282,7 +281,7 @@ def _assemble(raws: list[_Raw], defects: list[Defect] | None) -> Params:
                 report(defects, "duplicate-parameter", extra[0].offset, f"{name} again")
         if single:
             data, charset = _decode_extended(single[0].value, True, single[0].offset, defects)
-            value = _decode_bytes(data, charset, single[0].offset, defects)
+            value = _decode_value(data, charset, single[0].offset, defects)
         elif sections:
             value = _join_sections(sections, defects)
         else:
@@ -307,6 +306,11 @@ def _fast_params(text: str, pos: int) -> Params | None:
 
 def decode_params(text: str, pos: int, defects: list[Defect] | None = None) -> Params:
     """Decode ``*(";" parameter)`` (RFC 2045 §5.1) from ``pos`` to the end of ``text``."""
+    check_text(text[pos:], defects)
+    return _decode_params(text, pos, defects)
+
+
+def _decode_params(text: str, pos: int, defects: list[Defect] | None) -> Params:
     fast = _fast_params(text, pos)
     if fast is not None:
         return fast
@@ -350,6 +354,7 @@ def decode_content_type(text: str, defects: list[Defect] | None = None) -> Conte
     A value without ``type/subtype`` raises :class:`ParseError` in both modes: what to put in
     its place (RFC 2045 §5.2 says ``text/plain; charset=us-ascii``) is the caller's choice.
     """
+    check_text(text, defects)
     pos = skip_cfws(text, 0, defects)
     maintype, pos = _read_type_token(text, pos, "a media type")
     pos = skip_cfws(text, pos, defects)
@@ -357,20 +362,22 @@ def decode_content_type(text: str, defects: list[Defect] | None = None) -> Conte
         raise ParseError("expected '/' between type and subtype", pos)
     pos = skip_cfws(text, pos + 1, defects)
     subtype, pos = _read_type_token(text, pos, "a media subtype")
-    return ContentType(maintype, subtype, decode_params(text, pos, defects))
+    return ContentType(maintype, subtype, _decode_params(text, pos, defects))
 
 
 def decode_content_disposition(
     text: str, defects: list[Defect] | None = None
 ) -> ContentDisposition:
     """Decode a Content-Disposition value (RFC 2183 §2)."""
+    check_text(text, defects)
     pos = skip_cfws(text, 0, defects)
     kind, pos = _read_type_token(text, pos, "a disposition type")
-    return ContentDisposition(kind, decode_params(text, pos, defects))
+    return ContentDisposition(kind, _decode_params(text, pos, defects))
 
 
 def decode_transfer_encoding(text: str, defects: list[Defect] | None = None) -> str:
     """Decode a Content-Transfer-Encoding value (RFC 2045 §6.1): one lowercased token."""
+    check_text(text, defects)
     pos = skip_cfws(text, 0, defects)
     token, pos = _read_type_token(text, pos, "a transfer encoding")
     pos = skip_cfws(text, pos, defects)
@@ -409,17 +416,9 @@ def _encode_param(name: str, value: str) -> list[str]:
         if value.isprintable():
             return [f"{name}={quote_string(value)}"]
     charset, forms = _percent_forms(value)
-    sections: list[str] = []
-    current: list[str] = []
-    size = len(charset) + 2
-    for form in forms:
-        if current and size + len(form) > _SECTION_ROOM:
-            sections.append("".join(current))
-            current, size = [], 0
-        current.append(form)
-        size += len(form)
-    sections.append("".join(current))
-    sections[0] = f"{charset}''{sections[0]}"
+    prefix = f"{charset}''"
+    sections = ["".join(run) for run in pack(forms, _SECTION_ROOM, len(prefix))]
+    sections[0] = prefix + sections[0]
     if len(sections) == 1:
         return [f"{name}*={sections[0]}"]
     return [f"{name}*{index}*={section}" for index, section in enumerate(sections)]
