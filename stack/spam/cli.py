@@ -310,7 +310,7 @@ def test_command(
     \b
     Example:
       elsinore spam test --db words.db --spam held-out/spam --ham held-out/ham --json
-      {"spam": {"yes": 360, "no": 1, "unknown": 19}, "ham": {"yes": 0, "no": 825, ...
+      {"spam": {"yes": 361, "no": 1, "unknown": 18}, "ham": {"yes": 0, "no": 825, ...
     """
     if not spam_paths and not ham_paths:
         raise click.UsageError("give at least one --spam or --ham PATH")

@@ -21,8 +21,9 @@ What becomes a token follows SpamBayes' published tokenizer experiments:
 
 The work per message is bounded: at most :data:`MAX_MESSAGE_BYTES` are decoded, at most
 :data:`MAX_TEXT_CHARS` of body text are split, and at most :data:`MAX_TOKENS` tokens come out.
-Nothing here uses a regular expression that can backtrack, so a hostile message costs time
-linear in its (capped) size.
+The one regular expression here (dotted names in Received, read from at most
+:data:`MAX_HEADER_CHARS` of a field) is unambiguous, so it cannot backtrack; a hostile message
+costs time linear in its (capped) size.
 
 Tokens are returned with their repetitions (a word twice in the body is there twice, up to
 twice): SpamOracle's classifier counts a word at most twice; the others take the set.
@@ -70,6 +71,7 @@ def tokenize(data: bytes) -> list[str]:
         _text_tokens(head.decode("latin-1"), tokens)
         return _valid_unicode(tokens[:MAX_TOKENS])
     _header_tokens(mail, tokens)
+    tokens.extend(sorted({f"defect:{defect.kind}" for defect in mail.all_defects()[:50]}))
     budget = MAX_TEXT_CHARS
     for part in mail.walk():
         budget = _part_tokens(part, tokens, budget)

@@ -56,6 +56,6 @@ def test_the_issues_split_meets_the_targets_reached(spamassassin: Path) -> None:
     evaluation = _evaluate(split.spam_train, split.ham_train, split.spam_test, split.ham_test)
     spam, ham = evaluation.rates("spam"), evaluation.rates("ham")
     assert evaluation.counts("ham")["yes"] == 0  # no good mail filed as spam
-    assert spam["yes"] >= 0.94  # measured 94.7% (360 of 380)
+    assert spam["yes"] >= 0.94  # measured 95.0% (361 of 380)
     assert spam["no"] <= 0.01  # measured 0.3% (1 of 380)
     assert ham["unknown"] <= 0.02

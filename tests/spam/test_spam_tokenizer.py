@@ -140,3 +140,11 @@ def test_a_decoder_failure_still_gives_tokens(monkeypatch: pytest.MonkeyPatch) -
     tokens = tokenize(b"Subject: hi\n\nmillions of dollars waiting\n")
     assert "decode:failed" in tokens
     assert "millions" in tokens
+
+
+def test_decoder_defects_become_tokens() -> None:
+    data = _message(
+        "Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=zz\n",
+        b"--zz\r\nContent-Type: text/plain\r\n\r\nno closing boundary\r\n",
+    )
+    assert any(token.startswith("defect:") for token in tokenize(data))
