@@ -16,6 +16,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -258,6 +259,47 @@ def generate_command(count: int, seed: int, out: Path, fmt: str, jobs: int, chec
         click.echo(f"{checked - failed} passed, {failed} failed")
         if failed:
             raise SystemExit(1)
+
+
+@corpus_group.command(name="verify")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--against",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Regenerate into this folder (default: a temporary one) and keep it.",
+)
+def verify_command(folder: Path, against: Path | None) -> None:
+    """Regenerate FOLDER from its manifest, compare byte for byte, and mime-check it.
+
+    Fails if any file differs from what its seed writes on this machine, or if any message
+    fails `elsinore mime check`.
+
+    \b
+    Example:
+      elsinore corpus verify corpus/sample
+    """
+    manifest = read_manifest(folder)
+    if manifest is None:
+        raise ElsinoreError(f"{folder} has no {MANIFEST}: not a generated corpus")
+    seed, count, fmt = manifest.get("seed"), manifest.get("count"), manifest.get("format")
+    if not (isinstance(seed, int) and isinstance(count, int) and isinstance(fmt, str)):
+        raise ElsinoreError(f"{folder / MANIFEST} lacks seed, count or format")
+    with tempfile.TemporaryDirectory(prefix="elsinore-corpus-") as scratch:
+        target = against or Path(scratch)
+        write_corpus(target, seed=seed, count=count, fmt=fmt, jobs=os.cpu_count() or 1)
+        problems = compare_folders(folder, target)
+    for problem in problems[:20]:
+        click.echo(problem)
+    click.echo(f"{count} messages regenerated from seed {seed}: {len(problems)} files differ")
+    failed = 0
+    for source in iter_messages([str(folder / name) for name in _message_files(folder, fmt)]):
+        result = check_one(source.data, label=source.label)
+        if not result.passed:
+            failed += 1
+            click.echo(f"{source.label}: FAIL {'; '.join(result.failures)}")
+    click.echo(f"mime check: {count - failed} passed, {failed} failed")
+    if problems or failed:
+        raise SystemExit(1)
 
 
 def _message_files(out: Path, fmt: str) -> list[str]:

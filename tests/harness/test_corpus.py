@@ -82,3 +82,15 @@ def test_an_unknown_format_is_a_one_line_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli(), ["corpus", "generate", "-o", str(tmp_path), "--format", "x"])
     assert result.exit_code != 0
     assert "x" in result.output
+
+
+def test_verify_finds_an_edited_message(tmp_path: Path) -> None:
+    write_corpus(tmp_path, seed=1, count=4, progress=False)
+    runner = CliRunner()
+    clean = runner.invoke(cli(), ["corpus", "verify", str(tmp_path)])
+    assert clean.exit_code == 0, clean.output
+    assert "0 files differ" in clean.output
+    (tmp_path / "000002.eml").write_bytes(b"Subject: edited\r\n\r\nx\r\n")
+    edited = runner.invoke(cli(), ["corpus", "verify", str(tmp_path)])
+    assert edited.exit_code == 1
+    assert "differs: 000002.eml" in edited.output
