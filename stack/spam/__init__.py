@@ -2,13 +2,20 @@
 
 The parts, each in its own module:
 
-- :mod:`~stack.spam.tokenizer` turns a message's bytes into tokens, through ``stack.mime``;
+- :mod:`~stack.spam.tokenizer` turns a message's bytes into tokens, through ``stack.mime``
+  (:mod:`~stack.spam.html` reduces HTML to text and links);
 - :mod:`~stack.spam.counts` holds word counts in memory and builds training changes;
 - :mod:`~stack.spam.store` keeps the counts in SQLite, :mod:`~stack.spam.redis_store` in
-  Redis, both behind :class:`~stack.spam.store.WordStore`;
-- :mod:`~stack.spam.graham` and :mod:`~stack.spam.fisher` are the two classifiers;
-- :mod:`~stack.spam.filter` puts them together: bytes in, verdict out;
-- :mod:`~stack.spam.backup` reads SpamOracle's ``spamoracle backup`` text format.
+  Redis, both behind :class:`~stack.spam.store.WordStore`; :mod:`~stack.spam.backup` reads
+  and writes SpamOracle's ``spamoracle backup`` text format;
+- :mod:`~stack.spam.graham` (SpamOracle's) and :mod:`~stack.spam.fisher` (Robinson–Fisher,
+  the default) are the classifiers, on the base in :mod:`~stack.spam.classifier` and the
+  per-token memo in :mod:`~stack.spam.memo`;
+- :mod:`~stack.spam.filter` puts them together: bytes in, :class:`~stack.spam.verdict.Score`
+  out, on one core or several;
+- :mod:`~stack.spam.mark` prepends ``X-Spamtacus`` without touching any other byte;
+- :mod:`~stack.spam.evaluation` and :mod:`~stack.spam.report` measure a filter on known mail;
+- :mod:`~stack.spam.cli` is ``elsinore spam``.
 
 A filter only ever labels mail (``X-Spamtacus: yes|no|unknown``); it never drops any.
 """

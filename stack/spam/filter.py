@@ -9,7 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Literal, Protocol, TypeVar
+from typing import Literal, TypeVar
 
 from stack.spam.counts import Training, WordCounts
 from stack.spam.fisher import FisherClassifier
@@ -27,13 +27,9 @@ CLASSIFIERS: tuple[ClassifierName, ...] = ("fisher", "graham")
 DEFAULT_CLASSIFIER: ClassifierName = "fisher"
 
 
-class Classifier(Protocol):
-    name: str
-
-    def score(self, tokens: Iterable[str]) -> Score: ...
-
-
-def make_classifier(counts: WordCounts, name: ClassifierName = DEFAULT_CLASSIFIER) -> Classifier:
+def make_classifier(
+    counts: WordCounts, name: ClassifierName = DEFAULT_CLASSIFIER
+) -> FisherClassifier | GrahamClassifier:
     if name == "graham":
         return GrahamClassifier(counts)
     return FisherClassifier(counts)

@@ -31,8 +31,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from stack.spam.classifier import CountsClassifier
 from stack.spam.counts import WordCounts
-from stack.spam.memo import TokenMemo
 from stack.spam.verdict import Score, Verdict, verdict_for
 
 #: Per token: distance of f from 0.5, f, ln f, ln (1 - f).
@@ -66,26 +66,23 @@ def chi2q(x2: float, degrees: int) -> float:
     return min(total, 1.0)
 
 
-class FisherClassifier:
+class FisherClassifier(CountsClassifier[Clue]):
     """Scores tokens against counts loaded in memory."""
 
     name = "fisher"
 
     def __init__(self, counts: WordCounts, settings: FisherSettings | None = None) -> None:
-        self.counts = counts
         self.settings = settings or FisherSettings()
-        self._nspam = max(counts.spam_messages, 1)
-        self._nham = max(counts.ham_messages, 1)
-        self._clues = TokenMemo(counts, self._clue)
+        super().__init__(counts)
 
     def clue(self, token: str) -> Clue | None:
         """The token's clue, or None when it is unknown or too close to 0.5 to count."""
-        return self._clues.get(token)
+        return self.memo.get(token)
 
-    def _clue(self, spam: int, ham: int) -> Clue | None:
+    def token_value(self, spam: int, ham: int) -> Clue | None:
         s = self.settings
-        spam_ratio = min(1.0, spam / self._nspam)
-        ham_ratio = min(1.0, s.ham_bias * ham / self._nham)
+        spam_ratio = min(1.0, spam / self.spam_messages)
+        ham_ratio = min(1.0, s.ham_bias * ham / self.ham_messages)
         if not spam_ratio + ham_ratio:
             return None
         p = spam_ratio / (spam_ratio + ham_ratio)
@@ -99,7 +96,7 @@ class FisherClassifier:
 
     def score(self, tokens: Iterable[str]) -> Score:
         s = self.settings
-        found = [(clue, token) for token, clue in self._clues.known(set(tokens))]
+        found = [(clue, token) for token, clue in self.memo.known(set(tokens))]
         if len(found) > s.max_discriminators:
             found = heapq.nlargest(s.max_discriminators, found)  # sorted, strongest first
             strongest = found[:15]

@@ -21,8 +21,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from stack.spam.classifier import CountsClassifier
 from stack.spam.counts import WordCounts
-from stack.spam.memo import TokenMemo
 from stack.spam.verdict import Score, Verdict, verdict_for
 
 
@@ -40,28 +40,25 @@ class GrahamSettings:
     ham_threshold: float = 0.2
 
 
-class GrahamClassifier:
+class GrahamClassifier(CountsClassifier[float]):
     """Scores token lists against counts loaded in memory."""
 
     name = "graham"
 
     def __init__(self, counts: WordCounts, settings: GrahamSettings | None = None) -> None:
-        self.counts = counts
         self.settings = settings or GrahamSettings()
-        self._nspam = max(counts.spam_messages, 1)
-        self._nham = max(counts.ham_messages, 1)
-        self._probabilities = TokenMemo(counts, self._probability)
+        super().__init__(counts)
 
     def probability(self, token: str) -> float | None:
         """The token's clamped spam probability, or None when it is unknown or too rare."""
-        return self._probabilities.get(token)
+        return self.memo.get(token)
 
-    def _probability(self, spam: int, ham: int) -> float | None:
+    def token_value(self, spam: int, ham: int) -> float | None:
         s = self.settings
         if 2 * ham + spam < s.min_count:
             return None
-        good = min(1.0, 2 * ham / self._nham)
-        bad = min(1.0, spam / self._nspam)
+        good = min(1.0, 2 * ham / self.ham_messages)
+        bad = min(1.0, spam / self.spam_messages)
         p = bad / (good + bad) if good + bad else 0.5
         return min(s.high, max(s.low, p))
 
@@ -71,7 +68,7 @@ class GrahamClassifier:
         # (distance, -position, token, p): the farthest from 0.5 first and, among equals, the
         # first met in the message, as SpamOracle's insertion keeps them.
         candidates: list[tuple[float, int, str, float]] = []
-        for position, (token, p) in enumerate(self._probabilities.known(occurrences)):
+        for position, (token, p) in enumerate(self.memo.known(occurrences)):
             candidate = (abs(p - 0.5), -position, token, p)
             candidates.extend([candidate] * min(occurrences[token], s.max_repetitions))
         chosen = heapq.nlargest(s.interesting, candidates)
