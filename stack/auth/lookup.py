@@ -1,0 +1,98 @@
+"""The one door from stack.auth to DNS: a :class:`DnsLookup`, usually our resolver.
+
+Evaluation code takes a lookup as a value, so it is pure over bytes and answers: tests give it
+a dict, the stack gives it a :class:`~stack.dns.blocking.BlockingResolver`.  A lookup returns
+the records of the asked type at the end of any CNAME chain (empty for NXDOMAIN and NODATA)
+and raises :class:`~stack.dns.errors.ResolveError` when no answer came: the "temporary
+error" that SPF, DKIM and DMARC all distinguish from "no record".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.txtbase
+
+from stack.dns.addresses import Endpoint
+from stack.dns.blocking import BlockingResolver
+from stack.dns.errors import ResolveError
+from stack.dns.resolver import Resolver
+
+
+class DnsLookup(Protocol):
+    """What stack.auth asks of DNS; :class:`BlockingResolver` has this shape."""
+
+    def records(self, name: str, rdtype: str) -> list[dns.rdata.Rdata]: ...
+
+
+def txt_strings(lookup: DnsLookup, name: str) -> list[bytes]:
+    """Every TXT record at ``name``, each one's strings joined (RFC 7208 3.3, RFC 6376 3.6.2.2)."""
+    return [
+        b"".join(rdata.strings)
+        for rdata in lookup.records(name, "TXT")
+        if isinstance(rdata, dns.rdtypes.txtbase.TXTBase)
+    ]
+
+
+def dkim_dnsfunc(lookup: DnsLookup) -> Callable[..., bytes | None]:
+    """dkimpy's ``dnsfunc``: the first TXT record at a name, or None.
+
+    dkimpy turns an exception into a ``temperror``-like failure of that one signature, so a
+    :class:`ResolveError` is allowed through.
+    """
+
+    def dnsfunc(name: bytes | str, timeout: float = 5) -> bytes | None:
+        text = name.decode("ascii") if isinstance(name, bytes) else name
+        found = txt_strings(lookup, text)
+        return found[0] if found else None
+
+    return dnsfunc
+
+
+class StaticLookup:
+    """Answers from a table, for tests and offline evaluation: ``{(name, TYPE): [text]}``.
+
+    Names are matched without case or final dot; a name in ``unreachable`` raises
+    :class:`ResolveError`, as a server that never answers would.
+    """
+
+    def __init__(
+        self,
+        table: Mapping[tuple[str, str], Sequence[str]],
+        unreachable: Sequence[str] = (),
+    ) -> None:
+        self._table = {
+            (_key(name), rdtype.upper()): list(texts) for (name, rdtype), texts in table.items()
+        }
+        self._unreachable = {_key(name) for name in unreachable}
+
+    def records(self, name: str, rdtype: str) -> list[dns.rdata.Rdata]:
+        key = _key(name)
+        if key in self._unreachable:
+            raise ResolveError(f"{name} {rdtype}: no answer (unreachable)")
+        texts = self._table.get((key, rdtype.upper()), [])
+        return [
+            dns.rdata.from_text(dns.rdataclass.IN, rdtype, text, dns.name.root) for text in texts
+        ]
+
+
+def _key(name: str) -> str:
+    return name.lower().rstrip(".")
+
+
+def resolver_lookup(
+    server: Endpoint, *, timeout: float = 2.0, retries: int = 1
+) -> BlockingResolver:
+    """A caching resolver that forwards to ``server``: the lookup every CLI command uses.
+
+    Close it when done (it owns a thread).
+    """
+    return BlockingResolver(Resolver(forwarders=[server], timeout=timeout, retries=retries))
+
+
+__all__ = ["DnsLookup", "StaticLookup", "dkim_dnsfunc", "resolver_lookup", "txt_strings"]

@@ -1,0 +1,26 @@
+"""Fixtures for the authentication tests: our DNS servers in a background event loop.
+
+The DNS tests' test bed (``tests/dns/dns_testbed.py``) already runs servers in a thread of
+their own; it is reused here rather than copied, by putting its folder on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "dns"))
+
+from dns_testbed import ServerThread
+
+
+@pytest.fixture
+def servers() -> Iterator[ServerThread]:
+    thread = ServerThread()
+    try:
+        yield thread
+    finally:
+        thread.close()
