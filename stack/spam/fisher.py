@@ -20,7 +20,7 @@ split (never its test part), keeping SpamBayes' ham cutoff (0.20) and strength (
   the 0.1% target (2 misfiled), catching 91.8% of spam;
 - keeping only clues at least 0.25 from 0.5 (bogofilter keeps 0.375) drops the many weak,
   correlated tokens that pushed hard ham over the line: at a spam cutoff of 0.95 the folds
-  misfiled 2 ham (0.06%), caught 93.6% of spam and missed 0.5% (the rest is ``unknown``, which
+  misfiled 2 ham (0.06%), caught 93.5% of spam and missed 0.5% (the rest is ``unknown``, which
   a user reviews, rather than delivered as good).
 """
 

@@ -35,7 +35,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from stack.mime.decode import decode
+from stack.mime import lossless
+from stack.mime.decode import decode_message
 from stack.mime.fields import ContentType, Group, Mailbox
 from stack.mime.model import Data, Mail, Malformed, Text
 from stack.spam.html import strip_html
@@ -58,6 +59,12 @@ _ADDRESS_FIELDS = ("from", "reply-to", "sender", "to", "cc", "return-path")
 _WORD_FIELDS = frozenset({"subject"})
 _WHOLE_FIELDS = ("x-mailer", "user-agent", "x-mimeole", "x-mailer-version")
 _TRIM = "()[]<>;,\"'"
+_READ = frozenset(
+    {
+        *_ADDRESS_FIELDS, *_WORD_FIELDS, *_WHOLE_FIELDS, "received", "mime-version",
+        "content-type", "content-disposition", "content-transfer-encoding",
+    }
+)  # fmt: skip
 
 
 def tokenize(data: bytes) -> list[str]:
@@ -65,7 +72,7 @@ def tokenize(data: bytes) -> list[str]:
     head = data[:MAX_MESSAGE_BYTES]
     tokens: list[str] = []
     try:
-        mail = decode(head)
+        mail = _decode_read_fields(head)
     except Exception:  # lenient decode promises not to raise; a filter must survive if it does
         tokens.append("decode:failed")
         _text_tokens(head.decode("latin-1"), tokens)
@@ -78,6 +85,17 @@ def tokenize(data: bytes) -> list[str]:
     if len(data) > MAX_MESSAGE_BYTES:
         tokens.append("truncated:yes")
     return _valid_unicode(tokens[:MAX_TOKENS])
+
+
+def _decode_read_fields(data: bytes) -> Mail:
+    """``stack.mime`` decoding of the message with only the top-level fields the tokenizer
+    reads: typed decoding of the others (dates, message-ids, every X- field) was a quarter of
+    the decoder's time and none of the tokens."""
+    message = lossless.parse(data)
+    message.fields[:] = [
+        field for field in message.fields if not field.is_field or field.name.lower() in _READ
+    ]
+    return decode_message(message)
 
 
 def _valid_unicode(tokens: list[str]) -> list[str]:

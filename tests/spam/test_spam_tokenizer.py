@@ -133,10 +133,10 @@ def test_strip_html_never_fails_on_tag_soup(markup: str) -> None:
 def test_a_decoder_failure_still_gives_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
     from stack.spam import tokenizer
 
-    def broken(data: bytes, *, strict: bool = False) -> None:
+    def broken(message: object, *, strict: bool = False) -> None:
         raise SystemError("a bug in the decoder")
 
-    monkeypatch.setattr(tokenizer, "decode", broken)
+    monkeypatch.setattr(tokenizer, "decode_message", broken)
     tokens = tokenize(b"Subject: hi\n\nmillions of dollars waiting\n")
     assert "decode:failed" in tokens
     assert "millions" in tokens
