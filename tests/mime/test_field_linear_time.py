@@ -92,6 +92,22 @@ CASES: dict[str, tuple[Callable[[int], str], Callable[[str], object], int]] = {
         _lenient(decode_address_list),
         25_000,
     ),
+    "address-many-words": (lambda n: "a " * (n // 2), _lenient(decode_address_list), 25_000),
+    "address-unclosed-angle": (
+        lambda n: "a <" + "b." * (n // 2),
+        _lenient(decode_address_list),
+        25_000,
+    ),
+    "content-type-unclosed-quote": (
+        lambda n: 'text/plain; a="' + "x" * n,
+        _lenient(decode_content_type),
+        2_500_000,
+    ),
+    "date-long-comment": (
+        lambda n: "Tue, 1 Jul 2003 10:52 +0200 (" + "x" * n + ")",
+        _lenient(decode_date),
+        2_500_000,
+    ),
     "address-dots": (lambda n: "." * n, _lenient(decode_address_list), 25_000),
     "address-quoted-pairs": (
         lambda n: '"' + "\\a" * (n // 2),

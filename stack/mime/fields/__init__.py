@@ -5,6 +5,18 @@ optional ``defects`` list: with a list, recoverable problems are recorded there 
 goes on; without one, decoding is strict and the first problem raises :class:`ParseError`.
 Every encoder returns one line without CR or LF, with a space wherever a fold is allowed, and
 is the exact inverse of its decoder: ``decode(encode(v)) == v``.
+
+Cross-cutting decisions:
+
+* Undecodable 8-bit bytes arrive as lone surrogates (``surrogateescape``).  Every decoder
+  reports them (``invalid-utf8``; strict mode refuses them) and lenient mode keeps them.
+  Unstructured text, display names and parameter values write them back in ``unknown-8bit``
+  encoded-words or RFC 2231 values; a local-part, domain or msg-id holding them cannot be
+  written (:class:`EncodeError`), since only UTF-8 may appear raw (RFC 6532).
+* ASCII controls other than TAB are obs- syntax wherever they appear (obs-qtext, obs-ctext,
+  obs-dtext, obs-qp, obs-utext): reported, kept by lenient mode.
+* So strict mode accepts only values the encoder can write, and lenient values round-trip
+  through the encoder (read back leniently) or are refused with :class:`EncodeError`.
 """
 
 from stack.mime.fields.address import (
