@@ -1,0 +1,218 @@
+"""``elsinore dkim``, ``elsinore spf`` and ``elsinore dmarc``: the authentication checks by hand.
+
+Thin commands: options become :mod:`stack.auth` values, results are printed one line each
+for people or as JSON (``--json``) for scripts.  Every DNS query goes to ``--server``, our
+resolver (or a primary), never to the machine's resolver.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, BinaryIO, TypeVar
+
+import click
+
+from stack.auth import dkim, keys, publish
+from stack.auth.lookup import resolver_lookup
+from stack.auth.results import received_spf
+from stack.auth.spf import check_host
+from stack.dns.addresses import Endpoint
+from stack.dns.cli import _read_key, endpoint_option
+
+FC = TypeVar("FC", bound=Callable[..., Any])
+
+_SERVER_HELP = "The resolver (or primary) to ask; never the machine's resolver."
+_DEFAULT_SERVER = "127.0.0.1:53"
+
+
+def _server_option(function: FC) -> FC:
+    """``--server ADDR:PORT``, the DNS server every lookup of the command goes to."""
+    option = endpoint_option(
+        "--server", default=_DEFAULT_SERVER, show_default=True, help=_SERVER_HELP
+    )
+    return option(function)
+
+
+def _message_argument(function: FC) -> FC:
+    """``[MSG|-]``: a message file, or standard input."""
+    argument = click.argument("message", type=click.File("rb"), default="-", metavar="[MSG|-]")
+    return argument(function)
+
+
+@click.group(name="dkim")
+def dkim_group() -> None:
+    """DKIM keys, signatures and verification (RFC 6376, RFC 8463).
+
+    \b
+    Example:
+      elsinore dkim keygen --domain castle.test --selector s1 --out s1
+      elsinore dkim sign --domain castle.test --selector s1 --key s1.key msg.eml > signed.eml
+      elsinore dkim verify --server 127.0.0.1:5353 signed.eml
+    """
+
+
+@dkim_group.command()
+@click.option("--domain", required=True, help="The signing domain (d=).")
+@click.option("--selector", required=True, help="The selector (s=).")
+@click.option("--algorithm", type=click.Choice(keys.ALGORITHMS), default="rsa", show_default=True)
+@click.option("--bits", default=keys.DEFAULT_RSA_BITS, show_default=True, help="RSA key size.")
+@click.option("--out", "prefix", required=True, type=click.Path(path_type=Path), help="PREFIX.")
+def keygen(domain: str, selector: str, algorithm: keys.Algorithm, bits: int, prefix: Path) -> None:
+    """Write a new key to PREFIX.key and its TXT record text to PREFIX.txt.
+
+    \b
+    Example:
+      elsinore dkim keygen --domain castle.test --selector s1 --algorithm ed25519 --out s1
+    """
+    key = keys.generate(algorithm, bits)
+    key_path, record_path = keys.write(key, prefix)
+    name = publish.selector_name(selector, domain).to_text(omit_final_dot=True)
+    click.echo(f"{key_path}: {algorithm} private key")
+    click.echo(f"{record_path}: TXT record for {name}")
+
+
+@dkim_group.command(name="publish")
+@endpoint_option("--server", required=True, help="The primary to update.")
+@click.option("--zone", required=True, help="The zone holding the selector, e.g. castle.test.")
+@click.option("--domain", required=True)
+@click.option("--selector", required=True)
+@click.option("--record", "record_file", required=True, type=click.File("r"), help="PREFIX.txt.")
+@click.option("--tsig", "tsig_text", required=True, help="name:algorithm:secret, or @FILE.")
+@click.option("--ttl", default=300, show_default=True)
+def publish_command(
+    server: Endpoint,
+    zone: str,
+    domain: str,
+    selector: str,
+    record_file: Any,
+    tsig_text: str,
+    ttl: int,
+) -> None:
+    """Publish a key record by a TSIG-signed update (RFC 2136) to our primary.
+
+    \b
+    Example:
+      elsinore dkim publish --server 127.0.0.1:5353 --zone castle.test \\
+        --domain castle.test --selector s1 --record s1.txt --tsig @dns.keys
+    """
+    record = record_file.read().strip()
+    publish.publish(server, zone, selector, domain, record, _read_key(tsig_text), ttl=ttl)
+    name = publish.selector_name(selector, domain).to_text(omit_final_dot=True)
+    click.echo(f"{name}: published")
+
+
+@dkim_group.command(name="sign")
+@click.option("--domain", required=True, help="The signing domain (d=).")
+@click.option("--selector", required=True, help="The selector (s=).")
+@click.option("--key", "key_path", required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--header",
+    "headers",
+    multiple=True,
+    help="A field to sign (repeatable); default: RFC 6376 §5.4.1's list.",
+)
+@click.option(
+    "--oversign",
+    multiple=True,
+    help="A field signed once more than present (repeatable); default: From, To, Subject.",
+)
+@_message_argument
+def sign_command(
+    domain: str,
+    selector: str,
+    key_path: Path,
+    headers: tuple[str, ...],
+    oversign: tuple[str, ...],
+    message: BinaryIO,
+) -> None:
+    """Sign MSG (relaxed/relaxed) and write the signed message to stdout.
+
+    \b
+    Example:
+      elsinore dkim sign --domain castle.test --selector s1 --key s1.key msg.eml
+    """
+    key = keys.load(key_path)
+    signed = dkim.sign(
+        message.read(),
+        domain,
+        selector,
+        key,
+        headers=headers or dkim.DEFAULT_HEADERS,
+        oversign=oversign or dkim.OVERSIGNED,
+    )
+    sys.stdout.buffer.write(signed)
+    sys.stdout.buffer.flush()
+
+
+@dkim_group.command(name="verify")
+@_server_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per signature.")
+@_message_argument
+def verify_command(server: Endpoint, as_json: bool, message: BinaryIO) -> None:
+    """Verify every signature of MSG; one line each; exit 0 only if all pass.
+
+    \b
+    Example:
+      elsinore dkim verify --server 127.0.0.1:5353 signed.eml
+    """
+    data = message.read()
+    with resolver_lookup(server) as lookup:
+        results = dkim.verify_all(data, lookup)
+    for result in results:
+        if as_json:
+            click.echo(json.dumps(asdict(result)))
+        else:
+            reason = f" ({result.reason})" if result.reason else ""
+            click.echo(
+                f"{result.result} d={result.domain} s={result.selector} a={result.algorithm}"
+                f" b={result.signature_b}{reason}"
+            )
+    if not results:
+        click.echo("none: no DKIM-Signature field", err=True)
+    if not results or not all(result.passed for result in results):
+        raise click.exceptions.Exit(1)
+
+
+@click.group(name="spf")
+def spf_group() -> None:
+    """SPF (RFC 7208): may this address send for this sender?
+
+    \b
+    Example:
+      elsinore spf check --ip 192.0.2.1 --sender a@castle.test --helo mx.castle.test \\
+        --server 127.0.0.1:5353
+    """
+
+
+@spf_group.command(name="check")
+@click.option("--ip", required=True, help="The SMTP client's address.")
+@click.option("--sender", default="", help="MAIL FROM (empty: the HELO identity is checked).")
+@click.option("--helo", required=True, help="The HELO/EHLO name.")
+@click.option("--receiver", default="elsinore", show_default=True, help="For Received-SPF.")
+@_server_option
+@click.option("--json", "as_json", is_flag=True)
+def spf_check(
+    ip: str, sender: str, helo: str, receiver: str, server: Endpoint, as_json: bool
+) -> None:
+    """Print the check_host() result and the Received-SPF field; exit 0 for pass.
+
+    \b
+    Example:
+      elsinore spf check --ip 192.0.2.1 --sender a@castle.test --helo mx.castle.test
+    """
+    with resolver_lookup(server) as lookup:
+        result = check_host(ip, sender, helo, lookup)
+    field = f"Received-SPF: {received_spf(result, receiver)}"
+    if as_json:
+        click.echo(json.dumps({**asdict(result), "received_spf": field}))
+    else:
+        click.echo(
+            f"{result.result}: {result.explanation}" if result.explanation else result.result
+        )
+        click.echo(field)
+    if not result.passed:
+        raise click.exceptions.Exit(1)

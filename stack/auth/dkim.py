@@ -1,0 +1,236 @@
+"""DKIM (RFC 6376, RFC 8463): sign a message, and verify every signature it carries.
+
+dkimpy does the canonicalization and the cryptography; this module chooses what to sign and
+reports a result per signature.  A hop never re-serialises: :func:`sign` prepends the
+``DKIM-Signature`` field through :meth:`stack.mime.Message.prepend`, so every other byte of
+the message is the one it received.
+
+What we sign (§5.4): each field of :data:`DEFAULT_HEADERS` once per instance present, and the
+fields of :data:`OVERSIGNED` one time more than present.  The extra, empty instance is what
+stops anyone from adding a second From, To or Subject without breaking the signature
+(§8.15, "over-signing").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import dkim as dkimpy
+from dkim.util import InvalidTagValueList, parse_tag_value
+
+from stack.auth.keys import SigningKey
+from stack.auth.lookup import DnsLookup, txt_strings
+from stack.dns.errors import ResolveError
+from stack.mime import parse
+
+#: RFC 6376 §5.4.1's recommended fields, in the order they are listed in ``h=``.
+DEFAULT_HEADERS: tuple[str, ...] = (
+    "from",
+    "sender",
+    "reply-to",
+    "subject",
+    "date",
+    "message-id",
+    "to",
+    "cc",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+    "content-id",
+    "content-description",
+    "in-reply-to",
+    "references",
+    "list-id",
+    "list-help",
+    "list-unsubscribe",
+    "list-subscribe",
+    "list-post",
+    "list-owner",
+    "list-archive",
+)
+OVERSIGNED: tuple[str, ...] = ("from", "to", "subject")
+CANONICALIZATION = (b"relaxed", b"relaxed")
+
+DkimResultName = Literal["pass", "fail", "neutral", "temperror", "permerror"]
+
+
+def signed_headers(
+    present: Iterable[str],
+    headers: Sequence[str] = DEFAULT_HEADERS,
+    oversign: Sequence[str] = OVERSIGNED,
+) -> list[str]:
+    """The ``h=`` list for a header holding the fields ``present`` (names, any case)."""
+    counts = Counter(name.lower() for name in present)
+    oversigned = {name.lower() for name in oversign}
+    chosen: list[str] = []
+    for name in dict.fromkeys(name.lower() for name in [*headers, *oversign]):
+        chosen += [name] * (counts[name] + (name in oversigned))
+    if "from" not in chosen:
+        chosen.insert(0, "from")  # §5.4: From MUST be signed
+    return chosen
+
+
+def signature_value(
+    message: bytes,
+    domain: str,
+    selector: str,
+    key: SigningKey,
+    *,
+    headers: Sequence[str] = DEFAULT_HEADERS,
+    oversign: Sequence[str] = OVERSIGNED,
+) -> str:
+    """The ``DKIM-Signature`` field value (folded, without the name) for ``message``."""
+    fields = parse(message).fields
+    include = signed_headers([f.name for f in fields if f.is_field], headers, oversign)
+    signer = dkimpy.DKIM(message, signature_algorithm=key.signature_algorithm)
+    try:
+        line = signer.sign(
+            selector.encode("ascii"),
+            domain.encode("ascii"),
+            key.dkimpy_key,
+            canonicalize=CANONICALIZATION,
+            include_headers=[name.encode("ascii") for name in include],
+        )
+    except dkimpy.DKIMException as exc:
+        raise ValueError(f"cannot sign: {exc}") from None
+    name, _, value = bytes(line).partition(b":")
+    assert name.lower() == b"dkim-signature"
+    return value.strip().decode("ascii")
+
+
+def sign(
+    message: bytes,
+    domain: str,
+    selector: str,
+    key: SigningKey,
+    *,
+    headers: Sequence[str] = DEFAULT_HEADERS,
+    oversign: Sequence[str] = OVERSIGNED,
+) -> bytes:
+    """``message`` with a DKIM-Signature prepended; no other byte changes."""
+    value = signature_value(message, domain, selector, key, headers=headers, oversign=oversign)
+    tree = parse(message)
+    tree.prepend("DKIM-Signature", value)
+    return bytes(tree)
+
+
+@dataclass(frozen=True)
+class DkimResult:
+    """The verdict on one DKIM-Signature (RFC 8601 §2.7.1 result names)."""
+
+    result: DkimResultName
+    domain: str
+    selector: str
+    algorithm: str
+    identity: str
+    reason: str = ""
+    #: The first characters of ``b=``: what tells two signatures apart (RFC 6008).
+    signature_b: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.result == "pass"
+
+
+def verify_all(message: bytes, lookup: DnsLookup) -> list[DkimResult]:
+    """A result for every DKIM-Signature field, top to bottom; empty when there is none."""
+    verifier = dkimpy.DKIM(message)
+    count = sum(1 for name, _ in verifier.headers if name.lower() == b"dkim-signature")
+    return [_verify_one(message, index, lookup) for index in range(count)]
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.INFO:
+            self.messages.append(record.getMessage())
+
+
+def _verify_one(message: bytes, index: int, lookup: DnsLookup) -> DkimResult:
+    # A fresh verifier per signature: dkimpy keeps per-signature state on the object.
+    collect = _Collect()
+    logger = logging.Logger("elsinore.dkim")
+    logger.addHandler(collect)
+    verifier = dkimpy.DKIM(message, logger=logger)
+    sigs = [value for name, value in verifier.headers if name.lower() == b"dkim-signature"]
+    tags = _tags(sigs[index])
+    outcome: dict[str, str] = {}
+
+    def fail(result: DkimResultName, reason: str) -> DkimResult:
+        return _result(tags, result, reason)
+
+    try:
+        verified = verifier.verify(idx=index, dnsfunc=_dnsfunc(lookup, outcome))
+    except dkimpy.ValidationError as exc:
+        # §6.1.3: a body hash that does not match is a failed signature, not a broken one.
+        broken = not str(exc).startswith("body hash mismatch")
+        return fail("permerror" if broken else "fail", str(exc))
+    except dkimpy.DKIMException as exc:
+        return fail("permerror", str(exc))
+    if verified:
+        return fail("pass", "")
+    if "temperror" in outcome:
+        return fail("temperror", outcome["temperror"])
+    if "permerror" in outcome:
+        return fail("permerror", outcome["permerror"])
+    reason = collect.messages[-1] if collect.messages else "signature did not verify"
+    return fail("fail", reason)
+
+
+def _dnsfunc(lookup: DnsLookup, outcome: dict[str, str]) -> Callable[..., bytes | None]:
+    """dkimpy's ``dnsfunc`` over our lookup, noting why a key could not be had (§6.1.2)."""
+
+    def dnsfunc(name: bytes | str, timeout: float = 5) -> bytes | None:
+        text = name.decode("ascii", "replace") if isinstance(name, bytes) else name
+        try:
+            found = txt_strings(lookup, text)
+        except ResolveError as exc:
+            outcome["temperror"] = f"key lookup failed: {exc}"
+            raise dkimpy.DnsTimeoutError(str(exc)) from None
+        if not found:
+            outcome["permerror"] = f"no key for signature at {text.rstrip('.')}"
+            return None
+        return found[0]
+
+    return dnsfunc
+
+
+def _tags(value: bytes) -> dict[bytes, bytes]:
+    try:
+        return dict(parse_tag_value(value))
+    except InvalidTagValueList:
+        return {}
+
+
+def _result(tags: dict[bytes, bytes], result: DkimResultName, reason: str) -> DkimResult:
+    def tag(name: bytes) -> str:
+        return tags.get(name, b"").decode("ascii", "replace")
+
+    domain = tag(b"d")
+    return DkimResult(
+        result=result,
+        domain=domain,
+        selector=tag(b"s"),
+        algorithm=tag(b"a"),
+        identity=tag(b"i") or f"@{domain}",
+        reason=reason,
+        signature_b="".join(tag(b"b").split())[:8],
+    )
+
+
+__all__ = [
+    "DEFAULT_HEADERS",
+    "OVERSIGNED",
+    "DkimResult",
+    "sign",
+    "signature_value",
+    "signed_headers",
+    "verify_all",
+]

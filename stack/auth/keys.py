@@ -1,0 +1,121 @@
+"""DKIM keys: generate, read and write them, and the public key record (RFC 6376 §3.6.1).
+
+Private keys are PEM files: RSA in PKCS#1 (what ``opendkim-genkey`` writes, so OpenDKIM can
+sign with our keys too), Ed25519 in PKCS#8.  The record is the ``v=DKIM1; k=...; p=...`` text
+that goes at ``SELECTOR._domainkey.DOMAIN`` as a TXT record: ``p=`` is the DER
+SubjectPublicKeyInfo for RSA and the raw 32-octet key for Ed25519 (RFC 8463 §4).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+from stack.auth.errors import SigningKeyError
+
+Algorithm = Literal["rsa", "ed25519"]
+ALGORITHMS: tuple[Algorithm, ...] = ("rsa", "ed25519")
+#: RFC 8301 §3.2: signers MUST use at least 1024 bits; we refuse anything below 2048.
+MIN_RSA_BITS = 2048
+DEFAULT_RSA_BITS = 2048
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A private key in the two forms we need: PEM for storage, and what dkimpy signs with."""
+
+    algorithm: Algorithm
+    pem: bytes
+    #: dkimpy's ``privkey``: the PKCS#1 PEM for RSA, base64 of the raw seed for Ed25519.
+    dkimpy_key: bytes
+    #: The public key as the ``p=`` tag carries it (base64).
+    public: str
+
+    @property
+    def signature_algorithm(self) -> bytes:
+        """The ``a=`` tag: rsa-sha256 (RFC 8301 forbids rsa-sha1) or ed25519-sha256."""
+        return b"rsa-sha256" if self.algorithm == "rsa" else b"ed25519-sha256"
+
+    def record(self) -> str:
+        """The key record (RFC 6376 §3.6.1): the TXT data published for the selector."""
+        return f"v=DKIM1; k={self.algorithm}; p={self.public}"
+
+
+def generate(algorithm: Algorithm = "rsa", bits: int = DEFAULT_RSA_BITS) -> SigningKey:
+    """A new key; RSA keys have at least :data:`MIN_RSA_BITS` bits."""
+    if algorithm == "rsa":
+        if bits < MIN_RSA_BITS:
+            raise SigningKeyError(f"RSA keys need at least {MIN_RSA_BITS} bits, not {bits}")
+        return _from_rsa(rsa.generate_private_key(public_exponent=65537, key_size=bits))
+    if algorithm == "ed25519":
+        return _from_ed25519(ed25519.Ed25519PrivateKey.generate())
+    raise SigningKeyError(f"unknown key algorithm {algorithm!r} (known: rsa, ed25519)")
+
+
+def from_pem(data: bytes, source: str = "key") -> SigningKey:
+    """Read a PEM private key (RSA PKCS#1 or PKCS#8, Ed25519 PKCS#8)."""
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise SigningKeyError(f"{source}: not an unencrypted PEM private key ({exc})") from None
+    if isinstance(key, rsa.RSAPrivateKey):
+        if key.key_size < MIN_RSA_BITS:
+            raise SigningKeyError(f"{source}: RSA key of {key.key_size} bits, need {MIN_RSA_BITS}")
+        return _from_rsa(key)
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return _from_ed25519(key)
+    raise SigningKeyError(f"{source}: {type(key).__name__} is not a DKIM key (RSA or Ed25519)")
+
+
+def load(path: Path) -> SigningKey:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SigningKeyError(f"{path}: {exc.strerror or exc}") from None
+    return from_pem(data, str(path))
+
+
+def write(key: SigningKey, prefix: Path) -> tuple[Path, Path]:
+    """``PREFIX.key`` (the PEM, mode 0600) and ``PREFIX.txt`` (the record text)."""
+    key_path = prefix.with_name(prefix.name + ".key")
+    record_path = prefix.with_name(prefix.name + ".txt")
+    key_path.touch(mode=0o600)
+    key_path.write_bytes(key.pem)
+    record_path.write_text(key.record() + "\n", encoding="ascii")
+    return key_path, record_path
+
+
+def _from_rsa(key: rsa.RSAPrivateKey) -> SigningKey:
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return SigningKey("rsa", pem, pem, base64.b64encode(spki).decode("ascii"))
+
+
+def _from_ed25519(key: ed25519.Ed25519PrivateKey) -> SigningKey:
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    seed = key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    raw_public = key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    return SigningKey(
+        "ed25519", pem, base64.b64encode(seed), base64.b64encode(raw_public).decode("ascii")
+    )
+
+
+__all__ = ["ALGORITHMS", "Algorithm", "SigningKey", "from_pem", "generate", "load", "write"]

@@ -1,0 +1,174 @@
+"""The fields that report authentication: Authentication-Results (RFC 8601) and Received-SPF
+(RFC 7208 §9.1), and the removal of forged Authentication-Results (RFC 8601 §5).
+
+Authentication-Results values are written by authres; we only fold them, one method result
+per line, so a field with several DKIM results stays within the 78-octet line advice of
+RFC 5322 §2.1.1.  Everything here is pure: field values in, field values out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import authres
+import authres.arc
+import authres.dmarc
+
+from stack.auth.dkim import DkimResult
+from stack.auth.spf import SpfResult
+from stack.mime import Message
+
+AUTHENTICATION_RESULTS = "Authentication-Results"
+RECEIVED_SPF = "Received-SPF"
+
+_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
+
+
+@dataclass(frozen=True)
+class DmarcVerdict:
+    """What an Authentication-Results ``dmarc=`` entry reports (RFC 7489 §11.2)."""
+
+    result: str
+    header_from: str
+    policy: str = ""
+    reason: str = ""
+
+
+def spf_result(spf: SpfResult) -> authres.SPFAuthenticationResult:
+    """``spf=`` with the identity that was checked (RFC 8601 §2.7.2)."""
+    if spf.identity == "helo":
+        return authres.SPFAuthenticationResult(result=spf.result, smtp_helo=spf.helo)
+    return authres.SPFAuthenticationResult(result=spf.result, smtp_mailfrom=spf.sender)
+
+
+def dkim_result(dkim: DkimResult) -> authres.DKIMAuthenticationResult:
+    """``dkim=`` for one signature, with ``header.b`` so two of one domain are told apart."""
+    properties = [authres.AuthenticationResultProperty("header", "b", dkim.signature_b)]
+    return authres.DKIMAuthenticationResult(
+        result=dkim.result,
+        reason=dkim.reason or None,
+        header_d=dkim.domain,
+        header_i=dkim.identity,
+        header_s=dkim.selector,
+        header_a=dkim.algorithm,
+        properties=properties if dkim.signature_b else None,
+    )
+
+
+def dmarc_result(dmarc: DmarcVerdict) -> authres.dmarc.DMARCAuthenticationResult:
+    return authres.dmarc.DMARCAuthenticationResult(
+        result=dmarc.result,
+        reason=dmarc.reason or None,
+        header_from=dmarc.header_from,
+        policy=dmarc.policy or None,
+    )
+
+
+def arc_result(result: str, remote_ip: str | None = None) -> authres.arc.ARCAuthenticationResult:
+    return authres.arc.ARCAuthenticationResult(result=result, smtp_remote_ip=remote_ip)
+
+
+def authentication_results(
+    authserv_id: str, results: Sequence[authres.core.AuthenticationResult]
+) -> str:
+    """The field value: ``authserv-id`` then one result per folded line (``none`` if empty)."""
+    if not results:
+        return f"{authserv_id}; none"
+    return f"{authserv_id};\n\t" + ";\n\t".join(_fold(str(result)) for result in results)
+
+
+def _fold(text: str, width: int = 72) -> str:
+    """Fold before spaces so no line passes ``width`` where a space allows (RFC 5322 §2.2.3:
+    a fold is a line break inserted before white space, which unfolding removes)."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    return "\n\t ".join(lines)
+
+
+def authserv_id_of(value: str) -> str | None:
+    """The authserv-id an Authentication-Results value claims, or None if it is unreadable."""
+    try:
+        header = authres.AuthenticationResultsHeader.parse_value(value)
+    except authres.AuthResError:
+        head = value.split(";", 1)[0].strip()
+        return head.split()[0] if head else None
+    return str(header.authserv_id)
+
+
+def remove_forged(message: Message, authserv_id: str) -> int:
+    """Drop every Authentication-Results field that claims ``authserv_id`` (RFC 8601 §5):
+    none arriving from outside can be ours.  Returns how many went; other bytes stay."""
+    ours = authserv_id.lower()
+    forged = [
+        field
+        for field in message.get_all(AUTHENTICATION_RESULTS)
+        if (authserv_id_of(field.unfolded()) or "").lower() == ours
+    ]
+    message.fields[:] = [field for field in message.fields if field not in forged]
+    return len(forged)
+
+
+def received_spf(spf: SpfResult, receiver: str) -> str:
+    """The Received-SPF field value (RFC 7208 §9.1): result, comment, key-value pairs."""
+    pairs = [
+        ("client-ip", spf.ip),
+        ("envelope-from", spf.sender),
+        ("helo", spf.helo),
+        ("receiver", receiver),
+        ("identity", spf.identity),
+    ]
+    if spf.mechanism and spf.result not in ("temperror", "permerror"):
+        pairs.append(("mechanism", spf.mechanism))
+    if spf.result in ("temperror", "permerror") and spf.explanation:
+        pairs.append(("problem", spf.explanation))
+    values = "\n\t".join(f"{key}={_value(value)};" for key, value in pairs if value)
+    return f"{spf.result} ({_comment(_summary(spf, receiver))})\n\t{values}"
+
+
+def _summary(spf: SpfResult, receiver: str) -> str:
+    who = f"domain of {spf.sender}" if spf.identity == "mailfrom" else f"helo {spf.helo}"
+    verbs = {
+        "pass": f"{who} designates {spf.ip} as permitted sender",
+        "fail": f"{who} does not designate {spf.ip} as permitted sender",
+        "softfail": f"transitioning {who} does not designate {spf.ip} as permitted sender",
+        "neutral": f"{spf.ip} is neither permitted nor denied by {who}",
+        "none": f"{who} does not designate permitted sender hosts",
+        "temperror": f"error in processing during lookup of {spf.sender or spf.helo}",
+        "permerror": f"permanent error in processing {who}",
+    }
+    return f"{receiver}: {verbs[spf.result]}"
+
+
+def _comment(text: str) -> str:
+    """RFC 5322 §3.2.2 ctext: backslash-escape what would end or nest the comment."""
+    return re.sub(r"([()\\])", r"\\\1", text)
+
+
+def _value(text: str) -> str:
+    if _DOT_ATOM.fullmatch(text):
+        return text
+    return '"' + re.sub(r'(["\\])', r"\\\1", text) + '"'
+
+
+__all__ = [
+    "AUTHENTICATION_RESULTS",
+    "RECEIVED_SPF",
+    "DmarcVerdict",
+    "arc_result",
+    "authentication_results",
+    "authserv_id_of",
+    "dkim_result",
+    "dmarc_result",
+    "received_spf",
+    "remove_forged",
+    "spf_result",
+]
