@@ -41,10 +41,10 @@ from stack.mime.fields.lexer import (
     read_domain_literal,
     read_dotted,
     read_quoted_string,
+    recover,
     report,
     skip_cfws,
     skip_run,
-    skip_to,
     skip_wsp,
 )
 
@@ -332,10 +332,8 @@ def _members(
                 mailbox, pos = _mailbox_after_words(text, pos, words, defects)
                 found.append(mailbox)
         except ParseError as error:
-            if defects is None:
-                raise
-            defects.append(Defect("invalid-address", error.offset, error.reason))
-            pos = skip_to(text, max(start, min(error.offset, len(text))), "," + stops)
+            resume = max(start, min(error.offset, len(text)))
+            pos = recover(error, defects, "invalid-address", text, resume, "," + stops)
         expect_element = False
         if text.startswith(",", pos):
             pos += 1

@@ -37,6 +37,7 @@ __all__ = [
     "read_dotted",
     "read_quoted_string",
     "read_token",
+    "recover",
     "report",
     "skip_cfws",
     "skip_run",
@@ -194,6 +195,19 @@ def skip_run(text: str, pos: int, chars: str) -> int:
 @functools.cache
 def _skip_run_pattern(chars: str) -> re.Pattern[str]:
     return re.compile(f"[{re.escape(chars)}]+")
+
+
+def recover(
+    error: ParseError, defects: list[Defect] | None, kind: str, text: str, resume: int, stops: str
+) -> int:
+    """Give up on one unreadable list element: strict mode re-raises ``error``; lenient mode
+    records it as ``kind`` and returns where reading resumes (the next separator in
+    ``stops`` from ``resume`` on), so one bad element never costs the rest of the list.
+    """
+    if defects is None:
+        raise error
+    defects.append(Defect(kind, error.offset, error.reason))
+    return skip_to(text, resume, stops)
 
 
 def read_atom(text: str, pos: int) -> tuple[str, int]:

@@ -31,6 +31,7 @@ from stack.mime.fields.lexer import (
     read_dot_atom,
     read_dotted,
     read_quoted_string,
+    recover,
     report,
     skip_cfws,
     skip_to,
@@ -158,10 +159,8 @@ def decode_msg_id_list(text: str, defects: list[Defect] | None = None) -> tuple[
             try:
                 value, pos = _read_msg_id(text, pos, defects)
             except ParseError as error:
-                if defects is None:
-                    raise
-                defects.append(Defect("invalid-msg-id", error.offset, error.reason))
-                pos = skip_to(text, max(pos + 1, error.offset), "<")
+                resume = max(pos + 1, error.offset)
+                pos = recover(error, defects, "invalid-msg-id", text, resume, "<")
                 continue
             found.append(value)
             continue

@@ -46,6 +46,7 @@ from stack.mime.fields.lexer import (
     quote_string,
     read_quoted_string,
     read_token,
+    recover,
     report,
     skip_cfws,
     skip_run,
@@ -332,10 +333,8 @@ def _decode_params(text: str, pos: int, defects: list[Defect] | None) -> Params:
         try:
             raw, pos = _read_param(text, pos, defects)
         except ParseError as error:
-            if defects is None:
-                raise
-            defects.append(Defect("invalid-parameter", error.offset, error.reason))
-            pos = skip_to(text, max(pos + 1, error.offset), ";")
+            resume = max(pos + 1, error.offset)
+            pos = recover(error, defects, "invalid-parameter", text, resume, ";")
             continue
         raws.append(raw)
 
