@@ -10,7 +10,7 @@ long-running filter meets an endless stream of one-off tokens.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 from stack.spam.counts import WordCounts
 
@@ -24,23 +24,24 @@ class TokenMemo(Generic[T]):
     def __init__(self, counts: WordCounts, value: Callable[[int, int], T | None]) -> None:
         self._words = counts.words
         self._value = value
-        self._memo: dict[str, T | None] = {}
+        # Values are T or None; typed Any so that the hot loop needs no cast() call per token.
+        self._memo: dict[str, Any] = {}
         self._limit = 4 * len(counts.words) + 100_000
 
     def get(self, token: str) -> T | None:
         found = self._memo.get(token, _MISSING)
-        return self._compute(token) if found is _MISSING else cast("T | None", found)
+        return self._compute(token) if found is _MISSING else found
 
     def known(self, tokens: Iterable[str]) -> list[tuple[str, T]]:
         """``(token, value)`` for each of ``tokens`` that counts, in order."""
-        memo, compute = self._memo, self._compute
+        memo, compute, missing = self._memo, self._compute, _MISSING
         found: list[tuple[str, T]] = []
         for token in tokens:
-            value = memo.get(token, _MISSING)
-            if value is _MISSING:
+            value = memo.get(token, missing)
+            if value is missing:
                 value = compute(token)
             if value is not None:
-                found.append((token, cast("T", value)))
+                found.append((token, value))
         return found
 
     def _compute(self, token: str) -> T | None:
