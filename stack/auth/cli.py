@@ -17,6 +17,7 @@ from typing import Any, BinaryIO, TypeVar
 import click
 
 from stack.auth import dkim, keys, publish
+from stack.auth.inbound import authenticate
 from stack.auth.lookup import resolver_lookup
 from stack.auth.results import received_spf
 from stack.auth.spf import check_host
@@ -215,4 +216,63 @@ def spf_check(
         )
         click.echo(field)
     if not result.passed:
+        raise click.exceptions.Exit(1)
+
+
+@click.group(name="dmarc")
+def dmarc_group() -> None:
+    """DMARC (RFC 7489): does the From domain's policy accept this message?
+
+    \b
+    Example:
+      elsinore dmarc check --ip 127.0.0.25 --sender a@castle.test --helo mail.castle.test \\
+        --server 127.0.0.1:5353 signed.eml
+    """
+
+
+@dmarc_group.command(name="check")
+@click.option("--ip", required=True, help="The SMTP client's address.")
+@click.option("--sender", default="", help="MAIL FROM (empty: the HELO identity is checked).")
+@click.option("--helo", required=True, help="The HELO/EHLO name.")
+@click.option(
+    "--authserv-id", default="elsinore", show_default=True, help="For Authentication-Results."
+)
+@_server_option
+@click.option("--json", "as_json", is_flag=True)
+@_message_argument
+def dmarc_check(
+    ip: str,
+    sender: str,
+    helo: str,
+    authserv_id: str,
+    server: Endpoint,
+    as_json: bool,
+    message: BinaryIO,
+) -> None:
+    """Check SPF, every DKIM signature and DMARC; print the result, the disposition and the
+    Authentication-Results field.  Exit 0 when the disposition is none (deliver as is).
+
+    \b
+    Example:
+      elsinore dmarc check --ip 127.0.0.25 --sender a@castle.test --helo mail.castle.test \\
+        --server 127.0.0.1:5353 signed.eml
+    """
+    data = message.read()
+    with resolver_lookup(server) as lookup:
+        verdict = authenticate(data, ip, sender, helo, lookup)
+    outcome = verdict.dmarc
+    field = f"Authentication-Results: {verdict.authentication_results(authserv_id)}"
+    if as_json:
+        record = asdict(outcome.record) if outcome.record else None
+        summary = {**asdict(outcome), "record": record, "authentication_results": field}
+        click.echo(json.dumps(summary))
+    else:
+        policy = f" p={outcome.policy}" if outcome.policy else ""
+        reason = f" ({outcome.reason})" if outcome.reason else ""
+        click.echo(
+            f"{outcome.result} from={outcome.from_domain or '-'}{policy}"
+            f" disposition={outcome.disposition}{reason}"
+        )
+        click.echo(field)
+    if outcome.disposition != "none":
         raise click.exceptions.Exit(1)

@@ -1,4 +1,4 @@
-"""Publish a DKIM key record at ``SELECTOR._domainkey.DOMAIN`` by a TSIG-signed RFC 2136 update.
+"""Publish a TXT record (a DKIM key at ``SELECTOR._domainkey.DOMAIN``) by a TSIG-signed update.
 
 This is how the seed deployment's signer put its key into the primary: one update that
 replaces whatever TXT the selector had, signed with a key the primary's keys file lists.
@@ -37,12 +37,35 @@ def txt_rdata(record: str) -> dns.rdtypes.ANY.TXT.TXT:
 
 
 def update_message(
-    zone: str, selector: str, domain: str, record: str, key: dns.tsig.Key, ttl: int = 300
+    zone: str, name: dns.name.Name, record: str, key: dns.tsig.Key, ttl: int = 300
 ) -> dns.update.UpdateMessage:
-    """The update that replaces the selector's TXT records with ``record`` (sans-IO)."""
+    """The update that replaces the TXT records at ``name`` with ``record`` (sans-IO)."""
     message = dns.update.UpdateMessage(zone, keyring=key)
-    message.replace(selector_name(selector, domain), ttl, txt_rdata(record))
+    message.replace(name, ttl, txt_rdata(record))
     return message
+
+
+def publish_txt(
+    server: Endpoint,
+    zone: str,
+    name: dns.name.Name,
+    record: str,
+    key: dns.tsig.Key,
+    *,
+    ttl: int = 300,
+    timeout: float = 5.0,
+) -> None:
+    """Send the update over TCP; raises :class:`PublishError` unless the primary says NOERROR.
+
+    DMARC policies (``_dmarc.DOMAIN``) are published the same way as keys."""
+    message = update_message(zone, name, record, key, ttl)
+    try:
+        response = dns.query.tcp(message, server.host, timeout=timeout, port=server.port)
+    except (dns.exception.DNSException, OSError) as exc:
+        raise PublishError(f"publishing {name} via {server}: {exc}") from None
+    if response.rcode() != dns.rcode.NOERROR:
+        rcode = dns.rcode.to_text(response.rcode())
+        raise PublishError(f"{server} refused the update of {zone}: {rcode}")
 
 
 def publish(
@@ -56,17 +79,9 @@ def publish(
     ttl: int = 300,
     timeout: float = 5.0,
 ) -> None:
-    """Send the update over TCP; raises :class:`PublishError` unless the primary says NOERROR."""
-    message = update_message(zone, selector, domain, record, key, ttl)
-    try:
-        response = dns.query.tcp(message, server.host, timeout=timeout, port=server.port)
-    except (dns.exception.DNSException, OSError) as exc:
-        raise PublishError(
-            f"publishing {selector}._domainkey.{domain} via {server}: {exc}"
-        ) from None
-    if response.rcode() != dns.rcode.NOERROR:
-        rcode = dns.rcode.to_text(response.rcode())
-        raise PublishError(f"{server} refused the update of {zone}: {rcode}")
+    """Publish a DKIM key record for ``selector`` of ``domain``."""
+    name = selector_name(selector, domain)
+    publish_txt(server, zone, name, record, key, ttl=ttl, timeout=timeout)
 
 
-__all__ = ["publish", "selector_name", "txt_rdata", "update_message"]
+__all__ = ["publish", "publish_txt", "selector_name", "txt_rdata", "update_message"]

@@ -20,6 +20,7 @@ COMMANDS = [
     ["dkim", "sign"],
     ["dkim", "verify"],
     ["spf", "check"],
+    ["dmarc", "check"],
 ]
 
 

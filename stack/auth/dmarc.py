@@ -1,0 +1,241 @@
+"""DMARC (RFC 7489): policy discovery, identifier alignment, and what to do with the message.
+
+Pure over the message's From domain, the SPF and DKIM results already computed for it, and a
+:class:`~.lookup.DnsLookup` for the policy record; the ``pct`` sampling takes its random
+number as an argument, so a test can say which side of the percentage a message falls on.
+
+The steps, by section:
+
+- §6.6.1: the RFC5322.From domain.  A message with no From, or with several authors, has no
+  single Author Domain: that is a ``permerror`` here, and the receiver's policy decides.
+- §6.6.3: the record at ``_dmarc.<From domain>``, else at ``_dmarc.<organizational
+  domain>`` (:mod:`.psl`).  Only TXT records starting ``v=DMARC1`` count; more than one at a
+  name means no policy.  A record without a valid ``p=`` is discarded, unless it has a
+  ``rua=`` (then ``p=none``).
+- §3.1: alignment of the SPF-authenticated MAIL FROM domain and of each passing DKIM ``d=``
+  with the From domain, relaxed (same organizational domain) or strict (same name).
+- §6.3, §6.6.4: ``p`` for the domain itself, ``sp`` for its subdomains when the record came
+  from the organizational domain, and ``pct``: a failing message outside the sample gets the
+  next milder disposition (reject -> quarantine -> none).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from stack.auth.dkim import DkimResult
+from stack.auth.lookup import DnsLookup, txt_strings
+from stack.auth.psl import SuffixList, default_list
+from stack.auth.spf import SpfResult
+from stack.dns.errors import ResolveError
+from stack.mime import Mailbox, decode_field, parse
+
+Policy = Literal["none", "quarantine", "reject"]
+Alignment = Literal["r", "s"]
+DmarcResultName = Literal["pass", "fail", "none", "temperror", "permerror"]
+POLICIES: tuple[Policy, ...] = ("none", "quarantine", "reject")
+_POLICY_NAMES: dict[str, Policy] = {name: name for name in POLICIES}
+_MILDER: dict[Policy, Policy] = {"reject": "quarantine", "quarantine": "none", "none": "none"}
+
+
+class RecordError(ValueError):
+    """A DMARC record that §6.3's grammar does not accept."""
+
+
+@dataclass(frozen=True)
+class DmarcRecord:
+    """The tags of a policy record that evaluation uses (§6.3), with their defaults."""
+
+    p: Policy
+    sp: Policy
+    pct: int = 100
+    adkim: Alignment = "r"
+    aspf: Alignment = "r"
+    rua: tuple[str, ...] = ()
+    ruf: tuple[str, ...] = ()
+
+
+def parse_record(text: str) -> DmarcRecord:
+    """Read ``v=DMARC1; p=...`` (§6.4 grammar); raises :class:`RecordError`."""
+    tags: dict[str, str] = {}
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        name, sep, value = part.partition("=")
+        if not sep:
+            raise RecordError(f"not a tag=value pair: {part.strip()!r}")
+        tags.setdefault(name.strip().lower(), value.strip())
+    if next(iter(tags), None) != "v" or tags["v"] != "DMARC1":
+        raise RecordError("the record must start with v=DMARC1")
+    rua = _uris(tags.get("rua", ""))
+    p = tags.get("p", "").lower()
+    if p not in POLICIES:
+        if not rua:
+            raise RecordError(f"p={tags.get('p', '')!r} is not none, quarantine or reject")
+        p = "none"  # §6.6.3 step 6: a record with a valid rua and no valid p
+    sp = tags.get("sp", p).lower()
+    pct = tags.get("pct", "100")
+    if not pct.isdigit() or not 0 <= int(pct) <= 100:
+        raise RecordError(f"pct={pct!r} is not an integer from 0 to 100")
+    adkim, aspf = tags.get("adkim", "r").lower(), tags.get("aspf", "r").lower()
+    if adkim not in ("r", "s") or aspf not in ("r", "s"):
+        raise RecordError("adkim and aspf take r or s")
+    return DmarcRecord(
+        p=_policy(p),
+        sp=_policy(sp) if sp in POLICIES else _policy(p),
+        pct=int(pct),
+        adkim="s" if adkim == "s" else "r",
+        aspf="s" if aspf == "s" else "r",
+        rua=rua,
+        ruf=_uris(tags.get("ruf", "")),
+    )
+
+
+def _policy(text: str) -> Policy:
+    return _POLICY_NAMES[text]
+
+
+def _uris(text: str) -> tuple[str, ...]:
+    return tuple(uri.strip() for uri in text.split(",") if uri.strip())
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """Where the policy was found (§6.6.3), or why there is none."""
+
+    record: DmarcRecord | None
+    name: str = ""
+    #: True when the record is the organizational domain's, not the From domain's own.
+    inherited: bool = False
+    error: DmarcResultName | None = None
+    reason: str = ""
+
+
+def discover(from_domain: str, lookup: DnsLookup, suffixes: SuffixList | None = None) -> Discovery:
+    """The policy record for ``from_domain``: its own, else its organizational domain's."""
+    org = (suffixes or default_list()).organizational_domain(from_domain)
+    names = [from_domain.lower().rstrip(".")]
+    if org != names[0]:
+        names.append(org)
+    for index, domain in enumerate(names):
+        name = f"_dmarc.{domain}"
+        try:
+            texts = [t.decode("utf-8", "replace") for t in txt_strings(lookup, name)]
+        except ResolveError as exc:
+            return Discovery(None, name, error="temperror", reason=str(exc))
+        candidates = [t for t in texts if t.replace(" ", "").lower().startswith("v=dmarc1")]
+        if len(candidates) != 1:
+            continue  # none, or more than one: no policy at this name (§6.6.3 steps 3-4)
+        try:
+            return Discovery(parse_record(candidates[0]), name, inherited=index > 0)
+        except RecordError as exc:
+            last_error = str(exc)
+            if index == len(names) - 1:
+                return Discovery(None, name, reason=f"invalid record: {last_error}")
+    return Discovery(None, f"_dmarc.{names[-1]}", reason="no DMARC record")
+
+
+def aligned(a: str, b: str, mode: Alignment, suffixes: SuffixList | None = None) -> bool:
+    """§3.1: strict is the same name; relaxed is the same organizational domain."""
+    first, second = a.lower().rstrip("."), b.lower().rstrip(".")
+    if mode == "s":
+        return first == second
+    psl = suffixes or default_list()
+    return psl.organizational_domain(first) == psl.organizational_domain(second)
+
+
+@dataclass(frozen=True)
+class DmarcOutcome:
+    """The DMARC result (RFC 8601 §2.7.5 names) and the disposition it asks for."""
+
+    result: DmarcResultName
+    from_domain: str
+    disposition: Policy = "none"
+    #: The policy the record asks for (p, or sp for a subdomain), before pct.
+    policy: Policy | None = None
+    spf_aligned: bool = False
+    dkim_aligned: tuple[str, ...] = field(default=())
+    record: DmarcRecord | None = None
+    reason: str = ""
+
+
+def author_domain(message: bytes) -> str | None:
+    """§6.6.1: the domain of the single From mailbox, or None when there is not exactly one."""
+    fields = parse(message).get_all("From")
+    if len(fields) != 1:
+        return None
+    authors = decode_field("From", fields[0].unfolded())
+    if not isinstance(authors, tuple) or len(authors) != 1:
+        return None
+    (author,) = authors
+    return author.domain if isinstance(author, Mailbox) and author.domain else None
+
+
+def evaluate(
+    message: bytes,
+    spf: SpfResult | None,
+    dkim: Sequence[DkimResult],
+    lookup: DnsLookup,
+    *,
+    sample: float | None = None,
+    suffixes: SuffixList | None = None,
+) -> DmarcOutcome:
+    """The DMARC outcome for ``message``; ``sample`` in [0, 100) decides ``pct``."""
+    domain = author_domain(message)
+    if domain is None:
+        return DmarcOutcome("permerror", "", reason="not exactly one From author")
+    return evaluate_domain(domain, spf, dkim, lookup, sample=sample, suffixes=suffixes)
+
+
+def evaluate_domain(
+    from_domain: str,
+    spf: SpfResult | None,
+    dkim: Sequence[DkimResult],
+    lookup: DnsLookup,
+    *,
+    sample: float | None = None,
+    suffixes: SuffixList | None = None,
+) -> DmarcOutcome:
+    """:func:`evaluate` once the From domain is known."""
+    found = discover(from_domain, lookup, suffixes)
+    if found.record is None:
+        return DmarcOutcome(found.error or "none", from_domain, reason=found.reason)
+    record = found.record
+    spf_ok = (
+        spf is not None
+        and spf.identity == "mailfrom"
+        and spf.passed
+        and aligned(spf.domain, from_domain, record.aspf, suffixes)
+    )
+    dkim_ok = tuple(
+        result.domain
+        for result in dkim
+        if result.passed and aligned(result.domain, from_domain, record.adkim, suffixes)
+    )
+    policy = record.sp if found.inherited else record.p
+    if spf_ok or dkim_ok:
+        return DmarcOutcome(
+            "pass", from_domain, "none", policy, spf_ok, dkim_ok, record, "aligned pass"
+        )
+    roll = random.uniform(0, 100) if sample is None else sample
+    disposition = policy if roll < record.pct else _MILDER[policy]
+    reason = "no aligned pass" + ("" if roll < record.pct else f" (outside pct={record.pct})")
+    return DmarcOutcome("fail", from_domain, disposition, policy, False, (), record, reason)
+
+
+__all__ = [
+    "POLICIES",
+    "Discovery",
+    "DmarcOutcome",
+    "DmarcRecord",
+    "RecordError",
+    "aligned",
+    "author_domain",
+    "discover",
+    "evaluate",
+    "evaluate_domain",
+    "parse_record",
+]

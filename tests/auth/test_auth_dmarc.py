@@ -1,0 +1,146 @@
+"""DMARC (RFC 7489): discovery with the organizational domain, alignment, p/sp/pct, results
+and dispositions; and the organizational domain from the shipped public suffix list."""
+
+from __future__ import annotations
+
+import pytest
+from auth_testbed import MESSAGE
+
+from stack.auth.dkim import DkimResult
+from stack.auth.dmarc import RecordError, aligned, discover, evaluate, parse_record
+from stack.auth.lookup import StaticLookup
+from stack.auth.psl import SuffixList, organizational_domain
+from stack.auth.spf import SpfResult
+
+FROM_SUB = MESSAGE.replace(b"<ophelia@castle.test>", b"<ophelia@mail.castle.test>")
+
+
+def spf(result: str = "pass", domain: str = "castle.test") -> SpfResult:
+    return SpfResult(result, "mailfrom", "192.0.2.1", f"a@{domain}", "mx", domain)  # type: ignore[arg-type]
+
+
+def dkim(result: str = "pass", domain: str = "castle.test") -> DkimResult:
+    return DkimResult(result, domain, "s1", "ed25519-sha256", f"@{domain}")  # type: ignore[arg-type]
+
+
+def policy(text: str, at: str = "castle.test") -> StaticLookup:
+    return StaticLookup({(f"_dmarc.{at}", "TXT"): [f'"{text}"']})
+
+
+@pytest.mark.parametrize(
+    ("domain", "org"),
+    [
+        ("castle.test", "castle.test"),  # the implicit "*" rule: .test is a public suffix
+        ("a.b.castle.test", "castle.test"),
+        ("mail.example.co.uk", "example.co.uk"),
+        ("co.uk", "co.uk"),
+        ("a.b.c.kawasaki.jp", "b.c.kawasaki.jp"),  # *.kawasaki.jp
+        ("a.city.kawasaki.jp", "city.kawasaki.jp"),  # !city.kawasaki.jp
+        ("Mail.Example.COM.", "example.com"),
+    ],
+)
+def test_organizational_domain_follows_the_public_suffix_list(domain: str, org: str) -> None:
+    assert organizational_domain(domain) == org
+
+
+def test_a_private_list_can_stand_in_for_the_shipped_one() -> None:
+    suffixes = SuffixList(["// comment", "test", "castle.test"])
+    assert suffixes.organizational_domain("a.b.castle.test") == "b.castle.test"
+
+
+def test_record_tags_and_defaults() -> None:
+    record = parse_record("v=DMARC1; p=reject; pct=20; adkim=s; rua=mailto:d@castle.test")
+    assert (record.p, record.sp, record.pct, record.adkim, record.aspf) == (
+        "reject",
+        "reject",
+        20,
+        "s",
+        "r",
+    )
+    assert parse_record("v=DMARC1; rua=mailto:d@castle.test").p == "none"  # §6.6.3 step 6
+    for bad in ("p=reject", "v=DMARC1; p=maybe", "v=DMARC1; p=none; pct=101", "v=DMARC1; p"):
+        with pytest.raises(RecordError):
+            parse_record(bad)
+
+
+def test_relaxed_alignment_is_the_organizational_domain_strict_is_the_name() -> None:
+    assert aligned("mail.castle.test", "castle.test", "r")
+    assert not aligned("mail.castle.test", "castle.test", "s")
+    assert aligned("CASTLE.test.", "castle.test", "s")
+    assert not aligned("castle.test", "elsinore.test", "r")
+
+
+def test_an_aligned_dkim_pass_passes_even_when_spf_fails() -> None:
+    outcome = evaluate(MESSAGE, spf("fail"), [dkim()], policy("v=DMARC1; p=reject"))
+    assert (outcome.result, outcome.disposition, outcome.dkim_aligned) == (
+        "pass",
+        "none",
+        ("castle.test",),
+    )
+
+
+def test_an_aligned_spf_pass_passes_without_signatures() -> None:
+    outcome = evaluate(MESSAGE, spf(), [], policy("v=DMARC1; p=reject"))
+    assert (outcome.result, outcome.spf_aligned) == ("pass", True)
+
+
+def test_strict_alignment_rejects_a_subdomain_that_relaxed_accepts() -> None:
+    relaxed = evaluate(MESSAGE, spf(domain="bounce.castle.test"), [], policy("v=DMARC1; p=reject"))
+    strict = evaluate(
+        MESSAGE, spf(domain="bounce.castle.test"), [], policy("v=DMARC1; p=reject; aspf=s")
+    )
+    assert relaxed.result == "pass"
+    assert (strict.result, strict.disposition) == ("fail", "reject")
+
+
+def test_a_pass_for_another_domain_is_not_aligned() -> None:
+    outcome = evaluate(
+        MESSAGE,
+        spf(domain="evil.test"),
+        [dkim(domain="evil.test")],
+        policy("v=DMARC1; p=quarantine"),
+    )
+    assert (outcome.result, outcome.disposition) == ("fail", "quarantine")
+
+
+def test_a_subdomain_gets_sp_from_the_organizational_domains_record() -> None:
+    lookup = policy("v=DMARC1; p=none; sp=reject")
+    found = discover("mail.castle.test", lookup)
+    assert found.inherited and found.name == "_dmarc.castle.test"
+    outcome = evaluate(FROM_SUB, spf("fail"), [], lookup)
+    assert (outcome.policy, outcome.disposition) == ("reject", "reject")
+
+
+def test_the_domains_own_record_wins_over_the_organizational_one() -> None:
+    lookup = StaticLookup(
+        {
+            ("_dmarc.castle.test", "TXT"): ['"v=DMARC1; p=reject"'],
+            ("_dmarc.mail.castle.test", "TXT"): ['"v=DMARC1; p=none"'],
+        }
+    )
+    assert evaluate(FROM_SUB, spf("fail"), [], lookup).disposition == "none"
+
+
+@pytest.mark.parametrize(
+    ("sample", "disposition"), [(0.0, "reject"), (24.9, "reject"), (25.0, "quarantine")]
+)
+def test_pct_samples_the_policy_and_applies_the_milder_one_outside(
+    sample: float, disposition: str
+) -> None:
+    outcome = evaluate(
+        MESSAGE, spf("fail"), [], policy("v=DMARC1; p=reject; pct=25"), sample=sample
+    )
+    assert (outcome.result, outcome.disposition) == ("fail", disposition)
+
+
+def test_no_record_or_two_records_is_none_and_an_unreachable_server_is_temperror() -> None:
+    assert evaluate(MESSAGE, spf("fail"), [], StaticLookup({})).result == "none"
+    two = StaticLookup({("_dmarc.castle.test", "TXT"): ['"v=DMARC1; p=reject"'] * 2})
+    assert evaluate(MESSAGE, spf("fail"), [], two).result == "none"
+    lost = StaticLookup({}, unreachable=["_dmarc.castle.test"])
+    assert evaluate(MESSAGE, spf("fail"), [], lost).result == "temperror"
+
+
+def test_a_message_with_two_authors_is_a_permerror() -> None:
+    two = MESSAGE.replace(b"<ophelia@castle.test>", b"<ophelia@castle.test>, b@evil.test")
+    assert evaluate(two, spf(), [dkim()], policy("v=DMARC1; p=reject")).result == "permerror"
