@@ -107,10 +107,3 @@ class Training:
             old_spam, old_ham = counts.words.get(word, (0, 0))
             if old_spam + spam < 0 or old_ham + ham < 0:
                 raise NegativeCountError(f"untraining would make the count of {word!r} negative")
-
-    def __len__(self) -> int:
-        return len(self._words)
-
-    @property
-    def is_empty(self) -> bool:
-        return not (self.spam_messages or self.ham_messages or any(True for _ in self.items()))

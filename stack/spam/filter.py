@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from typing import Literal, TypeVar
 
 from stack.spam.counts import Training, WordCounts
@@ -56,14 +56,6 @@ def learn(
         training.add(tokens, spam=spam, sign=-1 if forget else 1)
         count += 1
     return count
-
-
-def verdict_counts(scores: Sequence[Score]) -> dict[str, int]:
-    """``{"yes": n, "no": n, "unknown": n}`` for a list of scores."""
-    counts = {"yes": 0, "no": 0, "unknown": 0}
-    for score in scores:
-        counts[score.verdict.value] += 1
-    return counts
 
 
 # -- many messages on several cores ------------------------------------------------------------

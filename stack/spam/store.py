@@ -2,8 +2,10 @@
 
 The SQLite database runs in WAL mode, so a classifier can load the counts while a training
 run writes.  Every change is one ``BEGIN IMMEDIATE`` transaction: it commits whole or not at
-all.  Counts carry ``CHECK (... >= 0)`` constraints, so an untraining that would go below zero
-fails inside the transaction and rolls it back instead of leaving a corrupt database.
+all.  Counts carry ``CHECK (... >= 0)`` constraints and lowered counts are changed with an
+``UPDATE`` whose row count must match, so an untraining that would go below zero, or that
+names a token never trained, fails inside the transaction and rolls it back instead of
+leaving a corrupt database.
 
 Schema (version 1)::
 
