@@ -101,7 +101,9 @@ class _Stdlib:
         message = self.parse(data)
         out = io.BytesIO()
         policy = self.policy.clone(linesep=_linesep(data))
-        BytesGenerator(out, mangle_from_=False, policy=policy).flatten(message)
+        # A leading mbox From_ line is kept by the parser as the "unixfrom"; write it back.
+        unixfrom = message.get_unixfrom() is not None
+        BytesGenerator(out, mangle_from_=False, policy=policy).flatten(message, unixfrom=unixfrom)
         return out.getvalue()
 
 
