@@ -23,6 +23,7 @@ Recovery in lenient mode: an element that cannot be read at all is reported as
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -403,7 +404,7 @@ def encode_address(address: Address) -> str:
     return f"{encode_phrase(address.name)}:{' ' + members if members else ''};"
 
 
-def encode_address_list(addresses: tuple[Address, ...] | list[Address]) -> str:
+def encode_address_list(addresses: Sequence[Address]) -> str:
     """Write an address-list; a space follows each comma so the folder may break there.
 
     An empty list (what the lenient decoder makes of ``To:`` with nothing in it) is written
@@ -412,6 +413,6 @@ def encode_address_list(addresses: tuple[Address, ...] | list[Address]) -> str:
     return ", ".join(encode_address(address) for address in addresses)
 
 
-def encode_mailbox_list(mailboxes: tuple[Mailbox, ...] | list[Mailbox]) -> str:
+def encode_mailbox_list(mailboxes: Sequence[Mailbox]) -> str:
     """Write a mailbox-list (From:); empty as for :func:`encode_address_list`."""
     return ", ".join(encode_mailbox(mailbox) for mailbox in mailboxes)

@@ -17,6 +17,7 @@ reported and skipped, and a list left empty is ``()`` with an ``empty-msg-id-lis
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from stack.mime.errors import Defect, EncodeError, ParseError
@@ -195,7 +196,7 @@ def encode_msg_id(value: MessageId) -> str:
     return f"<{left}@{right}>" if right else f"<{left}>"
 
 
-def encode_msg_id_list(values: tuple[MessageId, ...] | list[MessageId]) -> str:
+def encode_msg_id_list(values: Sequence[MessageId]) -> str:
     """Write msg-ids separated by single spaces, where the folder may break the line.
 
     An empty list (a lenient reading of an In-Reply-To: holding only a phrase) is written
