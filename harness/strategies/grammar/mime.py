@@ -52,9 +52,9 @@ class Entity(NamedTuple):
 # -- RFC 2045 5.1 and RFC 2231 parameters ---------------------------------------------------
 
 
-@production("rfc2045:token")
 def token(source: Source, min_size: int = 1, max_size: int = 12) -> str:
     """token (RFC 2045 5.1)."""
+    source.seen["rfc2045:token"] = None
     return source.text(TOKEN, min_size, max_size)
 
 
@@ -64,10 +64,10 @@ def parameter_name(source: Source) -> str:
     return source.text(string.ascii_lowercase + string.digits + "-_.", 1, 10)
 
 
-@production("rfc2045:parameter-value")
 def parameter_value(source: Source) -> str:
     """A parameter's value: a token, text that needs quoting, a long value (RFC 2231
     continuations) or non-ASCII text (RFC 2231 charsets)."""
+    source.seen["rfc2045:parameter-value"] = None
     form = source.integer(0, 4)
     if form <= 1:
         return token(source)
@@ -82,11 +82,11 @@ def _percent(raw: bytes) -> str:
     return "".join(chr(b) if chr(b) in ATTRIBUTE_CHAR else f"%{b:02X}" for b in raw)
 
 
-@production("rfc2045:parameter")
 def parameter(source: Source, name: str, value: str) -> str:
     """``; name=value`` in one of the forms a reader must understand: a token, a
     quoted-string, an RFC 2231 extended value (``name*=charset'lang'%XX``), or RFC 2231
     continuations (``name*0=``, ``name*1*=``...), with the name in any case."""
+    source.seen["rfc2045:parameter"] = None
     written_name = name.upper() if source.chance(6) else name
     lead = ";" + rfc5322.optional_cfws(source) + written_name
     simple = value.isascii() and value.isprintable() and len(value) < 200

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import string
 
-from harness.strategies.source import Source, production
+from harness.strategies.source import Source
 
 #: Printable ASCII (RFC 5322 VCHAR) and the space.
 PRINTABLE_ASCII = "".join(chr(c) for c in range(32, 127))
@@ -102,7 +102,6 @@ def _q(raw: bytes, safe: frozenset[str], underscore: bool) -> str:
     return "".join(out)
 
 
-@production("rfc2047:encoded-word")
 def encoded_words(
     source: Source, text: str, *, charset: str | None = None, phrase: bool = False
 ) -> list[str]:
@@ -114,6 +113,7 @@ def encoded_words(
     whole characters as fit in 75 characters (or in a smaller random budget, so that splits
     fall in varied places).
     """
+    source.seen["rfc2047:encoded-word"] = None
     if charset is None or not _holds(charset, text):
         charset = source.choice([c for c in CHARSETS if _holds(c, text)])
     label = charset_label(source, charset)

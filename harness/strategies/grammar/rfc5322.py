@@ -153,12 +153,12 @@ def dot_atom_text(source: Source, *, utf8: bool = False) -> str:
 # -- 3.2.4 quoted strings -------------------------------------------------------------------
 
 
-@production("rfc5322:quoted-string")
 def quoted_string(source: Source, value: str | None = None) -> Written[str]:
     """quoted-string (3.2.4): qtext, quoted-pairs and white space, which unfolding keeps.
 
     With ``value``, write that value (quoting ``"`` and ``\\``, and any other character at
     random); otherwise draw one."""
+    source.seen["rfc5322:quoted-string"] = None
     if value is None:
         value = source.text(QTEXT + '  \t\\"', 0, 12)
         if source.chance(8):
@@ -181,7 +181,6 @@ def _phrase_word_text(source: Source) -> str:
     return source.text(string.ascii_letters + string.digits + ".,@<>:;!'", 1, 10)
 
 
-@production("rfc5322:phrase")
 def phrase(source: Source) -> Written[str]:
     """phrase (3.2.5) and obs-phrase (4.1): words (atoms, quoted-strings, RFC 2047
     encoded-words, RFC 6532 UTF-8 atoms) and, after the first, ``.``.
@@ -190,6 +189,7 @@ def phrase(source: Source) -> Written[str]:
     they are where they touch, and without the space between two adjacent encoded-words
     (RFC 2047 6.2).
     """
+    source.seen["rfc5322:phrase"] = None
     words: list[tuple[str, str, str]] = []  # kind, text, value
     for index in range(source.repeat(1, 4)):
         kind = source.choice(["atom", "atom", "quoted", "encoded", "utf8", "dot"])
@@ -239,7 +239,6 @@ def _encodable(source: Source) -> tuple[str, str]:
     return charset, text_in(source, charset, 1, 16)
 
 
-@production("rfc5322:unstructured")
 def unstructured(source: Source) -> Written[str]:
     """unstructured (3.2.5) with RFC 2047 encoded-words and RFC 6532 UTF-8.
 
@@ -247,6 +246,7 @@ def unstructured(source: Source) -> Written[str]:
     encoded-words removed (RFC 2047 6.2), and the leading and trailing white space dropped
     (it is the FWS after the colon, not text).
     """
+    source.seen["rfc5322:unstructured"] = None
     text_parts: list[str] = []
     value_parts: list[str] = []
     previous = ""
@@ -279,11 +279,11 @@ def unstructured(source: Source) -> Written[str]:
 # -- 3.3 date and time ----------------------------------------------------------------------
 
 
-@production("rfc5322:date-time")
 def date_time(source: Source) -> Written[DateTime]:
     """date-time (3.3) and obs-date-time (4.3): optional day of week, one- or two-digit day,
     two-, three- or four-digit year, seconds optional, numeric or named zone, CFWS between
     the tokens."""
+    source.seen["rfc5322:date-time"] = None
     year = source.integer(1900, 2099)
     month = source.integer(1, 12)
     day = source.integer(1, calendar.monthrange(year, month)[1])
@@ -345,10 +345,10 @@ def date_time(source: Source) -> Written[DateTime]:
 # -- 3.4 addresses --------------------------------------------------------------------------
 
 
-@production("rfc5322:local-part")
 def local_part(source: Source) -> Written[str]:
     """local-part (3.4.1): dot-atom, quoted-string, obs-local-part (4.4: words joined by
     dots with CFWS around them) or RFC 6532 UTF-8."""
+    source.seen["rfc5322:local-part"] = None
     form = source.integer(0, 5)
     if form <= 1:
         text = dot_atom_text(source)
@@ -382,10 +382,10 @@ def local_part(source: Source) -> Written[str]:
     return Written(written.text, written.value)
 
 
-@production("rfc5322:domain-literal")
 def domain_literal(source: Source) -> str:
     """domain-literal (3.4.1): an IPv4 address, an RFC 5321 4.1.3 ``IPv6:`` literal, or a
     general address literal, in brackets."""
+    source.seen["rfc5322:domain-literal"] = None
     form = source.integer(0, 2)
     if form == 0:
         source.mark("rfc5321:ipv4-literal")
@@ -399,10 +399,10 @@ def domain_literal(source: Source) -> str:
     return "[" + source.text(DTEXT, 1, 12) + "]"
 
 
-@production("rfc5322:domain")
 def domain(source: Source) -> Written[str]:
     """domain (3.4.1): a dot-atom (host names, other atext, RFC 6532 U-labels), a domain
     literal, or obs-domain (4.4: CFWS around the dots)."""
+    source.seen["rfc5322:domain"] = None
     form = source.integer(0, 6)
     if form <= 2:
         labels = []
@@ -430,17 +430,17 @@ def domain(source: Source) -> Written[str]:
     return Written(text, ".".join(labels))
 
 
-@production("rfc5322:addr-spec")
 def addr_spec(source: Source) -> Written[tuple[str, str]]:
     """addr-spec (3.4.1): local-part ``@`` domain."""
+    source.seen["rfc5322:addr-spec"] = None
     local = local_part(source)
     where = domain(source)
     return Written(f"{local.text}@{where.text}", (local.value, where.value))
 
 
-@production("rfc5322:angle-addr")
 def angle_addr(source: Source) -> Written[tuple[str, str]]:
     """angle-addr (3.4) and obs-angle-addr (4.4, with a source route that readers drop)."""
+    source.seen["rfc5322:angle-addr"] = None
     spec = addr_spec(source)
     route = ""
     if source.chance(12):
@@ -450,9 +450,9 @@ def angle_addr(source: Source) -> Written[tuple[str, str]]:
     return Written(f"<{route}{spec.text}>", spec.value)
 
 
-@production("rfc5322:mailbox")
 def mailbox(source: Source) -> Written[Mailbox]:
     """mailbox (3.4): name-addr (with or without a display name) or a bare addr-spec."""
+    source.seen["rfc5322:mailbox"] = None
     form = source.integer(0, 3)
     if form == 0:
         spec = addr_spec(source)
@@ -515,10 +515,10 @@ def address_list(source: Source) -> Written[tuple[Mailbox | Group, ...]]:
 # -- 3.6.4 identification -------------------------------------------------------------------
 
 
-@production("rfc5322:msg-id")
 def msg_id(source: Source) -> Written[MessageId]:
     """msg-id (3.6.4): ``<id-left@id-right>``; id-left a dot-atom-text or obs-id-left (a
     quoted-string, 4.5.4); id-right a dot-atom-text, a no-fold-literal or obs-id-right."""
+    source.seen["rfc5322:msg-id"] = None
     if source.chance(6):
         # obs-id-left (4.5.4) quotes a local-part; its value is kept to dot-atom-text, the
         # only id-left a conformant writer can produce (3.6.4), so the model stays writable.
