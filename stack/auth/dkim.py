@@ -136,11 +136,15 @@ class DkimResult:
         return self.result == "pass"
 
 
-def verify_all(message: bytes, lookup: DnsLookup) -> list[DkimResult]:
-    """A result for every DKIM-Signature field, top to bottom; empty when there is none."""
+def verify_all(message: bytes, lookup: DnsLookup, *, allow_sha1: bool = False) -> list[DkimResult]:
+    """A result for every DKIM-Signature field, top to bottom; empty when there is none.
+
+    RFC 8301 §3.1: verifiers MUST NOT consider rsa-sha1 signatures valid, so they are a
+    ``permerror`` unless ``allow_sha1`` (only for checking another signer's arithmetic).
+    """
     verifier = dkimpy.DKIM(message)
     count = sum(1 for name, _ in verifier.headers if name.lower() == b"dkim-signature")
-    return [_verify_one(message, index, lookup) for index in range(count)]
+    return [_verify_one(message, index, lookup, allow_sha1) for index in range(count)]
 
 
 class _Collect(logging.Handler):
@@ -153,7 +157,7 @@ class _Collect(logging.Handler):
             self.messages.append(record.getMessage())
 
 
-def _verify_one(message: bytes, index: int, lookup: DnsLookup) -> DkimResult:
+def _verify_one(message: bytes, index: int, lookup: DnsLookup, allow_sha1: bool) -> DkimResult:
     # A fresh verifier per signature: dkimpy keeps per-signature state on the object.
     collect = _Collect()
     logger = logging.Logger("elsinore.dkim")
@@ -166,6 +170,8 @@ def _verify_one(message: bytes, index: int, lookup: DnsLookup) -> DkimResult:
     def fail(result: DkimResultName, reason: str) -> DkimResult:
         return _result(tags, result, reason)
 
+    if tags.get(b"a", b"").strip().lower() == b"rsa-sha1" and not allow_sha1:
+        return fail("permerror", "rsa-sha1 signatures are not valid (RFC 8301 §3.1)")
     try:
         verified = verifier.verify(idx=index, dnsfunc=_dnsfunc(lookup, outcome))
     except dkimpy.ValidationError as exc:

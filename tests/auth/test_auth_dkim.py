@@ -129,3 +129,11 @@ def test_keys_survive_a_round_trip_through_their_pem_file(algorithm: keys.Algori
 def test_a_non_key_file_is_a_user_error() -> None:
     with pytest.raises(SigningKeyError):
         keys.from_pem(b"-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n")
+
+
+def test_rsa_sha1_signatures_are_not_valid() -> None:
+    key = signing_key("rsa")
+    signed = dkim.sign(MESSAGE, DOMAIN, "s1", key).replace(b"a=rsa-sha256", b"a=rsa-sha1", 1)
+    (result,) = dkim.verify_all(signed, lookup_for(("s1", key)))
+    assert result.result == "permerror"
+    assert "RFC 8301" in result.reason
