@@ -1,4 +1,4 @@
-"""The verifying hop's transform: SPF, every DKIM signature and DMARC, reported in fields.
+"""The verifying hop's transform: SPF, every DKIM signature, DMARC and ARC, in fields.
 
 One call per message arriving from outside.  It removes any Authentication-Results field
 that claims our authserv-id (RFC 8601 §5: it can only be forged), then prepends
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stack.auth import dkim, dmarc, results, spf
+from stack.auth import arc, dkim, dmarc, results, spf
 from stack.auth.lookup import DnsLookup
 from stack.mime import parse
 
@@ -23,6 +23,7 @@ class Verdict:
     spf: spf.SpfResult
     dkim: tuple[dkim.DkimResult, ...]
     dmarc: dmarc.DmarcOutcome
+    arc: arc.ArcChain = arc.NO_CHAIN
 
     def authentication_results(self, authserv_id: str) -> str:
         entries = [results.spf_result(self.spf)]
@@ -35,6 +36,8 @@ class Verdict:
                 self.dmarc.reason,
             )
             entries.append(results.dmarc_result(verdict))
+        # Always stated, ``arc=none`` included: a forwarder's seal takes its cv= from it.
+        entries.append(results.arc_result(self.arc.result))
         return results.authentication_results(authserv_id, entries)
 
 
@@ -47,11 +50,11 @@ def authenticate(
     *,
     sample: float | None = None,
 ) -> Verdict:
-    """Check SPF (MAIL FROM, or HELO for a null sender), DKIM and DMARC."""
+    """Check SPF (MAIL FROM, or HELO for a null sender), DKIM, DMARC and the ARC chain."""
     spf_result = spf.check_host(ip, sender, helo, lookup)
     dkim_results = tuple(dkim.verify_all(message, lookup))
     outcome = dmarc.evaluate(message, spf_result, dkim_results, lookup, sample=sample)
-    return Verdict(spf_result, dkim_results, outcome)
+    return Verdict(spf_result, dkim_results, outcome, arc.verify_chain(message, lookup))
 
 
 def stamp(message: bytes, verdict: Verdict, authserv_id: str) -> bytes:

@@ -1,0 +1,101 @@
+"""ARC (RFC 8617): seal a message when forwarding it, and verify the chain on the way in.
+
+dkimpy computes the three fields of an ARC set and validates chains; we give it our DNS and
+our header choices, and prepend its fields through the lossless tree, so no other byte moves.
+
+Sealing needs this ADMD's Authentication-Results already on the message (the verifying hop
+writes it, with an ``arc=`` entry for the chain it found): ARC-Authentication-Results copies
+it (§4.1.1) and the ``cv=`` of the new ARC-Seal is that ``arc=`` result (§5.1.1).  RFC 8617
+§4.1.2 and §4.1.3 allow only rsa-sha256, so sealing keys are RSA.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import dkim as dkimpy
+
+from stack.auth.dkim import DEFAULT_HEADERS, signed_headers
+from stack.auth.errors import AuthError, SigningKeyError
+from stack.auth.keys import SigningKey
+from stack.auth.lookup import DnsLookup, dkim_dnsfunc
+from stack.dns.errors import ResolveError
+from stack.mime import parse
+
+ChainResult = Literal["none", "pass", "fail"]
+#: Prepended in this order, so the ARC-Seal ends on top, as each set is added (§4.2).
+_SET_ORDER = ("arc-authentication-results", "arc-message-signature", "arc-seal")
+
+
+@dataclass(frozen=True)
+class ArcChain:
+    """The chain validation status (§5.2) and how many sets the message carries."""
+
+    result: ChainResult
+    instances: int
+    reason: str = ""
+
+
+#: What a message without ARC sets carries.
+NO_CHAIN = ArcChain("none", 0)
+
+
+def verify_chain(message: bytes, lookup: DnsLookup) -> ArcChain:
+    """Validate every ARC set (§5.2): ``none`` without sets, else ``pass`` or ``fail``."""
+    logger = logging.Logger("elsinore.arc")
+    try:
+        status, sets, reason = dkimpy.arc_verify(
+            message, logger=logger, dnsfunc=dkim_dnsfunc(lookup), minkey=1024
+        )
+    except ResolveError as exc:
+        return ArcChain("fail", 0, f"key lookup failed: {exc}")
+    except dkimpy.DKIMException as exc:
+        return ArcChain("fail", 0, str(exc))
+    result = bytes(status).decode("ascii").lower()
+    chain: ChainResult = "pass" if result == "pass" else "none" if result == "none" else "fail"
+    return ArcChain(chain, len(sets or ()), str(reason or ""))
+
+
+def seal(
+    message: bytes,
+    domain: str,
+    selector: str,
+    key: SigningKey,
+    authserv_id: str,
+    *,
+    headers: Sequence[str] = DEFAULT_HEADERS,
+) -> bytes:
+    """``message`` with one more ARC set on top; raises :class:`AuthError` when it has no
+    Authentication-Results of ``authserv_id`` to seal."""
+    if key.algorithm != "rsa":
+        raise SigningKeyError("ARC seals with rsa-sha256 only (RFC 8617 §4.1.2)")
+    tree = parse(message)
+    include = signed_headers([f.name for f in tree.fields if f.is_field], headers, ())
+    include = [name for name in include if not name.startswith("arc-")]
+    try:
+        lines = dkimpy.arc_sign(
+            message,
+            selector.encode("ascii"),
+            domain.encode("ascii"),
+            key.dkimpy_key,
+            authserv_id.encode("ascii"),
+            include_headers=[name.encode("ascii") for name in include],
+            logger=logging.Logger("elsinore.arc"),
+        )
+    except dkimpy.DKIMException as exc:
+        raise AuthError(f"cannot seal: {exc}") from None
+    if not lines:
+        raise AuthError(f"no Authentication-Results of {authserv_id} to seal")
+    fields: dict[str, tuple[str, str]] = {}
+    for line in lines:
+        name, _, value = bytes(line).decode("ascii").partition(":")
+        fields[name.lower()] = (name, value.strip())
+    for kind in _SET_ORDER:
+        tree.prepend(*fields[kind])
+    return bytes(tree)
+
+
+__all__ = ["NO_CHAIN", "ArcChain", "seal", "verify_chain"]
