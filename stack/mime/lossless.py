@@ -491,12 +491,15 @@ def split_multipart(
     starts: list[int] = []
     closing_at = -1
     closing_end = len(body)
+    floor = 0  # where the previous delimiter line ended: its line break is not ours to take
     for dash_at, end, is_close in _delimiters(body, boundary):
-        # The line break before the dashes belongs to the delimiter.
-        if dash_at >= 2 and body[dash_at - 2 : dash_at] == b"\r\n":
+        # The line break before the dashes belongs to the delimiter, unless it already ended
+        # the previous delimiter line (an empty part with no line of its own).
+        if dash_at - 2 >= floor and body[dash_at - 2 : dash_at] == b"\r\n":
             begin = dash_at - 2
         else:
-            begin = max(dash_at - 1, 0)
+            begin = max(dash_at - 1, floor)
+        floor = end
         if is_close:
             closing_at, closing_end = begin, end
             break

@@ -207,9 +207,18 @@ def test_many_parts_split_in_linear_time() -> None:
 def test_comment_between_type_and_subtype_still_makes_a_multipart() -> None:
     # Found by harness.strategies: RFC 2045 5.1 allows comments between any two tokens.
     data = (
-        b"Content-Type: multipart (a comment) /mixed; boundary=b\r\n\r\n"
-        b"--b\r\n\r\none\r\n--b--\r\n"
+        b"Content-Type: multipart (a comment) /mixed; boundary=b\r\n\r\n--b\r\n\r\none\r\n--b--\r\n"
     )
     message = parse(data)
     assert message.mime_type == "multipart/mixed"
     assert len(message.parts) == 1
+
+
+def test_a_delimiter_right_after_a_delimiter_does_not_reuse_its_line_break() -> None:
+    # Found by the mime_parse fuzzer: both delimiters claimed the same CRLF.
+    data = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n--b\r\n--b--\r\n"
+    message = parse(data)
+    assert [bytes(part) for part in message.parts] == [b"", b""]
+    assert message.multipart is not None
+    assert message.multipart.delimiters == [b"--b\r\n", b"--b\r\n"]
+    assert bytes(message) == data
