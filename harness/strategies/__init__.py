@@ -26,7 +26,7 @@ RFC 5322 3.4 / 4.4 / 6532     ``local_part_wire domain_wire domain_literals mail
                               display_names mailboxes groups address_lists mailbox_lists``
 RFC 5322 3.6.4                ``msg_id_wire msg_id_list_wire message_ids message_id_lists``
 RFC 2045 / 2231 / 2183        ``tokens parameter_values parameters content_type_wire
-                              content_dispositions``
+                              content_disposition_wire content_dispositions``
 RFC 2046 / 6522 / 3464        ``text_parts data_parts entities wire_entities``
 whole messages                ``messages`` (models) and ``wire_messages`` (bytes and model)
 ============================  ===============================================================
@@ -50,6 +50,7 @@ For bulk data, run the grammar without hypothesis::
 
 from harness.strategies.mime import (
     Entity,
+    content_disposition_wire,
     content_dispositions,
     content_type_wire,
     data_parts,
@@ -104,6 +105,7 @@ __all__ = [
     "atom_text",
     "cfws",
     "comment",
+    "content_disposition_wire",
     "content_dispositions",
     "content_type_wire",
     "data_parts",

@@ -21,6 +21,7 @@ from stack.mime.model import Mail
 __all__ = [
     "TOKEN",
     "Entity",
+    "content_disposition_wire",
     "content_dispositions",
     "content_type_wire",
     "data_parts",
@@ -68,6 +69,18 @@ def content_type_wire() -> st.SearchStrategy[tuple[str, ContentType]]:
         )
         value = ContentType(maintype, subtype, draw(parameters()))
         return draw(strategy(grammar.content_type, value)), value
+
+    return drawn()
+
+
+def content_disposition_wire() -> st.SearchStrategy[tuple[str, ContentDisposition]]:
+    """Content-Disposition (RFC 2183) as ``(wire, value)``: a file name as a token, a
+    quoted-string, an RFC 2231 extended value or continuations."""
+
+    @st.composite
+    def drawn(draw: st.DrawFn) -> tuple[str, ContentDisposition]:
+        value = draw(content_dispositions())
+        return draw(strategy(grammar.content_disposition, value)), value
 
     return drawn()
 

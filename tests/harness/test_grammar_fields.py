@@ -10,6 +10,7 @@ from hypothesis import given
 
 from harness.strategies import (
     address_list_wire,
+    content_disposition_wire,
     content_type_wire,
     date_time_wire,
     mailbox_wire,
@@ -19,7 +20,15 @@ from harness.strategies import (
     quoted_string,
     unstructured_wire,
 )
-from stack.mime import ContentType, DateTime, Group, Mailbox, MessageId, decode_field
+from stack.mime import (
+    ContentDisposition,
+    ContentType,
+    DateTime,
+    Group,
+    Mailbox,
+    MessageId,
+    decode_field,
+)
 from stack.mime.fields import decode_date, decode_msg_id
 
 
@@ -83,3 +92,11 @@ def test_content_types_with_quoted_and_rfc2231_parameters_read_as_written(
 ) -> None:
     text, value = wire
     assert decode_field("Content-Type", text) == value
+
+
+@given(content_disposition_wire())
+def test_file_names_in_every_parameter_form_read_as_written(
+    wire: tuple[str, ContentDisposition],
+) -> None:
+    text, value = wire
+    assert decode_field("Content-Disposition", text) == value
