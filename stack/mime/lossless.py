@@ -370,7 +370,14 @@ class Message:
 
     def _first_field_index(self) -> int:
         # An mbox "From " envelope line stays first: it is not part of the message proper.
-        if self.fields and self.fields[0].raw.startswith(b"From ") and not self.fields[0].is_field:
+        # One without a line break is the whole input; a field after it would be glued to it.
+        first = self.fields[0] if self.fields else None
+        if (
+            first is not None
+            and first.raw.startswith(b"From ")
+            and not first.is_field
+            and first.raw.endswith(b"\n")
+        ):
             return 1
         return 0
 

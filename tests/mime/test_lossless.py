@@ -222,3 +222,9 @@ def test_a_delimiter_right_after_a_delimiter_does_not_reuse_its_line_break() -> 
     assert message.multipart is not None
     assert message.multipart.delimiters == [b"--b\r\n", b"--b\r\n"]
     assert bytes(message) == data
+
+
+def test_prepend_to_a_lone_from_line_without_line_break_goes_first() -> None:
+    message = parse(b"From x")
+    message.prepend("X-Spamtacus", "no")
+    assert bytes(message) == b"X-Spamtacus: no\r\nFrom x"
