@@ -251,6 +251,30 @@ def _cte(source: Source, head: _Head, encoding: str) -> None:
 # -- RFC 2046 leaves ------------------------------------------------------------------------
 
 
+def _leaf(
+    source: Source,
+    value: ContentType,
+    content: bytes,
+    body: Text | Data,
+    dispose: Callable[[], bool],
+    encoding: str | None = None,
+) -> Entity:
+    """A leaf's header (Content-Type, Content-Transfer-Encoding, Content-Disposition when
+    ``dispose()`` says so) and its transfer-encoded content."""
+    if encoding is None:
+        encoding = _encoding_for(source, content)
+    head = _Head(source)
+    head.add("Content-Type", content_type(source, value), value)
+    _cte(source, head, encoding)
+    if dispose():
+        disposition = disposition_value(source)
+        head.add("Content-Disposition", content_disposition(source, disposition), disposition)
+    return Entity(
+        head.bytes() + b"\r\n" + _transfer_encode(source, content, encoding),
+        Mail(tuple(head.headers), body),
+    )
+
+
 @production("rfc2046:text")
 def text_entity(source: Source) -> Entity:
     """A text/* leaf: a charset, text it can hold, and a transfer encoding for its bytes."""
@@ -273,17 +297,7 @@ def text_entity(source: Source) -> Entity:
         source.mark("rfc2046:8bit-in-us-ascii")
         text += "é"
         content += "é".encode()
-    encoding = _encoding_for(source, content)
-    head = _Head(source)
-    head.add("Content-Type", content_type(source, value), value)
-    _cte(source, head, encoding)
-    if source.chance(3):
-        disposition = disposition_value(source)
-        head.add("Content-Disposition", content_disposition(source, disposition), disposition)
-    return Entity(
-        head.bytes() + b"\r\n" + _transfer_encode(source, content, encoding),
-        Mail(tuple(head.headers), Text(text)),
-    )
+    return _leaf(source, value, content, Text(text), lambda: source.chance(3))
 
 
 @production("rfc2046:data")
@@ -300,15 +314,7 @@ def data_entity(source: Source) -> Entity:
         data = source.text(PRINTABLE_ASCII, 990, 1100).encode()
     encoding = _encoding_for(source, data)
     value = ContentType(maintype, subtype, parameters(source, ("boundary",)))
-    head = _Head(source)
-    head.add("Content-Type", content_type(source, value), value)
-    _cte(source, head, encoding)
-    disposition = disposition_value(source)
-    head.add("Content-Disposition", content_disposition(source, disposition), disposition)
-    return Entity(
-        head.bytes() + b"\r\n" + _transfer_encode(source, data, encoding),
-        Mail(tuple(head.headers), Data(data)),
-    )
+    return _leaf(source, value, data, Data(data), lambda: True, encoding)
 
 
 @production("rfc3464:delivery-status")
