@@ -13,7 +13,9 @@ drive it:
   and the grammar never iterates a set or a dict whose order could differ between runs.
 
 :func:`production` marks a grammar function with the ABNF rule it follows; a source records
-each rule it passes through, which is how the corpus manifest says what a message exercises.
+each rule it passes through (:attr:`Source.seen`), which is how the corpus manifest says what a
+message exercises.  The hottest productions record themselves with one line instead
+(``source.seen["rfc5322:mailbox"] = None``): a wrapper's frame costs more than they do.
 """
 
 from __future__ import annotations
