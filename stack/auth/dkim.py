@@ -142,29 +142,36 @@ def verify_all(message: bytes, lookup: DnsLookup, *, allow_sha1: bool = False) -
     RFC 8301 §3.1: verifiers MUST NOT consider rsa-sha1 signatures valid, so they are a
     ``permerror`` unless ``allow_sha1`` (only for checking another signer's arithmetic).
     """
-    verifier = dkimpy.DKIM(message)
-    count = sum(1 for name, _ in verifier.headers if name.lower() == b"dkim-signature")
-    return [_verify_one(message, index, lookup, allow_sha1) for index in range(count)]
+    first = _Verifier(message)
+    count = len(first.signatures())
+    return [
+        _verify_one(first if index == 0 else _Verifier(message), index, lookup, allow_sha1)
+        for index in range(count)
+    ]
 
 
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
+class _Verifier(logging.Handler):
+    """One dkimpy verifier and the log lines it wrote (they carry its reasons for failing).
+
+    One per signature: dkimpy keeps the signature being checked as state on the object.
+    """
+
+    def __init__(self, message: bytes) -> None:
+        super().__init__(logging.INFO)
         self.messages: list[str] = []
+        logger = logging.Logger("elsinore.dkim")
+        logger.addHandler(self)
+        self.dkim = dkimpy.DKIM(message, logger=logger)
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno >= logging.INFO:
-            self.messages.append(record.getMessage())
+        self.messages.append(record.getMessage())
+
+    def signatures(self) -> list[bytes]:
+        return [value for name, value in self.dkim.headers if name.lower() == b"dkim-signature"]
 
 
-def _verify_one(message: bytes, index: int, lookup: DnsLookup, allow_sha1: bool) -> DkimResult:
-    # A fresh verifier per signature: dkimpy keeps per-signature state on the object.
-    collect = _Collect()
-    logger = logging.Logger("elsinore.dkim")
-    logger.addHandler(collect)
-    verifier = dkimpy.DKIM(message, logger=logger)
-    sigs = [value for name, value in verifier.headers if name.lower() == b"dkim-signature"]
-    tags = _tags(sigs[index])
+def _verify_one(verifier: _Verifier, index: int, lookup: DnsLookup, allow_sha1: bool) -> DkimResult:
+    tags = _tags(verifier.signatures()[index])
     outcome: dict[str, str] = {}
 
     def fail(result: DkimResultName, reason: str) -> DkimResult:
@@ -173,7 +180,7 @@ def _verify_one(message: bytes, index: int, lookup: DnsLookup, allow_sha1: bool)
     if tags.get(b"a", b"").strip().lower() == b"rsa-sha1" and not allow_sha1:
         return fail("permerror", "rsa-sha1 signatures are not valid (RFC 8301 §3.1)")
     try:
-        verified = verifier.verify(idx=index, dnsfunc=_dnsfunc(lookup, outcome))
+        verified = verifier.dkim.verify(idx=index, dnsfunc=_dnsfunc(lookup, outcome))
     except dkimpy.ValidationError as exc:
         # §6.1.3: a body hash that does not match is a failed signature, not a broken one.
         broken = not str(exc).startswith("body hash mismatch")
@@ -186,7 +193,7 @@ def _verify_one(message: bytes, index: int, lookup: DnsLookup, allow_sha1: bool)
         return fail("temperror", outcome["temperror"])
     if "permerror" in outcome:
         return fail("permerror", outcome["permerror"])
-    reason = collect.messages[-1] if collect.messages else "signature did not verify"
+    reason = verifier.messages[-1] if verifier.messages else "signature did not verify"
     return fail("fail", reason)
 
 
