@@ -96,16 +96,14 @@ def main() -> int:
     if args.json:
         print(json.dumps({"messages": len(messages), "megabytes": megabytes, "rows": rows}))
         return 0
-    print(
-        f"SpamAssassin corpus: {len(messages)} messages, {megabytes:.1f} MB, best of {args.repeat}"
-    )
-    print(f"{'task':<8}{'elsinore':>22}{'peer':>36}{'ratio':>9}")
+    print(f"SpamAssassin: {len(messages)} messages, {megabytes:.1f} MB, best of {args.repeat}")
+    print(f"{'task':<8} {'elsinore':<28} {'peer':<48} ratio")
     for row in rows:
-        ours = f"{row['elsinore_mb_s']} MB/s {row['elsinore_msg_s']} msg/s"
-        peer = f"{row['peer']}: {row['peer_mb_s']} MB/s {row['peer_msg_s']} msg/s"
-        print(f"{row['task']:<8}{ours:>22}{peer:>36}{row['ratio']:>8}x")
+        ours = f"{row['elsinore_mb_s']} MB/s, {row['elsinore_msg_s']} msg/s"
+        peer = f"{row['peer']}: {row['peer_mb_s']} MB/s, {row['peer_msg_s']} msg/s"
+        print(f"{row['task']:<8} {ours:<28} {peer:<48} {row['ratio']}x")
         if row["elsinore_errors"] or row["peer_errors"]:
-            print(f"{'':8}raised: elsinore {row['elsinore_errors']}, peer {row['peer_errors']}")
+            print(f"{'':8} raised: elsinore {row['elsinore_errors']}, peer {row['peer_errors']}")
     return 0
 
 
