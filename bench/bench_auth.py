@@ -17,13 +17,14 @@ from stack.auth.publish import txt_rdata
 
 DOMAIN = "castle.test"
 ROUNDS = 50
-MESSAGE = (
-    b"From: Ophelia <ophelia@castle.test>\r\n"
-    b"To: hamlet@castle.test\r\n"
-    b"Subject: remembrances\r\n"
-    b"Date: Wed, 25 Nov 2026 12:00:00 +0000\r\n"
-    b"Message-ID: <rosemary@castle.test>\r\n"
-    b"\r\n" + b"There's rosemary, that's for remembrance; pray, love, remember.\r\n" * 60
+#: A typical short letter: six signed fields and a 4 KB body.
+MESSAGE = b"".join(
+    [
+        b"From: Polonius <polonius@castle.test>\r\nTo: laertes@castle.test\r\n",
+        b"Cc: ophelia@castle.test\r\nSubject: precepts\r\n",
+        b"Date: Wed, 25 Nov 2026 09:00:00 +0000\r\nMessage-ID: <precepts@castle.test>\r\n\r\n",
+        b"Neither a borrower nor a lender be; to thine own self be true.\r\n" * 64,
+    ]
 )
 KEYS = {algorithm: keys.generate(algorithm) for algorithm in keys.ALGORITHMS}
 LOOKUP = StaticLookup(

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 import click
-import dns.tsig
 
 from stack.auth import dkim, keys, publish
 from stack.auth.inbound import authenticate
@@ -23,9 +22,10 @@ from stack.auth.lookup import resolver_lookup
 from stack.auth.results import received_spf
 from stack.auth.spf import check_host
 from stack.dns.addresses import Endpoint
+
+# ``dns update --key`` and ``dkim publish --tsig`` take a key the same way: one reader.
+from stack.dns.cli import _read_key as read_tsig_key
 from stack.dns.cli import endpoint_option
-from stack.dns.errors import KeyFileError
-from stack.dns.keys import load_keys, parse_key
 
 FC = TypeVar("FC", bound=Callable[..., Any])
 
@@ -45,16 +45,6 @@ def _message_argument(function: FC) -> FC:
     """``[MSG|-]``: a message file, or standard input."""
     argument = click.argument("message", type=click.File("rb"), default="-", metavar="[MSG|-]")
     return argument(function)
-
-
-def _tsig_key(text: str) -> dns.tsig.Key:
-    """``--tsig``: one ``name:algorithm:secret``, or ``@FILE`` holding exactly one key."""
-    if not text.startswith("@"):
-        return parse_key(text, "--tsig")
-    found = load_keys(Path(text[1:]))
-    if len(found) != 1:
-        raise KeyFileError(f"{text[1:]}: expected exactly one key, found {len(found)}")
-    return next(iter(found.values()))
 
 
 @click.group(name="dkim")
@@ -114,7 +104,7 @@ def publish_command(
         --domain castle.test --selector s1 --record s1.txt --tsig @dns.keys
     """
     record = record_file.read().strip()
-    publish.publish(server, zone, selector, domain, record, _tsig_key(tsig_text), ttl=ttl)
+    publish.publish(server, zone, selector, domain, record, read_tsig_key(tsig_text), ttl=ttl)
     name = publish.selector_name(selector, domain).to_text(omit_final_dot=True)
     click.echo(f"{name}: published")
 
@@ -150,14 +140,14 @@ def sign_command(
       elsinore dkim sign --domain castle.test --selector s1 --key s1.key msg.eml
     """
     key = keys.load(key_path)
-    signed = dkim.sign(
-        message.read(),
+    signer = dkim.Signer(
         domain,
         selector,
         key,
         headers=headers or dkim.DEFAULT_HEADERS,
         oversign=oversign or dkim.OVERSIGNED,
     )
+    signed = signer.sign(message.read())
     sys.stdout.buffer.write(signed)
     sys.stdout.buffer.flush()
 

@@ -74,48 +74,47 @@ def signed_headers(
     return chosen
 
 
-def signature_value(
-    message: bytes,
-    domain: str,
-    selector: str,
-    key: SigningKey,
-    *,
-    headers: Sequence[str] = DEFAULT_HEADERS,
-    oversign: Sequence[str] = OVERSIGNED,
-) -> str:
-    """The ``DKIM-Signature`` field value (folded, without the name) for ``message``."""
-    fields = parse(message).fields
-    include = signed_headers([f.name for f in fields if f.is_field], headers, oversign)
-    signer = dkimpy.DKIM(message, signature_algorithm=key.signature_algorithm)
-    try:
-        line = signer.sign(
-            selector.encode("ascii"),
-            domain.encode("ascii"),
-            key.dkimpy_key,
-            canonicalize=CANONICALIZATION,
-            include_headers=[name.encode("ascii") for name in include],
+@dataclass(frozen=True)
+class Signer:
+    """One signing domain's configuration: its key, selector and the fields it signs."""
+
+    domain: str
+    selector: str
+    key: SigningKey
+    headers: Sequence[str] = DEFAULT_HEADERS
+    oversign: Sequence[str] = OVERSIGNED
+
+    def signature(self, message: bytes) -> str:
+        """The ``DKIM-Signature`` field value (folded, without the name) for ``message``."""
+        fields = parse(message).fields
+        include = signed_headers(
+            [f.name for f in fields if f.is_field], self.headers, self.oversign
         )
-    except dkimpy.DKIMException as exc:
-        raise ValueError(f"cannot sign: {exc}") from None
-    name, _, value = bytes(line).partition(b":")
-    assert name.lower() == b"dkim-signature"
-    return value.strip().decode("ascii")
+        signer = dkimpy.DKIM(message, signature_algorithm=self.key.signature_algorithm)
+        try:
+            line = signer.sign(
+                self.selector.encode("ascii"),
+                self.domain.encode("ascii"),
+                self.key.dkimpy_key,
+                canonicalize=CANONICALIZATION,
+                include_headers=[name.encode("ascii") for name in include],
+            )
+        except dkimpy.DKIMException as exc:
+            raise ValueError(f"cannot sign: {exc}") from None
+        name, _, value = bytes(line).partition(b":")
+        assert name.lower() == b"dkim-signature"
+        return value.strip().decode("ascii")
+
+    def sign(self, message: bytes) -> bytes:
+        """``message`` with a DKIM-Signature prepended; no other byte changes."""
+        tree = parse(message)
+        tree.prepend("DKIM-Signature", self.signature(message))
+        return bytes(tree)
 
 
-def sign(
-    message: bytes,
-    domain: str,
-    selector: str,
-    key: SigningKey,
-    *,
-    headers: Sequence[str] = DEFAULT_HEADERS,
-    oversign: Sequence[str] = OVERSIGNED,
-) -> bytes:
-    """``message`` with a DKIM-Signature prepended; no other byte changes."""
-    value = signature_value(message, domain, selector, key, headers=headers, oversign=oversign)
-    tree = parse(message)
-    tree.prepend("DKIM-Signature", value)
-    return bytes(tree)
+def sign(message: bytes, domain: str, selector: str, key: SigningKey) -> bytes:
+    """Sign with the default field list: :meth:`Signer.sign`."""
+    return Signer(domain, selector, key).sign(message)
 
 
 @dataclass(frozen=True)
@@ -242,8 +241,8 @@ __all__ = [
     "DEFAULT_HEADERS",
     "OVERSIGNED",
     "DkimResult",
+    "Signer",
     "sign",
-    "signature_value",
     "signed_headers",
     "verify_all",
 ]

@@ -184,22 +184,9 @@ def evaluate(
     suffixes: SuffixList | None = None,
 ) -> DmarcOutcome:
     """The DMARC outcome for ``message``; ``sample`` in [0, 100) decides ``pct``."""
-    domain = author_domain(message)
-    if domain is None:
+    from_domain = author_domain(message)
+    if from_domain is None:
         return DmarcOutcome("permerror", "", reason="not exactly one From author")
-    return evaluate_domain(domain, spf, dkim, lookup, sample=sample, suffixes=suffixes)
-
-
-def evaluate_domain(
-    from_domain: str,
-    spf: SpfResult | None,
-    dkim: Sequence[DkimResult],
-    lookup: DnsLookup,
-    *,
-    sample: float | None = None,
-    suffixes: SuffixList | None = None,
-) -> DmarcOutcome:
-    """:func:`evaluate` once the From domain is known."""
     found = discover(from_domain, lookup, suffixes)
     if found.record is None:
         return DmarcOutcome(found.error or "none", from_domain, reason=found.reason)
@@ -236,6 +223,5 @@ __all__ = [
     "author_domain",
     "discover",
     "evaluate",
-    "evaluate_domain",
     "parse_record",
 ]

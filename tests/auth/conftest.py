@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,6 @@ from dns_testbed import ServerThread
 
 @pytest.fixture
 def servers() -> Iterator[ServerThread]:
-    thread = ServerThread()
-    try:
+    """A background event loop for our DNS servers, closed after the test."""
+    with closing(ServerThread()) as thread:
         yield thread
-    finally:
-        thread.close()
