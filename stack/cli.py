@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import click
 
 from stack import __version__
-from stack.auth.cli import dkim_group, dmarc_group, spf_group
+from stack.auth.cli import arc_group, dkim_group, dmarc_group, spf_group
 from stack.dns.cli import dns_group
 from stack.errors import ElsinoreError
 from stack.mime.cli import make as make_command
@@ -53,7 +53,16 @@ def make_group(name: str, help_text: str) -> click.Group:
 
 def stack_commands() -> list[click.Command]:
     """Every command group of the stack, in the order ``--help`` lists them."""
-    return [mime_group, make_command, dns_group, dkim_group, spf_group, dmarc_group, spam_group]
+    return [
+        mime_group,
+        make_command,
+        dns_group,
+        dkim_group,
+        spf_group,
+        dmarc_group,
+        arc_group,
+        spam_group,
+    ]
 
 
 def describe(exc: BaseException) -> str:

@@ -1,4 +1,4 @@
-"""``elsinore dkim``, ``elsinore spf`` and ``elsinore dmarc``: the authentication checks by hand.
+"""``elsinore dkim``, ``spf``, ``dmarc`` and ``arc``: the authentication checks by hand.
 
 Thin commands: options become :mod:`stack.auth` values, results are printed one line each
 for people or as JSON (``--json``) for scripts.  Every DNS query goes to ``--server``, our
@@ -16,7 +16,7 @@ from typing import Any, BinaryIO, TypeVar
 
 import click
 
-from stack.auth import dkim, keys, publish
+from stack.auth import arc, dkim, keys, publish
 from stack.auth.inbound import authenticate
 from stack.auth.lookup import resolver_lookup
 from stack.auth.results import received_spf
@@ -278,4 +278,55 @@ def dmarc_check(
         )
         click.echo(field)
     if outcome.disposition != "none":
+        raise click.exceptions.Exit(1)
+
+
+@click.group(name="arc")
+def arc_group() -> None:
+    """ARC (RFC 8617): seal mail you forward, validate the chain of mail you receive.
+
+    \b
+    Example:
+      elsinore arc seal --domain castle.test --selector arc --key arc.key \\
+        --authserv-id relay.castle.test stamped.eml > sealed.eml
+      elsinore arc verify --server 127.0.0.1:5353 sealed.eml
+    """
+
+
+@arc_group.command(name="seal")
+@click.option("--domain", required=True, help="The sealing domain (d=).")
+@click.option("--selector", required=True, help="The selector (s=).")
+@click.option("--key", "key_path", required=True, type=click.Path(path_type=Path), help="RSA.")
+@click.option("--authserv-id", required=True, help="Whose Authentication-Results to seal.")
+@_message_argument
+def arc_seal(
+    domain: str, selector: str, key_path: Path, authserv_id: str, message: BinaryIO
+) -> None:
+    """Add an ARC set over MSG's Authentication-Results of AUTHSERV-ID; write it to stdout.
+
+    \b
+    Example:
+      elsinore arc seal --domain castle.test --selector arc --key arc.key \\
+        --authserv-id relay.castle.test stamped.eml
+    """
+    sealed = arc.seal(message.read(), domain, selector, keys.load(key_path), authserv_id)
+    sys.stdout.buffer.write(sealed)
+    sys.stdout.buffer.flush()
+
+
+@arc_group.command(name="verify")
+@_server_option
+@_message_argument
+def arc_verify(server: Endpoint, message: BinaryIO) -> None:
+    """Validate MSG's ARC chain: print none, pass or fail; exit 1 only for fail.
+
+    \b
+    Example:
+      elsinore arc verify --server 127.0.0.1:5353 sealed.eml
+    """
+    with resolver_lookup(server) as lookup:
+        chain = arc.verify_chain(message.read(), lookup)
+    reason = f" ({chain.reason})" if chain.reason else ""
+    click.echo(f"{chain.result} sets={chain.instances}{reason}")
+    if chain.result == "fail":
         raise click.exceptions.Exit(1)

@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from auth_testbed import DOMAIN, MESSAGE, serve_castle
+from auth_testbed import DOMAIN, MESSAGE, serve_castle, signing_key, tsig_key
 from dns_testbed import KEY_LINE, ServerThread
 
+from stack.auth import publish
 from stack.cli import cli, run
 
 pytestmark = pytest.mark.timeout(60)
@@ -21,6 +22,8 @@ COMMANDS = [
     ["dkim", "verify"],
     ["spf", "check"],
     ["dmarc", "check"],
+    ["arc", "seal"],
+    ["arc", "verify"],
 ]
 
 
@@ -103,3 +106,23 @@ def test_spf_check_rejects_a_bad_address_in_one_line(capsys: pytest.CaptureFixtu
     assert capsys.readouterr().err.strip() == (
         "elsinore: error: bad client address 'not-an-ip': expected an IPv4 or IPv6 address"
     )
+
+
+def test_arc_seal_then_verify_through_our_dns(
+    servers: ServerThread, tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    server = serve_castle(servers)
+    key = signing_key("rsa")
+    publish.publish(server, DOMAIN, "arc", DOMAIN, key.record(), tsig_key())
+    (tmp_path / "arc.key").write_bytes(key.pem)
+    stamped = tmp_path / "stamped.eml"
+    stamped.write_bytes(b"Authentication-Results: relay.castle.test; arc=none\r\n" + MESSAGE)
+    seal = ["arc", "seal", "--domain", DOMAIN, "--selector", "arc"]
+    seal += ["--key", str(tmp_path / "arc.key"), "--authserv-id", "relay.castle.test"]
+    assert run(cli(), [*seal, str(stamped)]) == 0
+    sealed = tmp_path / "sealed.eml"
+    sealed.write_bytes(capsysbinary.readouterr().out)
+    assert run(cli(), ["arc", "verify", "--server", str(server), str(sealed)]) == 0
+    assert capsysbinary.readouterr().out.startswith(b"pass sets=1")
+    sealed.write_bytes(sealed.read_bytes().replace(b"remembrance", b"forgetting"))
+    assert run(cli(), ["arc", "verify", "--server", str(server), str(sealed)]) == 1
