@@ -59,7 +59,8 @@ def test_a_different_part_count_is_not_equivalent() -> None:
     assert not iso.equivalent(_multipart("b"), two)
 
 
-@given(messages(), messages())
-def test_the_stack_equality_agrees_with_the_oracle(a: Mail, b: Mail) -> None:
-    assert iso.stack_agrees(a, b)
-    assert iso.stack_agrees(a, decode(encode(a)))
+@given(messages())
+def test_the_stack_equality_agrees_with_the_oracle(mail: Mail) -> None:
+    assert iso.stack_agrees(mail, decode(encode(mail)))
+    assert iso.stack_agrees(mail, Mail(mail.headers[1:], mail.body))
+    assert not iso.equivalent(mail, Mail(mail.headers[1:], mail.body))
