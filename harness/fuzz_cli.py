@@ -144,8 +144,12 @@ def _run(layout: Layout, target: Target, seconds: int, jobs: int, verbose: bool)
     if importlib.util.find_spec("atheris") is None:
         raise ElsinoreError("atheris is not installed (pip install -e '.[fuzz]')")
     click.echo(f"fuzz: {target.name} for {seconds}s ...", err=True)
-    echo = sys.stderr.buffer.write if verbose else None
-    return run_target(layout, target, seconds, jobs, echo=echo)
+    return run_target(layout, target, seconds, jobs, echo=_to_stderr if verbose else None)
+
+
+def _to_stderr(line: bytes) -> None:
+    sys.stderr.buffer.write(line)
+    sys.stderr.buffer.flush()
 
 
 def _finish(results: list[Result], as_json: bool) -> None:
