@@ -52,8 +52,10 @@ def verify_chain(message: bytes, lookup: DnsLookup) -> ArcChain:
         )
     except ResolveError as exc:
         return ArcChain("fail", 0, f"key lookup failed: {exc}")
-    except dkimpy.DKIMException as exc:
-        return ArcChain("fail", 0, str(exc))
+    except (dkimpy.DKIMException, IndexError) as exc:
+        # dkimpy could not read the header (IndexError: one that starts with a fold).
+        sets = parse(message).get_all("ARC-Seal")
+        return ArcChain("fail" if sets else "none", len(sets), f"unreadable: {exc!r}")
     result = bytes(status).decode("ascii").lower()
     chain: ChainResult = "pass" if result == "pass" else "none" if result == "none" else "fail"
     return ArcChain(chain, len(sets or ()), str(reason or ""))

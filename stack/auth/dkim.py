@@ -22,6 +22,7 @@ from typing import Literal
 import dkim as dkimpy
 from dkim.util import InvalidTagValueList, parse_tag_value
 
+from stack.auth.errors import AuthError
 from stack.auth.keys import SigningKey
 from stack.auth.lookup import DnsLookup, txt_strings
 from stack.dns.errors import ResolveError
@@ -100,7 +101,7 @@ class Signer:
                 include_headers=[name.encode("ascii") for name in include],
             )
         except dkimpy.DKIMException as exc:
-            raise ValueError(f"cannot sign: {exc}") from None
+            raise AuthError(f"cannot sign: {exc}") from None
         name, _, value = bytes(line).partition(b":")
         assert name.lower() == b"dkim-signature"
         return value.strip().decode("ascii")
@@ -141,12 +142,24 @@ def verify_all(message: bytes, lookup: DnsLookup, *, allow_sha1: bool = False) -
     RFC 8301 §3.1: verifiers MUST NOT consider rsa-sha1 signatures valid, so they are a
     ``permerror`` unless ``allow_sha1`` (only for checking another signer's arithmetic).
     """
-    first = _Verifier(message)
+    try:
+        first = _Verifier(message)
+    except _DKIMPY_PARSE_ERRORS as exc:
+        # dkimpy cannot read the header at all: each signature our own parser finds is
+        # reported, none is silently dropped.
+        fields = parse(message).get_all("DKIM-Signature")
+        reason = f"unreadable header: {exc or type(exc).__name__}"
+        return [_result(_tags(f.raw_value), "permerror", reason) for f in fields]
     count = len(first.signatures())
     return [
         _verify_one(first if index == 0 else _Verifier(message), index, lookup, allow_sha1)
         for index in range(count)
     ]
+
+
+#: What dkimpy's header parser raises on input it cannot read (an IndexError for a header
+#: that starts with a continuation line, as of dkimpy 1.1.8).
+_DKIMPY_PARSE_ERRORS = (dkimpy.DKIMException, IndexError)
 
 
 class _Verifier(logging.Handler):
