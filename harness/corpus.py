@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,9 +64,32 @@ def generate_one(seed: int, index: int) -> Generated:
     return Generated(index, entity, tuple(source.seen))
 
 
-def _bytes_and_productions(job: tuple[int, int]) -> tuple[bytes, tuple[str, ...]]:
-    generated = generate_one(*job)
-    return generated.entity.data, generated.productions
+def _make(job: tuple[int, int, str | None]) -> tuple[bytes, str, tuple[str, ...]]:
+    """Make one message; write it to ``target`` when given (then its bytes are not sent back
+    to the parent: in worker processes, file writes run in parallel too)."""
+    seed, index, target = job
+    generated = generate_one(seed, index)
+    data = generated.entity.data
+    digest = hashlib.sha256(data).hexdigest()
+    if target is not None:
+        Path(target).write_bytes(data)
+        data = b""
+    return data, digest, generated.productions
+
+
+def _produce(
+    seed: int, count: int, jobs: int, target: Callable[[int], str | None]
+) -> Iterator[tuple[int, bytes, str, tuple[str, ...]]]:
+    """``(index, bytes or b"" if written, sha256, productions)`` in index order."""
+    work = ((seed, index, target(index)) for index in range(count))
+    if jobs <= 1 or count < 200:
+        for index, job in enumerate(work):
+            yield (index, *_make(job))
+        return
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with context.Pool(jobs) as pool:
+        for index, made in enumerate(pool.imap(_make, work, 64)):
+            yield (index, *made)
 
 
 def generate(
@@ -76,16 +99,8 @@ def generate(
 
     With ``jobs > 1`` the messages are made by worker processes; the result is the same.
     """
-    if jobs <= 1 or count < 200:
-        for index in range(count):
-            data, productions = _bytes_and_productions((seed, index))
-            yield index, data, productions
-        return
-    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with context.Pool(jobs) as pool:
-        results = pool.imap(_bytes_and_productions, ((seed, i) for i in range(count)), 64)
-        for index, (data, productions) in enumerate(results):
-            yield index, data, productions
+    for index, data, _, productions in _produce(seed, count, jobs, lambda index: None):
+        yield index, data, productions
 
 
 def file_name(index: int, fmt: str, seed: int) -> str:
@@ -124,19 +139,20 @@ def write_corpus(
             (out / sub).mkdir(exist_ok=True)
     entries: list[dict[str, object]] = []
     table: dict[str, int] = {}
-    items = generate(seed, count, jobs=jobs)
+
+    def target(index: int) -> str | None:
+        return None if fmt == "mbox" else str(out / file_name(index, fmt, seed))
+
+    items = _produce(seed, count, jobs, target)
     if progress:
         items = track(items, total=count, description="generating")
     mbox = (out / "corpus.mbox").open("wb") if fmt == "mbox" else None
     try:
-        for index, data, productions in items:
-            name = file_name(index, fmt, seed)
+        for index, data, digest, productions in items:
             if mbox is not None:
                 mbox.write(_mbox_entry(data))
-            else:
-                (out / name).write_bytes(data)
             uses = [table.setdefault(p, len(table)) for p in productions]
-            entries.append({"file": name, "sha256": hashlib.sha256(data).hexdigest(), "uses": uses})
+            entries.append({"file": file_name(index, fmt, seed), "sha256": digest, "uses": uses})
     finally:
         if mbox is not None:
             mbox.close()
