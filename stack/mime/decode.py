@@ -145,7 +145,8 @@ def _raw_text(name: str, text: str, base: int, sink: _Sink) -> str:
     if "\r" not in text:
         return text
     sink.add(Defect("bare-cr", base + text.index("\r"), "CR without LF in a field", name))
-    return text.replace("\r", " ")
+    # Stripped again: a CR at either end becomes white space that re-reading would strip.
+    return text.replace("\r", " ").strip(" \t")
 
 
 def _decode_body(message: lossless.Message, head: Mail, sink: _Sink) -> Body:
