@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterator
 
 from stack.mime.errors import Defect, EncodeError, ParseError
-from stack.mime.fields.params import decode_content_type
+from stack.mime.fields.params import decode_content_type, decode_transfer_encoding
 
 #: Multiparts and embedded messages nested deeper than this are left opaque (with a defect),
 #: so that a hostile message cannot make a walk cost more than ``MAX_DEPTH`` passes.
@@ -261,7 +261,14 @@ class Message:
     def transfer_encoding(self) -> str:
         field = self.get("content-transfer-encoding")
         if field is not None:
-            match = _TRANSFER_ENCODING.match(field.raw_value)
+            raw = field.raw_value
+            if b"(" in raw:
+                # ``(a comment) base64`` is base64 (RFC 2045 6.1 is a structured field).
+                try:
+                    return decode_transfer_encoding(field.unfolded(), [])
+                except ParseError:
+                    return "7bit"
+            match = _TRANSFER_ENCODING.match(raw)
             if match:
                 return match[1].decode("ascii").lower()
         return "7bit"

@@ -228,3 +228,9 @@ def test_prepend_to_a_lone_from_line_without_line_break_goes_first() -> None:
     message = parse(b"From x")
     message.prepend("X-Spamtacus", "no")
     assert bytes(message) == b"X-Spamtacus: no\r\nFrom x"
+
+
+def test_comment_before_the_transfer_encoding_still_names_it() -> None:
+    # Found by harness.strategies: Content-Transfer-Encoding is a structured field (RFC 2045 6.1).
+    data = b"Content-Transfer-Encoding: (sent by x) BASE64\r\n\r\naGk=\r\n"
+    assert parse(data).transfer_encoding == "base64"
