@@ -195,8 +195,9 @@ def _verify_one(verifier: _Verifier, index: int, lookup: DnsLookup, allow_sha1: 
         verified = verifier.dkim.verify(idx=index, dnsfunc=_dnsfunc(lookup, outcome))
     except dkimpy.ValidationError as exc:
         # §6.1.3: a body hash that does not match is a failed signature, not a broken one.
-        broken = not str(exc).startswith("body hash mismatch")
-        return fail("permerror" if broken else "fail", str(exc))
+        if str(exc).startswith("body hash mismatch"):
+            return fail("fail", "body hash did not verify")
+        return fail("permerror", str(exc))
     except dkimpy.DKIMException as exc:
         return fail("permerror", str(exc))
     if verified:

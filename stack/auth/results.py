@@ -81,7 +81,8 @@ def authentication_results(
 
 def _fold(text: str, width: int = 72) -> str:
     """Fold before spaces so no line passes ``width`` where a space allows (RFC 5322 §2.2.3:
-    a fold is a line break inserted before white space, which unfolding removes)."""
+    a fold is a line break inserted before white space, which unfolding removes; inside a
+    comment or a quoted-string too, where FWS is allowed)."""
     lines: list[str] = []
     line = ""
     for word in text.split(" "):
@@ -131,7 +132,7 @@ def received_spf(spf: SpfResult, receiver: str) -> str:
     if spf.result in ("temperror", "permerror") and spf.explanation:
         pairs.append(("problem", spf.explanation))
     values = "\n\t".join(f"{key}={_value(value)};" for key, value in pairs if value)
-    return f"{spf.result} ({_comment(_summary(spf, receiver))})\n\t{values}"
+    return _fold(f"{spf.result} ({_comment(_summary(spf, receiver))})") + f"\n\t{values}"
 
 
 def _summary(spf: SpfResult, receiver: str) -> str:
