@@ -110,9 +110,12 @@ def _decode_field(field: lossless.Field, sink: _Sink) -> Header:
 
 def _decode_value(name: str, text: str, base: int, sink: _Sink) -> FieldValue:
     kind = kind_of(name)
+    if kind is not Kind.UNSTRUCTURED:
+        # Before parsing, so that the value read is the one its written form reads back as.
+        text = _without_bare_cr(name, text, base, sink)
     stripped = text.strip(" \t")
     if kind is Kind.RAW:
-        return _raw_text(name, stripped, base, sink)
+        return stripped
     if kind is Kind.UNSTRUCTURED:
         text = stripped
     found: list[Defect] | None = None if sink.strict else []
@@ -122,7 +125,7 @@ def _decode_value(name: str, text: str, base: int, sink: _Sink) -> FieldValue:
         if sink.strict:
             raise error.within(name, base) from None
         sink.add(Defect("unreadable-field", base + error.offset, error.reason, name))
-        return Malformed(_raw_text(name, stripped, base, sink))
+        return Malformed(stripped)
     for defect in found or ():
         sink.add(Defect(defect.kind, base + defect.offset, defect.detail, name))
     if found or (kind is not Kind.UNSTRUCTURED and _UNWRITABLE.search(text)):
@@ -133,20 +136,18 @@ def _decode_value(name: str, text: str, base: int, sink: _Sink) -> FieldValue:
             encode_field(name, value)
         except EncodeError as error:
             sink.add(Defect("unwritable-field", base, str(error), name))
-            return Malformed(_raw_text(name, stripped, base, sink))
+            return Malformed(stripped)
     return value
 
 
-def _raw_text(name: str, text: str, base: int, sink: _Sink) -> str:
-    """Text kept as written.  A CR that is not part of a line break cannot be written in a
-    field (RFC 5322 2.2: it would end the line), and raw and malformed fields have no encoded
-    form for it: it is read as the white space every reader takes it for.  The lossless
-    layer still has the byte."""
+def _without_bare_cr(name: str, text: str, base: int, sink: _Sink) -> str:
+    """A CR that is not part of a line break cannot be written in a field (RFC 5322 2.2: it
+    would end the line), and raw and malformed fields have no encoded form for it: it is read
+    as the white space every reader takes it for.  The lossless layer still has the byte."""
     if "\r" not in text:
         return text
     sink.add(Defect("bare-cr", base + text.index("\r"), "CR without LF in a field", name))
-    # Stripped again: a CR at either end becomes white space that re-reading would strip.
-    return text.replace("\r", " ").strip(" \t")
+    return text.replace("\r", " ")
 
 
 def _decode_body(message: lossless.Message, head: Mail, sink: _Sink) -> Body:
