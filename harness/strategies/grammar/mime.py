@@ -160,6 +160,9 @@ def parameters(source: Source, reserved: tuple[str, ...] = ()) -> tuple[tuple[st
 def _media_type(source: Source, maintype: str, subtype: str) -> str:
     if source.chance(5):
         maintype, subtype = maintype.upper(), subtype.title()
+    if source.chance(16):
+        source.mark("rfc2045:comment-before-type")
+        maintype = rfc5322.comment(source) + " " + maintype
     if source.chance(12):
         source.mark("rfc2045:cfws-in-content-type")
         return f"{maintype}{rfc5322.optional_cfws(source)}/{rfc5322.optional_cfws(source)}{subtype}"
@@ -242,10 +245,10 @@ def _transfer_encode(source: Source, content: bytes, encoding: str) -> bytes:
 
 def _cte(source: Source, head: _Head, encoding: str) -> None:
     written = encoding.upper() if source.chance(6) else encoding
-    if written == "7BIT" or source.integer(0, 4):
-        head.add("Content-Transfer-Encoding", written + rfc5322.optional_cfws(source), encoding)
-    else:
-        head.add("Content-Transfer-Encoding", written, encoding)
+    if source.chance(16):
+        source.mark("rfc2045:comment-before-mechanism")
+        written = rfc5322.comment(source) + " " + written
+    head.add("Content-Transfer-Encoding", written + rfc5322.optional_cfws(source), encoding)
 
 
 # -- RFC 2046 leaves ------------------------------------------------------------------------
@@ -342,6 +345,15 @@ def _section(source: Source) -> bytes:
     return "\r\n".join(lines).encode("ascii")
 
 
+def _padding(source: Source) -> bytes:
+    """transport-padding (RFC 2046 5.1.1): white space a gateway may add after a delimiter,
+    which a reader must ignore."""
+    if source.chance(10):
+        source.mark("rfc2046:transport-padding")
+        return source.text(" \t", 1, 3).encode("ascii")
+    return b""
+
+
 def boundary(source: Source, chunks: list[bytes]) -> str:
     """boundary (RFC 2046 5.1.1): 1 to 70 bchars, occurring in none of ``chunks``."""
     while True:
@@ -388,8 +400,8 @@ def multipart(source: Source, depth: int) -> Entity:
     dash = b"--" + chosen.encode("ascii")
     out = [preamble + b"\r\n" if preamble else b""]
     for index, part in enumerate(chunks):
-        out.append((b"\r\n" if index else b"") + dash + b"\r\n" + part)
-    out.append(b"\r\n" + dash + b"--\r\n" + epilogue)
+        out.append((b"\r\n" if index else b"") + dash + _padding(source) + b"\r\n" + part)
+    out.append(b"\r\n" + dash + b"--" + _padding(source) + b"\r\n" + epilogue)
     model = Mail(tuple(head.headers), Parts(tuple(p.mail for p in parts), preamble, epilogue))
     return Entity(head.bytes() + b"\r\n" + b"".join(out), model)
 
@@ -410,7 +422,7 @@ def nested(source: Source, depth: int, inner: Entity | None = None) -> Entity:
             encoding = source.choice(["8bit", "binary"])
         else:
             encoding = "binary"
-        head.add("Content-Transfer-Encoding", encoding, encoding)
+        _cte(source, head, encoding)
     return Entity(
         head.bytes() + b"\r\n" + inner.data, Mail(tuple(head.headers), Nested(inner.mail))
     )
