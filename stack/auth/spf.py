@@ -79,15 +79,14 @@ def check_host(
     """Evaluate the MAIL FROM identity, or the HELO identity when the reverse-path is null
     (§2.4: ``postmaster@HELO`` is then the sender)."""
     _check_ip(ip)
+    # strict=True is RFC 7208 as written; pyspf's strict=2 adds "ambiguous" verdicts of its own.
     query = pyspf.query(i=ip, s=sender, h=helo, strict=True, querytime=query_time)
-    return _evaluate(query, lookup, ip, sender, helo)
+    return _evaluate(query, lookup, ip, helo)
 
 
 def check_helo(ip: str, helo: str, lookup: DnsLookup) -> SpfResult:
     """Evaluate the HELO identity alone (§2.3), as a receiver does before MAIL FROM."""
-    _check_ip(ip)
-    query = pyspf.query(i=ip, s="", h=helo, strict=True, querytime=DEFAULT_QUERY_TIME)
-    return _evaluate(query, lookup, ip, "", helo)
+    return check_host(ip, "", helo, lookup)
 
 
 def _check_ip(ip: str) -> None:
@@ -97,7 +96,7 @@ def _check_ip(ip: str) -> None:
         raise AuthError(f"bad client address {ip!r}: expected an IPv4 or IPv6 address") from None
 
 
-def _evaluate(query: Any, lookup: DnsLookup, ip: str, sender: str, helo: str) -> SpfResult:
+def _evaluate(query: Any, lookup: DnsLookup, ip: str, helo: str) -> SpfResult:
     with _using(lookup):
         result, _code, explanation = query.check()
     identity: Identity = "helo" if query.ident == "helo" else "mailfrom"
