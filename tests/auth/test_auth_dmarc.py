@@ -12,6 +12,8 @@ from stack.auth.lookup import StaticLookup
 from stack.auth.psl import SuffixList, organizational_domain
 from stack.auth.spf import SpfResult
 
+pytestmark = pytest.mark.timeout(10)
+
 FROM_SUB = MESSAGE.replace(b"<ophelia@castle.test>", b"<ophelia@mail.castle.test>")
 
 

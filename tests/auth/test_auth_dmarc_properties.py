@@ -4,12 +4,15 @@ Suffix List's rules are exercised)."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.provisional import domains
 
 from stack.auth.dmarc import aligned
 from stack.auth.psl import default_list, organizational_domain
+
+pytestmark = pytest.mark.timeout(60)
 
 labels = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import authres
+import pytest
 
 from stack.auth.dkim import DkimResult
 from stack.auth.results import (
@@ -16,6 +17,8 @@ from stack.auth.results import (
 )
 from stack.auth.spf import SpfResult
 from stack.mime import parse
+
+pytestmark = pytest.mark.timeout(10)
 
 SPF = SpfResult(
     "pass", "mailfrom", "192.0.2.1", "ophelia@castle.test", "mx.castle.test", "castle.test"

@@ -3,11 +3,14 @@ crashes on hostile input is a verifier an attacker can switch off."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stack.auth import arc, dkim, dmarc
 from stack.auth.lookup import StaticLookup
+
+pytestmark = pytest.mark.timeout(60)
 
 NOTHING = StaticLookup({})
 DKIM_RESULTS = {"pass", "fail", "neutral", "temperror", "permerror"}

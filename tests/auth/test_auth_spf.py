@@ -12,6 +12,8 @@ from stack.auth import spf
 from stack.auth.errors import AuthError
 from stack.auth.lookup import StaticLookup
 
+pytestmark = pytest.mark.timeout(30)
+
 IP = "192.0.2.10"
 
 
