@@ -22,10 +22,8 @@ from stack.auth.lookup import resolver_lookup
 from stack.auth.results import received_spf
 from stack.auth.spf import check_host
 from stack.dns.addresses import Endpoint
-
-# ``dns update --key`` and ``dkim publish --tsig`` take a key the same way: one reader.
-from stack.dns.cli import _read_key as read_tsig_key
 from stack.dns.cli import endpoint_option
+from stack.dns.keys import read_key_option as read_tsig_key
 
 FC = TypeVar("FC", bound=Callable[..., Any])
 

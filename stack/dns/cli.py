@@ -30,9 +30,9 @@ import dns.update
 
 from stack.dns.addresses import DNS_PORT, Endpoint, parse_endpoint
 from stack.dns.cache import Answer
-from stack.dns.errors import DnsError, KeyFileError
+from stack.dns.errors import DnsError
 from stack.dns.hints import load_root_hints
-from stack.dns.keys import format_key, load_keys, parse_key
+from stack.dns.keys import format_key, load_keys, parse_key, read_key_option
 from stack.dns.primary import Primary
 from stack.dns.resolver import Resolver
 from stack.dns.server import DnsServer
@@ -313,7 +313,7 @@ def update(
       elsinore dns update --server 127.0.0.1:5353 --zone castle.test \\
         --key @dns.keys --add 'sel._domainkey 300 TXT "v=DKIM1; k=ed25519; p=..."'
     """
-    key = _read_key(key_text)
+    key = read_key_option(key_text)
     message = dns.update.UpdateMessage(zone, keyring=key)
     try:
         for add in adds:
@@ -331,15 +331,6 @@ def update(
         click.echo(f"{zone}: {rcode}")
     if response.rcode() != dns.rcode.NOERROR:
         raise SystemExit(1)
-
-
-def _read_key(text: str) -> dns.tsig.Key:
-    if not text.startswith("@"):
-        return parse_key(text, "--key")
-    keys = load_keys(Path(text[1:]))
-    if len(keys) != 1:
-        raise KeyFileError(f"{text[1:]}: expected exactly one key, found {len(keys)}")
-    return next(iter(keys.values()))
 
 
 @dns_group.command()

@@ -76,3 +76,14 @@ def format_key(key: dns.tsig.Key) -> str:
     algorithm = key.algorithm.to_text(omit_final_dot=True)
     secret = base64.b64encode(key.secret).decode("ascii")
     return f"{key.name.to_text(omit_final_dot=True)}:{algorithm}:{secret}"
+
+
+def read_key_option(text: str) -> dns.tsig.Key:
+    """A ``--key`` option's value: a key line ``name:algorithm:secret``, or ``@FILE`` naming a
+    keys file that holds exactly one key."""
+    if not text.startswith("@"):
+        return parse_key(text, "--key")
+    keys = load_keys(Path(text[1:]))
+    if len(keys) != 1:
+        raise KeyFileError(f"{text[1:]}: expected exactly one key, found {len(keys)}")
+    return next(iter(keys.values()))
