@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from harness.cli import cli
 from harness.fuzz import TARGETS, Layout, Result, Target, read_output, run_target
 from harness.fuzz_targets import check_field_decoder
-from stack.mime import ParseError
+from stack.mime import EncodeError, ParseError
 from stack.mime.errors import Defect
 
 PLANTED = """
@@ -136,6 +136,27 @@ def test_field_oracle_catches_a_defect_strict_mode_let_through() -> None:
 def test_field_oracle_catches_an_encoder_that_does_not_invert_the_decoder() -> None:
     with pytest.raises(AssertionError, match="read back as"):
         check_field_decoder(_decoder_whose_encoder_loses_case, str.lower, "Ab")
+
+
+def _refuse(value: str) -> str:
+    raise EncodeError(f"cannot write {value!r}")
+
+
+def test_field_oracle_catches_a_strictly_valid_value_the_encoder_refuses() -> None:
+    with pytest.raises(AssertionError, match="strict mode accepted 'Ab'"):
+        check_field_decoder(_decoder_whose_encoder_loses_case, _refuse, "Ab")
+
+
+def _decoder_that_reads_capitals_past_a_defect(text: str, defects: list[Defect] | None) -> str:
+    if not text.islower():
+        if defects is None:
+            raise ParseError("capitals")
+        defects.append(Defect("capitals", 0))
+    return text
+
+
+def test_field_oracle_lets_the_encoder_refuse_a_value_read_past_defects() -> None:
+    check_field_decoder(_decoder_that_reads_capitals_past_a_defect, _refuse, "X")
 
 
 def test_field_oracle_accepts_parse_errors_in_both_modes() -> None:
