@@ -159,13 +159,13 @@ def _decode_body(message: lossless.Message, head: Mail, sink: _Sink) -> Body:
         if encoding not in ("7bit", "8bit", "binary"):
             sink.add(Defect("encoded-multipart", message.body_offset, encoding))
         multipart = message.multipart
-        if multipart is None:
-            return Data(message.body)
-        return Parts(
-            tuple(decode_message(part, strict=sink.strict) for part in multipart.parts),
-            _canonical_lines(multipart.preamble),
-            _canonical_lines(multipart.epilogue),
-        )
+        if multipart is not None:
+            return Parts(
+                tuple(decode_message(part, strict=sink.strict) for part in multipart.parts),
+                _canonical_lines(multipart.preamble),
+                _canonical_lines(multipart.epilogue),
+            )
+        # No boundary, or nested too deep: the body is opaque, read like any other.
     if content_type.mime_type in ("message/rfc822", "message/global"):
         embedded = message.embedded
         if embedded is not None:

@@ -202,3 +202,15 @@ def test_check_reports_all_three_checks_for_a_good_message() -> None:
     result = check(b"From: a@b.example\r\nSubject: s\r\n\r\nbody\r\n")
     assert result.passed
     assert result.failures == ()
+
+
+def test_a_multipart_without_boundary_is_an_opaque_body_in_its_transfer_encoding() -> None:
+    # Found by the mime_check fuzzer: the raw body was kept undecoded, then encoded again.
+    data = (
+        b"Content-Type: multipart/alternative\r\n"
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        b"bgcolor=3D\"#fff\"\r\n"
+    )
+    mail = decode(data)
+    assert mail.body == Data(b'bgcolor="#fff"\r\n')
+    assert decode(encode(mail)) == mail
