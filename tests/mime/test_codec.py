@@ -209,7 +209,7 @@ def test_a_multipart_without_boundary_is_an_opaque_body_in_its_transfer_encoding
     data = (
         b"Content-Type: multipart/alternative\r\n"
         b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-        b"bgcolor=3D\"#fff\"\r\n"
+        b'bgcolor=3D"#fff"\r\n'
     )
     mail = decode(data)
     assert mail.body == Data(b'bgcolor="#fff"\r\n')
