@@ -1,16 +1,19 @@
 """Regenerate the committed seed corpora in fuzz/corpora/ (run from the repository root).
 
-    python fuzz/make_seeds.py            # needs ../shared/corpora/spamassassin
+    python fuzz/make_seeds.py            # reads the generated sample in corpus/sample
 
 Seeds give libFuzzer a head start: it mutates real structure instead of discovering
 ``Content-Type: multipart/mixed; boundary=`` one byte at a time.  The choice is deterministic
 and small (a few dozen files per family, well under 1 MB in all):
 
-- message: the smallest real message of each MIME shape in the SpamAssassin corpus (the tree
-  of types, transfer encodings, charsets, encoded-words), plus the cases of
+- message: the smallest generated message of each MIME shape in corpus/sample (the tree of
+  types, transfer encodings, charsets, encoded-words), plus the cases of
   ../shared/notes/mime.md written by hand;
-- address, date, params, unstructured, msg_id: field values of the same corpus, one per
+- address, date, params, unstructured, msg_id: field values of the same sample, one per
   lexical shape, plus the hand-written cases;
+
+Real mail is not committed (DESIGN.md): the runner adds seeds chosen the same way from the
+SpamAssassin corpus at run time (harness/fuzz_seeds.py).
 - dns: queries, a zone transfer and signed and unsigned updates made with dnspython;
 - choices: random bytes, which hypothesis reads as choices (any bytes draw some message).
 """
@@ -22,7 +25,6 @@ import random
 import re
 import shutil
 import sys
-from collections.abc import Iterable
 from pathlib import Path
 
 import dns.message
@@ -30,22 +32,11 @@ import dns.rdatatype
 import dns.tsigkeyring
 import dns.update
 
-from harness.shared import corpora_dir
-from stack.mime import decode, parse
+from harness.fuzz_seeds import FIELD_FAMILIES, pick
 from stack.mime.sources import iter_messages
 
 FUZZ = Path(__file__).resolve().parent
-MESSAGES = 36
-MAX_MESSAGE = 12 * 1024
-FIELDS = 40
 
-FIELD_FAMILIES = {
-    "address": ("from", "to", "cc", "reply-to", "sender", "bcc"),
-    "date": ("date", "resent-date"),
-    "params": ("content-type", "content-disposition"),
-    "unstructured": ("subject", "comments", "keywords"),
-    "msg_id": ("message-id", "in-reply-to", "references", "content-id"),
-}
 
 # Hand-written cases: where other codecs broke (../shared/notes/mime.md) and RFC examples.
 HAND_FIELDS = {
@@ -142,67 +133,18 @@ HAND_MESSAGES = {
 
 
 def main() -> None:
-    spamassassin = corpora_dir() / "spamassassin"
-    if not spamassassin.is_dir():
-        sys.exit(f"make_seeds: no SpamAssassin corpus at {spamassassin}")
-    messages = [source.data for source in iter_messages([spamassassin])]
-    write("message", pick_messages(messages), HAND_MESSAGES)
-    for family, names in FIELD_FAMILIES.items():
-        values = field_values(messages, names)
+    sample = FUZZ.parent / "corpus" / "sample"
+    if not sample.is_dir():
+        sys.exit(f"make_seeds: no generated sample at {sample} (elsinore corpus generate)")
+    messages = [source.data for source in iter_messages([sample])]
+    write("message", pick("message", messages), HAND_MESSAGES)
+    for family in FIELD_FAMILIES:
         hand = {f"hand-{i:02d}": text.encode() for i, text in enumerate(HAND_FIELDS[family])}
-        write(family, pick_by_shape(values, FIELDS), hand)
+        write(family, pick(family, messages), hand)
     write("dns", [], dns_seeds())
     rng = random.Random(5)
     choices = {f"random-{n:04d}": rng.randbytes(n) for n in (16, 64, 256, 1024, 4096)}
     write("choices", [], choices)
-
-
-def pick_messages(messages: list[bytes]) -> list[bytes]:
-    """The smallest message of each MIME shape, the rarest shapes first."""
-    by_shape: dict[str, list[bytes]] = {}
-    for data in messages:
-        if len(data) <= MAX_MESSAGE:
-            by_shape.setdefault(message_shape(data), []).append(data)
-    shapes = sorted(by_shape, key=lambda shape: (len(by_shape[shape]), shape))
-    return [min(by_shape[shape], key=lambda d: (len(d), d)) for shape in shapes[:MESSAGES]]
-
-
-def message_shape(data: bytes) -> str:
-    mail = decode(data)
-    parts = []
-    for part in mail.walk():
-        content_type = part.content_type
-        parts.append(
-            f"{content_type.maintype}/{content_type.subtype}:{part.transfer_encoding}"
-            f":{content_type.param('charset')}"
-        )
-    encoded_words = b"=?" in data.split(b"\n\n", 1)[0]
-    return f"{'|'.join(parts)} ew={encoded_words} defects={bool(mail.all_defects())}"
-
-
-def field_values(messages: Iterable[bytes], names: tuple[str, ...]) -> list[bytes]:
-    values = []
-    for data in messages:
-        for part in parse(data).walk():
-            for field in part.fields:
-                if field.is_field and field.name.lower() in names:
-                    values.append(field.unfolded().encode("utf-8", "surrogateescape"))
-    return values
-
-
-_LETTERS = re.compile(rb"[A-Za-z]+")
-_DIGITS = re.compile(rb"[0-9]+")
-
-
-def pick_by_shape(values: list[bytes], count: int) -> list[bytes]:
-    """The shortest value of each lexical shape (letters and digits folded), the rarest
-    shapes first: punctuation and structure are what a field grammar branches on."""
-    by_shape: dict[bytes, list[bytes]] = {}
-    for value in values:
-        shape = _DIGITS.sub(b"0", _LETTERS.sub(b"a", value))
-        by_shape.setdefault(shape, []).append(value)
-    shapes = sorted(by_shape, key=lambda shape: (len(by_shape[shape]), shape))
-    return [min(by_shape[shape], key=lambda v: (len(v), v)) for shape in shapes[:count]]
 
 
 def dns_seeds() -> dict[str, bytes]:

@@ -4,6 +4,7 @@ Layout of ``fuzz/`` (the same one ClusterFuzzLite builds from, see ``.clusterfuz
 
     targets/<target>.py      fuzz_one_input(data: bytes) -> None, and an atheris __main__
     corpora/<family>/        committed seeds, shared by the targets of one input family
+                             (real mail is added at run time: harness/fuzz_seeds.py)
     dicts/<family>.dict      libFuzzer dictionary of the family's RFC tokens
     crashes/<target>/        findings; each file is a pytest regression test (tests/fuzz/)
     work/<target>/           the growing corpus and the log of the last run (not committed)
@@ -33,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.fuzz_seeds import real_seeds
 from stack.errors import ElsinoreError
 
 KIB = 1024
@@ -150,6 +152,9 @@ def libfuzzer_command(
     command.append(str(layout.work(target) / "corpus"))
     if layout.seeds(target).is_dir():
         command.append(str(layout.seeds(target)))
+    real = real_seeds(target.family, layout.root / "work" / "real-seeds" / target.family)
+    if real is not None:
+        command.append(str(real))
     return command
 
 
