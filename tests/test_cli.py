@@ -86,3 +86,22 @@ def test_console_script_runs_as_a_program() -> None:
     )
     assert proc.returncode == 0
     assert __version__ in proc.stdout
+
+
+def test_every_command_loads_without_test_or_fuzz_extras() -> None:
+    # The README's main command installs only the runtime dependencies; a command group that
+    # imports a test-only module (pytest, yaml) or atheris at start-up breaks it.
+    script = (
+        "import sys\n"
+        "for name in ('pytest', 'yaml', 'atheris', 'xdist', 'pytest_benchmark'):\n"
+        "    sys.modules[name] = None\n"
+        "from harness.cli import cli\n"
+        "group = cli()\n"
+        "for name in group.commands:\n"
+        "    group.main(args=[name, '--help'], standalone_mode=False)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Usage: elsinore mime" in proc.stdout
