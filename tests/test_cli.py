@@ -98,7 +98,7 @@ def test_every_command_loads_without_test_or_fuzz_extras() -> None:
         "from harness.cli import cli\n"
         "group = cli()\n"
         "for name in group.commands:\n"
-        "    group.main(args=[name, '--help'], standalone_mode=False)\n"
+        "    group.main(args=[name, '--help'], prog_name='elsinore', standalone_mode=False)\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=False
