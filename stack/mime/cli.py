@@ -125,8 +125,7 @@ def check_command(paths: tuple[str, ...], strict: bool, as_json: bool, quiet: bo
         results.append(result)
         if not as_json and (not result.passed or not quiet):
             status = "ok" if result.passed else "FAIL " + "; ".join(result.failures)
-            if not result.passed or not quiet:
-                click.echo(f"{source.label}: {status}")
+            click.echo(f"{source.label}: {status}")
     passed = sum(1 for result in results if result.passed)
     failed = len(results) - passed
     if as_json:
