@@ -5,7 +5,7 @@ on what a path means:
 
 - a folder with ``cur/`` and ``new/`` is a Maildir (both are read, in name order);
 - any other folder is read recursively, every regular file one message, in path order
-  (hidden files skipped);
+  (hidden files and ``*.json`` manifests skipped);
 - a file whose first line is an mbox ``From `` line and that has at least one more such line
   after an empty line is an mbox (mboxrd: ``>From `` quoting is undone);
 - any other file is one message; ``-`` is standard input.
@@ -81,7 +81,8 @@ def _folder_files(path: Path) -> Iterator[Path]:
 
 
 def _visible_file(path: Path) -> bool:
-    return path.is_file() and not path.name.startswith(".")
+    # A JSON file in a folder of mail is a manifest (``elsinore corpus generate`` writes one).
+    return path.is_file() and not path.name.startswith(".") and path.suffix != ".json"
 
 
 def is_mbox(path: Path) -> bool:

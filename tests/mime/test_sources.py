@@ -1,0 +1,61 @@
+"""What a PATH means on the command line: a file, a folder, a Maildir or an mbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stack.errors import ElsinoreError
+from stack.mime.sources import count_messages, iter_messages
+
+MBOX = (
+    b"From a@b.example Thu Aug 22 12:36:23 2002\nSubject: one\n\nbody\n>From here\n\n"
+    b"From c@d.example Thu Aug 22 12:37:00 2002\nSubject: two\n\nx\n\n"
+)
+
+
+def test_a_folder_is_read_recursively_in_path_order_without_hidden_files_or_manifests(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "2.eml").write_bytes(b"Subject: 2\n\n")
+    (tmp_path / "1.eml").write_bytes(b"Subject: 1\n\n")
+    (tmp_path / ".hidden").write_bytes(b"Subject: no\n\n")
+    (tmp_path / "manifest.json").write_text("{}")
+    labels = [Path(source.label).name for source in iter_messages([tmp_path])]
+    assert labels == ["1.eml", "2.eml"]
+    assert count_messages([tmp_path]) == 2
+
+
+def test_a_maildir_reads_cur_then_new(tmp_path: Path) -> None:
+    for sub in ("cur", "new", "tmp"):
+        (tmp_path / sub).mkdir()
+    (tmp_path / "new" / "a").write_bytes(b"Subject: new\n\n")
+    (tmp_path / "cur" / "z").write_bytes(b"Subject: cur\n\n")
+    (tmp_path / "tmp" / "t").write_bytes(b"Subject: in delivery\n\n")
+    assert [source.data for source in iter_messages([tmp_path])] == [
+        b"Subject: cur\n\n",
+        b"Subject: new\n\n",
+    ]
+
+
+def test_an_mbox_is_split_and_from_quoting_undone(tmp_path: Path) -> None:
+    path = tmp_path / "inbox"
+    path.write_bytes(MBOX)
+    messages = list(iter_messages([path]))
+    assert [m.label for m in messages] == [f"{path}:0", f"{path}:1"]
+    assert messages[0].data == b"Subject: one\n\nbody\nFrom here\n"
+    assert messages[1].data == b"Subject: two\n\nx\n"
+
+
+def test_a_single_message_with_a_from_line_is_not_an_mbox(tmp_path: Path) -> None:
+    path = tmp_path / "one"
+    data = b"From a@b.example Thu Aug 22 12:36:23 2002\nSubject: one\n\nFrom the desk of\n"
+    path.write_bytes(data)
+    assert [source.data for source in iter_messages([path])] == [data]
+
+
+def test_a_missing_path_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ElsinoreError, match="no such file or folder"):
+        list(iter_messages([tmp_path / "absent"]))
