@@ -32,6 +32,7 @@ from stack.mime.fields import (
     encode_date,
     encode_msg_id,
     encode_msg_id_list,
+    encode_transfer_encoding,
     encode_unstructured,
 )
 from stack.mime.folding import fold
@@ -70,7 +71,7 @@ _ENCODERS: dict[Kind, tuple[Callable[[object], bool], Callable[[Any], str]]] = {
         lambda v: isinstance(v, ContentDisposition),
         encode_content_disposition,
     ),
-    Kind.TRANSFER_ENCODING: (lambda v: isinstance(v, str) and v.isascii(), str),
+    Kind.TRANSFER_ENCODING: (lambda v: isinstance(v, str), encode_transfer_encoding),
     Kind.UNSTRUCTURED: (lambda v: isinstance(v, str), encode_unstructured),
     Kind.RAW: (lambda v: isinstance(v, str), str),
 }

@@ -214,3 +214,8 @@ def test_a_multipart_without_boundary_is_an_opaque_body_in_its_transfer_encoding
     mail = decode(data)
     assert mail.body == Data(b'bgcolor="#fff"\r\n')
     assert decode(encode(mail)) == mail
+
+
+def test_a_transfer_encoding_that_is_not_a_token_is_refused() -> None:
+    with pytest.raises(EncodeError, match="not a token"):
+        encode(_simple(Header("Content-Transfer-Encoding", "base64 x")))
