@@ -58,6 +58,8 @@ def count_messages(paths: Iterable[str | Path]) -> int | None:
         if str(name) == "-":
             return None
         path = Path(name)
+        if not path.exists():
+            return None  # iter_messages says so, in its own words
         if path.is_dir():
             total += sum(1 for _ in _folder_files(path))
         elif is_mbox(path):
