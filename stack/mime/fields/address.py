@@ -30,7 +30,7 @@ from typing import Literal, NamedTuple
 from stack.mime.errors import Defect, EncodeError, ParseError
 from stack.mime.fields.encoded_word import ENCODED_WORD, decode_encoded_words, encode_phrase
 from stack.mime.fields.lexer import (
-    ATEXT,
+    ATEXT_CLASS,
     PLAIN_QTEXT,
     check_text,
     is_domain_literal,
@@ -112,7 +112,7 @@ Address = Mailbox | Group
 # ``local@domain``, ``Some Name <local@domain>``, ``"Some Name" <local@domain>``, with plain
 # white space only.  Anything else (comments, quoted-pairs, dots in names, encoded-words,
 # domain literals) takes the general path, which gives the same value for these shapes.
-_ATOM = f"[{ATEXT}]++"
+_ATOM = f"{ATEXT_CLASS}++"
 _DOT_ATOM = f"{_ATOM}(?:\\.{_ATOM})*+"
 _FAST_MAILBOX = re.compile(
     f'(?:(?P<atoms>{_ATOM}(?:[ \\t]++{_ATOM})*+)[ \\t]*+|"(?P<quoted>{PLAIN_QTEXT})"[ \\t]*+)?'
