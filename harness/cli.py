@@ -1,5 +1,9 @@
 """The ``elsinore`` entry point: the stack's commands plus the harness's own.
 
+Like the stack's, the harness's commands are imported only when they run (see
+:class:`stack.cli.LazyGroup`): ``elsinore spam test`` must not pay for the grammar, the
+fuzzer or the conformance adapters.
+
 Examples::
 
     elsinore --help
@@ -9,30 +13,37 @@ Examples::
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 
 import click
 
-from harness.conformance import conformance_group
-from harness.corpus import corpus_group
-from harness.fuzz_cli import fuzz_group
-from stack.cli import make_group, run, stack_commands
+from stack.cli import STACK_COMMANDS, LazyCommand, make_group, run
 
-
-def harness_commands() -> list[click.Command]:
-    """The harness's command groups (corpus, conformance, fuzz, loop) as they land."""
-    return [corpus_group, conformance_group, fuzz_group]
+#: The harness's command groups, by the name each is called by.
+HARNESS_COMMANDS: Mapping[str, LazyCommand] = {
+    "corpus": LazyCommand(
+        "harness.corpus:corpus_group",
+        "Generate deterministic corpora of valid mail from the harness grammar.",
+    ),
+    "conformance": LazyCommand(
+        "harness.conformance:conformance_group",
+        "Compare mail parsers with the oracle over corpora: the conformance matrix.",
+    ),
+    "fuzz": LazyCommand(
+        "harness.fuzz_cli:fuzz_group",
+        "Coverage-guided fuzzing of every parser with atheris (libFuzzer).",
+    ),
+}
 
 
 def cli() -> click.Group:
-    group = make_group(
+    return make_group(
         "elsinore",
         "Elsinore: a mail stack and the RFC 5322/MIME harness that keeps it honest.\n\n"
         "Every command has --help with an example.  Add --debug before the command to see "
         "the traceback of a failure.",
+        {**STACK_COMMANDS, **HARNESS_COMMANDS},
     )
-    for command in [*stack_commands(), *harness_commands()]:
-        group.add_command(command)
-    return group
 
 
 def main() -> None:

@@ -1,17 +1,21 @@
-"""The command line's contract: --version, --help, and one-line errors without tracebacks."""
+"""The command line's contract: --version, --help, one-line errors without tracebacks, and
+commands imported only when they run."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
 
-from harness.cli import cli
+from harness.cli import HARNESS_COMMANDS, cli
 from stack import __version__
-from stack.cli import make_group, run
+from stack.cli import STACK_COMMANDS, LazyCommand, make_group, run
 from stack.errors import ElsinoreError
+from stack.spam.store import StoreError
 
 
 def _failing_group() -> click.Group:
@@ -95,9 +99,10 @@ def test_every_command_loads_without_test_or_fuzz_extras() -> None:
         "import sys\n"
         "for name in ('pytest', 'yaml', 'atheris', 'xdist', 'pytest_benchmark'):\n"
         "    sys.modules[name] = None\n"
+        "import click\n"
         "from harness.cli import cli\n"
         "group = cli()\n"
-        "for name in group.commands:\n"
+        "for name in group.list_commands(click.Context(group)):\n"
         "    group.main(args=[name, '--help'], prog_name='elsinore', standalone_mode=False)\n"
     )
     proc = subprocess.run(
@@ -105,3 +110,102 @@ def test_every_command_loads_without_test_or_fuzz_extras() -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Usage: elsinore mime" in proc.stdout
+
+
+def _modules_after(entry_point: str, args: list[str]) -> tuple[set[str], str]:
+    """The modules a fresh interpreter has imported after running ``args`` through
+    ``entry_point`` (``stack.cli`` or ``harness.cli``), and what it printed."""
+    script = (
+        "import json, sys\n"
+        f"from {entry_point} import cli\n"
+        "from stack.cli import run\n"
+        f"status = run(cli(), {args!r})\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+        "sys.exit(status)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    output, _, modules = proc.stdout.rstrip("\n").rpartition("\n")
+    return set(json.loads(modules)), output
+
+
+def _imported(modules: set[str], packages: tuple[str, ...]) -> list[str]:
+    return sorted(
+        m for m in modules if m in packages or m.startswith(tuple(p + "." for p in packages))
+    )
+
+
+_NOT_FOR_SPAM = (
+    "stack.auth", "stack.dns", "stack.mime.cli", "dkim", "dns", "harness.conformance",
+    "harness.corpus", "harness.fuzz_cli", "harness.strategies", "hypothesis", "rich",
+    "matplotlib", "cryptography",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("entry_point", ["stack.cli", "harness.cli"])
+def test_a_spam_command_imports_no_other_part_of_the_stack(entry_point: str) -> None:
+    modules, output = _modules_after(entry_point, ["spam", "test", "--help"])
+    assert "Usage: elsinore spam test" in output
+    assert _imported(modules, _NOT_FOR_SPAM) == []
+
+
+def test_help_lists_every_command_without_importing_one() -> None:
+    modules, output = _modules_after("harness.cli", ["--help"])
+    commands = {**STACK_COMMANDS, **HARNESS_COMMANDS}
+    listed = output.split("Commands:\n", 1)[1]
+    assert [line.split()[0] for line in listed.splitlines()] == sorted(commands)
+    homes = tuple(entry.target.partition(":")[0] for entry in commands.values())
+    assert _imported(modules, homes) == []
+
+
+@pytest.mark.parametrize(("name", "entry"), [*STACK_COMMANDS.items(), *HARNESS_COMMANDS.items()])
+def test_the_tables_help_for_a_command_is_its_own_short_help(name: str, entry: LazyCommand) -> None:
+    command = entry.load()
+    assert command.name == name
+    assert command.get_short_help_str(limit=1000) == entry.help
+
+
+def test_help_reads_the_same_before_and_after_the_commands_are_imported(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    group = cli()
+    assert run(group, ["--help"]) == 0
+    from_table = capsys.readouterr().out
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        group.get_command(context, name)
+    assert run(group, ["--help"]) == 0
+    assert capsys.readouterr().out == from_table
+
+
+def test_a_lazy_command_is_imported_once_then_reused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    group = make_group("elsinore", "test group", {"spam": STACK_COMMANDS["spam"]})
+    context = click.Context(group)
+    first = group.get_command(context, "spam")
+    assert first is not None
+    assert group.get_command(context, "spam") is first
+    assert run(group, ["spam", "--help"]) == 0
+    assert "Usage: elsinore spam" in capsys.readouterr().out
+
+
+def test_a_table_entry_that_is_not_a_command_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"stack\.cli:run is not a click command"):
+        LazyCommand("stack.cli:run", "Not a command.").load()
+
+
+def test_a_lazy_command_fails_in_one_line_unless_debug_comes_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ELSINORE_DEBUG", raising=False)
+    missing = str(tmp_path / "words.db")
+    args = ["spam", "classify", "--db", missing, "--jobs", "1", "-"]
+    assert run(cli(), args) == 1
+    assert capsys.readouterr().err == (
+        f"elsinore: error: no spam database at {missing} (train one with `spam train`)\n"
+    )
+    with pytest.raises(StoreError, match="no spam database"):
+        run(cli(), ["--debug", *args])
