@@ -3,12 +3,16 @@
 Spam hides in markup: text is split by tags (``V<b></b>iagra``), padded with invisible
 comments, and its real payload is the link.  So tags are replaced by a space, comments,
 ``<style>`` and ``<script>`` are dropped, entities are decoded, and the values of the
-attributes that point somewhere (``href``, ``src``, ``action``) are kept as URLs for the
-tokenizer to crack.
+attributes that point somewhere (``href``, ``src``, ``action``, ``background``) are kept as
+URLs for the tokenizer to crack.
 
-The scan is one pass of ``str.find``, linear in the input; the one regular expression (a tag
-name) is a bounded run of one character class.  A hostile message (unclosed comments, a
-megabyte of ``<``) costs no more than its length.
+Each step is linear in the input, so a hostile message (unclosed comments, a megabyte of
+``<``) costs no more than its length:
+
+- comments and skipped elements are cut by a ``str.find`` scan that never looks back;
+- a tag is ``<[^<>]*>``: a match cannot run past the next ``<``, so no character is read by
+  more than two attempts;
+- a URL attribute is a name, ``=``, an optional quote and a run of one character class.
 """
 
 from __future__ import annotations
@@ -16,69 +20,46 @@ from __future__ import annotations
 import html
 import re
 
-_URL_ATTRIBUTES = ("href", "src", "action", "background")
-# Only these elements are searched for URL attributes: one set lookup per tag instead of
-# four scans of every <font> and <td>.
-_LINKING_ELEMENTS = frozenset(
-    {"a", "area", "img", "form", "frame", "iframe", "body", "table", "td", "input", "link"}
-)
-_SKIPPED_ELEMENTS = frozenset({"style", "script", "title"})
-_NAME = re.compile(r"[^\s/>]{1,16}")  # a bounded run of one class: nothing to backtrack
+_SKIPPED_ELEMENTS = ("style", "script")
+_TAG = re.compile(r"<[^<>]*>")
+_URL = re.compile(r"""(?:href|src|action|background)[ \t\r\n]*=[ \t\r\n]*["']?([^"'\s<>]+)""")
 
 
 def strip_html(markup: str) -> tuple[str, list[str]]:
-    """The visible text of ``markup`` and the URLs its tags point to."""
+    """The visible text of ``markup``, lowercased, and the URLs its tags point to."""
     lower = markup.lower()
+    if "<!--" in lower:
+        lower = _cut(lower, "<!--", "-->", "")  # V<!-- -->iagra is one word
+    for name in _SKIPPED_ELEMENTS:
+        if "<" + name in lower:
+            lower = _cut(lower, "<" + name, "</" + name, " ")
+    urls = [html.unescape(url) for url in _URL.findall(lower)]
+    text = _TAG.sub(" ", lower)
+    last = text.rfind("<")
+    if last >= 0 and text[last + 1 : last + 2] in _TAG_STARTS:
+        # Every closed tag is gone, so this one is never closed: the rest is markup.
+        text = text[:last]
+    return html.unescape(text), urls
+
+
+_TAG_STARTS = frozenset("abcdefghijklmnopqrstuvwxyz!/?")
+
+
+def _cut(lower: str, opening: str, closing: str, joint: str) -> str:
+    """``lower`` without every span from ``opening`` to the first ``>`` at or after the next
+    ``closing`` (the rest of the text, when it is never closed), each replaced by ``joint``."""
     pieces: list[str] = []
-    urls: list[str] = []
     position = 0
-    length = len(markup)
-    while position < length:
-        start = lower.find("<", position)
+    while True:
+        start = lower.find(opening, position)
         if start < 0:
-            pieces.append(markup[position:])
+            pieces.append(lower[position:])
             break
-        pieces.append(markup[position:start])
-        if lower.startswith("<!--", start):
-            end = lower.find("-->", start + 4)
-            position = length if end < 0 else end + 3
-            continue
-        end = lower.find(">", start + 1)
+        pieces.append(lower[position:start])
+        end = lower.find(closing, start + len(opening))
+        if end >= 0:
+            end = lower.find(">", end + len(closing) - 1)
         if end < 0:
-            break  # an unclosed tag: the rest is markup, not text
-        name = _tag_name(lower, start + 1, end)
-        if name in _SKIPPED_ELEMENTS:
-            close = lower.find("</" + name, end)
-            position = length if close < 0 else close
-            if name == "title":
-                pieces.append(" " + markup[end + 1 : position] + " ")
-            continue
-        if name in _LINKING_ELEMENTS:
-            _attribute_urls(lower, markup, start, end, urls)
-        pieces.append(" ")
+            break
         position = end + 1
-    return html.unescape("".join(pieces)), urls
-
-
-def _tag_name(lower: str, start: int, end: int) -> str:
-    found = _NAME.match(lower, start, end)
-    return found.group() if found else ""
-
-
-def _attribute_urls(lower: str, markup: str, start: int, end: int, urls: list[str]) -> None:
-    for attribute in _URL_ATTRIBUTES:
-        found = lower.find(attribute + "=", start, end)
-        if found < 0:
-            continue
-        value_start = found + len(attribute) + 1
-        quote = markup[value_start] if value_start < end else ""
-        if quote in ("'", '"'):
-            value_end = lower.find(quote, value_start + 1, end)
-            value = markup[value_start + 1 : end if value_end < 0 else value_end]
-        else:
-            value_end = value_start
-            while value_end < end and not markup[value_end].isspace():
-                value_end += 1
-            value = markup[value_start:value_end]
-        if value:
-            urls.append(html.unescape(value.strip()))
+    return joint.join(pieces)

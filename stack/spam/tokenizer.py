@@ -2,12 +2,12 @@
 
 What becomes a token follows SpamBayes' published tokenizer experiments:
 
-- **Body text** of every text part, decoded (transfer encoding, then charset) by
-  ``stack.mime.decode``; HTML is reduced to its visible text (:mod:`stack.spam.html`).  Words
-  are split on white space and lowercased but keep their punctuation (``free!!`` is not
-  ``free``).  Words of 3 to 12 characters are tokens; a longer one becomes ``skip:<first
-  letter> <length rounded down to 10>`` (SpamBayes found that base64 noise and long URLs are
-  better summarised than memorised); shorter ones are dropped.
+- **Body text** of every text part, decoded (transfer encoding by :mod:`stack.mime.transfer`,
+  then charset as :func:`stack.mime.model.body_codec` reads it); HTML is reduced to its visible
+  text (:mod:`stack.spam.html`).  Words are split on white space and lowercased but keep their
+  punctuation (``free!!`` is not ``free``).  Words of 3 to 12 characters are tokens; a longer
+  one becomes ``skip:<first letter> <length rounded down to 10>`` (SpamBayes found that base64
+  noise and long URLs are better summarised than memorised); shorter ones are dropped.
 - **URLs**, from the text and from HTML attributes: ``url:<host>`` for the host and each
   parent domain, ``proto:<scheme>``, and ``url-path:<piece>`` for the first path pieces.
   Spam has to link somewhere; the link survives any rewording.
@@ -17,9 +17,14 @@ What becomes a token follows SpamBayes' published tokenizer experiments:
   whole.  Fields a filter upstream added (``X-Spam*``) are ignored: a filter must not learn
   from another filter's verdict.
 - **Structure**: every part's MIME type, charset and transfer encoding, attachment names and
-  extensions, and the kinds of defects the decoder found (spamware writes broken MIME).
+  extensions, and the kinds of defects the parser and the decoders found (spamware writes
+  broken MIME).
 
-The work per message is bounded: at most :data:`MAX_MESSAGE_BYTES` are decoded, at most
+The tokenizer works on the lossless tree (:func:`stack.mime.lossless.parse`), not on a fully
+decoded message: only the fields it reads are decoded (by :func:`stack.mime.decode.decode_field`),
+and only text parts' bodies.  An attachment costs its MIME type and name, never its base64.
+
+The work per message is bounded: at most :data:`MAX_MESSAGE_BYTES` are parsed, at most
 :data:`MAX_TEXT_CHARS` of body text are split, and at most :data:`MAX_TOKENS` tokens come out.
 The one regular expression here (dotted names in Received, read from at most
 :data:`MAX_HEADER_CHARS` of a field) is unambiguous, so it cannot backtrack; a hostile message
@@ -33,12 +38,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
-from stack.mime import lossless
-from stack.mime.decode import decode_message
-from stack.mime.fields import ContentType, Group, Mailbox
-from stack.mime.model import Data, Mail, Malformed, Text
+from stack.mime import lossless, transfer
+from stack.mime.decode import decode_field
+from stack.mime.errors import Defect, ParseError
+from stack.mime.fields import ContentDisposition, ContentType, Group, Mailbox
+from stack.mime.fields.params import decode_content_disposition, decode_content_type
+from stack.mime.model import Malformed, body_codec
 from stack.spam.html import strip_html
 
 MAX_MESSAGE_BYTES = 512 * 1024
@@ -47,55 +55,36 @@ MAX_TOKENS = 5000
 MAX_RECEIVED = 8
 MAX_HEADER_CHARS = 400
 
-# A dotted name (host or IPv4 address) in a Received field.  The label class excludes the
-# dot, so every way through the pattern is unique and the match is linear.
-_DOTTED = re.compile(r"(?<![\w.@-])[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,10}")
-
 _ADDRESS_FIELDS = ("from", "reply-to", "sender", "to", "cc", "return-path")
 # Words of these unstructured fields become tokens.  Measured by cross-validation on the
 # training part of the SpamAssassin corpus: adding the words of every other field (List-*,
 # Errors-To, Organization...) or a token per field name cost 2 points of spam caught, because
 # a mailing list's dozen correlated fields outvote the body of the spam posted to it.
-_WORD_FIELDS = frozenset({"subject"})
+_WORD_FIELDS = ("subject",)
 _WHOLE_FIELDS = ("x-mailer", "user-agent", "x-mimeole", "x-mailer-version")
 _TRIM = "()[]<>;,\"'"
-_READ = frozenset(
-    {
-        *_ADDRESS_FIELDS, *_WORD_FIELDS, *_WHOLE_FIELDS, "received", "mime-version",
-        "content-type", "content-disposition", "content-transfer-encoding",
-    }
-)  # fmt: skip
 
 
 def tokenize(data: bytes) -> list[str]:
-    """The tokens of one message (never raises: undecodable input gives fewer tokens)."""
+    """The tokens of one message (never raises: unreadable input gives fewer tokens)."""
     head = data[:MAX_MESSAGE_BYTES]
     tokens: list[str] = []
     try:
-        mail = _decode_read_fields(head)
-    except Exception:  # lenient decode promises not to raise; a filter must survive if it does
+        message = lossless.parse(head)
+        _header_tokens(message, tokens)
+        defects: list[Defect] = []
+        budget = MAX_TEXT_CHARS
+        for part in message.walk():
+            budget = _part_tokens(part, tokens, budget, defects)
+        defects += message.all_defects()
+    except Exception:  # the parser promises not to raise; a filter must survive if it does
         tokens.append("decode:failed")
         _text_tokens(head.decode("latin-1"), tokens)
         return _valid_unicode(tokens[:MAX_TOKENS])
-    _header_tokens(mail, tokens)
-    tokens.extend(sorted({f"defect:{defect.kind}" for defect in mail.all_defects()[:50]}))
-    budget = MAX_TEXT_CHARS
-    for part in mail.walk():
-        budget = _part_tokens(part, tokens, budget)
+    tokens.extend(sorted({f"defect:{defect.kind}" for defect in defects[:50]}))
     if len(data) > MAX_MESSAGE_BYTES:
         tokens.append("truncated:yes")
     return _valid_unicode(tokens[:MAX_TOKENS])
-
-
-def _decode_read_fields(data: bytes) -> Mail:
-    """``stack.mime`` decoding of the message with only the top-level fields the tokenizer
-    reads: typed decoding of the others (dates, message-ids, every X- field) was a quarter of
-    the decoder's time and none of the tokens."""
-    message = lossless.parse(data)
-    message.fields[:] = [
-        field for field in message.fields if not field.is_field or field.name.lower() in _READ
-    ]
-    return decode_message(message)
 
 
 def _valid_unicode(tokens: list[str]) -> list[str]:
@@ -116,32 +105,33 @@ def _valid_unicode(tokens: list[str]) -> list[str]:
 # -- header fields ----------------------------------------------------------------------------
 
 
-def _header_tokens(mail: Mail, tokens: list[str]) -> None:
-    received = 0
-    for header in mail.headers:
-        name = header.name.lower()
-        value = header.value
-        if name.startswith("x-spam"):  # another filter's verdict, or ours
-            continue
-        if isinstance(value, Malformed):
-            tokens.append(f"malformed:{name}")
-            continue
-        if name == "received":
-            received += 1
-            if received <= MAX_RECEIVED and isinstance(value, str):
-                _received_tokens(value, tokens)
-        elif name in _ADDRESS_FIELDS:
-            _address_tokens(name, value, tokens)
-        elif name in _WHOLE_FIELDS and isinstance(value, str):
-            whole = " ".join(value.lower().split())[:60]
-            tokens.append(f"{name}:{whole}")
-            tokens.extend(f"{name}:{word}" for word in whole.split()[:8])
-        elif name in _WORD_FIELDS and isinstance(value, str):
-            _field_words(name, value, tokens)
-    tokens.append(f"received-count:{min(received, 10)}")
+def _header_tokens(message: lossless.Message, tokens: list[str]) -> None:
+    received: list[bytes] = []
+    for field in message.fields:
+        name = field.name.lower()
+        reader = _FIELD_READERS.get(name)
+        if reader is not None:
+            reader(name, field, tokens)
+        elif name == "received":
+            received.append(field.raw_value[:MAX_HEADER_CHARS])
+    _received_tokens(received[:MAX_RECEIVED], tokens)
+    tokens.append(f"received-count:{min(len(received), 10)}")
 
 
-def _field_words(name: str, value: str, tokens: list[str]) -> None:
+def _decoded(name: str, field: lossless.Field, tokens: list[str]) -> object | None:
+    """The field's value as :func:`stack.mime.decode.decode_field` reads it, or None (and a
+    ``malformed:`` token) when it cannot be read."""
+    value = decode_field(name, field.unfolded())
+    if isinstance(value, Malformed):
+        tokens.append(f"malformed:{name}")
+        return None
+    return value
+
+
+def _word_field(name: str, field: lossless.Field, tokens: list[str]) -> None:
+    value = _decoded(name, field, tokens)
+    if not isinstance(value, str):
+        return
     for word in value[:MAX_HEADER_CHARS].lower().split():
         if len(word) <= 40:
             tokens.append(f"{name}:{word}")
@@ -149,7 +139,17 @@ def _field_words(name: str, value: str, tokens: list[str]) -> None:
             tokens.append(f"{name}:skip {len(word) // 10 * 10}")
 
 
-def _address_tokens(name: str, value: object, tokens: list[str]) -> None:
+def _whole_field(name: str, field: lossless.Field, tokens: list[str]) -> None:
+    value = _decoded(name, field, tokens)
+    if not isinstance(value, str):
+        return
+    whole = " ".join(value[:MAX_HEADER_CHARS].lower().split())[:60]
+    tokens.append(f"{name}:{whole}")
+    tokens.extend([f"{name}:{word}" for word in whole.split()[:8]])
+
+
+def _address_field(name: str, field: lossless.Field, tokens: list[str]) -> None:
+    value = _decoded(name, field, tokens)
     if isinstance(value, str):  # Return-Path and other raw fields: just the domain
         at = value.rfind("@")
         if at >= 0:
@@ -173,59 +173,72 @@ def _address_tokens(name: str, value: object, tokens: list[str]) -> None:
         tokens.append(f"{name}:domain:{domain[:60]}")
         tokens.append(f"{name}:local:{(mailbox.local or '').lower()[:40]}")
         if mailbox.name:
-            tokens.extend(f"{name}:name:{word}" for word in mailbox.name.lower().split()[:6])
+            tokens.extend([f"{name}:name:{word}" for word in mailbox.name.lower().split()[:6]])
         else:
             tokens.append(f"{name}:no name")
 
 
-def _received_tokens(value: str, tokens: list[str]) -> None:
-    """Hosts and addresses of one Received field: ``received:<domain>`` for each host and
-    its parent domains, ``received:<a.b.c>`` for each address and its /24 and /16."""
-    for name in _DOTTED.findall(value[:MAX_HEADER_CHARS].lower()):
-        parts = name.split(".")
-        last = parts[-1]
-        if last.isdigit():
-            if len(parts) == 4 and all(part.isdigit() for part in parts):
+_FieldReader = Callable[[str, lossless.Field, list[str]], None]
+_FIELD_READERS: dict[str, _FieldReader] = {
+    **dict.fromkeys(_ADDRESS_FIELDS, _address_field),
+    **dict.fromkeys(_WORD_FIELDS, _word_field),
+    **dict.fromkeys(_WHOLE_FIELDS, _whole_field),
+}
+
+
+def _received_tokens(fields: list[bytes], tokens: list[str]) -> None:
+    """Hosts and addresses of the first Received fields: ``received:<domain>`` for each host
+    and its parent domains, ``received:<a.b.c>`` for each address and its /24 and /16.  Each
+    name is read once, however many fields repeat it."""
+    text = b" ".join(fields).lower().translate(_RECEIVED_SEPARATORS)
+    for name in set(_DOTTED.findall(text)):
+        parts = name.decode("ascii").split(".")
+        if parts[-1].isdigit():
+            if len(parts) == 4 and all(part.isdigit() and len(part) <= 3 for part in parts):
                 tokens.append(f"received:{parts[0]}.{parts[1]}.{parts[2]}")
                 tokens.append(f"received:{parts[0]}.{parts[1]}")
-        elif last.isalpha() and len(name) <= 80:
+        elif parts[-1].isalpha() and len(name) <= 80:
             for keep in range(2, min(len(parts), 4) + 1):
                 tokens.append("received:" + ".".join(parts[-keep:]))
+
+
+# Received is read as words of bytes, split at white space and at these (no host name holds
+# any of them); a dotted name is a whole word.  The label class excludes the dot, so the
+# pattern has one way through any input, and the look-arounds only read one byte.
+_SEPARATORS = b"()[]<>{};,=\"'/:!?#$%&*+|~`^\t\r\n"
+_RECEIVED_SEPARATORS = bytes.maketrans(_SEPARATORS, b" " * len(_SEPARATORS))
+_DOTTED = re.compile(rb"(?<![^ ])[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})+(?![^ ])")
 
 
 # -- parts and body text ----------------------------------------------------------------------
 
 
-def _part_tokens(part: Mail, tokens: list[str], budget: int) -> int:
-    content_type: ContentType = part.content_type
-    mime_type = f"{content_type.maintype}/{content_type.subtype}".lower()
+def _part_tokens(
+    part: lossless.Message, tokens: list[str], budget: int, defects: list[Defect]
+) -> int:
+    mime_type = part.mime_type
     tokens.append(f"content-type:{mime_type}")
-    charset = content_type.param("charset")
-    if charset:
-        tokens.append(f"charset:{charset.lower()[:30]}")
-    encoding = part.transfer_encoding.lower()
+    maintype, _, subtype = mime_type.partition("/")
+    if maintype == "multipart" and part.multipart is not None:
+        return budget  # its parts follow in the walk
+    if part.embedded is not None:
+        return budget  # so does the message it holds
+    encoding = part.transfer_encoding
     if encoding not in ("7bit", "8bit"):
         tokens.append(f"encoding:{encoding[:20]}")
-    filename = part.filename
-    if filename:
-        lowered = filename.lower()[:60]
-        tokens.append(f"filename:{lowered}")
-        dot = lowered.rfind(".")
-        if dot >= 0:
-            tokens.append(f"filename-ext:{lowered[dot:]}")
-    body = part.body
-    if isinstance(body, Data) and content_type.maintype.lower() != "text":
+    charset = _filename_tokens(part, tokens)
+    if charset:
+        tokens.append(f"charset:{charset.lower()[:30]}")
+    if maintype != "text" or budget <= 0:
         return budget
-    if budget <= 0:
-        return 0
-    if isinstance(body, Text):
-        text = body.text[:budget]
-    elif isinstance(body, Data):  # text in a charset Python does not know
-        text = body.data[:budget].decode("latin-1")
+    data = transfer.decode(part.body, encoding, defects)
+    codec = body_codec(charset)
+    if codec is None:  # text in a charset Python does not know
+        text = data[:budget].decode("latin-1")
         tokens.append("charset:unknown")
     else:
-        return budget
-    if content_type.subtype.lower() == "html":
+        text = data[: 4 * budget].decode(codec, "replace")[:budget]
+    if subtype == "html":
         text, urls = strip_html(text)
         tokens.append(f"html:links:{min(len(urls), 10)}")
         _url_tokens(urls, tokens)
@@ -233,15 +246,53 @@ def _part_tokens(part: Mail, tokens: list[str], budget: int) -> int:
     return budget - len(text)
 
 
+def _filename_tokens(part: lossless.Message, tokens: list[str]) -> str | None:
+    """Tokens for the part's file name (Content-Disposition ``filename``, else Content-Type
+    ``name``); returns the Content-Type ``charset`` parameter, read on the way."""
+    charset = filename = None
+    content_type = _parameters(part.get("content-type"), decode_content_type)
+    if content_type is not None:
+        charset = content_type.param("charset")
+        filename = content_type.param("name")
+    disposition = part.get("content-disposition")
+    if disposition is not None and b"name" in disposition.raw_value.lower():
+        parsed = _parameters(disposition, decode_content_disposition)
+        if parsed is not None:
+            filename = parsed.param("filename") or filename
+    if filename:
+        lowered = filename.lower()[:60]
+        tokens.append(f"filename:{lowered}")
+        dot = lowered.rfind(".")
+        if dot >= 0:
+            tokens.append(f"filename-ext:{lowered[dot:]}")
+    return charset
+
+
+_Parameters = TypeVar("_Parameters", ContentType, ContentDisposition)
+
+
+def _parameters(
+    field: lossless.Field | None, decoder: Callable[[str, list[Defect]], _Parameters]
+) -> _Parameters | None:
+    """The field read leniently by ``decoder``; None when it is absent or unreadable."""
+    if field is None:
+        return None
+    try:
+        return decoder(field.unfolded(), [])
+    except ParseError:
+        return None
+
+
 def _text_tokens(text: str, tokens: list[str]) -> None:
     # Counting first means the per-word work is done once per distinct word, and in
     # comprehensions rather than statement by statement.
-    words = Counter(text.lower().split())
-    short = [word for word in words if 2 < len(word) < 13]
-    tokens.extend(short)
-    tokens.extend([word for word in short if words[word] > 1])
+    counts = Counter(text.lower().split())
+    short = [word for word in counts if 2 < len(word) < 13]
+    tokens += short
+    if len(counts) < counts.total():  # some word is repeated
+        tokens += [word for word in short if counts[word] > 1]
     urls: list[str] = []
-    for word in [word for word in words if len(word) > 12]:
+    for word in [word for word in counts if len(word) > 12]:
         if "://" in word or word.startswith("www."):
             urls.append(word.strip(_TRIM))
             continue
@@ -250,7 +301,7 @@ def _text_tokens(text: str, tokens: list[str]) -> None:
         else:
             token = f"skip:{word[0]} {len(word) // 10 * 10}"
         tokens.append(token)
-        if words[word] > 1:
+        if counts[word] > 1:
             tokens.append(token)
     _url_tokens(urls, tokens)
 

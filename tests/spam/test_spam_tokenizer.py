@@ -130,13 +130,13 @@ def test_strip_html_never_fails_on_tag_soup(markup: str) -> None:
     assert all(isinstance(url, str) for url in urls)
 
 
-def test_a_decoder_failure_still_gives_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_parser_failure_still_gives_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
     from stack.spam import tokenizer
 
-    def broken(message: object, *, strict: bool = False) -> None:
-        raise SystemError("a bug in the decoder")
+    def broken(data: bytes) -> None:
+        raise SystemError("a bug in the parser")
 
-    monkeypatch.setattr(tokenizer, "decode_message", broken)
+    monkeypatch.setattr(tokenizer.lossless, "parse", broken)
     tokens = tokenize(b"Subject: hi\n\nmillions of dollars waiting\n")
     assert "decode:failed" in tokens
     assert "millions" in tokens
@@ -148,3 +148,24 @@ def test_decoder_defects_become_tokens() -> None:
         b"--zz\r\nContent-Type: text/plain\r\n\r\nno closing boundary\r\n",
     )
     assert any(token.startswith("defect:") for token in tokenize(data))
+
+
+def test_received_hosts_are_whole_dotted_words_and_addresses_are_not_hosts() -> None:
+    data = _message(
+        "Received: from relay.example.org ([198.51.100.23]) by mx.example.net"
+        " (8.12.2/8.12.2) with ESMTP id g83K2b; for <user@mailbox.example.com>\n"
+        "Subject: x\n",
+        b"body\r\n",
+    )
+    received = {token for token in tokenize(data) if token.startswith("received:")}
+    received.discard("received-count:1")
+    assert received == {
+        "received:example.org", "received:relay.example.org", "received:198.51.100",
+        "received:198.51", "received:example.net", "received:mx.example.net",
+    }  # fmt: skip
+
+
+def test_strip_html_drops_an_unclosed_tag_at_the_end_but_keeps_text_after_a_bare_angle() -> None:
+    text, urls = strip_html("<p>1 < 2 and <b>bold</b> <img src='http://x.example/a.gif'")
+    assert text.split() == ["1", "<", "2", "and", "bold"]
+    assert urls == ["http://x.example/a.gif"]
