@@ -16,8 +16,9 @@ HAMMY = [f"ham{i}" for i in range(20)]
 
 
 def _counts() -> WordCounts:
-    words = dict.fromkeys(SPAMMY, (40, 0))
-    words.update(dict.fromkeys(HAMMY, (0, 40)))
+    # Distinct counts, so that Fisher counts every token (see the test of merged evidence).
+    words = {token: (30 + i, 0) for i, token in enumerate(SPAMMY)}
+    words.update({token: (0, 30 + i) for i, token in enumerate(HAMMY)})
     words["neutral"] = (20, 20)
     words["rare"] = (1, 0)
     return WordCounts(spam_messages=50, ham_messages=50, words=words)
@@ -91,3 +92,21 @@ def test_fisher_pulls_rare_tokens_towards_one_half() -> None:
 def test_fisher_counts_a_repeated_token_once() -> None:
     fisher = FisherClassifier(_counts())
     assert fisher.score(SPAMMY[:3] * 10).probability == fisher.score(SPAMMY[:3]).probability
+
+
+def test_fisher_counts_tokens_of_the_same_counts_as_one_piece_of_evidence() -> None:
+    # Twenty list-header tokens seen in the same 3 spam and 30 ham, against five spammy words.
+    words = {f"list{i}": (3, 30) for i in range(20)}
+    words.update({f"spam{i}": (20 + i, 0) for i in range(5)})
+    fisher = FisherClassifier(WordCounts(spam_messages=50, ham_messages=50, words=words))
+    score = fisher.score(list(words))
+    assert sum(token.startswith("list") for token, _ in score.evidence) == 1
+    assert score.verdict is Verdict.YES
+
+
+def test_fisher_keeps_rare_tokens_of_the_same_counts_apart() -> None:
+    fisher = FisherClassifier(
+        WordCounts(spam_messages=50, ham_messages=50, words={"a": (1, 0), "b": (1, 0)}),
+        FisherSettings(minimum_prob_strength=0.0),
+    )
+    assert len(fisher.score(["a", "b"]).evidence) == 2
