@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -35,14 +36,20 @@ from stack.spam.classifier import CountsClassifier
 from stack.spam.counts import WordCounts
 from stack.spam.verdict import Score, Verdict, verdict_for
 
-#: Per token: distance of f from 0.5, f, ln f, ln (1 - f), and its (spam, ham) counts when
-#: they are enough to merge it with the other tokens of the same counts (None for a rare one;
-#: see :meth:`FisherClassifier.score`).
-Clue = tuple[float, float, float, float, tuple[int, int] | None]
+#: Per token: distance of f from 0.5, f, ln f, ln (1 - f), the key it is merged under (its
+#: (spam, ham) counts, or the token itself when it is too rare to merge; see
+#: :meth:`FisherClassifier.score`), and the token.
+Clue = tuple[float, float, float, float, tuple[int, int] | str, str]
 
 #: A token seen in at least this many messages is one piece of evidence with every other
 #: token of the same spam and ham counts.
 SAME_EVIDENCE_MIN_COUNT = 3
+
+_strength = operator.itemgetter(0)
+_strength_then_token = operator.itemgetter(0, 5)  # a total order: the same clues every run
+_log_f = operator.itemgetter(2)
+_log_not_f = operator.itemgetter(3)
+_merge_key = operator.itemgetter(4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +65,23 @@ class FisherSettings:
 
 def chi2q(x2: float, degrees: int) -> float:
     """The probability that chi-square with ``degrees`` (even) degrees of freedom is at least
-    ``x2``; the series converges for every input, so there is no special case to get wrong."""
+    ``x2``: ``exp(-m) * sum(m**i / i! for i < degrees / 2)`` with ``m = x2 / 2``."""
     m = x2 / 2.0
+    half = degrees // 2
+    if m > half:
+        # The terms grow all the way to the last, so the sum is at most ``half`` times it: when
+        # that bound is below 1e-20 the answer is 0 for every purpose (and the loop would
+        # spend ``half`` steps finding it out, or underflow exp(-m) to 0 on the way).
+        last = -m + (half - 1) * math.log(m) - math.lgamma(half)
+        if last + math.log(half) < -46.0:
+            return 0.0
+    if m > 700.0:  # exp(-m) would underflow to 0: sum the terms from their logarithms
+        log_m = math.log(m)
+        terms = (math.exp(-m + i * log_m - math.lgamma(i + 1)) for i in range(half))
+        return min(math.fsum(terms), 1.0)
     term = math.exp(-m)
     total = term
-    for i in range(1, degrees // 2):
+    for i in range(1, half):
         term *= m / i
         total += term
         # Past the peak (i > m) the terms only shrink; once they stop changing the sum,
@@ -85,7 +104,7 @@ class FisherClassifier(CountsClassifier[Clue]):
         """The token's clue, or None when it is unknown or too close to 0.5 to count."""
         return self.memo.get(token)
 
-    def token_value(self, spam: int, ham: int) -> Clue | None:
+    def token_value(self, token: str, spam: int, ham: int) -> Clue | None:
         s = self.settings
         spam_ratio = min(1.0, spam / self.spam_messages)
         ham_ratio = min(1.0, s.ham_bias * ham / self.ham_messages)
@@ -98,8 +117,8 @@ class FisherClassifier(CountsClassifier[Clue]):
         distance = abs(f - 0.5)
         if distance < s.minimum_prob_strength:
             return None
-        merged = (spam, ham) if n >= SAME_EVIDENCE_MIN_COUNT else None
-        return (distance, f, math.log(f), math.log1p(-f), merged)
+        key = (spam, ham) if n >= SAME_EVIDENCE_MIN_COUNT else token
+        return (distance, f, math.log(f), math.log1p(-f), key, token)
 
     def score(self, tokens: Iterable[str]) -> Score:
         """Combine the clues of the distinct ``tokens``, counting tokens with the same counts
@@ -113,25 +132,18 @@ class FisherClassifier(CountsClassifier[Clue]):
         ham in 5-fold cross-validation from 93.7% to 95.0%.
         """
         s = self.settings
-        found: dict[tuple[int, int] | str, tuple[Clue, str]] = {}
-        for token, clue in self.memo.known(set(tokens)):
-            found[clue[4] or token] = (clue, token)
-        if not found:
+        values = self.memo.values(set(tokens))
+        clues = list(dict(zip(map(_merge_key, values), values, strict=True)).values())
+        if not clues:
             return Score(Verdict.UNKNOWN, 0.5)
-        clues = list(found.values())
         if len(clues) > s.max_discriminators:
-            clues = heapq.nlargest(s.max_discriminators, clues, key=_strength)
+            clues.sort(key=_strength_then_token, reverse=True)
+            del clues[s.max_discriminators :]
         n = len(clues)
-        log_spam = math.fsum(clue[2] for clue, _ in clues)
-        log_ham = math.fsum(clue[3] for clue, _ in clues)
-        spam_evidence = 1.0 - chi2q(-2.0 * log_ham, 2 * n)
-        ham_evidence = 1.0 - chi2q(-2.0 * log_spam, 2 * n)
+        spam_evidence = 1.0 - chi2q(-2.0 * math.fsum(map(_log_not_f, clues)), 2 * n)
+        ham_evidence = 1.0 - chi2q(-2.0 * math.fsum(map(_log_f, clues)), 2 * n)
         probability = (spam_evidence - ham_evidence + 1.0) / 2.0
         verdict = verdict_for(probability, ham_cutoff=s.ham_cutoff, spam_cutoff=s.spam_cutoff)
-        strongest = heapq.nlargest(15, clues, key=_strength)
-        evidence = tuple((token, clue[1]) for clue, token in strongest)
+        strongest = heapq.nlargest(15, clues, key=_strength_then_token)
+        evidence = tuple((clue[5], clue[1]) for clue in strongest)
         return Score(verdict, probability, evidence)
-
-
-def _strength(found: tuple[Clue, str]) -> float:
-    return found[0][0]

@@ -53,7 +53,7 @@ class GrahamClassifier(CountsClassifier[float]):
         """The token's clamped spam probability, or None when it is unknown or too rare."""
         return self.memo.get(token)
 
-    def token_value(self, spam: int, ham: int) -> float | None:
+    def token_value(self, token: str, spam: int, ham: int) -> float | None:
         s = self.settings
         if 2 * ham + spam < s.min_count:
             return None

@@ -60,6 +60,15 @@ def test_graham_combines_by_bayes_rule() -> None:
     assert graham.score([f"w{i}" for i in range(5)]).probability == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("half", [1, 2, 7, 50, 150, 300, 1000])
+@pytest.mark.parametrize("m", [0.0, 0.3, 5.0, 49.0, 120.0, 400.0, 760.0, 3000.0])
+def test_chi2q_agrees_with_the_series_summed_in_log_space(m: float, half: int) -> None:
+    # No term underflows here: each is exp(-m + i ln m - ln i!), summed exactly.
+    terms = [-m + i * math.log(m) - math.lgamma(i + 1) if m else -math.inf for i in range(half)]
+    expected = min(1.0, math.fsum(math.exp(t) for t in terms)) if m else 1.0
+    assert chi2q(2 * m, 2 * half) == pytest.approx(expected, rel=1e-9, abs=1e-20)
+
+
 def test_chi2q_matches_known_values() -> None:
     assert chi2q(0.0, 2) == 1.0
     assert chi2q(2.0, 2) == pytest.approx(math.exp(-1.0))
