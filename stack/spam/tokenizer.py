@@ -42,11 +42,12 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from stack.mime import lossless, transfer
-from stack.mime.decode import decode_field
 from stack.mime.errors import Defect, ParseError
 from stack.mime.fields import ContentDisposition, ContentType, Group, Mailbox
+from stack.mime.fields.address import decode_address_list
+from stack.mime.fields.encoded_word import decode_unstructured
 from stack.mime.fields.params import decode_content_disposition, decode_content_type
-from stack.mime.model import Malformed, body_codec
+from stack.mime.model import body_codec
 from stack.spam.html import strip_html
 
 MAX_MESSAGE_BYTES = 512 * 1024
@@ -118,21 +119,14 @@ def _header_tokens(message: lossless.Message, tokens: list[str]) -> None:
     tokens.append(f"received-count:{min(len(received), 10)}")
 
 
-def _decoded(name: str, field: lossless.Field, tokens: list[str]) -> object | None:
-    """The field's value as :func:`stack.mime.decode.decode_field` reads it, or None (and a
-    ``malformed:`` token) when it cannot be read."""
-    value = decode_field(name, field.unfolded())
-    if isinstance(value, Malformed):
-        tokens.append(f"malformed:{name}")
-        return None
-    return value
+def _unstructured(field: lossless.Field) -> str:
+    """An unstructured field's text, its RFC 2047 encoded-words decoded."""
+    text = field.unfolded()
+    return decode_unstructured(text, []) if "=?" in text else text.strip(" \t")
 
 
 def _word_field(name: str, field: lossless.Field, tokens: list[str]) -> None:
-    value = _decoded(name, field, tokens)
-    if not isinstance(value, str):
-        return
-    for word in value[:MAX_HEADER_CHARS].lower().split():
+    for word in _unstructured(field)[:MAX_HEADER_CHARS].lower().split():
         if len(word) <= 40:
             tokens.append(f"{name}:{word}")
         else:
@@ -140,25 +134,25 @@ def _word_field(name: str, field: lossless.Field, tokens: list[str]) -> None:
 
 
 def _whole_field(name: str, field: lossless.Field, tokens: list[str]) -> None:
-    value = _decoded(name, field, tokens)
-    if not isinstance(value, str):
-        return
-    whole = " ".join(value[:MAX_HEADER_CHARS].lower().split())[:60]
+    whole = " ".join(_unstructured(field)[:MAX_HEADER_CHARS].lower().split())[:60]
     tokens.append(f"{name}:{whole}")
     tokens.extend([f"{name}:{word}" for word in whole.split()[:8]])
 
 
 def _address_field(name: str, field: lossless.Field, tokens: list[str]) -> None:
-    value = _decoded(name, field, tokens)
-    if isinstance(value, str):  # Return-Path and other raw fields: just the domain
-        at = value.rfind("@")
+    text = field.unfolded().replace("\r", " ")  # a bare CR reads as the space it shows as
+    if name == "return-path":  # a path, not an address list: just its domain
+        at = text.rfind("@")
         if at >= 0:
-            domain = value[at + 1 :].strip(_TRIM + " \t").lower()
+            domain = text[at + 1 :].strip(_TRIM + " \t").lower()
             tokens.append(f"{name}:domain:{domain[:60]}")
         else:
             tokens.append(f"{name}:no address")
         return
-    if not isinstance(value, tuple):
+    try:
+        value = decode_address_list(text, [])
+    except ParseError:
+        tokens.append(f"malformed:{name}")
         return
     mailboxes: list[Mailbox] = []
     for address in value[:20]:
@@ -250,7 +244,10 @@ def _filename_tokens(part: lossless.Message, tokens: list[str]) -> str | None:
     """Tokens for the part's file name (Content-Disposition ``filename``, else Content-Type
     ``name``); returns the Content-Type ``charset`` parameter, read on the way."""
     charset = filename = None
-    content_type = _parameters(part.get("content-type"), decode_content_type)
+    field = part.get("content-type")
+    content_type = None
+    if field is not None and b"=" in field.raw_value:  # no parameter, no charset, no name
+        content_type = _parameters(field, decode_content_type)
     if content_type is not None:
         charset = content_type.param("charset")
         filename = content_type.param("name")
@@ -272,11 +269,9 @@ _Parameters = TypeVar("_Parameters", ContentType, ContentDisposition)
 
 
 def _parameters(
-    field: lossless.Field | None, decoder: Callable[[str, list[Defect]], _Parameters]
+    field: lossless.Field, decoder: Callable[[str, list[Defect]], _Parameters]
 ) -> _Parameters | None:
-    """The field read leniently by ``decoder``; None when it is absent or unreadable."""
-    if field is None:
-        return None
+    """The field read leniently by ``decoder``; None when it is unreadable."""
     try:
         return decoder(field.unfolded(), [])
     except ParseError:
