@@ -59,3 +59,23 @@ def test_a_single_message_with_a_from_line_is_not_an_mbox(tmp_path: Path) -> Non
 def test_a_missing_path_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ElsinoreError, match="no such file or folder"):
         list(iter_messages([tmp_path / "absent"]))
+
+
+@pytest.mark.parametrize("blank", [b"\n\n", b"\r\n\r\n", b"\n\r\n", b"\r\n\n"])
+def test_an_mbox_separator_is_found_whatever_its_line_breaks(tmp_path: Path, blank: bytes) -> None:
+    head = b"From a@example.com Thu Aug 22 12:36:23 2002\nSubject: one\n\nbody one"
+    tail = b"From b@example.com Thu Aug 22 12:37:00 2002\nSubject: two\n\nbody two\n"
+    path = tmp_path / "box"
+    path.write_bytes(head + blank + tail)
+    assert [source.label for source in iter_messages([path])] == [f"{path}:0", f"{path}:1"]
+
+
+def test_a_from_line_in_a_body_without_a_blank_line_before_it_is_not_a_separator(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "one"
+    path.write_bytes(
+        b"From a@example.com Thu Aug 22 12:36:23 2002\nSubject: x\n\ntext\n"
+        b"From b@example.com Thu Aug 22 12:37:00 2002\n"
+    )
+    assert [source.label for source in iter_messages([path])] == [str(path)]
