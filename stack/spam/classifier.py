@@ -28,8 +28,9 @@ class CountsClassifier(Generic[T]):
         self.ham_messages = max(counts.ham_messages, 1)
         self.memo: TokenMemo[T] = TokenMemo(counts, self.token_value)
 
-    def token_value(self, token: str, spam: int, ham: int) -> T | None:
-        """What ``token``, with these counts, contributes, or None when it does not count."""
+    def token_value(self, token: str, counts: tuple[int, int]) -> T | None:
+        """What ``token``, with its (spam, ham) counts, contributes, or None when it does not
+        count."""
         raise NotImplementedError
 
     def score(self, tokens: Iterable[str]) -> Score:

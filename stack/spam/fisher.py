@@ -98,13 +98,29 @@ class FisherClassifier(CountsClassifier[Clue]):
 
     def __init__(self, counts: WordCounts, settings: FisherSettings | None = None) -> None:
         self.settings = settings or FisherSettings()
+        # f and its logarithms depend on the counts alone, and a vocabulary has far fewer
+        # distinct (spam, ham) pairs than tokens (every hapax is (1, 0) or (0, 1)).
+        self._by_counts: dict[tuple[int, int], tuple[float, float, float, float] | None] = {}
         super().__init__(counts)
 
     def clue(self, token: str) -> Clue | None:
         """The token's clue, or None when it is unknown or too close to 0.5 to count."""
         return self.memo.get(token)
 
-    def token_value(self, token: str, spam: int, ham: int) -> Clue | None:
+    def token_value(self, token: str, counts: tuple[int, int]) -> Clue | None:
+        try:
+            base = self._by_counts[counts]
+        except KeyError:
+            base = self._by_counts[counts] = self._counts_value(*counts)
+        if base is None:
+            return None
+        if counts[0] + counts[1] >= SAME_EVIDENCE_MIN_COUNT:
+            return (*base, counts, token)
+        return (*base, token, token)
+
+    def _counts_value(self, spam: int, ham: int) -> tuple[float, float, float, float] | None:
+        """Distance of f from 0.5, f, ln f and ln (1 - f) for these counts, or None when f
+        is too close to 0.5 to count."""
         s = self.settings
         spam_ratio = min(1.0, spam / self.spam_messages)
         ham_ratio = min(1.0, s.ham_bias * ham / self.ham_messages)
@@ -117,8 +133,7 @@ class FisherClassifier(CountsClassifier[Clue]):
         distance = abs(f - 0.5)
         if distance < s.minimum_prob_strength:
             return None
-        key = (spam, ham) if n >= SAME_EVIDENCE_MIN_COUNT else token
-        return (distance, f, math.log(f), math.log1p(-f), key, token)
+        return (distance, f, math.log(f), math.log1p(-f))
 
     def score(self, tokens: Iterable[str]) -> Score:
         """Combine the clues of the distinct ``tokens``, counting tokens with the same counts

@@ -53,8 +53,9 @@ class GrahamClassifier(CountsClassifier[float]):
         """The token's clamped spam probability, or None when it is unknown or too rare."""
         return self.memo.get(token)
 
-    def token_value(self, token: str, spam: int, ham: int) -> float | None:
+    def token_value(self, token: str, counts: tuple[int, int]) -> float | None:
         s = self.settings
+        spam, ham = counts
         if 2 * ham + spam < s.min_count:
             return None
         good = min(1.0, 2 * ham / self.ham_messages)

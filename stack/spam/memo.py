@@ -23,11 +23,13 @@ T = TypeVar("T")
 
 
 class TokenMemo(Generic[T]):
-    """``value(token, spam, ham)`` for the tokens of ``counts``, None meaning "does not
+    """``value(token, (spam, ham))`` for the tokens of ``counts``, None meaning "does not
     count".  A value that counts must be true (a non-empty tuple, a probability above 0):
     :meth:`values` filters on truth."""
 
-    def __init__(self, counts: WordCounts, value: Callable[[str, int, int], T | None]) -> None:
+    def __init__(
+        self, counts: WordCounts, value: Callable[[str, tuple[int, int]], T | None]
+    ) -> None:
         self._words = counts.words
         self._value = value
         self._memo: dict[str, T | None] = {}
@@ -61,4 +63,4 @@ class TokenMemo(Generic[T]):
         words, value = self._words, self._value
         for token in tokens:
             counts = words.get(token)
-            memo[token] = None if counts is None else value(token, *counts)
+            memo[token] = None if counts is None else value(token, counts)
