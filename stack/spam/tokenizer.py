@@ -36,6 +36,7 @@ twice): SpamOracle's classifier counts a word at most twice; the others take the
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -184,24 +185,35 @@ def _received_tokens(fields: list[bytes], tokens: list[str]) -> None:
     """Hosts and addresses of the first Received fields: ``received:<domain>`` for each host
     and its parent domains, ``received:<a.b.c>`` for each address and its /24 and /16.  Each
     name is read once, however many fields repeat it."""
-    text = b" ".join(fields).lower().translate(_RECEIVED_SEPARATORS)
-    for name in set(_DOTTED.findall(text)):
-        parts = name.decode("ascii").split(".")
-        if parts[-1].isdigit():
-            if len(parts) == 4 and all(part.isdigit() and len(part) <= 3 for part in parts):
-                tokens.append(f"received:{parts[0]}.{parts[1]}.{parts[2]}")
-                tokens.append(f"received:{parts[0]}.{parts[1]}")
-        elif parts[-1].isalpha() and len(name) <= 80:
-            for keep in range(2, min(len(parts), 4) + 1):
-                tokens.append("received:" + ".".join(parts[-keep:]))
+    words = set(b" ".join(fields).lower().translate(_RECEIVED_SEPARATORS).split())
+    for word in [word for word in words if b"." in word]:
+        tokens += _received_name_tokens(word)
+
+
+@functools.lru_cache(maxsize=16384)
+def _received_name_tokens(name: bytes) -> tuple[str, ...]:
+    """The tokens of one word with a dot in it, if it is a dotted name; cached, since a mail
+    server's own hosts are in most of the messages it receives."""
+    if not _DOTTED.fullmatch(name):
+        return ()
+    parts = name.decode("ascii").split(".")
+    if parts[-1].isdigit():
+        if len(parts) == 4 and all(part.isdigit() and len(part) <= 3 for part in parts):
+            return (f"received:{parts[0]}.{parts[1]}.{parts[2]}", f"received:{parts[0]}.{parts[1]}")
+        return ()
+    if parts[-1].isalpha() and len(name) <= 80:
+        return tuple(
+            "received:" + ".".join(parts[-keep:]) for keep in range(2, min(len(parts), 4) + 1)
+        )
+    return ()
 
 
 # Received is read as words of bytes, split at white space and at these (no host name holds
 # any of them); a dotted name is a whole word.  The label class excludes the dot, so the
-# pattern has one way through any input, and the look-arounds only read one byte.
+# pattern has one way through any input.
 _SEPARATORS = b"()[]<>{};,=\"'/:!?#$%&*+|~`^\t\r\n"
 _RECEIVED_SEPARATORS = bytes.maketrans(_SEPARATORS, b" " * len(_SEPARATORS))
-_DOTTED = re.compile(rb"(?<![^ ])[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})+(?![^ ])")
+_DOTTED = re.compile(rb"[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})+")
 
 
 # -- parts and body text ----------------------------------------------------------------------
@@ -317,16 +329,22 @@ def _url_tokens(urls: Iterable[str], tokens: list[str]) -> None:
             scheme, rest = ("http", url) if url.startswith("www.") else ("relative", url)
         tokens.append(f"proto:{scheme[:10]}")
         host, _, path = rest.partition("/")
-        host = host.rpartition("@")[2].partition(":")[0].strip(".")
-        parts = host.split(".")
-        if len(parts) == 4 and all(part.isdigit() for part in parts):
-            tokens.append("url:ip")
-            tokens.append("url:" + host)
-        elif host:
-            for keep in range(2, min(len(parts), 4) + 1):
-                tokens.append("url:" + ".".join(parts[-keep:]))
+        tokens += _url_host_tokens(host)
         for piece in _pieces(path)[:4]:
             tokens.append(f"url-path:{piece}")
+
+
+@functools.lru_cache(maxsize=16384)
+def _url_host_tokens(host: str) -> tuple[str, ...]:
+    """``url:`` tokens for a URL's host part (cached: links repeat within and across
+    messages)."""
+    host = host.rpartition("@")[2].partition(":")[0].strip(".")
+    parts = host.split(".")
+    if len(parts) == 4 and all(part.isdigit() for part in parts):
+        return ("url:ip", "url:" + host)
+    if host:
+        return tuple("url:" + ".".join(parts[-keep:]) for keep in range(2, min(len(parts), 4) + 1))
+    return ()
 
 
 _PATH_SEPARATORS = str.maketrans(dict.fromkeys("?=&.-_%", "/"))
