@@ -277,6 +277,9 @@ def classify_command(
             labels.append(source.label)
             yield source.data
 
+    # One write per line, flushed at the end (or when the buffer fills), not click.echo's
+    # flush per line: a system call per message was a tenth of the command's time.
+    write = sys.stdout.write
     for score in classify_many(spam_filter, messages(), jobs=jobs):
         label = labels.popleft()
         if as_json:
@@ -287,12 +290,13 @@ def classify_command(
             }
             if explain:
                 record["words"] = [[w, round(p, 4)] for w, p in score.evidence]
-            click.echo(json.dumps(record))
+            write(json.dumps(record) + "\n")
             continue
         line = f"{label}\t{score.verdict.value}\t{score.probability:.4f}"
         if explain:
             line += "\t" + " ".join(f"{w}:{p:.2f}" for w, p in score.evidence)
-        click.echo(line)
+        write(line + "\n")
+    sys.stdout.flush()
 
 
 def _score_all(

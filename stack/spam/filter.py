@@ -88,7 +88,7 @@ def map_messages(
         yield from map(function, messages)
         return
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
-        yield from pool.imap(function, messages, chunksize=16)
+        yield from pool.imap(function, messages, chunksize=64)
 
 
 def classify_many(
