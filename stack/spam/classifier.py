@@ -21,6 +21,8 @@ class CountsClassifier(Generic[T]):
     """The base of both classifiers; subclasses give :meth:`token_value` and :meth:`score`."""
 
     name = ""
+    #: Whether :meth:`score` reads repetitions (``tokenize(..., repeats=True)``).
+    repeats = False
 
     def __init__(self, counts: WordCounts) -> None:
         self.counts = counts

@@ -42,7 +42,7 @@ class SpamFilter:
         self.classifier = make_classifier(counts, classifier)
 
     def classify(self, data: bytes) -> Score:
-        return self.classifier.score(tokenize(data))
+        return self.classifier.score(tokenize(data, repeats=self.classifier.repeats))
 
 
 def learn(
@@ -52,10 +52,15 @@ def learn(
     """Add each message's tokens to ``training`` (or take them away with ``forget``),
     tokenizing on ``jobs`` processes; return how many messages were read."""
     count = 0
-    for tokens in map_messages(tokenize, messages, jobs=jobs):
+    for tokens in map_messages(training_tokens, messages, jobs=jobs):
         training.add(tokens, spam=spam, sign=-1 if forget else 1)
         count += 1
     return count
+
+
+def training_tokens(data: bytes) -> list[str]:
+    """The tokens training counts: each once, since a count is of messages."""
+    return tokenize(data, repeats=False)
 
 
 # -- many messages on several cores ------------------------------------------------------------

@@ -44,6 +44,7 @@ class GrahamClassifier(CountsClassifier[float]):
     """Scores token lists against counts loaded in memory."""
 
     name = "graham"
+    repeats = True  # a word counts up to twice
 
     def __init__(self, counts: WordCounts, settings: GrahamSettings | None = None) -> None:
         self.settings = settings or GrahamSettings()

@@ -67,8 +67,13 @@ _WHOLE_FIELDS = ("x-mailer", "user-agent", "x-mimeole", "x-mailer-version")
 _TRIM = "()[]<>;,\"'"
 
 
-def tokenize(data: bytes) -> list[str]:
-    """The tokens of one message (never raises: unreadable input gives fewer tokens)."""
+def tokenize(data: bytes, *, repeats: bool = True) -> list[str]:
+    """The tokens of one message (never raises: unreadable input gives fewer tokens).
+
+    With ``repeats``, a body word (or long-word token) that occurs more than once is there
+    twice, for SpamOracle's classifier; without, each is there once, which is all that
+    training and Fisher read, and spares counting the words.
+    """
     head = data[:MAX_MESSAGE_BYTES]
     tokens: list[str] = []
     try:
@@ -77,11 +82,11 @@ def tokenize(data: bytes) -> list[str]:
         defects: list[Defect] = []
         budget = MAX_TEXT_CHARS
         for part in message.walk():
-            budget = _part_tokens(part, tokens, budget, defects)
+            budget = _part_tokens(part, tokens, budget, defects, repeats)
         defects += message.all_defects()
     except Exception:  # the parser promises not to raise; a filter must survive if it does
         tokens.append("decode:failed")
-        _text_tokens(head.decode("latin-1"), tokens)
+        _text_tokens(head.decode("latin-1"), tokens, repeats)
         return _valid_unicode(tokens[:MAX_TOKENS])
     tokens.extend(sorted({f"defect:{defect.kind}" for defect in defects[:50]}))
     if len(data) > MAX_MESSAGE_BYTES:
@@ -220,7 +225,7 @@ _DOTTED = re.compile(rb"[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})+")
 
 
 def _part_tokens(
-    part: lossless.Message, tokens: list[str], budget: int, defects: list[Defect]
+    part: lossless.Message, tokens: list[str], budget: int, defects: list[Defect], repeats: bool
 ) -> int:
     mime_type = part.mime_type
     tokens.append(f"content-type:{mime_type}")
@@ -248,7 +253,7 @@ def _part_tokens(
         text, urls = strip_html(text)
         tokens.append(f"html:links:{min(len(urls), 10)}")
         _url_tokens(urls, tokens)
-    _text_tokens(text, tokens)
+    _text_tokens(text, tokens, repeats)
     return budget - len(text)
 
 
@@ -290,16 +295,19 @@ def _parameters(
         return None
 
 
-def _text_tokens(text: str, tokens: list[str]) -> None:
-    # Counting first means the per-word work is done once per distinct word, and in
-    # comprehensions rather than statement by statement.
-    counts = Counter(text.lower().split())
-    short = [word for word in counts if 2 < len(word) < 13]
+def _text_tokens(text: str, tokens: list[str], repeats: bool) -> None:
+    # The per-word work is done once per distinct word, in comprehensions rather than
+    # statement by statement.  Without repeats, dict.fromkeys (ordered, so the tokens come
+    # out in the same order every run) is cheaper than counting.
+    words = text.lower().split()
+    counts = Counter(words) if repeats else None
+    distinct = counts if counts is not None else dict.fromkeys(words)
+    short = [word for word in distinct if 2 < len(word) < 13]
     tokens += short
-    if len(counts) < counts.total():  # some word is repeated
+    if counts is not None and len(counts) < len(words):  # some word is repeated
         tokens += [word for word in short if counts[word] > 1]
     urls: list[str] = []
-    for word in [word for word in counts if len(word) > 12]:
+    for word in [word for word in distinct if len(word) > 12]:
         if "://" in word or word.startswith("www."):
             urls.append(word.strip(_TRIM))
             continue
@@ -308,7 +316,7 @@ def _text_tokens(text: str, tokens: list[str]) -> None:
         else:
             token = f"skip:{word[0]} {len(word) // 10 * 10}"
         tokens.append(token)
-        if counts[word] > 1:
+        if counts is not None and counts[word] > 1:
             tokens.append(token)
     _url_tokens(urls, tokens)
 

@@ -169,3 +169,15 @@ def test_strip_html_drops_an_unclosed_tag_at_the_end_but_keeps_text_after_a_bare
     text, urls = strip_html("<p>1 < 2 and <b>bold</b> <img src='http://x.example/a.gif'")
     assert text.split() == ["1", "<", "2", "and", "bold"]
     assert urls == ["http://x.example/a.gif"]
+
+
+def test_without_repeats_each_token_is_there_once_and_no_token_is_lost() -> None:
+    data = _message(
+        "Subject: x\n",
+        b"hello hello world " + b"q" * 45 + b" " + b"q" * 45 + b" www.a.example/x\r\n",
+    )
+    with_repeats = tokenize(data)
+    without = tokenize(data, repeats=False)
+    assert len(without) == len(set(without))
+    assert set(without) == set(with_repeats)
+    assert without.count("hello") == 1 and with_repeats.count("hello") == 2
