@@ -10,11 +10,10 @@ neighbour is measured again (up to three times) before the test fails.
 from __future__ import annotations
 
 import contextlib
-import functools
-import timeit
 from collections.abc import Callable
 
 import pytest
+from linear_time import MAX_RATIO, settled_growth
 
 from stack.mime.errors import Defect, ParseError
 from stack.mime.fields import (
@@ -27,8 +26,6 @@ from stack.mime.fields import (
     encode_unstructured,
 )
 
-MAX_RATIO = 8.0
-
 
 def _lenient(decoder: Callable[[str, list[Defect] | None], object]) -> Callable[[str], object]:
     def run(text: str) -> object:
@@ -37,27 +34,6 @@ def _lenient(decoder: Callable[[str, list[Defect] | None], object]) -> Callable[
         return None
 
     return run
-
-
-def _growth(run: Callable[[str], object], small: str, large: str) -> float:
-    """How many times longer ``large`` takes than ``small``: best of interleaved timings.
-
-    Each timing repeats the call until it lasts at least 20 ms; small and large are timed
-    alternately so that a burst of load from a neighbour hits both alike.
-    """
-    best = []
-    timers = [timeit.Timer(functools.partial(run, text)) for text in (small, large)]
-    numbers = []
-    for timer in timers:
-        number = 1
-        while timer.timeit(number) < 0.02:
-            number *= 2
-        numbers.append(number)
-        best.append(float("inf"))
-    for _ in range(4):
-        for index, timer in enumerate(timers):
-            best[index] = min(best[index], timer.timeit(numbers[index]) / numbers[index])
-    return best[1] / best[0]
 
 
 CASES: dict[str, tuple[Callable[[int], str], Callable[[str], object], int]] = {
@@ -145,13 +121,7 @@ CASES: dict[str, tuple[Callable[[int], str], Callable[[str], object], int]] = {
 def test_decoding_time_grows_linearly(name: str) -> None:
     make, run, n = CASES[name]
     small, large = make(n), make(4 * n)
-    # A neighbour's burst of load can spoil one measurement, never three in a row the same
-    # way; a quadratic decoder fails all three (its ratio is about 16, not 8).
-    ratio = _growth(run, small, large)
-    for _ in range(2):
-        if ratio < MAX_RATIO:
-            break
-        ratio = min(ratio, _growth(run, small, large))
+    ratio = settled_growth(run, small, large)
     assert ratio < MAX_RATIO, f"{name}: 4x the input took {ratio:.1f}x the time"
 
 

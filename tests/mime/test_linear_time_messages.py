@@ -8,7 +8,7 @@ code about 16.  The bound is generous and no absolute time is asserted.
 from __future__ import annotations
 
 import pytest
-from test_field_linear_time import MAX_RATIO, _growth
+from linear_time import MAX_RATIO, growth
 
 from stack.mime import decode, parse
 
@@ -49,7 +49,7 @@ def test_decode_time_grows_linearly(case: str) -> None:
     def run(text: str) -> object:
         return decode(text.encode())
 
-    assert _growth(run, small, large) < MAX_RATIO
+    assert growth(run, small, large) < MAX_RATIO
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -8,6 +8,7 @@ import base64
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from linear_time import MAX_RATIO, settled_growth
 
 from stack.spam.html import strip_html
 from stack.spam.tokenizer import MAX_TOKENS, tokenize
@@ -181,3 +182,28 @@ def test_without_repeats_each_token_is_there_once_and_no_token_is_lost() -> None
     assert len(without) == len(set(without))
     assert set(without) == set(with_repeats)
     assert without.count("hello") == 1 and with_repeats.count("hello") == 2
+
+
+HOSTILE_MARKUP = {
+    "unclosed-tags": lambda n: "<a" * n,
+    "unclosed-comments": lambda n: "<!--" * n,
+    "unclosed-styles": lambda n: "<style" * n,
+    "url-attributes": lambda n: "<a href=" * n,
+    "attributes-without-values": lambda n: "src src= " * n,
+    "entities": lambda n: "&amp" * n,
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_MARKUP))
+def test_strip_html_time_grows_linearly(name: str) -> None:
+    make = HOSTILE_MARKUP[name]
+    ratio = settled_growth(strip_html, make(5_000), make(20_000))
+    assert ratio < MAX_RATIO, f"{name}: 4x the markup took {ratio:.1f}x the time"
+
+
+def test_tokenize_time_grows_linearly_with_the_number_of_header_fields() -> None:
+    def fields(n: int) -> bytes:
+        return _message("Received: from a.example by b.example\nTo: c@d.example\n" * n, b"x")
+
+    ratio = settled_growth(tokenize, fields(500), fields(2_000))
+    assert ratio < MAX_RATIO, f"4x the fields took {ratio:.1f}x the time"
