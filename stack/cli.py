@@ -23,7 +23,7 @@ from typing import Any
 
 import click
 
-from stack import __version__
+import stack
 from stack.errors import ElsinoreError
 
 
@@ -118,6 +118,15 @@ class LazyGroup(click.Group):
             )
 
 
+def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``--version``, as :func:`click.version_option` prints it; the version is looked up only
+    here, because finding it costs a command that does not print it 15-20 ms of start-up."""
+    if not value or ctx.resilient_parsing:
+        return
+    click.echo(f"elsinore, version {stack.__version__}", color=ctx.color)
+    ctx.exit()
+
+
 class _Options:
     """Options shared by every command (``ctx.obj``)."""
 
@@ -137,7 +146,15 @@ def make_group(
         help=help_text,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
-    @click.version_option(__version__, "-V", "--version", prog_name="elsinore")
+    @click.option(
+        "-V",
+        "--version",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_show_version,
+        help="Show the version and exit.",
+    )
     @click.option(
         "--debug",
         is_flag=True,
