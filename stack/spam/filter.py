@@ -6,7 +6,7 @@ CLI, the SMTP service and the benchmarks all classify exactly the same way.
 
 from __future__ import annotations
 
-import multiprocessing
+import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Literal, TypeVar
@@ -79,6 +79,10 @@ def default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
+#: Messages handed to a worker at a time; fewer messages than this are not worth a fork.
+CHUNK = 64
+
+
 def map_messages(
     function: Callable[[bytes], _T], messages: Iterable[bytes], *, jobs: int = 1
 ) -> Iterator[_T]:
@@ -86,14 +90,24 @@ def map_messages(
 
     ``function`` must be a module-level function (it is sent by name); what it needs besides
     the message must be in place before the call, since forked workers inherit memory
-    copy-on-write.  Only message bytes and results cross the pipes.  With one job, or where
-    fork does not exist, everything runs here.
+    copy-on-write.  Only message bytes and results cross the pipes.  With one job, where fork
+    does not exist, or for fewer than :data:`CHUNK` messages, everything runs here.
     """
-    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        yield from map(function, messages)
+    messages = iter(messages)
+    first = list(itertools.islice(messages, CHUNK))
+    if len(first) < CHUNK or jobs <= 1 or not _can_fork():
+        yield from map(function, itertools.chain(first, messages))
         return
+    import multiprocessing  # noqa: PLC0415 - 6 ms that a run on one core does not need
+
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
-        yield from pool.imap(function, messages, chunksize=64)
+        yield from pool.imap(function, itertools.chain(first, messages), chunksize=CHUNK)
+
+
+def _can_fork() -> bool:
+    import multiprocessing  # noqa: PLC0415
+
+    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def classify_many(
