@@ -37,42 +37,42 @@ from stack.mime.fields.params import decode_content_type, decode_transfer_encodi
 #: so that a hostile message cannot make a walk cost more than ``MAX_DEPTH`` passes.
 MAX_DEPTH = 64
 
-# A field: a name, a colon, the rest of the line, then its continuation lines.  The groups
-# capture the name and the colon when they are there; a line without them still matches whole
-# (it is then not a field).  Every quantifier is followed by a class it cannot overlap, except
-# ``[^\n]*`` which runs to the line break, so the match is linear and never backtracks.
-_FIELD = re.compile(rb"([!-9;-~]*)[ \t]*(:?)[^\n]*(?:\n[ \t][^\n]*)*(?:\n|\Z)")
+# A field: a name, a colon, the rest of the line, then its continuation lines and the line
+# break that ends it (there is none only at the end of the input).  The groups capture the
+# name, the white space before the colon (obs-fname) and the colon, when they are there; a line
+# without them still matches whole (it is then not a field).  Every quantifier is followed by a
+# class it cannot overlap, except ``[^\n]*`` which runs to the line break, and the
+# continuation lines are taken possessively (``*+``), so the match is linear and never
+# backtracks.
+_FIELD = re.compile(rb"([!-9;-~]*)([ \t]*)(:?)[^\n]*(?:\n[ \t][^\n]*)*+\n?")
+# The empty line that ends the header: the first LF LF or LF CR LF, whichever comes first.
+_BLANK_LINE = re.compile(rb"\n\r?\n")
 _FIELD_NAME = re.compile(rb"[!-9;-~]+")
 _MIME_TYPE = re.compile(rb"\s*([!#-'*+.0-9A-Z^-~-]+)\s*/\s*([!#-'*+.0-9A-Z^-~-]+)", re.IGNORECASE)
 _TRANSFER_ENCODING = re.compile(rb"\s*([!#-'*+.0-9A-Za-z^-~-]+)")
+# Looked for as ints: ``int in bytes`` is a memchr, while ``bytes in bytes`` (CPython 3.11)
+# first tries its argument as an int, raising and clearing a TypeError: about ten times slower.
+_LF = ord("\n")
+_LPAREN = ord("(")
 
 
 class Field:
     """One header field, exactly as written: name, colon, value, folding and line break."""
 
-    __slots__ = ("_colon", "is_field", "name", "offset", "raw")
+    __slots__ = ("_colon", "_value", "is_field", "name", "offset", "raw")
 
     def __init__(self, raw: bytes, offset: int = 0) -> None:
         match = _FIELD.match(raw)
         assert match is not None  # the pattern matches any line
-        self._init(raw, offset, match[1], match.start(2) if match[2] else -1)
-
-    def _init(self, raw: bytes, offset: int, name: bytes, colon: int) -> None:
+        name, space, colon = match.group(1, 2, 3)
         self.raw = raw
         self.offset = offset
-        self._colon = colon
+        self._colon = len(name) + len(space) if colon else -1  # where it is in raw, or -1
         #: False for a line in the header block that is not a field (no name or no colon).
-        self.is_field = colon > 0 and bool(name)
+        self.is_field = bool(name and colon)
         # obs-fname allows white space between the name and the colon (RFC 5322 4.5).
         self.name = name.decode("ascii") if self.is_field else ""
-
-    @classmethod
-    def _from_match(cls, match: re.Match[bytes], offset: int) -> Field:
-        field = cls.__new__(cls)
-        start = match.start()
-        colon = match.start(2) - start if match[2] else -1
-        field._init(match[0], offset + start, match[1], colon)
-        return field
+        self._value: bytes | None = None  # raw_value, once read
 
     @staticmethod
     def valid_name(name: str) -> bool:
@@ -101,9 +101,13 @@ class Field:
     @property
     def raw_value(self) -> bytes:
         """The bytes after the colon, still folded, without the final line break."""
-        value = self.raw[self._colon + 1 :] if self._colon >= 0 else self.raw
-        if value.endswith(b"\n"):
-            value = value[:-2] if value.endswith(b"\r\n") else value[:-1]
+        value = self._value
+        if value is None:
+            raw = self.raw
+            end = len(raw)
+            if raw[-1:] == b"\n":
+                end -= 2 if raw[-2:] == b"\r\n" else 1
+            value = self._value = raw[self._colon + 1 : end]
         return value
 
     def unfolded(self) -> str:
@@ -113,7 +117,7 @@ class Field:
         (``surrogateescape``) so that nothing is lost.
         """
         value = self.raw_value
-        if b"\n" in value:
+        if _LF in value:
             # Inside a field every line break is a fold: one that is not would have ended it.
             value = value.replace(b"\r\n", b"").replace(b"\n", b"")
         return value.decode("utf-8", "surrogateescape")
@@ -201,8 +205,11 @@ class Message:
     def get(self, name: str) -> Field | None:
         """The first field called ``name`` (case-insensitive), or None."""
         wanted = name.lower()
+        size = len(wanted)
         for field in self.fields:
-            if field.name.lower() == wanted:
+            # Names are ASCII, so lowering keeps their length: most fields are passed over
+            # without making a lowercased copy of their name.
+            if len(field.name) == size and field.name.lower() == wanted:
                 return field
         return None
 
@@ -230,7 +237,7 @@ class Message:
         field = self.get("content-type")
         if field is not None:
             raw = field.raw_value
-            if b"(" in raw:
+            if _LPAREN in raw:
                 # A comment may sit between any two tokens (RFC 2045 5.1, RFC 5322 3.2.2):
                 # ``multipart (x) / mixed`` is multipart, so read it with the full grammar.
                 try:
@@ -262,7 +269,7 @@ class Message:
         field = self.get("content-transfer-encoding")
         if field is not None:
             raw = field.raw_value
-            if b"(" in raw:
+            if _LPAREN in raw:
                 # ``(a comment) base64`` is base64 (RFC 2045 6.1 is a structured field).
                 try:
                     return decode_transfer_encoding(field.unfolded(), [])
@@ -307,7 +314,7 @@ class Message:
             )
             return
         if maintype == "multipart":
-            self._split_multipart()
+            self._split_multipart(mime_type)
         elif mime_type in ("message/rfc822", "message/global") and self.transfer_encoding in (
             "7bit",
             "8bit",
@@ -315,7 +322,7 @@ class Message:
         ):
             self._embedded = parse_part(self.body, self.body_offset, self.depth + 1, "text/plain")
 
-    def _split_multipart(self) -> None:
+    def _split_multipart(self, mime_type: str) -> None:
         boundary = self.boundary
         start = self.body_offset
         if not boundary:
@@ -326,7 +333,7 @@ class Message:
             boundary,
             offset=start,
             depth=self.depth + 1,
-            default_type="message/rfc822" if self.mime_type == "multipart/digest" else "text/plain",
+            default_type="message/rfc822" if mime_type == "multipart/digest" else "text/plain",
             defects=self.defects,
         )
 
@@ -425,38 +432,45 @@ def parse_part(
             [], data[:sep_len], data[sep_len:], offset=offset, depth=depth,
             default_type=default_type, defects=defects,
         )  # fmt: skip
-    lf = data.find(b"\n\n")
-    crlf = data.find(b"\n\r\n")
-    if lf < 0 and crlf < 0:
+    blank = _BLANK_LINE.search(data)
+    if blank is None:
         end, sep_len = len(data), 0
-    elif crlf < 0 or (0 <= lf < crlf):
-        end, sep_len = lf + 1, 1
     else:
-        end, sep_len = crlf + 1, 2
+        end = blank.start() + 1
+        sep_len = blank.end() - end
 
     fields: list[Field] = []
     header_end = end
+    new_field = Field.__new__
     for match in _FIELD.finditer(data, 0, end):
         raw = match[0]
         if not raw:
             break
         start = match.start()
-        field = Field._from_match(match, offset)
-        if not field.is_field:
-            if start == 0 and raw.startswith(b"From "):
-                fields.append(field)  # the mbox envelope line; kept, and not an error
-                continue
-            if start == 0 and raw[:1] in b" \t":
-                defects.append(Defect("continuation-without-field", offset, "header starts folded"))
-                fields.append(field)
-                continue
-            # Not a field: the header ends here without an empty line, as most readers do.
-            defects.append(
-                Defect("missing-header-separator", offset + start, "line is not a field")
-            )
-            header_end, sep_len = start, 0
-            break
-        fields.append(field)
+        name = match[1]
+        if name and match[3]:
+            # Field.__init__, inlined: the match is already made, and this runs for every
+            # field of every message.
+            field = new_field(Field)
+            field.raw = raw
+            field.offset = offset + start
+            field.is_field = True
+            field.name = name.decode()  # ASCII, by the pattern
+            field._colon = len(name) + len(match[2])
+            field._value = None
+            fields.append(field)
+            continue
+        if start == 0 and raw.startswith(b"From "):
+            fields.append(Field(raw, offset))  # the mbox envelope line; kept, and not an error
+            continue
+        if start == 0 and raw[0] in b" \t":
+            defects.append(Defect("continuation-without-field", offset, "header starts folded"))
+            fields.append(Field(raw, offset))
+            continue
+        # Not a field: the header ends here without an empty line, as most readers do.
+        defects.append(Defect("missing-header-separator", offset + start, "line is not a field"))
+        header_end, sep_len = start, 0
+        break
     if sep_len == 0:
         return Message(
             fields, b"", data[header_end:], offset=offset, depth=depth,
