@@ -191,7 +191,8 @@ def _received_tokens(fields: list[bytes], tokens: list[str]) -> None:
     and its parent domains, ``received:<a.b.c>`` for each address and its /24 and /16.  Each
     name is read once, however many fields repeat it."""
     words = set(b" ".join(fields).lower().translate(_RECEIVED_SEPARATORS).split())
-    for word in [word for word in words if b"." in word]:
+    dot = ord(".")  # an int: ``b"." in word`` costs a caught TypeError in CPython 3.11
+    for word in [word for word in words if dot in word]:
         tokens += _received_name_tokens(word)
 
 
@@ -263,7 +264,7 @@ def _filename_tokens(part: lossless.Message, tokens: list[str]) -> str | None:
     charset = filename = None
     field = part.get("content-type")
     content_type = None
-    if field is not None and b"=" in field.raw_value:  # no parameter, no charset, no name
+    if field is not None and ord("=") in field.raw_value:  # no parameter: no charset, no name
         content_type = _parameters(field, decode_content_type)
     if content_type is not None:
         charset = content_type.param("charset")
