@@ -299,11 +299,23 @@ def classify_command(
     sys.stdout.flush()
 
 
-def _score_all(
-    spam_filter: SpamFilter, paths: Sequence[str], description: str, jobs: int
-) -> list[Score]:
-    sources = _tracked(paths, description)
-    return list(classify_many(spam_filter, (source.data for source in sources), jobs=jobs))
+def _evaluate(
+    spam_filter: SpamFilter, spam_paths: Sequence[str], ham_paths: Sequence[str], jobs: int
+) -> Evaluation:
+    """Scores for known spam and ham, in one pass: one pool of workers, whose per-token
+    caches warm up once for both classes."""
+    spam_count = 0
+
+    def messages() -> Iterator[bytes]:
+        nonlocal spam_count
+        for source in _tracked(spam_paths, "spam"):
+            spam_count += 1
+            yield source.data
+        for source in _tracked(ham_paths, "ham"):
+            yield source.data
+
+    scores = list(classify_many(spam_filter, messages(), jobs=jobs))
+    return Evaluation(spam=scores[:spam_count], ham=scores[spam_count:])
 
 
 @spam_group.command("test", cls=_GreedyPathsCommand)
@@ -328,10 +340,7 @@ def test_command(
         raise click.UsageError("give at least one --spam or --ham PATH")
     spam_filter = _load_filter(db_path, classifier)
     start = time.perf_counter()
-    evaluation = Evaluation(
-        spam=_score_all(spam_filter, spam_paths, "spam", jobs),
-        ham=_score_all(spam_filter, ham_paths, "ham", jobs),
-    )
+    evaluation = _evaluate(spam_filter, spam_paths, ham_paths, jobs)
     seconds = time.perf_counter() - start
     if as_json:
         click.echo(json.dumps(evaluation.as_json(classifier=classifier, seconds=seconds)))
@@ -366,10 +375,7 @@ def report_command(
       wrote rep/report.html and rep/scores.png
     """
     spam_filter = _load_filter(db_path, classifier)
-    evaluation = Evaluation(
-        spam=_score_all(spam_filter, spam_paths, "spam", default_jobs()),
-        ham=_score_all(spam_filter, ham_paths, "ham", default_jobs()),
-    )
+    evaluation = _evaluate(spam_filter, spam_paths, ham_paths, default_jobs())
     from stack.spam.report import write_report  # noqa: PLC0415 - only this command draws
 
     html_path, png_path = write_report(evaluation, out_dir, title=f"{db_path} ({classifier})")
