@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from stack.cli import cli, run
+from stack.spam.filter import CHUNK
 from stack.spam.store import SqliteStore
 
 SPAM = [
@@ -208,3 +209,24 @@ def test_classifying_without_a_database_is_one_clear_line(
     error = capsys.readouterr().err
     assert error.count("\n") == 1
     assert "no spam database" in error
+
+
+def test_test_splits_classes_right_when_workers_share_more_than_a_chunk(tmp_path: Path) -> None:
+    for kind, messages, count in (("spam", SPAM, CHUNK + 3), ("ham", HAM, CHUNK - 5)):
+        folder = tmp_path / kind
+        folder.mkdir()
+        for index in range(count):
+            (folder / f"{index:03}.eml").write_bytes(messages[index % 2])
+    db = _trained(tmp_path)
+    results = []
+    for jobs in ("1", "2"):
+        code, output = _invoke(
+            ["spam", "test", "--db", str(db), "--json", "--jobs", jobs,
+             "--spam", str(tmp_path / "spam"), "--ham", str(tmp_path / "ham")]
+        )  # fmt: skip
+        assert code == 0, output
+        result = json.loads(output)
+        results.append((result["spam"], result["ham"]))
+    assert results[0] == results[1]
+    assert results[0] == ({"yes": CHUNK + 3, "no": 0, "unknown": 0},
+                          {"yes": 0, "no": CHUNK - 5, "unknown": 0})  # fmt: skip
