@@ -21,17 +21,18 @@ What becomes a token follows SpamBayes' published tokenizer experiments:
   broken MIME).
 
 The tokenizer works on the lossless tree (:func:`stack.mime.lossless.parse`), not on a fully
-decoded message: only the fields it reads are decoded (by :func:`stack.mime.decode.decode_field`),
-and only text parts' bodies.  An attachment costs its MIME type and name, never its base64.
+decoded message: only the fields it reads are decoded, each by its own field codec (address
+lists, encoded-words, MIME parameters), and only text parts' bodies.  An attachment costs its
+MIME type and name, never its base64.
 
 The work per message is bounded: at most :data:`MAX_MESSAGE_BYTES` are parsed, at most
 :data:`MAX_TEXT_CHARS` of body text are split, and at most :data:`MAX_TOKENS` tokens come out.
-The one regular expression here (dotted names in Received, read from at most
-:data:`MAX_HEADER_CHARS` of a field) is unambiguous, so it cannot backtrack; a hostile message
-costs time linear in its (capped) size.
+Received fields (the first :data:`MAX_RECEIVED`, :data:`MAX_HEADER_CHARS` of each) are split
+into words, and the one pattern here checks a word whole for a dotted name; it has one way
+through any input.  A hostile message costs time linear in its (capped) size.
 
-Tokens are returned with their repetitions (a word twice in the body is there twice, up to
-twice): SpamOracle's classifier counts a word at most twice; the others take the set.
+``tokenize(data, repeats=True)`` keeps a body word's repetitions, up to two, for SpamOracle's
+classifier; training and Fisher read each token once and ask for ``repeats=False``.
 """
 
 from __future__ import annotations
