@@ -191,7 +191,8 @@ def _received_tokens(fields: list[bytes], tokens: list[str]) -> None:
     """Hosts and addresses of the first Received fields: ``received:<domain>`` for each host
     and its parent domains, ``received:<a.b.c>`` for each address and its /24 and /16.  Each
     name is read once, however many fields repeat it."""
-    words = set(b" ".join(fields).lower().translate(_RECEIVED_SEPARATORS).split())
+    # dict.fromkeys, not set: the tokens come out in the same order in every process.
+    words = dict.fromkeys(b" ".join(fields).lower().translate(_RECEIVED_SEPARATORS).split())
     dot = ord(".")  # an int: ``b"." in word`` costs a caught TypeError in CPython 3.11
     for word in [word for word in words if dot in word]:
         tokens += _received_name_tokens(word)

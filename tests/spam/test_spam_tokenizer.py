@@ -4,6 +4,10 @@ limits allow."""
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -207,3 +211,28 @@ def test_tokenize_time_grows_linearly_with_the_number_of_header_fields() -> None
 
     ratio = settled_growth(tokenize, fields(500), fields(2_000))
     assert ratio < MAX_RATIO, f"4x the fields took {ratio:.1f}x the time"
+
+
+def test_tokens_come_out_in_the_same_order_whatever_the_hash_seed(tmp_path: Path) -> None:
+    data = _message(
+        "Received: from a.example (a.example [192.0.2.1]) by b.example\n"
+        "Received: from c.example by d.example; x.example y.example\n"
+        "From: Prize <p@win.example>\nSubject: free free offer\n"
+        "Content-Type: text/html\n",
+        b"<a href='http://x.example/a'>win</a> cash cash now <img src=http://y.example/b>",
+    )
+    sample = tmp_path / "message.eml"
+    sample.write_bytes(data)
+    script = (
+        "import sys; from stack.spam.tokenizer import tokenize; "
+        "print(tokenize(open(sys.argv[1], 'rb').read(), repeats=False))"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script, str(sample)],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True, check=True, text=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }  # fmt: skip
+    assert len(outputs) == 1
