@@ -28,7 +28,6 @@ split (never its test part), keeping SpamBayes' ham cutoff (0.20) and strength (
 
 from __future__ import annotations
 
-import heapq
 import math
 import operator
 from collections.abc import Iterable
@@ -154,14 +153,13 @@ class FisherClassifier(CountsClassifier[Clue]):
         clues = list(dict(zip(map(_merge_key, values), values, strict=True)).values())
         if not clues:
             return Score(Verdict.UNKNOWN, 0.5)
-        if len(clues) > s.max_discriminators:
-            clues.sort(key=_strength_then_token, reverse=True)
-            del clues[s.max_discriminators :]
+        # Strongest first: the ones past max_discriminators go, the first 15 are the evidence.
+        clues.sort(key=_strength_then_token, reverse=True)
+        del clues[s.max_discriminators :]
         n = len(clues)
         spam_evidence = 1.0 - chi2q(-2.0 * math.fsum(map(_log_not_f, clues)), 2 * n)
         ham_evidence = 1.0 - chi2q(-2.0 * math.fsum(map(_log_f, clues)), 2 * n)
         probability = (spam_evidence - ham_evidence + 1.0) / 2.0
         verdict = verdict_for(probability, ham_cutoff=s.ham_cutoff, spam_cutoff=s.spam_cutoff)
-        strongest = heapq.nlargest(15, clues, key=_strength_then_token)
-        evidence = tuple((clue[5], clue[1]) for clue in strongest)
+        evidence = tuple((clue[5], clue[1]) for clue in clues[:15])
         return Score(verdict, probability, evidence)
