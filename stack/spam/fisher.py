@@ -46,7 +46,6 @@ Clue = tuple[float, float, float, float, tuple[int, int] | str, str]
 #: token of the same spam and ham counts.
 SAME_EVIDENCE_MIN_COUNT = 3
 
-_strength = operator.itemgetter(0)
 _strength_then_token = operator.itemgetter(0, 5)  # a total order: the same clues every run
 _log_f = operator.itemgetter(2)
 _log_not_f = operator.itemgetter(3)

@@ -58,7 +58,7 @@ def _cut(lower: str, opening: str, closing: str, joint: str) -> str:
         pieces.append(lower[position:start])
         end = lower.find(closing, start + len(opening))
         if end >= 0:
-            end = lower.find(">", end + len(closing) - 1)
+            end = lower.find(">", end + len(closing))
         if end < 0:
             break
         position = end + 1
