@@ -58,7 +58,8 @@ def _cut(lower: str, opening: str, closing: str, joint: str) -> str:
         pieces.append(lower[position:start])
         end = lower.find(closing, start + len(opening))
         if end >= 0:
-            end = lower.find(">", end + len(closing))
+            # From closing's last character: the ">" that ends "-->" is that character.
+            end = lower.find(">", end + len(closing) - 1)
         if end < 0:
             break
         position = end + 1
