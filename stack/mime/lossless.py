@@ -56,6 +56,18 @@ _LF = ord("\n")
 _LPAREN = ord("(")
 
 
+def unfold(raw_value: bytes) -> str:
+    """A field's raw value with folding removed (RFC 5322 2.2.3), as str.
+
+    Bytes are read as UTF-8 (RFC 6532); any other 8-bit byte survives as a lone surrogate
+    (``surrogateescape``) so that nothing is lost.
+    """
+    if _LF in raw_value:
+        # Inside a field every line break is a fold: one that is not would have ended it.
+        raw_value = raw_value.replace(b"\r\n", b"").replace(b"\n", b"")
+    return raw_value.decode("utf-8", "surrogateescape")
+
+
 class Field:
     """One header field, exactly as written: name, colon, value, folding and line break."""
 
@@ -111,16 +123,8 @@ class Field:
         return value
 
     def unfolded(self) -> str:
-        """The value with folding removed (RFC 5322 2.2.3), as str.
-
-        Bytes are read as UTF-8 (RFC 6532); any other 8-bit byte survives as a lone surrogate
-        (``surrogateescape``) so that nothing is lost.
-        """
-        value = self.raw_value
-        if _LF in value:
-            # Inside a field every line break is a fold: one that is not would have ended it.
-            value = value.replace(b"\r\n", b"").replace(b"\n", b"")
-        return value.decode("utf-8", "surrogateescape")
+        """The value with folding removed (RFC 5322 2.2.3), as str: see :func:`unfold`."""
+        return unfold(self.raw_value)
 
     def __bytes__(self) -> bytes:
         return self.raw

@@ -38,15 +38,15 @@ from stack.spam.counts import WordCounts
 from stack.spam.verdict import Score, Verdict, verdict_for
 
 #: Per token: distance of f from 0.5, f, ln f, ln (1 - f), the key it is merged under (its
-#: (spam, ham) counts, or the token itself when it is too rare to merge; see
-#: :meth:`FisherClassifier.score`), and the token.
-Clue = tuple[float, float, float, float, tuple[int, int] | str, str]
+#: (spam, ham) counts, or ``(-1, token)`` when it is too rare to merge; see
+#: :meth:`FisherClassifier.score`), and the token.  Keys are always comparable, and no two
+#: clues of a message have the same key, so clues sort as plain tuples in one total order.
+Clue = tuple[float, float, float, float, tuple[int, int] | tuple[int, str], str]
 
 #: A token seen in at least this many messages is one piece of evidence with every other
 #: token of the same spam and ham counts.
 SAME_EVIDENCE_MIN_COUNT = 3
 
-_strength_then_token = operator.itemgetter(0, 5)  # a total order: the same clues every run
 _log_f = operator.itemgetter(2)
 _log_not_f = operator.itemgetter(3)
 _merge_key = operator.itemgetter(4)
@@ -116,7 +116,7 @@ class FisherClassifier(CountsClassifier[Clue]):
             return None
         if counts[0] + counts[1] >= SAME_EVIDENCE_MIN_COUNT:
             return (*base, counts, token)
-        return (*base, token, token)
+        return (*base, (-1, token), token)
 
     def _counts_value(self, spam: int, ham: int) -> tuple[float, float, float, float] | None:
         """Distance of f from 0.5, f, ln f and ln (1 - f) for these counts, or None when f
@@ -153,7 +153,8 @@ class FisherClassifier(CountsClassifier[Clue]):
         if not clues:
             return Score(Verdict.UNKNOWN, 0.5)
         # Strongest first: the ones past max_discriminators go, the first 15 are the evidence.
-        clues.sort(key=_strength_then_token, reverse=True)
+        # Ties in strength fall to f, then to the merge key: the same order every run.
+        clues.sort(reverse=True)
         del clues[s.max_discriminators :]
         n = len(clues)
         spam_evidence = 1.0 - chi2q(-2.0 * math.fsum(map(_log_not_f, clues)), 2 * n)

@@ -147,20 +147,25 @@ def _whole_field(name: str, field: lossless.Field, tokens: list[str]) -> None:
 
 
 def _address_field(name: str, field: lossless.Field, tokens: list[str]) -> None:
-    text = field.unfolded().replace("\r", " ")  # a bare CR reads as the space it shows as
+    tokens += _address_tokens(name, field.raw_value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _address_tokens(name: str, raw_value: bytes) -> tuple[str, ...]:
+    """The tokens of one address field, cached by its bytes: a mailing list's Sender and
+    Return-Path, and the reader's own To, recur in most of the mail a filter sees."""
+    tokens: list[str] = []
+    text = lossless.unfold(raw_value).replace("\r", " ")  # a bare CR reads as the space it shows as
     if name == "return-path":  # a path, not an address list: just its domain
         at = text.rfind("@")
         if at >= 0:
             domain = text[at + 1 :].strip(_TRIM + " \t").lower()
-            tokens.append(f"{name}:domain:{domain[:60]}")
-        else:
-            tokens.append(f"{name}:no address")
-        return
+            return (f"{name}:domain:{domain[:60]}",)
+        return (f"{name}:no address",)
     try:
         value = decode_address_list(text, [])
     except ParseError:
-        tokens.append(f"malformed:{name}")
-        return
+        return (f"malformed:{name}",)
     mailboxes: list[Mailbox] = []
     for address in value[:20]:
         if isinstance(address, Mailbox):
@@ -177,6 +182,7 @@ def _address_field(name: str, field: lossless.Field, tokens: list[str]) -> None:
             tokens.extend([f"{name}:name:{word}" for word in mailbox.name.lower().split()[:6]])
         else:
             tokens.append(f"{name}:no name")
+    return tuple(tokens)
 
 
 _FieldReader = Callable[[str, lossless.Field, list[str]], None]

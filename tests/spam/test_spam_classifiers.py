@@ -119,3 +119,19 @@ def test_fisher_keeps_rare_tokens_of_the_same_counts_apart() -> None:
         FisherSettings(minimum_prob_strength=0.0),
     )
     assert len(fisher.score(["a", "b"]).evidence) == 2
+
+
+def test_fisher_orders_clues_of_equal_strength_without_comparing_tokens_to_counts() -> None:
+    # Every pair of counts up to 6: merged clues (three messages or more) and rare ones meet
+    # at equal strengths (x and 1 - x), and (1, 1) against (2, 2) and (3, 3) give f = 0.5.
+    words = {f"t{spam}-{ham}": (spam, ham) for spam in range(7) for ham in range(7)}
+    words.update({f"again{spam}-{ham}": (spam, ham) for spam in range(3) for ham in range(3)})
+    fisher = FisherClassifier(
+        WordCounts(spam_messages=50, ham_messages=50, words=words),
+        FisherSettings(minimum_prob_strength=0.0),
+    )
+    tokens = sorted(words)
+    score = fisher.score(tokens)
+    assert score == fisher.score(list(reversed(tokens)))
+    strengths = [abs(p - 0.5) for _, p in score.evidence]
+    assert strengths == sorted(strengths, reverse=True)
