@@ -16,7 +16,8 @@ SCORE_FIELD = "X-Spamtacus-Score"
 
 def score_value(score: Score, classifier: str) -> str:
     """``0.9987 (fisher; 15 words)``: the score, the classifier and how many clues counted."""
-    return f"{score.probability:.4f} ({classifier}; {score.meaningful} words)"
+    words = "word" if score.meaningful == 1 else "words"
+    return f"{score.probability:.4f} ({classifier}; {score.meaningful} {words})"
 
 
 def mark(data: bytes, score: Score, classifier: str) -> bytes:
