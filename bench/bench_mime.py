@@ -11,6 +11,7 @@ import email.policy
 from email.parser import BytesParser
 
 import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
 
 from bench.corpus import spamassassin_messages, stdlib_read_everything
 from stack.mime import decode, encode, parse
@@ -22,7 +23,7 @@ SAMPLE = (MESSAGES or [])[::10]
 
 
 @pytest.mark.benchmark(group="parse")
-def test_parse_elsinore(benchmark: pytest.FixtureRequest) -> None:
+def test_parse_elsinore(benchmark: BenchmarkFixture) -> None:
     def run() -> None:
         for data in SAMPLE:
             for _ in parse(data).walk():
@@ -32,18 +33,18 @@ def test_parse_elsinore(benchmark: pytest.FixtureRequest) -> None:
 
 
 @pytest.mark.benchmark(group="parse")
-def test_parse_stdlib_compat32(benchmark: pytest.FixtureRequest) -> None:
+def test_parse_stdlib_compat32(benchmark: BenchmarkFixture) -> None:
     parser = BytesParser(policy=email.policy.compat32)
     benchmark(lambda: [parser.parsebytes(data) for data in SAMPLE])
 
 
 @pytest.mark.benchmark(group="decode")
-def test_decode_elsinore(benchmark: pytest.FixtureRequest) -> None:
+def test_decode_elsinore(benchmark: BenchmarkFixture) -> None:
     benchmark(lambda: [decode(data) for data in SAMPLE])
 
 
 @pytest.mark.benchmark(group="decode")
-def test_decode_stdlib_default(benchmark: pytest.FixtureRequest) -> None:
+def test_decode_stdlib_default(benchmark: BenchmarkFixture) -> None:
     parser = BytesParser(policy=email.policy.default)
 
     def run() -> None:
@@ -57,6 +58,6 @@ def test_decode_stdlib_default(benchmark: pytest.FixtureRequest) -> None:
 
 
 @pytest.mark.benchmark(group="encode")
-def test_encode_elsinore(benchmark: pytest.FixtureRequest) -> None:
+def test_encode_elsinore(benchmark: BenchmarkFixture) -> None:
     models = [decode(data) for data in SAMPLE]
     benchmark(lambda: [encode(model) for model in models])

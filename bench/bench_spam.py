@@ -11,12 +11,13 @@ Run:  pytest bench/bench_spam.py --benchmark-only -p no:xdist
 from __future__ import annotations
 
 import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
 
 from harness.shared import corpora_dir
 from stack.mime.lossless import parse
 from stack.spam.counts import Training, WordCounts
 from stack.spam.evaluation import Split, corpus_split
-from stack.spam.filter import make_classifier, training_tokens
+from stack.spam.filter import ClassifierName, make_classifier, training_tokens
 from stack.spam.tokenizer import MAX_MESSAGE_BYTES, tokenize
 
 
@@ -45,22 +46,25 @@ def counts(split: Split) -> WordCounts:
     return loaded
 
 
-def test_parse_1210_messages(benchmark, test_messages: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+def test_parse_1210_messages(benchmark: BenchmarkFixture, test_messages: list[bytes]) -> None:
     benchmark(lambda: [parse(data[:MAX_MESSAGE_BYTES]) for data in test_messages])
 
 
-def test_tokenize_1210_messages(benchmark, test_messages: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+def test_tokenize_1210_messages(benchmark: BenchmarkFixture, test_messages: list[bytes]) -> None:
     benchmark(lambda: [tokenize(data, repeats=False) for data in test_messages])
 
 
 @pytest.mark.parametrize("name", ["fisher", "graham"])
 def test_score_1210_token_lists(
-    benchmark, test_messages: list[bytes], counts: WordCounts, name: str
-) -> None:  # type: ignore[no-untyped-def]
-    classifier = make_classifier(counts, name)  # type: ignore[arg-type]
+    benchmark: BenchmarkFixture,
+    test_messages: list[bytes],
+    counts: WordCounts,
+    name: ClassifierName,
+) -> None:
+    classifier = make_classifier(counts, name)
     token_lists = [tokenize(data, repeats=classifier.repeats) for data in test_messages]
     benchmark(lambda: [classifier.score(tokens) for tokens in token_lists])
 
 
-def test_load_counts_into_a_classifier(benchmark, counts: WordCounts) -> None:  # type: ignore[no-untyped-def]
+def test_load_counts_into_a_classifier(benchmark: BenchmarkFixture, counts: WordCounts) -> None:
     benchmark(lambda: make_classifier(counts, "fisher"))

@@ -99,9 +99,9 @@ def main() -> int:
     print(f"SpamAssassin: {len(messages)} messages, {megabytes:.1f} MB, best of {args.repeat}")
     print(f"{'task':<8} {'elsinore':<28} {'peer':<48} ratio")
     for row in rows:
-        ours = f"{row['elsinore_mb_s']} MB/s, {row['elsinore_msg_s']} msg/s"
-        peer = f"{row['peer']}: {row['peer_mb_s']} MB/s, {row['peer_msg_s']} msg/s"
-        print(f"{row['task']:<8} {ours:<28} {peer:<48} {row['ratio']}x")
+        ours_rate = f"{row['elsinore_mb_s']} MB/s, {row['elsinore_msg_s']} msg/s"
+        peer_rate = f"{row['peer']}: {row['peer_mb_s']} MB/s, {row['peer_msg_s']} msg/s"
+        print(f"{row['task']:<8} {ours_rate:<28} {peer_rate:<48} {row['ratio']}x")
         if row["elsinore_errors"] or row["peer_errors"]:
             print(f"{'':8} raised: elsinore {row['elsinore_errors']}, peer {row['peer_errors']}")
     return 0
