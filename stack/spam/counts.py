@@ -12,8 +12,10 @@ both classifiers reason about.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 
 
 @dataclass(slots=True)
@@ -51,48 +53,57 @@ class Training:
 
     ``add(tokens, spam=True)`` learns one spam; ``add(tokens, spam=True, sign=-1)`` unlearns
     it.  Tokens are counted once per message whatever their repetitions.
+
+    Additions and removals are kept in separate counters per class, so that a message's
+    tokens are counted by :meth:`collections.Counter.update`, in C: a training run adds
+    hundreds of thousands of tokens, in the process that also feeds the tokenizing workers.
     """
 
-    __slots__ = ("_words", "ham_messages", "spam_messages")
+    __slots__ = ("_added", "_removed", "ham_messages", "spam_messages")
 
     def __init__(self) -> None:
         self.spam_messages = 0
         self.ham_messages = 0
-        self._words: dict[str, list[int]] = {}
+        # (spam, ham) each: how many messages added, and removed, held the token.
+        self._added: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
+        self._removed: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
 
     def add(self, tokens: Iterable[str], *, spam: bool, sign: int = 1) -> None:
         if sign not in (1, -1):
             raise ValueError("sign must be 1 or -1")
-        column = 0 if spam else 1
         if spam:
             self.spam_messages += sign
         else:
             self.ham_messages += sign
-        words = self._words
-        for token in set(tokens):
-            entry = words.get(token)
-            if entry is None:
-                entry = words[token] = [0, 0]
-            entry[column] += sign
+        counters = self._added if sign == 1 else self._removed
+        counters[0 if spam else 1].update(set(tokens))
 
     def items(self) -> Iterator[tuple[str, tuple[int, int]]]:
         """Every token whose counts change, with its ``(spam, ham)`` change."""
-        for word, (spam, ham) in self._words.items():
-            if spam or ham:
-                yield word, (spam, ham)
+        spam, ham = self._added
+        removed = any(self._removed)
+        if removed:
+            spam, ham = spam.copy(), ham.copy()
+            spam.subtract(self._removed[0])  # loops over the removed tokens only
+            ham.subtract(self._removed[1])
+        # Built by zip and map, in C: a training run changes a hundred thousand tokens.
+        ham_of_spam_words = map(ham.get, spam, repeat(0, len(spam)))
+        changes = dict(zip(ham, zip(repeat(0, len(ham)), ham.values(), strict=True), strict=True))
+        changes.update(zip(spam, zip(spam.values(), ham_of_spam_words, strict=True), strict=True))
+        if removed:  # only a removal can bring a change back to nothing
+            return ((word, change) for word, change in changes.items() if change != (0, 0))
+        return iter(changes.items())
 
     def merge_counts(self, counts: WordCounts) -> None:
         """Add whole counts (an imported database) to this change."""
         self.spam_messages += counts.spam_messages
         self.ham_messages += counts.ham_messages
-        words = self._words
+        added_spam, added_ham = self._added
         for word, (spam, ham) in counts.words.items():
-            entry = words.get(word)
-            if entry is None:
-                words[word] = [spam, ham]
-            else:
-                entry[0] += spam
-                entry[1] += ham
+            if spam:
+                added_spam[word] += spam
+            if ham:
+                added_ham[word] += ham
 
     def check_against(self, counts: WordCounts) -> None:
         """Raise :class:`NegativeCountError` if applying this to ``counts`` would leave any

@@ -88,3 +88,32 @@ def test_untrain_is_the_inverse_of_train_for_any_messages(
     counts.apply(_training(second))
     counts.apply(_training(second, sign=-1))
     assert counts == before
+
+
+_CHANGES = st.lists(
+    st.tuples(
+        st.booleans(),
+        st.sampled_from([1, -1]),
+        st.lists(st.sampled_from(["a", "b", "c", "d", "e"]), max_size=6),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_CHANGES)
+def test_a_training_holds_the_net_change_of_its_messages(
+    changes: list[tuple[bool, int, list[str]]],
+) -> None:
+    training = Training()
+    expected: dict[str, list[int]] = {}
+    for spam, sign, tokens in changes:
+        training.add(tokens, spam=spam, sign=sign)
+        for token in set(tokens):
+            expected.setdefault(token, [0, 0])[0 if spam else 1] += sign
+    net = {token: (spam, ham) for token, (spam, ham) in expected.items() if spam or ham}
+    items = list(training.items())
+    assert dict(items) == net
+    assert len(items) == len(net)  # each token once
+    assert training.spam_messages == sum(sign for spam, sign, _ in changes if spam)
+    assert training.ham_messages == sum(sign for spam, sign, _ in changes if not spam)
