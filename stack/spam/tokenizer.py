@@ -29,7 +29,9 @@ The work per message is bounded: at most :data:`MAX_MESSAGE_BYTES` are parsed, a
 :data:`MAX_TEXT_CHARS` of body text are split, and at most :data:`MAX_TOKENS` tokens come out.
 Received fields (the first :data:`MAX_RECEIVED`, :data:`MAX_HEADER_CHARS` of each) are split
 into words, and the one pattern here checks a word whole for a dotted name; it has one way
-through any input.  A hostile message costs time linear in its (capped) size.
+through any input.  A hostile message costs time linear in its (capped) size.  The caches
+(Received and URL hosts, short address fields) have fixed sizes and short keys, so a stream of
+hostile messages cannot grow them.
 
 ``tokenize(data, repeats=True)`` keeps a body word's repetitions, up to two, for SpamOracle's
 classifier; training and Fisher read each token once and ask for ``repeats=False``.
@@ -147,13 +149,15 @@ def _whole_field(name: str, field: lossless.Field, tokens: list[str]) -> None:
 
 
 def _address_field(name: str, field: lossless.Field, tokens: list[str]) -> None:
-    tokens += _address_tokens(name, field.raw_value)
+    raw_value = field.raw_value
+    if len(raw_value) <= MAX_CACHED_FIELD_BYTES:
+        tokens += _cached_address_tokens(name, raw_value)
+    else:  # a long field would hold cache memory hostage
+        tokens += _address_tokens(name, raw_value)
 
 
-@functools.lru_cache(maxsize=4096)
 def _address_tokens(name: str, raw_value: bytes) -> tuple[str, ...]:
-    """The tokens of one address field, cached by its bytes: a mailing list's Sender and
-    Return-Path, and the reader's own To, recur in most of the mail a filter sees."""
+    """The tokens of one address field."""
     tokens: list[str] = []
     text = lossless.unfold(raw_value).replace("\r", " ")  # a bare CR reads as the space it shows as
     if name == "return-path":  # a path, not an address list: just its domain
@@ -184,6 +188,11 @@ def _address_tokens(name: str, raw_value: bytes) -> tuple[str, ...]:
             tokens.append(f"{name}:no name")
     return tuple(tokens)
 
+
+# A mailing list's Sender and Return-Path, and the reader's own To, recur in most of the mail
+# a filter sees: their tokens are cached by the field's bytes, when the field is short.
+MAX_CACHED_FIELD_BYTES = 512
+_cached_address_tokens = functools.lru_cache(maxsize=4096)(_address_tokens)
 
 _FieldReader = Callable[[str, lossless.Field, list[str]], None]
 _FIELD_READERS: dict[str, _FieldReader] = {

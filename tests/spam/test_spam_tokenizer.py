@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from linear_time import MAX_RATIO, settled_growth
 
+from stack.spam import tokenizer
 from stack.spam.html import strip_html
 from stack.spam.tokenizer import MAX_TOKENS, tokenize
 
@@ -236,3 +237,17 @@ def test_tokens_come_out_in_the_same_order_whatever_the_hash_seed(tmp_path: Path
         for seed in ("1", "2", "3")
     }  # fmt: skip
     assert len(outputs) == 1
+
+
+def test_address_fields_read_the_same_cached_or_not_and_long_ones_stay_out_of_the_cache() -> None:
+    short = b"To: Reader <me@example.org>\n"
+    long = b"To: " + b", ".join(b"u%d@example.org" % i for i in range(200)) + b"\n"
+    body = b"Subject: s\n\nhello there\n"
+    tokenizer._cached_address_tokens.cache_clear()
+    first = tokenize(short + body)
+    assert tokenize(short + body) == first  # the second read comes from the cache
+    assert "to:local:me" in first and "to:name:reader" in first
+    assert tokenizer._cached_address_tokens.cache_info().hits >= 1
+    for i in range(50):  # distinct long fields, read in full but none of them kept
+        assert f"to:local:v{i}" in tokenize(long.replace(b"u0@", b"v%d@" % i, 1) + body)
+    assert tokenizer._cached_address_tokens.cache_info().currsize == 1
