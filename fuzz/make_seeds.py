@@ -15,6 +15,8 @@ and small (a few dozen files per family, well under 1 MB in all):
 Real mail is not committed (DESIGN.md): the runner adds seeds chosen the same way from the
 SpamAssassin corpus at run time (harness/fuzz_seeds.py).
 - dns: queries, a zone transfer and signed and unsigned updates made with dnspython;
+- backup: SpamOracle backups, one written by stack.spam.backup and the format's edges;
+- snapshot: the SQLite store's snapshots of a few sets of counts;
 - choices: random bytes, which hypothesis reads as choices (any bytes draw some message).
 """
 
@@ -34,6 +36,9 @@ import dns.update
 
 from harness.fuzz_seeds import FIELD_FAMILIES, pick
 from stack.mime.sources import iter_messages
+from stack.spam.backup import write_backup
+from stack.spam.counts import WordCounts
+from stack.spam.store import encode_snapshot
 
 FUZZ = Path(__file__).resolve().parent
 
@@ -142,6 +147,8 @@ def main() -> None:
         hand = {f"hand-{i:02d}": text.encode() for i, text in enumerate(HAND_FIELDS[family])}
         write(family, pick(family, messages), hand)
     write("dns", [], dns_seeds())
+    write("backup", [], backup_seeds())
+    write("snapshot", [], snapshot_seeds())
     rng = random.Random(5)
     choices = {f"random-{n:04d}": rng.randbytes(n) for n in (16, 64, 256, 1024, 4096)}
     write("choices", [], choices)
@@ -178,6 +185,39 @@ def dns_seeds() -> dict[str, bytes]:
     update.use_tsig(keyring, keyname="signer")
     seeds["update-signed"] = update.to_wire()
     seeds["header-only"] = bytes(12)
+    return seeds
+
+
+def backup_seeds() -> dict[str, bytes]:
+    """SpamOracle backups: one written by us, and the edges of the format by hand."""
+    counts = WordCounts(3, 5, {"viagra": (3, 0), "meeting": (0, 4), "café": (1, 1)})
+    return {
+        "written": write_backup(counts),
+        "latin-1-word": b"SPAMORACLE/1 1 1\ncaf\xe9 1 0\n",
+        "crlf-and-blank-lines": b"SPAMORACLE/1 2 2\r\n\r\nword 1 2\r\n\r\n",
+        "repeated-word": b"SPAMORACLE/1 4 4\nw 1 2\nw 3 0\n",
+        "largest-count": b"SPAMORACLE/1 0 0\nw 9007199254740992 0\n",
+        "not-a-count": b"SPAMORACLE/1 1 1\nword x 1\n",
+        "not-a-backup": b"hello world\n",
+    }
+
+
+def snapshot_seeds() -> dict[str, bytes]:
+    """Snapshots as the SQLite store writes them, each as the spam_snapshot target reads it."""
+    sys.path.insert(0, str(FUZZ / "targets"))
+    from spam_snapshot import join_blobs  # a script beside this one, not a package
+
+    row_sets = {
+        "empty": [],
+        "one-word": [("viagra", 3, 0)],
+        "shared-pairs": [("a", 1, 0), ("b", 1, 0), ("c", 0, 1), ("d", 2**40, 7)],
+        "unicode": [("café", 1, 2), ("received:例え.jp", 0, 1), ("", 1, 1)],
+    }
+    seeds: dict[str, bytes] = {}
+    for name, rows in row_sets.items():
+        blobs = encode_snapshot(rows)
+        assert blobs is not None, name
+        seeds[name] = join_blobs(*blobs)
     return seeds
 
 

@@ -65,6 +65,8 @@ TARGETS: tuple[Target, ...] = (
     Target("field_unstructured", "unstructured", 4 * KIB, "encoded-words (RFC 2047)"),
     Target("field_msg_id", "msg_id", 4 * KIB, "msg-id lists (RFC 5322 3.6.4)"),
     Target("spam_tokenizer", "message", 64 * KIB, "spam tokenizer on any message bytes"),
+    Target("spam_backup", "backup", 16 * KIB, "SpamOracle backups (`spam import`)"),
+    Target("spam_snapshot", "snapshot", 16 * KIB, "the SQLite store's snapshot of the counts"),
     Target("dns_server", "dns", 4 * KIB, "the DNS primary's answer to any message"),
 )
 

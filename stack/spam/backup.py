@@ -11,7 +11,9 @@ valid UTF-8 and as Latin-1 otherwise, which never fails and keeps every word dis
 
 SpamOracle counts a word's occurrences, not the messages it occurs in, so an imported count
 can exceed its message count; the classifiers cap their ratios at 1 exactly as SpamOracle
-does.
+does.  A count, or a word's counts summed over its lines, may not exceed :data:`MAX_COUNT`
+(2**53, past which a ratio of counts means nothing): the stores keep 64-bit integers, and a
+larger count would fail there, far from the line that held it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from stack.errors import ElsinoreError
 from stack.spam.counts import WordCounts
 
 MAGIC = b"SPAMORACLE/1"
+MAX_COUNT = 2**53
+_MAX_DIGITS = len(str(MAX_COUNT))
 
 
 class BackupFormatError(ElsinoreError):
@@ -37,7 +41,10 @@ def _text(raw: bytes) -> str:
 
 def _count(raw: bytes, number: int) -> int:
     if not raw.isdigit():
-        raise BackupFormatError(f"line {number}: {raw!r} is not a count")
+        raise BackupFormatError(f"line {number}: {raw[:40]!r} is not a count")
+    # Digits first: int() of thousands of digits is slow, or refused by CPython.
+    if len(raw.lstrip(b"0")) > _MAX_DIGITS or int(raw) > MAX_COUNT:
+        raise BackupFormatError(f"line {number}: count {raw[:40]!r} is over {MAX_COUNT}")
     return int(raw)
 
 
@@ -60,7 +67,12 @@ def read_backup(lines: Iterable[bytes]) -> WordCounts:
         word = _text(fields[0])
         good, spam = _count(fields[1], number), _count(fields[2], number)
         old_spam, old_good = words.get(word, (0, 0))
-        words[word] = (old_spam + spam, old_good + good)
+        total = (old_spam + spam, old_good + good)
+        if max(total) > MAX_COUNT:
+            raise BackupFormatError(
+                f"line {number}: the counts of {word[:40]!r} add up past {MAX_COUNT}"
+            )
+        words[word] = total
     return counts
 
 

@@ -8,10 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from stack.spam.backup import BackupFormatError, read_backup, write_backup
+from stack.spam.backup import MAX_COUNT, BackupFormatError, read_backup, write_backup
 from stack.spam.counts import WordCounts
 
 BACKUP = b"SPAMORACLE/1 5 3\ninfo 3 0\never 3 1\nyour 4 5\n$1,000 0 5\n"
+
+
+def test_counts_up_to_the_limit_are_read_with_leading_zeros_allowed() -> None:
+    counts = read_backup([b"SPAMORACLE/1 0 0", b"w 0009007199254740992 0", b"w 0 1"])
+    assert counts.words["w"] == (1, MAX_COUNT)
 
 
 def test_reading_a_backup_maps_good_to_ham_and_spam_to_spam() -> None:
@@ -45,6 +50,9 @@ def test_latin1_words_are_read_as_latin1() -> None:
         (b"hello world\n", "not a SpamOracle backup"),
         (b"SPAMORACLE/1 1 1\nword x 1\n", "line 2"),
         (b"SPAMORACLE/1 1 1\nword 1\n", "line 2"),
+        (b"SPAMORACLE/1 1 1\nword 99999999999999999999 1\n", "line 2: count .* is over"),
+        (b"SPAMORACLE/1 1 " + b"9" * 5000 + b"\n", "line 1: count .* is over"),
+        (b"SPAMORACLE/1 1 1\nw 9007199254740992 0\nw 1 0\n", "line 3: .* add up past"),
     ],
 )
 def test_bad_backups_say_which_line(data: bytes, message: str) -> None:
