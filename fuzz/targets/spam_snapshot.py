@@ -27,9 +27,10 @@ def split_blobs(data: bytes) -> tuple[bytes, bytes, bytes]:
 
 def join_blobs(words: bytes, pairs: bytes, word_pairs: bytes) -> bytes:
     """A fuzz input from a snapshot's blobs (for the seeds)."""
-    return b"".join(
-        [len(words).to_bytes(4, "little"), words, len(pairs).to_bytes(4, "little"), pairs]
-    ) + word_pairs
+    return (
+        b"".join([len(words).to_bytes(4, "little"), words, len(pairs).to_bytes(4, "little"), pairs])
+        + word_pairs
+    )
 
 
 def fuzz_one_input(data: bytes) -> None:
