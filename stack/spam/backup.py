@@ -42,10 +42,12 @@ def _text(raw: bytes) -> str:
 def _count(raw: bytes, number: int) -> int:
     if not raw.isdigit():
         raise BackupFormatError(f"line {number}: {raw[:40]!r} is not a count")
-    # Digits first: int() of thousands of digits is slow, or refused by CPython.
-    if len(raw.lstrip(b"0")) > _MAX_DIGITS or int(raw) > MAX_COUNT:
+    # Leading zeros off, then the digits counted before int() reads them: CPython refuses to
+    # read more than 4,300 digits, zeros included.
+    digits = raw.lstrip(b"0") or b"0"
+    if len(digits) > _MAX_DIGITS or int(digits) > MAX_COUNT:
         raise BackupFormatError(f"line {number}: count {raw[:40]!r} is over {MAX_COUNT}")
-    return int(raw)
+    return int(digits)
 
 
 def read_backup(lines: Iterable[bytes]) -> WordCounts:

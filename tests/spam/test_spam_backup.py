@@ -17,6 +17,8 @@ BACKUP = b"SPAMORACLE/1 5 3\ninfo 3 0\never 3 1\nyour 4 5\n$1,000 0 5\n"
 def test_counts_up_to_the_limit_are_read_with_leading_zeros_allowed() -> None:
     counts = read_backup([b"SPAMORACLE/1 0 0", b"w 0009007199254740992 0", b"w 0 1"])
     assert counts.words["w"] == (1, MAX_COUNT)
+    # More digits than CPython reads in one int, all but one of them zeros.
+    assert read_backup([b"SPAMORACLE/1 1 1", b"w " + b"0" * 5000 + b"7 0"]).words["w"] == (0, 7)
 
 
 def test_reading_a_backup_maps_good_to_ham_and_spam_to_spam() -> None:
