@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -49,6 +50,17 @@ def _trained(corpus: Path) -> Path:
     )  # fmt: skip
     assert code == 0, output
     return db
+
+
+def _test_json(db: Path, folder: Path, *options: str) -> dict[str, Any]:
+    """``spam test --json`` on ``folder``'s spam/ and ham/, which must succeed."""
+    code, output = _invoke(
+        ["spam", "test", "--db", str(db), "--json", *options,
+         "--spam", str(folder / "spam"), "--ham", str(folder / "ham")]
+    )  # fmt: skip
+    assert code == 0, output
+    result: dict[str, Any] = json.loads(output)
+    return result
 
 
 def test_train_reads_several_paths_after_one_option(corpus: Path) -> None:
@@ -136,13 +148,7 @@ def test_classify_json_lines_explain_the_verdict(corpus: Path) -> None:
 
 @pytest.mark.parametrize("classifier", ["fisher", "graham"])
 def test_test_json_has_the_issues_shape(corpus: Path, classifier: str) -> None:
-    db = _trained(corpus)
-    code, output = _invoke(
-        ["spam", "test", "--db", str(db), "--json", "--classifier", classifier,
-         "--spam", str(corpus / "spam"), "--ham", str(corpus / "ham")]
-    )  # fmt: skip
-    assert code == 0, output
-    result = json.loads(output)
+    result = _test_json(_trained(corpus), corpus, "--classifier", classifier)
     assert list(result)[:2] == ["spam", "ham"]
     assert result["spam"] == {"yes": 6, "no": 0, "unknown": 0}
     assert result["ham"] == {"yes": 0, "no": 6, "unknown": 0}
@@ -220,12 +226,7 @@ def test_test_splits_classes_right_when_workers_share_more_than_a_chunk(tmp_path
     db = _trained(tmp_path)
     results = []
     for jobs in ("1", "2"):
-        code, output = _invoke(
-            ["spam", "test", "--db", str(db), "--json", "--jobs", jobs,
-             "--spam", str(tmp_path / "spam"), "--ham", str(tmp_path / "ham")]
-        )  # fmt: skip
-        assert code == 0, output
-        result = json.loads(output)
+        result = _test_json(db, tmp_path, "--jobs", jobs)
         results.append((result["spam"], result["ham"]))
     assert results[0] == results[1]
     assert results[0] == ({"yes": CHUNK + 3, "no": 0, "unknown": 0},
