@@ -189,6 +189,21 @@ def _command_index(group: click.Group, args: list[str]) -> int:
     return len(args)
 
 
+#: Click 8.2+ raises this for a group called bare (its message is the group's help);
+#: older versions print the help and exit by themselves.
+_NO_ARGS_IS_HELP: type[click.UsageError] | tuple[()] = getattr(
+    click.exceptions, "NoArgsIsHelpError", ()
+)
+
+
+def _usage_line(exc: click.UsageError) -> str:
+    """Click's usage error as the one line every other error is: the reason, and where the
+    command's help is, instead of click's usage block and ``Error:`` line."""
+    reason = exc.format_message().splitlines()[0] if exc.format_message() else "bad usage"
+    command = exc.ctx.command_path if exc.ctx is not None else "elsinore"
+    return f"{reason} (see '{command} --help')"
+
+
 def run(group: click.Group, argv: Sequence[str] | None = None) -> int:
     """Run ``group`` as a program and return its exit status; never lets a traceback out
     unless ``--debug`` was given."""
@@ -197,8 +212,14 @@ def run(group: click.Group, argv: Sequence[str] | None = None) -> int:
         result = group.main(args=args, prog_name="elsinore", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except _NO_ARGS_IS_HELP as exc:
+        exc.show()  # a group called without a command: its help is the answer
+        return exc.exit_code
+    except click.UsageError as exc:
+        click.echo(f"elsinore: error: {_usage_line(exc)}", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"elsinore: error: {exc.format_message()}", err=True)
         return exc.exit_code
     except click.Abort:
         click.echo("elsinore: aborted", err=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -80,7 +81,49 @@ def test_debug_lets_the_traceback_through() -> None:
 
 def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(cli(), ["no-such-command"]) == 2
-    assert "No such command" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "elsinore: error: No such command 'no-such-command'. (see 'elsinore --help')\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["dns", "serve"], "Missing option '--zones'."),
+        (["mime", "check"], "Missing argument 'PATHS...'."),
+        (["dns", "serve", "--zones", ".", "--listen", "nowhere"], "Invalid value for '--listen'"),
+    ],
+)
+def test_usage_error_is_one_line_that_names_the_commands_help(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(cli(), args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"elsinore: error: {message}")
+    command = " ".join(args[:2])
+    assert captured.err.endswith(f" (see 'elsinore {command} --help')\n")
+    assert captured.err.count("\n") == 1
+
+
+def test_a_group_called_bare_still_shows_its_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(cli(), ["dns"]) == 2
+    assert "Usage: elsinore dns [OPTIONS] COMMAND" in capsys.readouterr().err
+
+
+def test_the_console_script_reports_a_usage_error_in_one_line() -> None:
+    script = shutil.which("elsinore", path=str(Path(sys.executable).parent)) or shutil.which(
+        "elsinore"
+    )
+    assert script is not None, "the elsinore console script is not installed"
+    proc = subprocess.run(
+        [script, "dns", "serve", "--no-such-option"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.startswith("elsinore: error: No such option '--no-such-option'")
+    assert proc.stderr.endswith(" (see 'elsinore dns serve --help')\n")
+    assert proc.stderr.count("\n") == 1
 
 
 def test_console_script_runs_as_a_program() -> None:
