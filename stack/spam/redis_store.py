@@ -9,9 +9,10 @@ Layout, under a key prefix (default ``spamtacus:``)::
 
 A change is applied by one Lua script, which Redis runs atomically: it first checks that no
 count would go below zero (an untraining of mail that was never trained), and only then
-applies every increment and deletes the counts that reached zero.  Every filter sees all of a
-training or none of it, and concurrent trainers need no retry loop (an earlier WATCH/MULTI
-version starved untrainers while trainers kept writing).
+applies every increment and deletes the counts that reached zero.  A load reads the three
+hashes in one MULTI/EXEC transaction, so every filter sees all of a training or none of it.
+Concurrent trainers need no retry loop (an earlier WATCH/MULTI version starved untrainers
+while trainers kept writing).
 """
 
 from __future__ import annotations
@@ -74,8 +75,13 @@ class RedisStore:
         self._apply = self._client.register_script(_APPLY)
 
     def load(self) -> WordCounts:
+        # One MULTI/EXEC: Redis runs the three reads with no command of another client
+        # between them, so a training (one script, as atomic) is read whole or not at all.
+        pipeline = self._client.pipeline(transaction=True)
+        for key in self._keys:
+            pipeline.hgetall(key)
         try:
-            messages, spam, ham = (self._client.hgetall(key) for key in self._keys)
+            messages, spam, ham = pipeline.execute()
         except redis.RedisError as exc:
             raise StoreError(f"cannot read Redis at {self.url}: {exc}") from exc
         words = {token: (int(count), 0) for token, count in spam.items()}
@@ -103,3 +109,9 @@ class RedisStore:
 
     def close(self) -> None:
         self._client.close()
+
+    def __enter__(self) -> RedisStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
