@@ -1,5 +1,5 @@
 """DMARC (RFC 7489): discovery with the organizational domain, alignment, p/sp/pct, results
-and dispositions; and the organizational domain from the shipped public suffix list."""
+and dispositions; and the organizational domain from the publicsuffixlist package."""
 
 from __future__ import annotations
 
@@ -39,10 +39,15 @@ def policy(text: str, at: str = "castle.test") -> StaticLookup:
         ("a.b.c.kawasaki.jp", "b.c.kawasaki.jp"),  # *.kawasaki.jp
         ("a.city.kawasaki.jp", "city.kawasaki.jp"),  # !city.kawasaki.jp
         ("Mail.Example.COM.", "example.com"),
+        ("alice.github.io", "alice.github.io"),  # the private section counts too
     ],
 )
 def test_organizational_domain_follows_the_public_suffix_list(domain: str, org: str) -> None:
     assert organizational_domain(domain) == org
+
+
+def test_customers_of_a_private_suffix_do_not_align_with_each_other() -> None:
+    assert not aligned("mallory.github.io", "alice.github.io", "r")
 
 
 def test_a_private_list_can_stand_in_for_the_shipped_one() -> None:
