@@ -29,6 +29,8 @@ RFC 2045 / 2231 / 2183        ``tokens parameter_values parameters content_type_
                               content_disposition_wire content_dispositions``
 RFC 2046 / 6522 / 3464        ``text_parts data_parts entities wire_entities``
 whole messages                ``messages`` (models) and ``wire_messages`` (bytes and model)
+hostile values                ``hostile_text`` (what an attacker puts in a HELO, an address,
+                              a selector: injections, controls, lone surrogates, long runs)
 ============================  ===============================================================
 
 Use them in your own tests::
@@ -48,6 +50,7 @@ For bulk data, run the grammar without hypothesis::
     entity = message(RandomSource("seed/0"))  # same bytes on every machine
 """
 
+from harness.strategies.hostile import hostile_text
 from harness.strategies.mime import (
     Entity,
     content_disposition_wire,
@@ -119,6 +122,7 @@ __all__ = [
     "entities",
     "fws",
     "groups",
+    "hostile_text",
     "local_part_wire",
     "local_parts",
     "mailbox_lists",
