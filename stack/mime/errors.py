@@ -22,6 +22,12 @@ class Defect:
     detail: str = ""
     field: str | None = None
 
+    @property
+    def obsolete(self) -> bool:
+        """Obsolete syntax (RFC 5322 section 4, kinds ``obs-*``): never written, but "when
+        interpreting messages, these tokens MUST be honored" (3.1), so strict mode reads it."""
+        return self.kind.startswith("obs-")
+
     def __str__(self) -> str:
         where = f"{self.field} field, " if self.field else ""
         tail = f": {self.detail}" if self.detail else ""
