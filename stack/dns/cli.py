@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import click
 import dns.exception
 import dns.message
+import dns.name
 import dns.query
 import dns.rcode
 import dns.rdatatype
@@ -30,7 +31,7 @@ import dns.update
 
 from stack.dns.addresses import DNS_PORT, Endpoint, parse_endpoint
 from stack.dns.cache import Answer
-from stack.dns.errors import DnsError
+from stack.dns.errors import DnsError, RecordSpecError
 from stack.dns.hints import load_root_hints
 from stack.dns.keys import format_key, load_keys, parse_key, read_key_option
 from stack.dns.primary import Primary
@@ -79,12 +80,17 @@ def _setup_logging() -> None:
     )
 
 
-def _write_pid(path: Path | None) -> None:
-    if path is not None:
-        path.write_text(f"{os.getpid()}\n", encoding="ascii")
+async def _serve_until_stopped(
+    server: DnsServer,
+    banner: Callable[[Endpoint], str],
+    pid_file: Path | None,
+    on_hangup: Callable[[], None] | None = None,
+) -> None:
+    """Serve until SIGTERM or SIGINT, then stop cleanly (exit status 0).
 
-
-async def _serve_forever(server: DnsServer, on_hangup: Any = None) -> None:
+    The pid file exists exactly while the server listens.  The signal handlers come first:
+    whoever reads the pid file, or the banner, may signal us at once.
+    """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -92,9 +98,26 @@ async def _serve_forever(server: DnsServer, on_hangup: Any = None) -> None:
     if on_hangup is not None:
         loop.add_signal_handler(signal.SIGHUP, on_hangup)
     try:
-        await stop.wait()
+        bound = await server.start()
+        pid = f"{os.getpid()}\n"
+        if pid_file is not None:
+            pid_file.write_text(pid, encoding="ascii")
+        try:
+            click.echo(banner(bound))
+            await stop.wait()
+        finally:
+            # Another instance started with the same pid file owns it now: leave it.
+            if pid_file is not None and _read_quietly(pid_file) == pid:
+                pid_file.unlink(missing_ok=True)
     finally:
         await server.close()
+
+
+def _read_quietly(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 @dns_group.command()
@@ -136,16 +159,14 @@ def serve(zones_dir: Path, listen: Endpoint, keys_file: Path | None, pid_file: P
             return
         log.info("reloaded %d zones", len(primary.zones))
 
-    async def main() -> None:
-        server = DnsServer(primary.respond, listen)
-        bound = await server.start()
-        _write_pid(pid_file)
-        names = " ".join(sorted(str(z.origin) for z in primary.zones))
-        keys = f"{len(keyring)} TSIG key{'s' if len(keyring) != 1 else ''}"
-        click.echo(f"serving {names} on {bound} udp+tcp; {keys}")
-        await _serve_forever(server, reload)
-
-    asyncio.run(main())
+    names = " ".join(sorted(str(z.origin) for z in primary.zones))
+    keys = f"{len(keyring)} TSIG key{'s' if len(keyring) != 1 else ''}"
+    server = DnsServer(primary.respond, listen)
+    asyncio.run(
+        _serve_until_stopped(
+            server, lambda bound: f"serving {names} on {bound} udp+tcp; {keys}", pid_file, reload
+        )
+    )
 
 
 def _resolver_options(
@@ -189,14 +210,15 @@ def resolver(
     service = ResolverService(_resolver_options(server, root_hints, port, timeout, retries))
     _setup_logging()
 
-    async def main() -> None:
-        dns_server = DnsServer(service, listen)
-        bound = await dns_server.start()
-        _write_pid(pid_file)
-        click.echo(f"resolving on {bound} udp+tcp")
-        await _serve_forever(dns_server, service.resolver.cache.clear)
-
-    asyncio.run(main())
+    dns_server = DnsServer(service, listen)
+    asyncio.run(
+        _serve_until_stopped(
+            dns_server,
+            lambda bound: f"resolving on {bound} udp+tcp",
+            pid_file,
+            service.resolver.cache.clear,
+        )
+    )
 
 
 def answer_to_json(answer: Answer) -> dict[str, Any]:
@@ -315,12 +337,11 @@ def update(
     """
     key = read_key_option(key_text)
     message = dns.update.UpdateMessage(zone, keyring=key)
+    for add in adds:
+        add_record(message, add)
+    for delete in deletes:
+        delete_records(message, delete)
     try:
-        for add in adds:
-            name, ttl, rdtype, data = [*add.split(None, 3), "", "", ""][:4]
-            message.add(name, int(ttl), rdtype, data)
-        for delete in deletes:
-            message.delete(*delete.split(None, 2))
         response = dns.query.tcp(message, server.host, timeout=timeout, port=server.port)
     except (ValueError, dns.exception.DNSException, OSError) as exc:
         raise DnsError(f"update of {zone} via {server} failed: {exc}") from None
@@ -331,6 +352,61 @@ def update(
         click.echo(f"{zone}: {rcode}")
     if response.rcode() != dns.rcode.NOERROR:
         raise SystemExit(1)
+
+
+_ADD_FORM = "NAME TTL TYPE DATA, e.g. 'sel._domainkey 300 TXT \"v=DKIM1; p=...\"'"
+_DELETE_FORM = "NAME [TYPE [DATA]]"
+#: RFC 2181 section 8: a TTL is an unsigned 31-bit number.
+MAX_TTL = 2**31 - 1
+
+
+def add_record(message: dns.update.UpdateMessage, spec: str) -> None:
+    """Add the record ``spec`` (``NAME TTL TYPE DATA``, DATA in master-file syntax) to
+    ``message``; a malformed one is a :class:`RecordSpecError` naming the field at fault."""
+    fields = spec.split(None, 3)
+    if len(fields) < 4:
+        raise RecordSpecError(
+            f"--add {spec!r}: expected {_ADD_FORM}; got {len(fields)} of the 4 fields"
+        )
+    name, ttl, rdtype, data = fields
+    if not ttl.isdigit():
+        raise RecordSpecError(f"--add {spec!r}: field 2 (TTL) {ttl!r} is not a number of seconds")
+    if int(ttl) > MAX_TTL:
+        raise RecordSpecError(f"--add {spec!r}: field 2 (TTL) {ttl!r} is over {MAX_TTL}")
+    _record_field(message.add, "--add", spec, name, int(ttl), rdtype, data)
+
+
+def delete_records(message: dns.update.UpdateMessage, spec: str) -> None:
+    """Delete what ``spec`` (``NAME [TYPE [DATA]]``) names: the name, an RRset or a record."""
+    fields = spec.split(None, 2)
+    if not fields:
+        raise RecordSpecError(f"--delete {spec!r}: expected {_DELETE_FORM}")
+    _record_field(message.delete, "--delete", spec, *fields)
+
+
+def _record_field(
+    method: Callable[..., None], option: str, spec: str, name: str, *rest: str | int
+) -> None:
+    """Call ``method(name, *rest)``, first checking the name and the type on their own, so
+    that an error says which field is wrong (dnspython's messages do not)."""
+    try:
+        dns.name.from_text(name)
+    except dns.exception.DNSException as exc:
+        raise RecordSpecError(f"{option} {spec!r}: field 1 (NAME) {name!r}: {exc}") from None
+    types = [(index, field) for index, field in enumerate(rest, 2) if isinstance(field, str)]
+    if types:
+        index, rdtype = types[0]
+        try:
+            dns.rdatatype.from_text(rdtype)
+        except dns.exception.DNSException:
+            raise RecordSpecError(
+                f"{option} {spec!r}: field {index} (TYPE) {rdtype!r} is not a record type"
+            ) from None
+    try:
+        method(name, *rest)
+    except (dns.exception.DNSException, ValueError) as exc:
+        field = len(rest) + 1
+        raise RecordSpecError(f"{option} {spec!r}: field {field} (DATA): {exc}") from None
 
 
 @dns_group.command()

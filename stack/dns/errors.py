@@ -21,5 +21,13 @@ class AddressError(DnsError):
     """An ``ADDR:PORT`` argument is not a loopback-or-literal address with a port."""
 
 
+class ListenError(DnsError):
+    """A server cannot bind its address: the port is taken, privileged, or not ours."""
+
+
+class RecordSpecError(DnsError):
+    """An ``--add`` or ``--delete`` record is not in the form the update command reads."""
+
+
 class ResolveError(DnsError):
     """No server gave a usable answer: every one timed out, failed or was lame."""

@@ -12,12 +12,14 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import os
 import socket
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import cast
 
 from stack.dns.addresses import Endpoint
+from stack.dns.errors import ListenError
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,13 @@ class _DatagramProtocol(asyncio.DatagramProtocol):
         log.debug("udp error: %s", exc)
 
 
+def _listen_error(endpoint: Endpoint, protocol: str, exc: OSError) -> ListenError:
+    # asyncio's message names neither the address nor the protocol ("[Errno 98] error while
+    # attempting to bind on address ...", or just "[Errno 98] Address already in use").
+    reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+    return ListenError(f"cannot listen on {endpoint}/{protocol}: {reason}")
+
+
 def _discard(awaitable: Awaitable[list[bytes]]) -> None:
     if inspect.iscoroutine(awaitable):
         awaitable.close()
@@ -94,27 +103,33 @@ class DnsServer:
         self._tcp: asyncio.Server | None = None
 
     async def start(self) -> Endpoint:
-        """Bind both sockets; returns the endpoint actually bound."""
+        """Bind both sockets; returns the endpoint actually bound.
+
+        Raises :class:`ListenError` naming the address and protocol that could not be bound.
+        """
         loop = asyncio.get_running_loop()
+        host = self.requested.host
         for _ in range(_BIND_ATTEMPTS):
-            transport, _protocol = await loop.create_datagram_endpoint(
-                lambda: _DatagramProtocol(self),
-                local_addr=(self.requested.host, self.requested.port),
-            )
+            try:
+                transport, _protocol = await loop.create_datagram_endpoint(
+                    lambda: _DatagramProtocol(self), local_addr=(host, self.requested.port)
+                )
+            except OSError as exc:
+                raise _listen_error(Endpoint(host, self.requested.port), "udp", exc) from None
             port = int(transport.get_extra_info("sockname")[1])
             try:
                 self._tcp = await asyncio.start_server(
-                    self._serve_connection, self.requested.host, port, reuse_address=True
+                    self._serve_connection, host, port, reuse_address=True
                 )
-            except OSError:
+            except OSError as exc:
                 transport.close()
                 if self.requested.port:
-                    raise
+                    raise _listen_error(Endpoint(host, port), "tcp", exc) from None
                 continue  # the UDP port's TCP twin is taken: try another free port
             self._udp = transport
-            self.endpoint = Endpoint(self.requested.host, port)
+            self.endpoint = Endpoint(host, port)
             return self.endpoint
-        raise OSError(f"no free port pair for UDP and TCP on {self.requested.host}")
+        raise ListenError(f"cannot listen on {host}: found no port free for both UDP and TCP")
 
     async def close(self) -> None:
         """Stop listening and cancel queries still being resolved."""

@@ -124,7 +124,11 @@ def zone_from_text(text: str, origin: dns.name.Name | str, source: str = "<text>
     try:
         return dns.zone.from_text(text, origin, relativize=False, filename=source)
     except (dns.exception.DNSException, ValueError) as exc:
-        raise ZoneFileError(f"{source}: {exc}") from None
+        reason = str(exc)
+        # dnspython's syntax errors already begin "source:line:"; its other errors do not.
+        if not reason.startswith(f"{source}:"):
+            reason = f"{source}: {reason}"
+        raise ZoneFileError(reason) from None
 
 
 def zone_to_text(zone: dns.zone.Zone) -> str:

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
+import signal
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -88,4 +93,108 @@ def test_user_errors_end_in_one_line(
     assert run(cli(), argv) != 0
     err = capsys.readouterr().err
     assert message in err
-    assert "Traceback" not in err and len(err.strip().splitlines()) <= 4  # click usage: 4
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("add", "reason"),
+    [
+        ("garbage", "expected NAME TTL TYPE DATA"),
+        ("sel 300 TXT", "expected NAME TTL TYPE DATA"),
+        ("sel soon TXT hello", "field 2 (TTL) 'soon' is not a number of seconds"),
+        ("sel 4294967296 TXT hello", "field 2 (TTL) '4294967296' is over 2147483647"),
+        ("sel 300 NOSUCHTYPE hello", "field 3 (TYPE) 'NOSUCHTYPE'"),
+        ("sel 300 A not-an-address", "field 4 (DATA)"),
+    ],
+)
+def test_update_with_a_malformed_add_says_what_form_is_expected(
+    add: str, reason: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Nothing listens on the server given: a malformed record is refused before any packet.
+    argv = ["dns", "update", "--server", "127.0.0.1:9", "--zone", "castle.test"]
+    assert run(cli(), [*argv, "--key", KEY_LINE, "--add", add]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"elsinore: error: --add {add!r}: "), err
+    assert reason in err
+    assert err.count("\n") == 1
+
+
+def test_update_with_a_malformed_delete_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["dns", "update", "--server", "127.0.0.1:9", "--zone", "castle.test"]
+    assert run(cli(), [*argv, "--key", KEY_LINE, "--delete", "sel NOSUCHTYPE"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("elsinore: error: --delete 'sel NOSUCHTYPE': field 2 (TYPE)"), err
+
+
+def test_a_zone_file_error_names_the_file_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    zones = tmp_path / "zones"
+    zones.mkdir()
+    zone_file = zones / "castle.test.zone"
+    too_long = "x" * 300  # a character-string holds at most 255 octets
+    zone_file.write_text(
+        "$TTL 300\n@ SOA ns admin 1 3600 600 86400 300\n@ NS ns\nns A 127.0.0.1\n"
+        f'txt TXT "{too_long}"\n'
+    )
+    assert run(cli(), ["dns", "serve", "--zones", str(zones), "--listen", "127.0.0.1:0"]) == 1
+    err = capsys.readouterr().err
+    # dnspython counts the line after a record whose data it refuses (5 here, it says 6).
+    where = re.escape(str(zone_file))
+    assert re.fullmatch(rf"elsinore: error: {where}:[56]: string too long\n", err), err
+
+
+def test_a_zone_file_error_without_a_line_still_names_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    zones = tmp_path / "zones"
+    zones.mkdir()
+    zone_file = zones / "castle.test.zone"
+    zone_file.write_text("$TTL 300\nns A 127.0.0.1\n")
+    assert run(cli(), ["dns", "serve", "--zones", str(zones), "--listen", "127.0.0.1:0"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"elsinore: error: {zone_file}: ")
+    assert err.count(str(zone_file)) == 1
+
+
+@pytest.mark.parametrize("kind", [socket.SOCK_DGRAM, socket.SOCK_STREAM])
+def test_serve_on_a_busy_port_names_the_address(
+    kind: socket.SocketKind, zones_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket(socket.AF_INET, kind) as taken:
+        taken.bind(("127.0.0.1", 0))
+        if kind == socket.SOCK_STREAM:
+            taken.listen()
+        port = taken.getsockname()[1]
+        argv = ["dns", "serve", "--zones", str(zones_dir), "--listen", f"127.0.0.1:{port}"]
+        assert run(cli(), argv) == 1
+    protocol = "udp" if kind == socket.SOCK_DGRAM else "tcp"
+    assert capsys.readouterr().err == (
+        f"elsinore: error: cannot listen on 127.0.0.1:{port}/{protocol}: address already in use\n"
+    )
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("command", ["serve", "resolver"])
+def test_a_stopped_server_exits_0_and_removes_its_pid_file(
+    command: str, signum: signal.Signals, zones_dir: Path, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "dns.pid"
+    argv = [sys.executable, "-m", "stack", "dns", command, "--listen", "127.0.0.1:0"]
+    argv += ["--pid-file", str(pid_file)]
+    argv += ["--zones", str(zones_dir)] if command == "serve" else ["--server", "127.0.0.1:9"]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()  # printed once the pid file is written
+        assert " on 127.0.0.1:" in line, line
+        assert pid_file.read_text() == f"{process.pid}\n"
+        process.send_signal(signum)
+        assert process.wait(10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert not pid_file.exists()
