@@ -8,10 +8,11 @@ The steps, by section:
 
 - §6.6.1: the RFC5322.From domain.  A message with no From, or with several authors, has no
   single Author Domain: that is a ``permerror`` here, and the receiver's policy decides.
-- §6.6.3: the record at ``_dmarc.<From domain>``, else at ``_dmarc.<organizational
-  domain>`` (:mod:`.psl`).  Only TXT records starting ``v=DMARC1`` count; more than one at a
-  name means no policy.  A record without a valid ``p=`` is discarded, unless it has a
-  ``rua=`` (then ``p=none``).
+- §6.6.3: the records at ``_dmarc.<From domain>`` that start ``v=DMARC1`` (steps 1-2);
+  only when there is none, those at ``_dmarc.<organizational domain>`` (:mod:`.psl`, steps
+  3-4).  Two records, or none, at the name asked last: no policy (step 5).  A record with
+  an invalid ``p=`` or ``sp=`` becomes ``p=none`` when its ``rua=`` has a valid URI, else
+  it is no policy either (step 6), and never a reason to ask the organizational domain.
 - §3.1: alignment of the SPF-authenticated MAIL FROM domain and of each passing DKIM ``d=``
   with the From domain, relaxed (same organizational domain) or strict (same name).
 - §6.3, §6.6.4: ``p`` for the domain itself, ``sp`` for its subdomains when the record came
@@ -22,6 +23,7 @@ The steps, by section:
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -72,11 +74,16 @@ def parse_record(text: str) -> DmarcRecord:
         raise RecordError("the record must start with v=DMARC1")
     rua = _uris(tags.get("rua", ""))
     p = tags.get("p", "").lower()
-    if p not in POLICIES:
-        if not rua:
-            raise RecordError(f"p={tags.get('p', '')!r} is not none, quarantine or reject")
-        p = "none"  # §6.6.3 step 6: a record with a valid rua and no valid p
+    # §6.3: without sp, subdomains get p; an sp that is there but invalid is not a missing
+    # one, and §6.6.3 step 6 treats it like an invalid p.
     sp = tags.get("sp", p).lower()
+    if p not in POLICIES or sp not in POLICIES:
+        bad = f"p={tags.get('p', '')!r}" if p not in POLICIES else f"sp={tags['sp']!r}"
+        if not any(_DMARC_URI.fullmatch(uri) for uri in rua):
+            raise RecordError(f"{bad} is not none, quarantine or reject")
+        # Step 6.1: "act as if a record containing a valid 'v' tag and 'p=none' was
+        # retrieved"; the other tags still apply, rua above all, which is why it is asked for.
+        p = sp = "none"
     pct = tags.get("pct", "100")
     if not pct.isdigit() or not 0 <= int(pct) <= 100:
         raise RecordError(f"pct={pct!r} is not an integer from 0 to 100")
@@ -85,7 +92,7 @@ def parse_record(text: str) -> DmarcRecord:
         raise RecordError("adkim and aspf take r or s")
     return DmarcRecord(
         p=_policy(p),
-        sp=_policy(sp) if sp in POLICIES else _policy(p),
+        sp=_policy(sp),
         pct=int(pct),
         adkim="s" if adkim == "s" else "r",
         aspf="s" if aspf == "s" else "r",
@@ -102,6 +109,16 @@ def _uris(text: str) -> tuple[str, ...]:
     return tuple(uri.strip() for uri in text.split(",") if uri.strip())
 
 
+#: §6.2's DMARC-URI: a URI (RFC 3986 §3.1's scheme, a colon, more) and an optional "!" size.
+_DMARC_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s!]+(![0-9]+[kmgt]?)?")
+
+
+def _is_dmarc1(text: str) -> bool:
+    """§6.6.3 step 2: does the record start with §6.4's ``v=DMARC1`` (case-sensitive)?"""
+    name, sep, value = text.split(";", 1)[0].partition("=")
+    return bool(sep) and name.strip(" \t") == "v" and value.strip(" \t") == "DMARC1"
+
+
 @dataclass(frozen=True)
 class Discovery:
     """Where the policy was found (§6.6.3), or why there is none."""
@@ -115,27 +132,28 @@ class Discovery:
 
 
 def discover(from_domain: str, lookup: DnsLookup, suffixes: SuffixList | None = None) -> Discovery:
-    """The policy record for ``from_domain``: its own, else its organizational domain's."""
-    org = (suffixes or default_list()).organizational_domain(from_domain)
-    names = [from_domain.lower().rstrip(".")]
-    if org != names[0]:
-        names.append(org)
-    for index, domain in enumerate(names):
+    """The policy record for ``from_domain`` (§6.6.3): its own, or only when it publishes
+    none, its organizational domain's."""
+    own = from_domain.lower().rstrip(".")
+    org = (suffixes or default_list()).organizational_domain(own)
+    for domain in dict.fromkeys([own, org]):
         name = f"_dmarc.{domain}"
         try:
             texts = [t.decode("utf-8", "replace") for t in txt_strings(lookup, name)]
         except ResolveError as exc:
             return Discovery(None, name, error="temperror", reason=str(exc))
-        candidates = [t for t in texts if t.replace(" ", "").lower().startswith("v=dmarc1")]
-        if len(candidates) != 1:
-            continue  # none, or more than one: no policy at this name (§6.6.3 steps 3-4)
-        try:
-            return Discovery(parse_record(candidates[0]), name, inherited=index > 0)
-        except RecordError as exc:
-            last_error = str(exc)
-            if index == len(names) - 1:
-                return Discovery(None, name, reason=f"invalid record: {last_error}")
-    return Discovery(None, f"_dmarc.{names[-1]}", reason="no DMARC record")
+        records = [text for text in texts if _is_dmarc1(text)]  # steps 2 and 4
+        if records:
+            break  # step 3: the organizational domain is asked only when this set is empty
+    if not records:
+        return Discovery(None, name, reason="no DMARC record")  # step 5
+    if len(records) > 1:
+        return Discovery(None, name, reason=f"{len(records)} DMARC records")  # step 5
+    try:
+        return Discovery(parse_record(records[0]), name, inherited=domain != own)
+    except RecordError as exc:
+        # Step 6.2: no DMARC processing; RFC 7489 §11.2 names the result permerror.
+        return Discovery(None, name, error="permerror", reason=f"invalid record: {exc}")
 
 
 def aligned(a: str, b: str, mode: Alignment, suffixes: SuffixList | None = None) -> bool:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import pytest
 from auth_testbed import MESSAGE
+from dns_testbed import ServerThread, castle_text
 
 from stack.auth.dkim import DkimResult
 from stack.auth.dmarc import RecordError, aligned, discover, evaluate, parse_record
-from stack.auth.lookup import StaticLookup
+from stack.auth.lookup import StaticLookup, resolver_lookup
 from stack.auth.psl import SuffixList, organizational_domain
 from stack.auth.spf import SpfResult
+from stack.dns.primary import Primary
+from stack.dns.zones import ZoneSet, zone_from_text
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -151,3 +154,68 @@ def test_no_record_or_two_records_is_none_and_an_unreachable_server_is_temperror
 def test_a_message_with_two_authors_is_a_permerror() -> None:
     two = MESSAGE.replace(b"<ophelia@castle.test>", b"<ophelia@castle.test>, b@evil.test")
     assert evaluate(two, spf(), [dkim()], policy("v=DMARC1; p=reject")).result == "permerror"
+
+
+def parent_and_own(*own: str, parent: str = "v=DMARC1; p=reject") -> StaticLookup:
+    """castle.test asks for reject; mail.castle.test publishes ``own``."""
+    return StaticLookup(
+        {
+            ("_dmarc.castle.test", "TXT"): [f'"{parent}"'],
+            ("_dmarc.mail.castle.test", "TXT"): [f'"{text}"' for text in own],
+        }
+    )
+
+
+def test_two_records_at_the_from_domain_end_discovery_without_the_parents_policy() -> None:
+    # §6.6.3 step 3 asks the organizational domain only when the From domain's set is empty.
+    lookup = parent_and_own("v=DMARC1; p=none", "v=DMARC1; p=none")
+    found = discover("mail.castle.test", lookup)
+    assert (found.record, found.name, found.inherited) == (None, "_dmarc.mail.castle.test", False)
+    outcome = evaluate(FROM_SUB, spf("fail"), [], lookup)
+    assert (outcome.result, outcome.disposition) == ("none", "none")
+
+
+def test_two_records_served_by_our_dns_end_discovery_too(servers: ServerThread) -> None:
+    text = castle_text() + (
+        '_dmarc      TXT "v=DMARC1; p=reject"\n'
+        '_dmarc.mail TXT "v=DMARC1; p=none"\n'
+        '_dmarc.mail TXT "v=DMARC1; p=none; pct=50"\n'
+    )
+    zone = zone_from_text(text, "castle.test.")
+    server = servers.serve(Primary(ZoneSet({zone.origin: zone})).respond)  # type: ignore[dict-item]
+    with resolver_lookup(server) as lookup:
+        outcome = evaluate(FROM_SUB, spf("fail"), [], lookup)
+    assert (outcome.result, outcome.disposition) == ("none", "none")
+    assert outcome.reason == "2 DMARC records"
+
+
+def test_an_invalid_record_at_the_from_domain_is_a_permerror_not_the_parents_policy() -> None:
+    lookup = parent_and_own("v=DMARC1; p=maybe")
+    found = discover("mail.castle.test", lookup)
+    assert (found.record, found.name, found.inherited) == (None, "_dmarc.mail.castle.test", False)
+    outcome = evaluate(FROM_SUB, spf("fail"), [], lookup)
+    assert (outcome.result, outcome.disposition) == ("permerror", "none")
+    assert "p='maybe'" in outcome.reason
+
+
+def test_a_txt_record_that_is_not_dmarc1_is_discarded_and_the_parent_asked() -> None:
+    # §6.4: "DMARC1" is case-sensitive (%x44 %x4d ...), so "v=dmarc1" is some other record.
+    lookup = parent_and_own("v=spf1 -all", "v=dmarc1; p=none")
+    found = discover("mail.castle.test", lookup)
+    assert (found.name, found.inherited) == ("_dmarc.castle.test", True)
+    assert evaluate(FROM_SUB, spf("fail"), [], lookup).disposition == "reject"
+
+
+def test_an_invalid_sp_is_not_replaced_by_p() -> None:
+    # §6.6.3 step 6: an invalid sp makes the record p=none when rua has a valid URI ...
+    record = parse_record("v=DMARC1; p=reject; sp=bogus; rua=mailto:d@castle.test")
+    assert (record.p, record.sp, record.rua) == ("none", "none", ("mailto:d@castle.test",))
+    # ... and no record at all otherwise.
+    with pytest.raises(RecordError, match="sp='bogus'"):
+        parse_record("v=DMARC1; p=reject; sp=bogus")
+
+
+def test_an_rua_without_a_valid_uri_does_not_rescue_an_invalid_p() -> None:
+    with pytest.raises(RecordError):
+        parse_record("v=DMARC1; p=maybe; rua=nowhere")
+    assert parse_record("v=DMARC1; p=maybe; rua=nowhere, mailto:d@castle.test").p == "none"
