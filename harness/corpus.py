@@ -182,12 +182,29 @@ def productions_of(manifest: dict[str, object], index: int) -> list[str]:
     return [table[i] for i in entries[index]["uses"]]
 
 
+class ManifestError(ElsinoreError):
+    """A corpus manifest that cannot be read; the message names the file and the place."""
+
+
 def read_manifest(folder: Path) -> dict[str, object] | None:
-    """The manifest of a generated corpus folder, or None if ``folder`` has none."""
+    """The manifest of a generated corpus folder, or None if ``folder`` has none.
+
+    A manifest that is not UTF-8 JSON holding an object is a :class:`ManifestError`.
+    """
     path = folder / MANIFEST
     if not path.is_file():
         return None
-    loaded: dict[str, object] = json.loads(path.read_text())
+    data = path.read_bytes()
+    try:
+        loaded: object = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{path}: not UTF-8: {exc.reason} at byte {exc.start}") from None
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise ManifestError(f"{path}: not valid JSON: {exc.msg} at {where}") from None
+    if not isinstance(loaded, dict):
+        found = type(loaded).__name__
+        raise ManifestError(f"{path}: expected a JSON object, found a {found}")
     return loaded
 
 
@@ -299,7 +316,7 @@ def verify_command(folder: Path, against: Path | None) -> None:
         raise ElsinoreError(f"{folder} has no {MANIFEST}: not a generated corpus")
     seed, count, fmt = manifest.get("seed"), manifest.get("count"), manifest.get("format")
     if not (isinstance(seed, int) and isinstance(count, int) and isinstance(fmt, str)):
-        raise ElsinoreError(f"{folder / MANIFEST} lacks seed, count or format")
+        raise ManifestError(f"{folder / MANIFEST}: lacks seed, count or format")
     with tempfile.TemporaryDirectory(prefix="elsinore-corpus-") as scratch:
         target = against or Path(scratch)
         write_corpus(target, seed=seed, count=count, fmt=fmt, jobs=os.cpu_count() or 1)

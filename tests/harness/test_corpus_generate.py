@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from harness.cli import cli
 from harness.corpus import compare_folders, generate, generate_one, productions_of, write_corpus
+from stack.cli import run
 from stack.mime.check import check
 from stack.mime.sources import iter_messages
 
@@ -94,3 +95,21 @@ def test_verify_finds_an_edited_message(tmp_path: Path) -> None:
     edited = runner.invoke(cli(), ["corpus", "verify", str(tmp_path)])
     assert edited.exit_code == 1
     assert "differs: 000002.eml" in edited.output
+
+
+@pytest.mark.parametrize(
+    ("manifest", "reason"),
+    [
+        (b'{"seed": 1,\n "count": }', "not valid JSON: Expecting value at line 2 column 11"),
+        (b"[1, 2]", "expected a JSON object, found a list"),
+        (b'{"seed": "\xff"}', "not UTF-8: invalid start byte at byte 10"),
+        (b'{"seed": 1, "count": 2}', "lacks seed, count or format"),
+    ],
+)
+def test_verify_with_a_bad_manifest_is_one_line_naming_the_file(
+    manifest: bytes, reason: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "manifest.json").write_bytes(manifest)
+    assert run(cli(), ["corpus", "verify", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == f"elsinore: error: {tmp_path / 'manifest.json'}: {reason}\n"
