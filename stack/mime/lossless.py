@@ -32,6 +32,7 @@ from collections.abc import Iterator
 
 from stack.mime.errors import Defect, EncodeError, ParseError
 from stack.mime.fields.params import decode_content_type, decode_transfer_encoding
+from stack.mime.safe import checked_text
 
 #: Multiparts and embedded messages nested deeper than this are left opaque (with a defect),
 #: so that a hostile message cannot make a walk cost more than ``MAX_DEPTH`` passes.
@@ -96,7 +97,9 @@ class Field:
         """A new field ``name: value``; the value must already be folded or short.
 
         A CR or LF in the value that is not part of a fold would start a new field or end the
-        header: that is header injection (CVE-2024-6923), and it is refused.
+        header: that is header injection (CVE-2024-6923), and it is refused; so is any other
+        control character (:func:`stack.mime.safe.checked_text`).  Values someone else chose
+        go through :func:`stack.mime.safe.safe_text` first.
         """
         if not cls.valid_name(name):
             raise EncodeError(f"invalid field name {name!r}")
@@ -106,6 +109,10 @@ class Field:
                 raise EncodeError(f"{name} field value would inject a line: {value!r}")
         if "\r" in value.replace("\r\n", ""):
             raise EncodeError(f"{name} field value contains a bare CR: {value!r}")
+        # The last guard for a value its builder forgot to pass through safe_text: no NUL,
+        # control character or lone surrogate is written, whoever builds the field.
+        unfolded = value.replace("\r\n", "").replace("\n", "")
+        checked_text(unfolded.replace("\t", " "), f"{name} field")
         text = f"{name}: {value}" if value else f"{name}:"
         raw = text.replace("\r\n", "\n").replace("\n", linesep.decode("ascii")).encode()
         return cls(raw + linesep)

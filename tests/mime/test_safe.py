@@ -102,3 +102,16 @@ def test_checked_text_keeps_a_backslash() -> None:
 def test_field_build_still_refuses_a_raw_line_break() -> None:
     with pytest.raises(ElsinoreError):
         Field.build("X-Test", "a\r\nX-Injected: yes")
+
+
+@pytest.mark.parametrize("value", ["a\0b", "a\x85b", "a\u2028b", "a\x1bb", "a\udcffb"])
+def test_a_field_is_never_built_with_a_nul_or_control_character(value: str) -> None:
+    # Every builder goes through Field.build: the last guard for values nobody escaped.
+    with pytest.raises(UnsafeTextError) as caught:
+        parse(b"X: y\r\n\r\n").prepend("X-Test", value)
+    assert caught.value.offset == 1
+
+
+def test_a_field_may_still_be_folded_and_hold_tabs() -> None:
+    field = Field.build("X-Test", "a\tb\r\n\tc")
+    assert bytes(field) == b"X-Test: a\tb\r\n\tc\r\n"
