@@ -64,9 +64,10 @@ def protocol(arrival: Arrival) -> str:
 
 
 def _comment_text(value: str) -> str:
-    # Inside a comment, parentheses and backslashes are quoted (RFC 5322 3.2.2) so that a
-    # hostile name cannot close the comment and write clauses of its own.
-    return re.sub(r"([()\\])", r"\\\1", value)
+    # Parentheses are quoted (RFC 5322 3.2.2) so that a hostile name cannot open or close a
+    # comment and write clauses of its own.  Backslashes need nothing more: safe_text has
+    # already doubled every one it did not write as the start of an escape.
+    return re.sub(r"([()])", r"\\\1", value)
 
 
 def received_value(arrival: Arrival) -> str:
