@@ -1,0 +1,377 @@
+"""The outbound client against real SMTP servers and a real DNS primary on 127.0.0.0/8.
+
+mail.test's zone gives each behaviour of RFC 5321 section 5.1 a domain of its own; the SMTP
+peers listen on the addresses it names, all on one port the kernel picked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
+
+import pytest
+from smtp_peers import DnsThread, Peer, free_port
+
+from stack.dns.addresses import Endpoint
+from stack.dns.resolver import Resolver
+from stack.smtp.client import Outbound, RecipientResult
+from stack.smtp.tls import LocalAuthority, client_context
+
+pytestmark = pytest.mark.timeout(60)
+
+T = TypeVar("T")
+
+ZONE = """\
+$TTL 300
+@             SOA ns hostmaster 1 3600 600 86400 300
+@             NS  ns
+ns            A   127.0.0.1
+ordered       MX  10 dead.ordered
+ordered       MX  20 second.ordered
+ordered       MX  30 third.ordered
+dead.ordered  A   127.0.0.71
+second.ordered A  127.0.0.72
+third.ordered A   127.0.0.73
+twins         MX  10 a.twins
+twins         MX  10 b.twins
+a.twins       A   127.0.0.74
+b.twins       A   127.0.0.75
+bare          A   127.0.0.76
+nullmx        MX  0 .
+tls           MX  10 mx.tls
+mx.tls        A   127.0.0.77
+plain         MX  10 mx.plain
+mx.plain      A   127.0.0.78
+"""
+
+MESSAGE = b"From: a@castle.test\r\nTo: b@mail.test\r\nSubject: hi\r\n\r\nhello\r\n"
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
+
+
+@pytest.fixture(scope="module")
+def dns_server() -> Iterator[Endpoint]:
+    server = DnsThread({"mail.test.": ZONE})
+    try:
+        yield server.endpoint
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def resolver(dns_server: Endpoint) -> Resolver:
+    return Resolver(forwarders=[dns_server], timeout=1.0, retries=0)
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port("127.0.0.72")
+
+
+@pytest.fixture
+def peers(port: int) -> Iterator[dict[str, Peer]]:
+    """Started on demand by :func:`start`; every one is stopped at the end."""
+    started: dict[str, Peer] = {}
+    yield started
+    for peer in started.values():
+        peer.stop()
+
+
+def start(peers: dict[str, Peer], host: str, port: int, **options: Any) -> Peer:
+    peer = Peer(host, port, **options)
+    peer.start()
+    peers[host] = peer
+    return peer
+
+
+def outbound(resolver: Resolver | None, port: int, **options: Any) -> Outbound:
+    return Outbound(helo="out.castle.test", resolver=resolver, port=port, timeout=5, **options)
+
+
+async def deliver_once(box: Outbound, recipients: list[str], data: bytes = MESSAGE) -> Any:
+    try:
+        return await box.deliver("a@castle.test", recipients, data)
+    finally:
+        await box.aclose()
+
+
+def test_mx_hosts_are_tried_by_preference_past_a_dead_one(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    second = start(peers, "127.0.0.72", port)
+    third = start(peers, "127.0.0.73", port)
+    [result] = run(deliver_once(outbound(resolver, port), ["b@ordered.mail.test"]))
+    assert result.delivered, result
+    assert result.remote == f"second.ordered.mail.test[127.0.0.72]:{port}"
+    assert len(second.messages) == 1
+    assert third.messages == []
+
+
+def test_equal_preferences_are_tried_in_random_order(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    a = start(peers, "127.0.0.74", port)
+    b = start(peers, "127.0.0.75", port)
+
+    async def twenty_fresh_clients() -> None:
+        for _ in range(20):
+            [result] = await deliver_once(outbound(resolver, port), ["b@twins.mail.test"])
+            assert result.delivered, result
+
+    run(twenty_fresh_clients())
+    # Both are used; the chance that 20 fair draws all pick one is 2 in a million.
+    assert len(a.messages) + len(b.messages) == 20
+    assert a.messages
+    assert b.messages
+
+
+def test_a_domain_without_mx_gets_mail_at_its_own_address(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    bare = start(peers, "127.0.0.76", port)
+    [result] = run(deliver_once(outbound(resolver, port), ["b@bare.mail.test"]))
+    assert result.delivered, result
+    assert result.remote == f"bare.mail.test[127.0.0.76]:{port}"
+    assert bare.messages[0].recipients == ["b@bare.mail.test"]
+
+
+def test_null_mx_fails_permanently_without_connecting(resolver: Resolver, port: int) -> None:
+    [result] = run(deliver_once(outbound(resolver, port), ["b@nullmx.mail.test"]))
+    assert (result.code, result.enhanced, result.remote) == (556, "5.1.10", "")
+    assert result.permanent
+
+
+def test_a_domain_that_does_not_exist_fails_permanently(resolver: Resolver, port: int) -> None:
+    [result] = run(deliver_once(outbound(resolver, port), ["b@gone.mail.test"]))
+    assert (result.code, result.enhanced) == (550, "5.1.2")
+    assert result.permanent
+
+
+def test_dns_failure_is_temporary_and_never_raises(port: int) -> None:
+    dead_dns = Resolver(forwarders=[Endpoint("127.0.0.1", free_port())], timeout=0.2, retries=0)
+    [result] = run(deliver_once(outbound(dead_dns, port), ["b@ordered.mail.test"]))
+    assert (result.code, result.enhanced) == (0, "4.4.3")
+    assert not result.delivered
+    assert not result.permanent
+
+
+def test_smarthost_takes_every_recipient_in_one_transaction(
+    port: int, peers: dict[str, Peer]
+) -> None:
+    relay = start(peers, "127.0.0.72", port)
+    recipients = ["x@gone.mail.test", "y@elsewhere.test", "z@nullmx.mail.test"]
+    box = outbound(None, 25, smarthost=("127.0.0.72", port))
+    results = run(deliver_once(box, recipients))
+    assert [r.recipient for r in results] == recipients
+    assert all(r.delivered for r in results)
+    assert len(relay.messages) == 1
+    assert relay.messages[0].recipients == recipients
+
+
+def test_each_recipient_gets_its_own_reply_in_order(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    plain = start(peers, "127.0.0.78", port)
+    plain.recorder.refuse["no@plain.mail.test"] = "550 5.1.1 no such user here"
+    recipients = ["one@plain.mail.test", "no@plain.mail.test", "two@plain.mail.test"]
+    results: list[RecipientResult] = run(deliver_once(outbound(resolver, port), recipients))
+    assert [(r.recipient, r.code) for r in results] == [
+        ("one@plain.mail.test", 250),
+        ("no@plain.mail.test", 550),
+        ("two@plain.mail.test", 250),
+    ]
+    refused = results[1]
+    assert (refused.enhanced, refused.text, refused.permanent) == (
+        "5.1.1",
+        "no such user here",
+        True,
+    )
+    assert results[0].text == "queued by 127.0.0.78"
+    assert plain.messages[0].recipients == ["one@plain.mail.test", "two@plain.mail.test"]
+
+
+def test_a_temporary_reply_to_data_is_retried_later(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    plain = start(peers, "127.0.0.78", port)
+    plain.recorder.data_reply = "451 4.3.0 try again later"
+    [result] = run(deliver_once(outbound(resolver, port), ["b@plain.mail.test"]))
+    assert (result.code, result.enhanced, result.delivered, result.permanent) == (
+        451,
+        "4.3.0",
+        False,
+        False,
+    )
+
+
+def test_message_bytes_arrive_unchanged(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    plain = start(peers, "127.0.0.78", port)
+    data = MESSAGE + b".a line that starts with a dot\r\n8-bit: \xc3\xa9t\xc3\xa9\r\n.\r\n..\r\n"
+    [result] = run(deliver_once(outbound(resolver, port), ["b@plain.mail.test"], data))
+    assert result.delivered, result
+    assert plain.messages[0].data == data
+
+
+def test_a_message_over_the_servers_size_fails_permanently_before_data(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    plain = start(peers, "127.0.0.78", port, data_size_limit=100)
+    [result] = run(deliver_once(outbound(resolver, port), ["b@plain.mail.test"], MESSAGE * 3))
+    assert (result.code, result.enhanced, result.permanent) == (552, "5.3.4", True)
+    assert plain.messages == []
+
+
+def test_starttls_verified_against_a_local_ca(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    ca = LocalAuthority()
+    tls = start(
+        peers, "127.0.0.77", port, tls_context=ca.issue(["mx.tls.mail.test"]).server_context()
+    )
+    box = outbound(resolver, port, tls_context=client_context(ca_pem=ca.certificate_pem))
+    [result] = run(deliver_once(box, ["b@tls.mail.test"]))
+    assert result.delivered, result
+    assert tls.messages[0].tls
+
+
+def test_a_certificate_the_ca_did_not_issue_defers_the_message(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    tls = start(
+        peers,
+        "127.0.0.77",
+        port,
+        tls_context=LocalAuthority().issue(["mx.tls.mail.test"]).server_context(),
+    )
+    other_ca = LocalAuthority("another CA")
+    box = outbound(resolver, port, tls_context=client_context(ca_pem=other_ca.certificate_pem))
+    [result] = run(deliver_once(box, ["b@tls.mail.test"]))
+    assert (result.code, result.enhanced, result.permanent) == (0, "4.7.5", False)
+    assert "certificate verify failed" in result.text
+    assert tls.messages == []
+
+
+def test_a_certificate_for_another_name_defers_the_message(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    ca = LocalAuthority()
+    start(peers, "127.0.0.77", port, tls_context=ca.issue(["impostor.test"]).server_context())
+    box = outbound(resolver, port, tls_context=client_context(ca_pem=ca.certificate_pem))
+    [result] = run(deliver_once(box, ["b@tls.mail.test"]))
+    assert (result.code, result.enhanced) == (0, "4.7.5")
+
+
+def test_opportunistic_tls_encrypts_without_a_ca(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    tls = start(
+        peers, "127.0.0.77", port, tls_context=LocalAuthority().issue(["x"]).server_context()
+    )
+    [result] = run(deliver_once(outbound(resolver, port), ["b@tls.mail.test"]))
+    assert result.delivered, result
+    assert tls.messages[0].tls
+
+
+def test_opportunistic_tls_sends_in_clear_when_not_offered(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    plain = start(peers, "127.0.0.78", port)
+    [result] = run(deliver_once(outbound(resolver, port), ["b@plain.mail.test"]))
+    assert result.delivered, result
+    assert not plain.messages[0].tls
+
+
+def test_required_tls_defers_when_the_server_does_not_offer_it(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    plain = start(peers, "127.0.0.78", port)
+    box = outbound(resolver, port, starttls="required")
+    [result] = run(deliver_once(box, ["b@plain.mail.test"]))
+    assert (result.code, result.enhanced, result.permanent) == (0, "4.7.0", False)
+    assert result.remote == f"mx.plain.mail.test[127.0.0.78]:{port}"
+    assert plain.messages == []
+
+
+def test_never_means_clear_text_even_when_tls_is_offered(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    tls = start(
+        peers, "127.0.0.77", port, tls_context=LocalAuthority().issue(["x"]).server_context()
+    )
+    [result] = run(deliver_once(outbound(resolver, port, starttls="never"), ["b@tls.mail.test"]))
+    assert result.delivered, result
+    assert not tls.messages[0].tls
+
+
+def test_one_session_carries_consecutive_messages(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    plain = start(peers, "127.0.0.78", port)
+    box = outbound(resolver, port)
+
+    async def five_messages() -> list[RecipientResult]:
+        results = []
+        for _ in range(5):
+            results += await box.deliver("a@castle.test", ["b@plain.mail.test"], MESSAGE)
+        await box.aclose()
+        return results
+
+    assert all(result.delivered for result in run(five_messages()))
+    assert len(plain.messages) == 5
+    assert plain.recorder.connections == 1
+
+
+def test_a_session_the_server_closed_while_idle_is_replaced(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    # aiosmtpd closes a session idle for ``timeout`` seconds with a 421.
+    plain = start(peers, "127.0.0.78", port, timeout=0.3)
+    box = outbound(resolver, port)
+
+    async def two_messages_a_while_apart() -> list[RecipientResult]:
+        first = await box.deliver("a@castle.test", ["b@plain.mail.test"], MESSAGE)
+        await asyncio.sleep(0.8)
+        second = await box.deliver("a@castle.test", ["b@plain.mail.test"], MESSAGE)
+        await box.aclose()
+        return first + second
+
+    assert all(result.delivered for result in run(two_messages_a_while_apart()))
+    assert len(plain.messages) == 2
+    assert plain.recorder.connections == 2
+
+
+def test_sessions_to_one_destination_stay_within_the_limit(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    plain = start(peers, "127.0.0.78", port)
+    box = outbound(resolver, port, per_destination=3)
+
+    async def twelve_at_once() -> list[list[RecipientResult]]:
+        sends = [box.deliver("a@castle.test", ["b@plain.mail.test"], MESSAGE) for _ in range(12)]
+        results = await asyncio.gather(*sends)
+        await box.aclose()
+        return results
+
+    assert all(result.delivered for [result] in run(twelve_at_once()))
+    assert len(plain.messages) == 12
+    assert plain.recorder.most_open <= 3
+    assert plain.recorder.connections <= 3
+
+
+def test_nothing_listening_is_a_temporary_failure_that_never_raises(port: int) -> None:
+    box = outbound(None, 25, smarthost=("127.0.0.72", port))
+    [result] = run(deliver_once(box, ["b@plain.mail.test"]))
+    assert (result.code, result.enhanced, result.permanent) == (0, "4.4.1", False)
+    assert result.remote == f"127.0.0.72[127.0.0.72]:{port}"
+    assert "Connect" in result.text or "refused" in result.text
+
+
+def test_an_address_without_a_domain_is_refused_without_a_look_up(port: int) -> None:
+    unused = Resolver(forwarders=[Endpoint("127.0.0.1", free_port())], timeout=0.1, retries=0)
+    [result] = run(deliver_once(outbound(unused, port), ["postmaster"]))
+    assert (result.code, result.enhanced, result.permanent) == (553, "5.1.3", True)
