@@ -41,6 +41,13 @@ from stack.mime.errors import EncodeError
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _UNSAFE_OR_BACKSLASH = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\\\\]")
 
+#: A run of characters kept as they are, or one character to escape.
+_RUNS = re.compile(
+    "(?P<plain>[^\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\\\\]+)|(?P<escaped>.)", re.DOTALL
+)
+#: How a value cut at ``limit`` ends: a backslash before a dot is no escape of ours.
+_CUT = "\\..."
+
 _NAMES = {"\0": "NUL", "\t": "TAB", "\n": "LF", "\r": "CR", "\x7f": "DEL"}
 
 
@@ -74,16 +81,43 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\u{code:04x}"
 
 
-def safe_text(value: str) -> str:
+def safe_text(value: str, *, limit: int | None = None) -> str:
     """``value`` with every line break, NUL, control character and lone surrogate escaped
     (and every backslash doubled), so that it cannot end a header field or start another.
 
     For text an attacker chose: it never raises.  ``safe_text("a\\r\\nX: y")`` is
     ``"a\\\\x0d\\\\x0aX: y"``, one line.
+
+    With ``limit``, the result takes at most that many octets in UTF-8: a longer one is cut
+    between two characters (never inside an escape) and ends with ``\\...``, which no
+    escape writes.  A field line may not pass 998 octets (RFC 5322 2.1.1), and an unbroken
+    hostile value cannot be folded, so a builder that repeats one bounds it this way.
     """
+    if limit is not None and limit < len(_CUT):
+        raise ValueError(f"limit {limit} leaves no room for the cut mark {_CUT!r}")
     if _UNSAFE_OR_BACKSLASH.search(value) is None:
-        return value  # the common case: nothing to copy
-    return _UNSAFE_OR_BACKSLASH.sub(_escape, value)
+        text = value  # the common case: nothing to copy
+    else:
+        text = _UNSAFE_OR_BACKSLASH.sub(_escape, value)
+    if limit is None or len(text) * 4 <= limit or len(text.encode("utf-8")) <= limit:
+        return text
+    return _clipped(value, limit)
+
+
+def _clipped(value: str, limit: int) -> str:
+    budget = max(limit - len(_CUT), 0)
+    out: list[str] = []
+    for match in _RUNS.finditer(value):
+        run = match.group()
+        piece = run if match.lastgroup == "plain" else _UNSAFE_OR_BACKSLASH.sub(_escape, run)
+        size = len(piece.encode("utf-8"))
+        if size > budget:
+            if match.lastgroup == "plain":
+                out.append(piece.encode("utf-8")[:budget].decode("utf-8", "ignore"))
+            break
+        out.append(piece)
+        budget -= size
+    return "".join(out) + _CUT
 
 
 def checked_text(value: str, what: str) -> str:

@@ -54,6 +54,23 @@ def test_a_field_built_from_safe_text_is_one_field(value: str) -> None:
     assert again.body_bytes() == b"body\r\n"
 
 
+@given(hostile_text(), st.integers(4, 1200))
+def test_a_limited_value_fits_and_is_cut_between_escapes(value: str, limit: int) -> None:
+    whole, text = safe_text(value), safe_text(value, limit=limit)
+    assert len(text.encode("utf-8")) <= limit
+    if len(whole.encode("utf-8")) <= limit:
+        assert text == whole
+    else:
+        assert text.endswith("\\...") and whole.startswith(text[:-4])
+        # Read left to right, the mark is a backslash that starts no escape.
+        assert _unescape(text[:-4]) == value[: len(_unescape(text[:-4]))]
+
+
+def test_a_limit_too_small_for_the_cut_mark_is_a_mistake() -> None:
+    with pytest.raises(ValueError, match="no room"):
+        safe_text("abcdef", limit=3)
+
+
 def test_an_injected_field_becomes_visible_escapes() -> None:
     assert safe_text("a@castle.test\r\nX-Injected: yes") == "a@castle.test\\x0d\\x0aX-Injected: yes"
     assert safe_text("nul\0tab\tdel\x7fnel\x85ls\u2028") == (
