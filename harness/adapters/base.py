@@ -5,8 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from stack.errors import ElsinoreError
 from stack.mime.fields import ContentDisposition, ContentType, Group, Mailbox
 from stack.mime.model import Data, Kind, Mail, Nested, Parts, Text, kind_of
+
+
+class ParserMissing(ElsinoreError):
+    """An optional parser's package is not installed; the message says which extra installs
+    it."""
+
+    def __init__(self, adapter: str, module: str, extra: str) -> None:
+        super().__init__(
+            f"parser {adapter!r} needs the {module!r} module, which is not installed here: "
+            f"pip install 'elsinore[{extra}]'"
+        )
+
 
 #: The disagreement categories, in the order the matrix prints them.
 CATEGORIES = ("addresses", "encoded-words", "parameters", "structure", "bodies")

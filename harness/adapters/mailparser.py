@@ -1,4 +1,5 @@
-"""``mail-parser`` (SpamScope's, on PyPI as ``mail-parser``), optional: used when installed.
+"""``mail-parser`` (SpamScope's, on PyPI as ``mail-parser``), optional: used when installed
+(``pip install 'elsinore[mailparser]'``).
 
 It decodes header fields and address lists itself and keeps CPython's ``compat32`` tree for
 the MIME structure; it hands back bodies as lists of texts and attachments rather than per
@@ -10,9 +11,13 @@ from __future__ import annotations
 import importlib
 import logging
 
-from harness.adapters.base import ADDRESS_FIELDS, Node, View
+from harness.adapters.base import ADDRESS_FIELDS, Node, ParserMissing, View
 from harness.adapters.stdlib import Compat32Adapter, _split_addr
 from stack.mime.model import Kind, kind_of
+
+#: The module it needs, and the extra of ours (pyproject.toml) that installs it.
+MODULE = "mailparser"
+EXTRA = "mailparser"
 
 
 class MailParserAdapter:
@@ -22,7 +27,10 @@ class MailParserAdapter:
 
     def __init__(self) -> None:
         # Imported here, not at the top: the package is optional.
-        self._parse = importlib.import_module("mailparser").parse_from_bytes
+        try:
+            self._parse = importlib.import_module(MODULE).parse_from_bytes
+        except ImportError:
+            raise ParserMissing(self.name, MODULE, EXTRA) from None
         self._tree = _Tree()
         # It logs every media type it does not render; the matrix is the report here.
         logging.getLogger("mailparser").setLevel(logging.CRITICAL)
