@@ -292,3 +292,73 @@ def test_fast_and_general_paths_agree(text: str, monkeypatch: pytest.MonkeyPatch
 def test_strict_mode_refuses_what_the_encoder_could_not_write(text: str) -> None:
     with pytest.raises(ParseError):
         decode_content_type(text)
+
+
+# Outlook writes non-ASCII file names as an RFC 2047 encoded-word inside a quoted value, which
+# RFC 2047 section 5 forbids; Thunderbird, Apple Mail, CPython's email, mailparse (Rust) and
+# postal-mime (JavaScript) all decode it, so lenient mode does too, and says so.
+@pytest.mark.parametrize(
+    ("text", "name", "expected"),
+    [
+        (
+            'application/octet-stream; name="=?iso-8859-1?Q?HasenundFr=F6sche=2Etxt?="',
+            "name",
+            "HasenundFrösche.txt",
+        ),
+        (
+            'attachment; filename="=?utf-8?B?w4TDpHBmZWw=?= =?utf-8?Q?=2Epdf?="',
+            "filename",
+            "Ääpfel.pdf",
+        ),
+        (
+            'attachment; filename="Report =?utf-8?Q?f=C3=BCr?= May.txt"',
+            "filename",
+            "Report für May.txt",
+        ),
+        # The fast path reads these quoted values too; a later parameter is unaffected.
+        ('inline; filename="=?utf-8?q?=C3=A9t=C3=A9?="; size=3', "filename", "été"),
+    ],
+)
+def test_encoded_word_in_a_quoted_value_is_decoded_leniently(
+    text: str, name: str, expected: str
+) -> None:
+    decoder = decode_content_disposition if text.startswith(("attachment", "inline")) else None
+    decoder = decoder or decode_content_type
+    defects: list[Defect] = []
+    value = decoder(text, defects)
+    assert value.param(name) == expected
+    assert [defect.kind for defect in defects] == ["encoded-word-in-parameter"]
+    assert defects[0].offset == text.index(f"{name}=")
+    with pytest.raises(ParseError, match="RFC 2047"):
+        decoder(text)
+
+
+def test_a_decoded_parameter_round_trips_through_rfc_2231() -> None:
+    value = decode_content_type(
+        'application/octet-stream; name="=?iso-8859-1?Q?HasenundFr=F6sche=2Etxt?="', []
+    )
+    encoded = encode_content_type(value)
+    assert "name*=utf-8''HasenundFr%C3%B6sche.txt" in encoded
+    assert decode_content_type(encoded) == value
+
+
+def test_a_value_that_reads_as_an_encoded_word_is_written_in_rfc_2231_form() -> None:
+    # Written quoted, it would decode (leniently) to "x": not the value that was written.
+    value = ContentType("text", "plain", (("name", "=?utf-8?q?x?="),))
+    encoded = encode_content_type(value)
+    assert '"' not in encoded
+    assert decode_content_type(encoded) == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'text/plain; name="a=?b.txt"',  # no encoded-word, just the two characters
+        "text/plain; name*=utf-8''%3D%3Futf-8%3Fq%3Fx%3F%3D",  # RFC 2231 values are literal
+    ],
+)
+def test_values_that_are_not_encoded_words_are_kept(text: str) -> None:
+    defects: list[Defect] = []
+    value = decode_content_type(text, defects)
+    assert defects == []
+    assert value.param("name") in ("a=?b.txt", "=?utf-8?q?x?=")

@@ -52,6 +52,7 @@ __all__ = [
     "ENCODED_WORD",
     "decode_encoded_words",
     "decode_unstructured",
+    "decode_words",
     "encode_phrase",
     "encode_unstructured",
     "encode_words",
@@ -155,17 +156,23 @@ def decode_unstructured(text: str, defects: list[Defect] | None = None) -> str:
     stripped = text.strip(" \t")
     base = len(text) - len(text.lstrip(" \t"))
     check_controls(stripped, base, defects, "obs-utext")
-    if "=?" not in stripped:
-        return stripped
+    return decode_words(stripped, defects, base)
+
+
+def decode_words(text: str, defects: list[Defect] | None, offset: int = 0) -> str:
+    """``text`` with every white-space delimited encoded-word in it decoded (RFC 2047 §6.2:
+    the white space between two adjacent encoded-words goes, the rest stays)."""
+    if "=?" not in text:
+        return text
     out: list[str] = []
     pending = ""
     after_word = False
-    for match in _WORDS.finditer(stripped):
+    for match in _WORDS.finditer(text):
         token = match.group()
         if token[0] in " \t":
             pending = token
             continue
-        decoded = decode_encoded_words(token, defects, base + match.start())
+        decoded = decode_encoded_words(token, defects, offset + match.start())
         if decoded is None:
             out.append(pending)
             out.append(token)

@@ -9,6 +9,10 @@ Decisions:
 
 * The RFC 2231 language tag is dropped: it describes the text, it is not part of it, and no
   consumer of ``filename`` or ``name`` needs it.
+* An RFC 2047 encoded-word in a plain value (``name="=?iso-8859-1?Q?Fr=F6sche.txt?="``, as
+  Outlook writes non-ASCII file names) is forbidden by RFC 2047 §5, and decoded all the same,
+  as Thunderbird, Apple Mail and CPython's email read it (``encoded-word-in-parameter``;
+  strict mode refuses it).  The encoder never writes a value that would read that way plainly.
 * When a parameter appears both plainly and in RFC 2231 form (``filename="a"``,
   ``filename*=utf-8''%C3%A9``), the RFC 2231 form wins silently: that pair is the documented
   way to serve old and new readers at once.  Any other repetition is ``duplicate-parameter``
@@ -38,6 +42,7 @@ from stack.mime.fields.charset import (
     pack,
     unescape_hex,
 )
+from stack.mime.fields.encoded_word import ENCODED_WORD, decode_words
 from stack.mime.fields.lexer import (
     PLAIN_QTEXT,
     TOKEN_CHARS,
@@ -267,6 +272,19 @@ def _join_sections(raws: list[_Raw], defects: list[Defect] | None) -> str:
     return _decode_value(b"".join(chunks), charset, kept[0].offset, defects)
 
 
+def _decode_plain(raw: _Raw, defects: list[Defect] | None) -> str:
+    """A plain value, with any encoded-words in it decoded (lenient mode only)."""
+    if ENCODED_WORD.search(raw.value) is None:
+        return raw.value
+    report(
+        defects,
+        "encoded-word-in-parameter",
+        raw.offset,
+        f"RFC 2047 §5: an encoded-word in parameter {raw.name!r} (decoded as most readers do)",
+    )
+    return decode_words(raw.value, defects, raw.offset)
+
+
 def _assemble(raws: list[_Raw], defects: list[Defect] | None) -> Params:
     """Group raw parameters by name, keeping the order of first appearance."""
     groups: dict[str, list[_Raw]] = {}
@@ -286,7 +304,7 @@ def _assemble(raws: list[_Raw], defects: list[Defect] | None) -> Params:
         elif sections:
             value = _join_sections(sections, defects)
         else:
-            value = plain[0].value
+            value = _decode_plain(plain[0], defects)
         params.append((name, value))
     return tuple(params)
 
@@ -313,7 +331,8 @@ def decode_params(text: str, pos: int, defects: list[Defect] | None = None) -> P
 
 def _decode_params(text: str, pos: int, defects: list[Defect] | None) -> Params:
     fast = _fast_params(text, pos)
-    if fast is not None:
+    # A value holding "=?" may hold an encoded-word: the general reader knows its offset.
+    if fast is not None and not any("=?" in value for _, value in fast):
         return fast
     raws: list[_Raw] = []
     end = len(text)
@@ -409,7 +428,7 @@ def _percent_forms(value: str) -> tuple[str, list[str]]:
 def _encode_param(name: str, value: str) -> list[str]:
     if not name or not all(char in _ATTRIBUTE_CHARS for char in name):
         raise EncodeError(f"parameter name {name!r} is not an RFC 2231 attribute")
-    if len(value) <= _MAX_PLAIN and value.isascii():
+    if len(value) <= _MAX_PLAIN and value.isascii() and ENCODED_WORD.search(value) is None:
         if is_token(value):
             return [f"{name}={value}"]
         if value.isprintable():
