@@ -15,3 +15,7 @@ class SigningKeyError(AuthError):
 
 class PublishError(AuthError):
     """The primary refused, or never answered, the update that publishes a DKIM key."""
+
+
+class KeyNameError(AuthError):
+    """A signing domain or selector that is not a DNS name a key record can live at."""
