@@ -185,7 +185,7 @@ def elsinore_in_process(split: Split, work: Path, classifier: str, jobs: int) ->
     """Seconds to classify the test messages already in memory, counts already loaded, on
     ``jobs`` processes (what a long-running filter service pays per message)."""
     from stack.spam.filter import SpamFilter, classify_many
-    from stack.spam.store import SqliteStore
+    from stack.spam.stores import SqliteStore
 
     with SqliteStore(work / "elsinore.db", create=False) as store:
         spam_filter = SpamFilter(store.load(), classifier)  # type: ignore[arg-type]

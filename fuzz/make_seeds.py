@@ -38,7 +38,7 @@ from harness.fuzz_seeds import FIELD_FAMILIES, pick
 from stack.mime.sources import iter_messages
 from stack.spam.backup import write_backup
 from stack.spam.counts import WordCounts
-from stack.spam.store import encode_snapshot
+from stack.spam.stores.snapshot import encode_snapshot
 
 FUZZ = Path(__file__).resolve().parent
 

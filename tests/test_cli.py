@@ -18,7 +18,7 @@ from harness.cli import HARNESS_COMMANDS, cli
 from stack import __version__
 from stack.cli import STACK_COMMANDS, LazyCommand, make_group, run
 from stack.errors import ElsinoreError
-from stack.spam.store import StoreError
+from stack.spam.stores import StoreError
 
 
 def _failing_group() -> click.Group:

@@ -12,7 +12,7 @@ little-endian): ``len(words) words len(pairs) pairs word_pairs``.
 
 from __future__ import annotations
 
-from stack.spam.store import decode_snapshot
+from stack.spam.stores.snapshot import decode_snapshot
 
 
 def split_blobs(data: bytes) -> tuple[bytes, bytes, bytes]:

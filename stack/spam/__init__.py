@@ -5,9 +5,9 @@ The parts, each in its own module:
 - :mod:`~stack.spam.tokenizer` turns a message's bytes into tokens, through ``stack.mime``
   (:mod:`~stack.spam.html` reduces HTML to text and links);
 - :mod:`~stack.spam.counts` holds word counts in memory and builds training changes;
-- :mod:`~stack.spam.store` keeps the counts in SQLite, :mod:`~stack.spam.redis_store` in
-  Redis, both behind :class:`~stack.spam.store.WordStore`; :mod:`~stack.spam.backup` reads
-  and writes SpamOracle's ``spamoracle backup`` text format;
+- :mod:`~stack.spam.stores` keeps the counts in SQLite, in Redis or in memory, behind one
+  interface, :class:`~stack.spam.stores.WordStore`; :mod:`~stack.spam.backup` reads and
+  writes SpamOracle's ``spamoracle backup`` text format;
 - :mod:`~stack.spam.graham` (SpamOracle's) and :mod:`~stack.spam.fisher` (Robinson–Fisher,
   the default) are the classifiers, on the base in :mod:`~stack.spam.classifier` and the
   per-token memo in :mod:`~stack.spam.memo`;

@@ -37,7 +37,7 @@ from stack.spam.filter import (
     learn,
 )
 from stack.spam.mark import mark
-from stack.spam.store import open_store
+from stack.spam.stores import open_store
 from stack.spam.verdict import Score, Verdict
 
 _GREEDY = ("--spam", "--ham")

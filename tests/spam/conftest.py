@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from stack.spam.store import MemoryStore, SqliteStore, WordStore
+from stack.spam.stores import MemoryStore, SqliteStore, WordStore
 
 
 def _free_port() -> int:
@@ -63,7 +63,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WordStore]
     elif request.param == "memory":
         backend = MemoryStore()
     else:
-        from stack.spam.redis_store import RedisStore
+        from stack.spam.stores.redis import RedisStore
 
         url = request.getfixturevalue("redis_url")
         backend = RedisStore(url, prefix=f"test{next(_counter)}-{tmp_path.name}:")

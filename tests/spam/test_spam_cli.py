@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from stack.cli import cli, run
 from stack.spam.filter import CHUNK
-from stack.spam.store import SqliteStore
+from stack.spam.stores import SqliteStore
 
 SPAM = [
     b"From: winner@lottery.example\r\nSubject: You won FREE cash now\r\n\r\n"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from stack.spam.counts import Training, WordCounts
-from stack.spam.redis_store import RedisStore
+from stack.spam.stores.redis import RedisStore
 
 
 def _one(tokens: list[str], *, spam: bool, sign: int = 1) -> Training:

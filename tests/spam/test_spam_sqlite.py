@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from stack.spam.counts import Training
-from stack.spam.store import SqliteStore, StoreError
+from stack.spam.stores import SqliteStore, StoreError
 
 
 def test_counts_survive_closing_and_reopening(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stack.spam.counts import Training, WordCounts
-from stack.spam.store import StoreError, WordStore
+from stack.spam.stores import StoreError, WordStore
 
 
 def _training(messages: list[tuple[bool, list[str]]], *, sign: int = 1) -> Training:

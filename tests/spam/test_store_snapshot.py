@@ -18,13 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stack.spam.counts import Training, WordCounts
-from stack.spam.store import (
-    SCHEMA_VERSION,
-    SqliteStore,
-    StoreError,
-    decode_snapshot,
-    encode_snapshot,
-)
+from stack.spam.stores import SqliteStore, StoreError
+from stack.spam.stores.snapshot import decode_snapshot, encode_snapshot
+from stack.spam.stores.sqlite import SCHEMA_VERSION
 
 
 def _rows(path: Path) -> WordCounts:

@@ -22,7 +22,7 @@ from typing import Any
 import redis
 
 from stack.spam.counts import Training, WordCounts
-from stack.spam.store import StoreError
+from stack.spam.stores.base import StoreError, WordStore
 
 # KEYS: messages, spam, ham.  ARGV: spam messages, ham messages, then token, spam, ham...
 _APPLY = """
@@ -60,7 +60,7 @@ return 0
 """
 
 
-class RedisStore:
+class RedisStore(WordStore):
     """Word counts in a Redis server, behind the same interface as the SQLite store."""
 
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "spamtacus:"):
@@ -109,9 +109,3 @@ class RedisStore:
 
     def close(self) -> None:
         self._client.close()
-
-    def __enter__(self) -> RedisStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

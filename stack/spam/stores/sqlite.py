@@ -1,4 +1,4 @@
-"""The word store: the interface every backend offers, and the SQLite backend.
+"""The word store in one SQLite file, the default backend.
 
 The SQLite database runs in WAL mode, so a classifier can load the counts while a training
 run writes.  Every change is one ``BEGIN IMMEDIATE`` transaction: it commits whole or not at
@@ -27,33 +27,19 @@ Schema (version 2; version 1, without the snapshot, is upgraded when opened)::
     snapshot(id INTEGER PRIMARY KEY CHECK (id = 1), format INTEGER,
              words BLOB, pairs BLOB, word_pairs BLOB)
 
-Snapshot format 1, chosen to decode fast with nothing but :mod:`array` and ``str.split``
-(neither pickle nor marshal: a database file may come from anywhere):
-
-    words       every word in UTF-8, joined by "\\n", in the order of the words table
-    pairs       the distinct (spam, ham) count pairs, as unsigned 64-bit little-endian
-                integers: spam0 ham0 spam1 ham1 ...
-    word_pairs  for each word, the index of its pair, as unsigned 32-bit little-endian
-
-Most words share a few pairs (six in ten are "in one message", spam or ham), so the loaded
-counts hold one tuple per distinct pair (3,000 for 140,000 words) instead of one per word.
+The snapshot's format is in :mod:`~stack.spam.stores.snapshot`.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import sys
-from array import array
-from collections.abc import Iterable
-from itertools import chain
 from pathlib import Path
-from typing import Protocol
 
-from stack.errors import ElsinoreError
-from stack.spam.counts import NegativeCountError, Training, WordCounts
+from stack.spam.counts import Training, WordCounts
+from stack.spam.stores.base import StoreError, WordStore, missing_store
+from stack.spam.stores.snapshot import SNAPSHOT_FORMAT, decode_snapshot, encode_snapshot
 
 SCHEMA_VERSION = 2
-SNAPSHOT_FORMAT = 1
 
 # Run in order, in the transaction that creates or upgrades a database.
 _SCHEMA = (
@@ -87,87 +73,15 @@ _UPSERT_WORD = (
 )
 _LOWER_WORD = "UPDATE words SET spam = spam + ?, ham = ham + ? WHERE word = ?"
 
-# The snapshot's integers: 'Q' and 'I' are 8 and 4 bytes wherever CPython runs.  They are
-# stored little-endian on every machine, so that the file stays portable as SQLite's is.
-_PAIR, _INDEX = "Q", "I"
-_SWAP = sys.byteorder == "big"
 
-
-def encode_snapshot(rows: Iterable[tuple[str, int, int]]) -> tuple[bytes, bytes, bytes] | None:
-    """The snapshot (words, pairs, word_pairs) of ``rows`` of ``(word, spam, ham)``, or
-    ``None`` if a word holds the separator and so cannot be written in one."""
-    words: list[str] = []
-    pair_numbers: dict[tuple[int, int], int] = {}
-    word_pairs = array(_INDEX)
-    for word, spam, ham in rows:
-        words.append(word)
-        word_pairs.append(pair_numbers.setdefault((spam, ham), len(pair_numbers)))
-    text = "\n".join(words)
-    if text.count("\n") != max(len(words) - 1, 0):
-        return None
-    pairs = array(_PAIR, chain.from_iterable(pair_numbers))
-    if _SWAP:
-        pairs.byteswap()
-        word_pairs.byteswap()
-    return text.encode(), pairs.tobytes(), word_pairs.tobytes()
-
-
-def decode_snapshot(
-    words: bytes, pairs: bytes, word_pairs: bytes
-) -> dict[str, tuple[int, int]] | None:
-    """The counts a snapshot holds, or ``None`` if it is not a well-formed one: wrong
-    lengths, bytes that are not UTF-8, a pair index out of range, a word twice."""
-    pair_array, index = array(_PAIR), array(_INDEX)
-    if len(pairs) % (2 * pair_array.itemsize) or len(word_pairs) % index.itemsize:
-        return None
-    pair_array.frombytes(pairs)
-    index.frombytes(word_pairs)
-    if _SWAP:
-        pair_array.byteswap()
-        index.byteswap()
-    try:
-        text = words.decode()
-    except UnicodeDecodeError:
-        return None
-    # "" is no word at all, or the one word "": the number of indexes tells which.
-    word_list = text.split("\n") if index else []
-    if len(word_list) != len(index) or (text and not index):
-        return None
-    shared = list(zip(pair_array[0::2], pair_array[1::2], strict=True))
-    try:
-        counts = dict(zip(word_list, map(shared.__getitem__, index), strict=True))
-    except IndexError:
-        return None
-    return counts if len(counts) == len(word_list) else None
-
-
-class StoreError(ElsinoreError):
-    """The store cannot be opened or a change cannot be applied; nothing was changed."""
-
-
-class WordStore(Protocol):
-    """Where word counts live.  Backends differ in where, never in what they mean."""
-
-    def load(self) -> WordCounts:
-        """Every count, read into memory for classification."""
-        ...
-
-    def apply(self, training: Training) -> None:
-        """Apply ``training`` atomically; raise :class:`StoreError` (and change nothing) if a
-        count would go below zero."""
-        ...
-
-    def close(self) -> None: ...
-
-
-class SqliteStore:
+class SqliteStore(WordStore):
     """Word counts in one SQLite file (created on first use; upgraded to the current schema
     when an older one is opened)."""
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
         self.path = Path(path)
         if not create and not self.path.exists():
-            raise StoreError(f"no spam database at {self.path} (train one with `spam train`)")
+            raise missing_store(self.path)
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so that a transaction
             # spans exactly one apply().
@@ -295,42 +209,3 @@ class SqliteStore:
 
     def close(self) -> None:
         self._db.close()
-
-    def __enter__(self) -> SqliteStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class MemoryStore:
-    """Counts held only in memory: for tests and for one-shot evaluations."""
-
-    def __init__(self, counts: WordCounts | None = None) -> None:
-        self.counts = counts if counts is not None else WordCounts()
-
-    def load(self) -> WordCounts:
-        return WordCounts(
-            self.counts.spam_messages, self.counts.ham_messages, dict(self.counts.words)
-        )
-
-    def apply(self, training: Training) -> None:
-        try:
-            self.counts.apply(training)
-        except NegativeCountError as exc:
-            raise StoreError(f"{exc}; nothing was changed") from exc
-
-    def close(self) -> None:
-        pass
-
-
-def open_store(location: str | Path, *, create: bool = True) -> WordStore:
-    """The store at ``location``: ``redis://host:port/db`` (optionally ``#prefix``) for Redis,
-    anything else a SQLite file.  Redis is imported only when asked for."""
-    text = str(location)
-    if text.startswith(("redis://", "rediss://", "unix://")):
-        from stack.spam.redis_store import RedisStore  # noqa: PLC0415 - optional backend
-
-        url, _, prefix = text.partition("#")
-        return RedisStore(url, prefix=prefix or "spamtacus:")
-    return SqliteStore(location, create=create)
