@@ -1,0 +1,192 @@
+"""RFC 3464 delivery status notifications: structure, per-recipient fields, hostile input."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.strategies import Entity, hostile_text, wire_messages
+from stack.mime import decode
+from stack.mime.model import Data, Mail, Parts, Text
+from stack.smtp.client import RecipientResult
+from stack.smtp.dsn import build_dsn
+
+ARRIVAL = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+ORIGINAL = (
+    b"From: Ophelia <ophelia@castle.test>\r\nTo: hamlet@bigmail.test\r\n"
+    b"Subject: remembrances\r\nMessage-ID: <1@castle.test>\r\n\r\nMy lord, I have remembrances"
+    b" of yours\r\nthat I have longed long to re-deliver.\r\n"
+)
+REFUSED = RecipientResult(
+    "hamlet@bigmail.test", 550, "5.1.1", "no such user", "mx.bigmail.test[127.0.0.30]:25"
+)
+DEFERRED = RecipientResult("horatio@outpost.test", 0, "4.4.1", "connection refused", "")
+DELIVERED = RecipientResult(
+    "laertes@castle.test", 250, "2.0.0", "queued", "mx.castle.test[127.0.0.25]:25"
+)
+
+
+def dsn(*results: RecipientResult, expired: bool = False, original: bytes = ORIGINAL) -> bytes:
+    return build_dsn(
+        reporting_mta="relay.castle.test",
+        sender="ophelia@castle.test",
+        results=results,
+        original=original,
+        arrival=ARRIVAL,
+        queue_id="Q1A2B3",
+        expired=expired,
+    )
+
+
+def report_blocks(mail: Mail) -> list[dict[str, str]]:
+    """The message/delivery-status part as field blocks, per-message block first."""
+    assert isinstance(mail.body, Parts)
+    report = mail.body.parts[1]
+    assert report.content_type.mime_type == "message/delivery-status"
+    assert isinstance(report.body, Data)
+    blocks = []
+    for chunk in report.body.data.decode("ascii").split("\r\n\r\n"):
+        fields = [line.split(": ", 1) for line in chunk.strip("\r\n").split("\r\n")]
+        blocks.append({name.lower(): value for name, value in fields})
+    return blocks
+
+
+def test_a_dsn_is_a_multipart_report_of_three_parts_that_decodes_strictly() -> None:
+    mail = decode(dsn(REFUSED), strict=True)
+    content_type = mail.content_type
+    assert content_type.mime_type == "multipart/report"
+    assert content_type.param("report-type") == "delivery-status"
+    assert isinstance(mail.body, Parts)
+    assert [part.content_type.mime_type for part in mail.body.parts] == [
+        "text/plain",
+        "message/delivery-status",
+        "text/rfc822-headers",
+    ]
+    assert mail.get("auto-submitted") == "auto-replied"
+    assert mail.get("subject") == "Undelivered Mail Returned to Sender"
+    [to] = mail.get("to")  # type: ignore[misc]
+    assert (to.local, to.domain) == ("ophelia", "castle.test")
+
+
+def test_each_undelivered_recipient_gets_its_own_block() -> None:
+    per_message, refused, deferred = report_blocks(
+        decode(dsn(REFUSED, DELIVERED, DEFERRED), strict=True)
+    )
+    assert per_message["reporting-mta"] == "dns; relay.castle.test"
+    assert per_message["arrival-date"] == "Tue, 01 Dec 2026 09:30:00 +0000"
+    assert refused == {
+        "final-recipient": "rfc822; hamlet@bigmail.test",
+        "action": "failed",
+        "status": "5.1.1",
+        "remote-mta": "dns; mx.bigmail.test",
+        "diagnostic-code": "smtp; 550 5.1.1 no such user",
+        "last-attempt-date": refused["last-attempt-date"],
+    }
+    assert deferred["final-recipient"] == "rfc822; horatio@outpost.test"
+    assert deferred["action"] == "delayed"
+    assert deferred["status"] == "4.4.1"
+    assert deferred["diagnostic-code"] == "X-Elsinore; connection refused"
+    assert "remote-mta" not in deferred
+
+
+def test_an_expired_message_fails_every_recipient_with_delivery_time_expired() -> None:
+    no_reply = RecipientResult("horatio@outpost.test", 0, None, "connection refused", "")
+    mail = decode(dsn(no_reply, expired=True), strict=True)
+    _, block = report_blocks(mail)
+    assert (block["action"], block["status"]) == ("failed", "4.4.7")
+    assert mail.get("subject") == "Undelivered Mail Returned to Sender"
+
+
+def test_only_temporary_failures_make_a_delay_warning() -> None:
+    mail = decode(dsn(DEFERRED), strict=True)
+    assert mail.get("subject") == "Delayed Mail (still trying)"
+    assert isinstance(mail.body, Parts)
+    explanation = mail.body.parts[0].body
+    assert isinstance(explanation, Text)
+    assert "It will be tried again" in explanation.text
+
+
+def test_the_original_header_is_returned_without_the_body() -> None:
+    mail = decode(dsn(REFUSED), strict=True)
+    assert isinstance(mail.body, Parts)
+    returned = mail.body.parts[2].body
+    assert isinstance(returned, Text)
+    assert returned.text.replace("\n", "\r\n").encode() == ORIGINAL.split(b"\r\n\r\n")[0] + b"\r\n"
+    assert b"re-deliver" not in dsn(REFUSED)
+
+
+def test_the_null_sender_is_never_sent_a_dsn() -> None:
+    with pytest.raises(ValueError, match="null sender"):
+        build_dsn(
+            reporting_mta="relay.castle.test",
+            sender="",
+            results=[REFUSED],
+            original=ORIGINAL,
+            arrival=ARRIVAL,
+            queue_id="Q1",
+        )
+
+
+def test_a_report_with_nothing_undelivered_is_refused() -> None:
+    with pytest.raises(ValueError, match="not delivered"):
+        dsn(DELIVERED)
+
+
+def test_an_internationalised_recipient_is_written_in_rfc_6533_notation() -> None:
+    result = RecipientResult("pölönius@castle.test", 550, "5.1.1", "unknown", "")
+    _, block = report_blocks(decode(dsn(result), strict=True))
+    assert block["final-recipient"] == "utf-8; p\\x{F6}l\\x{F6}nius@castle.test"
+
+
+def test_hostile_reply_text_cannot_inject_a_field_or_a_part() -> None:
+    text = "no\r\nX-Injected: yes\r\n\r\n--boundary\x00\u2028end"
+    hostile = RecipientResult("hamlet@bigmail.test", 550, "5.1.1", text, "mx[127.0.0.30]:25")
+    data = dsn(hostile)
+    lines = data.split(b"\r\n")
+    assert not any(line.startswith(b"X-Injected") for line in lines)
+    assert b"\x00" not in data
+    _, block = report_blocks(decode(data, strict=True))
+    assert block["diagnostic-code"] == (
+        "smtp; 550 5.1.1 no\\x0d\\x0aX-Injected: yes\\x0d\\x0a\\x0d\\x0a--boundary\\x00\\u2028end"
+    )
+
+
+def test_python_email_reads_the_report_as_delivery_status() -> None:
+    parsed = email.message_from_bytes(dsn(REFUSED, DEFERRED), policy=email.policy.default)
+    assert parsed.get_content_type() == "multipart/report"
+    report = parsed.get_payload()[1]
+    assert report.get_content_type() == "message/delivery-status"
+    blocks = report.get_payload()
+    assert [block["Final-Recipient"] for block in blocks[1:]] == [
+        "rfc822; hamlet@bigmail.test",
+        "rfc822; horatio@outpost.test",
+    ]
+
+
+@given(
+    text=hostile_text(),
+    recipient=hostile_text(max_pieces=3),
+    remote=hostile_text(max_pieces=3),
+    code=st.sampled_from([0, 421, 450, 550, 554]),
+    message=wire_messages(),
+)
+def test_any_reply_and_any_message_give_a_dsn_that_decodes_strictly(
+    text: str, recipient: str, remote: str, code: int, message: Entity
+) -> None:
+    result = RecipientResult(recipient, code, None, text, remote)
+    data = dsn(result, expired=True, original=message.data)
+    assert all(len(line) <= 998 for line in data.split(b"\r\n"))
+    assert b"\x00" not in data
+    assert b"\r" not in data.replace(b"\r\n", b"")
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    mail = decode(data, strict=True)
+    assert isinstance(mail.body, Parts)
+    assert len(mail.body.parts) == 3
+    [_, block] = report_blocks(mail)
+    assert block["action"] == "failed"
+    assert mail.body.parts[2].content_type.mime_type == "text/rfc822-headers"
