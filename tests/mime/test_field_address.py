@@ -178,7 +178,7 @@ def test_rfc_examples_decode(text: str, expected: tuple[Address, ...]) -> None:
         (
             "Mary Smith <@node.test:mary@example.net>, , jdoe@test  . example",
             (Mailbox("Mary Smith", "mary", "example.net"), Mailbox(None, "jdoe", "test.example")),
-            ["obs-route", "empty-list-element", "obs-domain"],
+            ["obs-route", "obs-addr-list", "obs-domain"],
         ),
         (
             "John Doe <jdoe@machine(comment).  example>",
@@ -246,7 +246,7 @@ def test_quoted_string_that_looks_encoded_is_not_decoded() -> None:
 def test_empty_list_elements_and_trailing_comma_are_defects_not_crashes(text: str) -> None:
     defects: list[Defect] = []
     assert all(isinstance(m, Mailbox) for m in decode_address_list(text, defects))
-    assert {defect.kind for defect in defects} == {"empty-list-element"}
+    assert {defect.kind for defect in defects} == {"obs-addr-list"}
     with pytest.raises(ParseError):
         decode_address_list(text)
 

@@ -300,15 +300,17 @@ def _members(
     found: list[Address] = []
     end = len(text)
     expect_element = True
+    # Named after the productions so that strict mode knows them for obsolete syntax.
+    obsolete = "obs-addr-list" if groups else "obs-mbox-list"
     while True:
         pos = skip_cfws(text, pos, defects)
         if pos >= end or text[pos] in stops:
             if found and expect_element:
-                report(defects, "empty-list-element", pos, "list ends with ','")
+                report(defects, obsolete, pos, "list ends with ','")
             return found, pos
         if text[pos] == ",":
             # One defect for a whole run of empty elements keeps ",,,,"-stuffing cheap.
-            report(defects, "empty-list-element", pos, "empty element in a list")
+            report(defects, obsolete, pos, "empty element in a list")
             pos = skip_run(text, pos, ", \t")
             expect_element = True
             continue
