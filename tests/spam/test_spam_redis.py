@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from stack.spam.counts import Training, WordCounts
+from stack.spam.stores import StoreError
 from stack.spam.stores.redis import RedisStore
 
 
@@ -93,3 +96,13 @@ def test_a_load_racing_a_trainer_sees_whole_trainings_only(redis_url: str) -> No
     assert final.spam_messages == trainings and _torn(final) is None
     assert torn == [], f"{len(torn)} of {reads} loads saw part of a training: {torn[:3]}"
     assert midway, "no load ran while the trainer did: the test raced nothing"
+
+
+def test_a_missing_store_is_refused_when_not_creating(redis_url: str) -> None:
+    with pytest.raises(StoreError, match=f"no spam database at {redis_url}#absent:"):
+        RedisStore(redis_url, prefix="absent:", create=False)
+    with RedisStore(redis_url, prefix="fresh:") as store:  # created, though never trained
+        assert store.load() == WordCounts()
+    with RedisStore(redis_url, prefix="fresh:", create=False) as store:
+        assert store.load() == WordCounts()
+        store.clear()

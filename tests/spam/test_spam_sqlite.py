@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stack.spam.counts import Training
+from stack.spam.counts import Training, WordCounts
 from stack.spam.stores import SqliteStore, StoreError
 
 
@@ -64,3 +64,36 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="cannot open"):
         SqliteStore(path)
+
+
+def test_an_empty_file_is_refused_when_not_creating_and_left_empty(tmp_path: Path) -> None:
+    # SQLite reads a zero-byte file as a database with no tables; classifying against it
+    # would find no counts and call every message unknown without a word of warning.
+    path = tmp_path / "empty.db"
+    path.touch()
+    with pytest.raises(StoreError, match=f"{path} is empty, not a word database"):
+        SqliteStore(path, create=False)
+    assert path.stat().st_size == 0
+
+
+def test_another_programs_database_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE messages (id INTEGER PRIMARY KEY)")
+    db.close()
+    for create in (False, True):
+        with pytest.raises(StoreError, match=f"{path} is not a word database"):
+            SqliteStore(path, create=create)
+    with sqlite3.connect(path) as db:
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master")]
+    db.close()
+    assert tables == ["messages"]
+
+
+def test_an_empty_file_becomes_a_word_database_when_training(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    path.touch()
+    with SqliteStore(path) as store:
+        assert store.load() == WordCounts()
+    with SqliteStore(path, create=False) as store:
+        assert store.load() == WordCounts()

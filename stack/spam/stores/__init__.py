@@ -31,8 +31,15 @@ def open_store(location: str | Path, *, create: bool = True) -> WordStore:
     :class:`StoreError`, whichever the backend."""
     text = str(location)
     if text.startswith(REDIS_SCHEMES):
-        from stack.spam.stores.redis import RedisStore  # noqa: PLC0415 - optional backend
-
+        try:
+            from stack.spam.stores.redis import RedisStore  # noqa: PLC0415 - optional backend
+        except ModuleNotFoundError as exc:
+            if exc.name != "redis":
+                raise
+            raise StoreError(
+                f"{text} is a Redis URL, and the redis package is not installed: "
+                "pip install 'elsinore[redis]'"
+            ) from exc
         url, _, prefix = text.partition("#")
-        return RedisStore(url, prefix=prefix or "spamtacus:")
+        return RedisStore(url, prefix=prefix or "spamtacus:", create=create)
     return SqliteStore(location, create=create)

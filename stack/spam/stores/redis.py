@@ -1,9 +1,9 @@
 """The word store in Redis, so that a fleet of filters shares one set of counts (the way
 rspamd shares its Bayes statistics).
 
-Layout, under a key prefix (default ``spamtacus:``)::
+Layout, under a key prefix (default ``spamtacus:``, given after ``#`` in a ``--db`` URL)::
 
-    <prefix>messages   hash  spam -> n, ham -> n
+    <prefix>messages   hash  spam -> n, ham -> n (there from creation on, zeros included)
     <prefix>spam       hash  token -> messages of spam that held it
     <prefix>ham        hash  token -> messages of ham that held it
 
@@ -22,7 +22,7 @@ from typing import Any
 import redis
 
 from stack.spam.counts import Training, WordCounts
-from stack.spam.stores.base import StoreError, WordStore
+from stack.spam.stores.base import StoreError, WordStore, missing_store
 
 # KEYS: messages, spam, ham.  ARGV: spam messages, ham messages, then token, spam, ham...
 _APPLY = """
@@ -61,17 +61,33 @@ return 0
 
 
 class RedisStore(WordStore):
-    """Word counts in a Redis server, behind the same interface as the SQLite store."""
+    """Word counts in a Redis server, behind the same interface as the SQLite store: created
+    when opened unless ``create`` is false, and then a :class:`StoreError` if none is there."""
 
-    def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "spamtacus:"):
+    def __init__(
+        self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "spamtacus:",
+        create: bool = True,
+    ) -> None:  # fmt: skip
         self.url = url
         self.prefix = prefix
         self._keys = [prefix + "messages", prefix + "spam", prefix + "ham"]
         try:
             self._client: Any = redis.Redis.from_url(url, decode_responses=True)
-            self._client.ping()
+            if create:
+                # A store is there once its message counts are, trained or not, as a
+                # SQLite file is there once created.
+                pipeline = self._client.pipeline(transaction=True)
+                for field in ("spam", "ham"):
+                    pipeline.hsetnx(self._keys[0], field, 0)
+                pipeline.execute()
+                there = True
+            else:
+                there = bool(self._client.exists(*self._keys))
         except (redis.RedisError, ValueError) as exc:
             raise StoreError(f"cannot reach Redis at {url}: {exc}") from exc
+        if not there:
+            self._client.close()
+            raise missing_store(f"{url}#{prefix}")
         self._apply = self._client.register_script(_APPLY)
 
     def load(self) -> WordCounts:

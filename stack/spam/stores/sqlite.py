@@ -86,11 +86,31 @@ class SqliteStore(WordStore):
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so that a transaction
             # spans exactly one apply().
             self._db = sqlite3.connect(self.path, isolation_level=None)
+            self._refuse_unless_ours(create=create)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._check_schema()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open spam database {self.path}: {exc}") from exc
+
+    def _refuse_unless_ours(self, *, create: bool) -> None:
+        """Refuse a database without our ``meta`` table that has tables of its own (another
+        program's), or has none and may not be created.  SQLite reads an empty file as a
+        database with no tables, so without this ``--db`` naming one by mistake would
+        classify every message as unknown, silently.  Reads only: nothing is written to a
+        file that is refused."""
+        rows = self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1")
+        tables = [name for (name,) in rows]
+        if "meta" in tables:
+            return
+        if tables:
+            raise StoreError(
+                f"{self.path} is not a word database (its tables: {', '.join(tables[:5])})"
+            )
+        if not create:
+            raise StoreError(
+                f"{self.path} is empty, not a word database (train one with `spam train`)"
+            )
 
     def _schema_version(self) -> int | None:
         """The version the database says it has; ``None`` for a new, empty one."""
