@@ -76,6 +76,10 @@ STACK_COMMANDS: Mapping[str, LazyCommand] = {
         "stack.spam.cli:spam_group",
         "Bayesian spam filtering: train a word database, then classify and mark mail.",
     ),
+    "hop": LazyCommand(
+        "stack.smtp.cli:hop",
+        "Run a store-and-forward SMTP hop: accept, spool durably, forward to one address.",
+    ),
 }
 
 
