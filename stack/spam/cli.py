@@ -74,7 +74,8 @@ _db_option = click.option(
     required=True,
     metavar="FILE|URL",
     help="The SQLite word database (created by `spam train`), or a Redis URL "
-    "(redis://127.0.0.1:6379/0, optionally #key-prefix) shared by several filters.",
+    "(redis://127.0.0.1:6379/0, optionally #key-prefix) shared by several filters, "
+    "which needs pip install 'elsinore[redis]'.",
 )
 
 
@@ -360,7 +361,7 @@ def test_command(
 )  # fmt: skip
 @click.option(
     "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for report.html and its PNG.",
+    help="Folder for report.html and its PNG (made if its parent exists).",
 )  # fmt: skip
 @_classifier_option
 def report_command(
@@ -369,14 +370,17 @@ def report_command(
 ) -> None:  # fmt: skip
     """Write an HTML page and a PNG: score histograms per class and the ROC curve.
 
+    Needs matplotlib: pip install 'elsinore[report]'.
+
     \b
     Example:
       elsinore spam report --db words.db --spam held-out/spam --ham held-out/ham --out rep
       wrote rep/report.html and rep/scores.png
     """
+    from stack.spam.report import check_can_write, write_report  # noqa: PLC0415
+
+    check_can_write(out_dir)  # before minutes of classifying, not after
     spam_filter = _load_filter(db_path, classifier)
     evaluation = _evaluate(spam_filter, spam_paths, ham_paths, default_jobs())
-    from stack.spam.report import write_report  # noqa: PLC0415 - only this command draws
-
     html_path, png_path = write_report(evaluation, out_dir, title=f"{db_path} ({classifier})")
     click.echo(f"wrote {html_path} and {png_path}")

@@ -1,25 +1,59 @@
 """``spam report``: one PNG (score histograms per class, ROC curve) and an HTML page.
 
-matplotlib is imported inside :func:`write_report` with the non-interactive Agg backend, so
-the other commands never pay for it and a headless server needs no display.
+matplotlib is an extra (``pip install 'elsinore[report]'``), imported by :func:`pyplot` with
+the non-interactive Agg backend, so the other commands never pay for it and a headless server
+needs no display.  The command calls :func:`check_can_write` before it classifies anything,
+so that a missing package or folder is said at once, not after minutes of work.
 """
 
 from __future__ import annotations
 
 import html
 from pathlib import Path
+from types import ModuleType
 
+from stack.errors import ElsinoreError
 from stack.spam.evaluation import Evaluation
 
 
+class ReportError(ElsinoreError):
+    """The report cannot be written: its folder or the plotting library is missing."""
+
+
+def pyplot() -> ModuleType:
+    """``matplotlib.pyplot`` on the Agg backend, or a :class:`ReportError` saying how to
+    install it."""
+    try:
+        import matplotlib  # noqa: PLC0415 - heavy, and only this command draws
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.partition(".")[0] != "matplotlib":
+            raise
+        raise ReportError(
+            "spam report draws with matplotlib, which is not installed: "
+            "pip install 'elsinore[report]'"
+        ) from exc
+    return plt
+
+
+def check_can_write(out_dir: Path) -> None:
+    """Raise :class:`ReportError` unless a report can be written into ``out_dir``: the
+    folder may be new, but not its parent (a mistyped path must not grow a tree of
+    folders), and matplotlib must be there."""
+    if not out_dir.is_dir() and not out_dir.parent.is_dir():
+        raise ReportError(
+            f"cannot write the report into {out_dir}: {out_dir.parent} does not exist"
+        )
+    pyplot()
+
+
 def write_report(evaluation: Evaluation, out_dir: Path, *, title: str) -> tuple[Path, Path]:
-    """Write ``scores.png`` and ``report.html`` into ``out_dir``; return both paths."""
-    import matplotlib  # noqa: PLC0415 - heavy, and only this command draws
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write ``scores.png`` and ``report.html`` into ``out_dir`` (made if its parent is
+    there); return both paths."""
+    plt = pyplot()
+    out_dir.mkdir(exist_ok=True)
     png_path = out_dir / "scores.png"
     figure, (histogram, roc) = plt.subplots(1, 2, figsize=(12, 4.5))
     bins = [i / 50 for i in range(51)]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -231,3 +233,84 @@ def test_test_splits_classes_right_when_workers_share_more_than_a_chunk(tmp_path
     assert results[0] == results[1]
     assert results[0] == ({"yes": CHUNK + 3, "no": 0, "unknown": 0},
                           {"yes": 0, "no": CHUNK - 5, "unknown": 0})  # fmt: skip
+
+
+def _one_line_error(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """The command's stderr, which must be a single line, after a failing exit status."""
+    status = run(cli(), args)
+    error = capsys.readouterr().err
+    assert status == 1, error
+    assert error.count("\n") == 1, error
+    return error
+
+
+def test_classifying_with_an_empty_file_as_database_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "words.db"
+    empty.touch()
+    error = _one_line_error(["spam", "classify", "--db", str(empty), "--jobs", "1", "-"], capsys)
+    assert f"{empty} is empty, not a word database" in error
+
+
+def test_classifying_with_a_redis_url_that_holds_no_database_is_one_clear_line(
+    redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"{redis_url}#never-trained:"
+    error = _one_line_error(["spam", "classify", "--db", db, "--jobs", "1", "-"], capsys)
+    assert f"no spam database at {db}" in error
+
+
+def test_report_refuses_a_folder_whose_parent_is_missing(
+    corpus: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = _trained(corpus)
+    out = corpus / "absent" / "report"
+    error = _one_line_error(
+        ["spam", "report", "--db", str(db), "--spam", str(corpus / "spam"),
+         "--ham", str(corpus / "ham"), "--out", str(out)],
+        capsys,
+    )  # fmt: skip
+    assert f"{out.parent} does not exist" in error
+    assert not out.parent.exists()
+
+
+def test_a_redis_url_without_the_redis_package_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A fault injected on purpose: the import fails as it does where redis is not installed.
+    monkeypatch.setitem(sys.modules, "redis", None)
+    monkeypatch.delitem(sys.modules, "stack.spam.stores.redis", raising=False)
+    args = ["spam", "classify", "--db", "redis://127.0.0.1:6379/0", "--jobs", "1", "-"]
+    error = _one_line_error(args, capsys)
+    assert "pip install 'elsinore[redis]'" in error
+
+
+def test_report_without_matplotlib_names_the_extra_before_classifying(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = _trained(corpus)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    out = corpus / "report"
+    error = _one_line_error(
+        ["spam", "report", "--db", str(db), "--spam", str(corpus / "spam"),
+         "--ham", str(corpus / "ham"), "--out", str(out)],
+        capsys,
+    )  # fmt: skip
+    assert "pip install 'elsinore[report]'" in error
+    assert not out.exists()
+
+
+def test_a_command_on_a_sqlite_file_never_imports_redis(corpus: Path) -> None:
+    db = _trained(corpus)
+    script = (
+        "import sys; from stack.cli import cli, run; "
+        f"status = run(cli(), ['spam', 'classify', '--db', {str(db)!r}, '--jobs', '1', "
+        f"{str(corpus / 'ham')!r}]); "
+        "print(status, 'redis' in sys.modules)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert proc.stdout.splitlines()[-1] == "0 False", proc.stderr[-2000:]
