@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import mimetypes
-import socket
 import sys
 import time
 import uuid
@@ -14,14 +12,14 @@ from pathlib import Path
 import click
 
 from stack.errors import ElsinoreError
-from stack.mime import transfer
 from stack.mime.check import check
+from stack.mime.compose import ENCODINGS, assemble, attachment, body_part, complete_header
 from stack.mime.decode import decode_field
 from stack.mime.encode import encode
 from stack.mime.errors import ParseError
-from stack.mime.fields import ContentDisposition, ContentType, DateTime, Mailbox, MessageId
+from stack.mime.fields import DateTime
 from stack.mime.lossless import Message, parse
-from stack.mime.model import Data, FieldValue, Header, Mail, Malformed, Parts, Text
+from stack.mime.model import Data, Header, Mail, Malformed
 from stack.mime.sources import count_messages, iter_messages
 from stack.progress import track
 
@@ -155,9 +153,11 @@ def check_command(paths: tuple[str, ...], strict: bool, as_json: bool, quiet: bo
 @click.option("--field", "-f", "fields", multiple=True, help="Any field, as 'Name: value'.")
 @click.option("--type", "body_type", default="text/plain", show_default=True,
               help="The body's MIME type.")  # fmt: skip
+@click.option("--charset", help="The text body's charset; default: us-ascii or utf-8, "
+              "whichever the bytes are (others must be named).")  # fmt: skip
 @click.option(
     "--encoding",
-    type=click.Choice(["auto", "7bit", "8bit", "quoted-printable", "base64"]),
+    type=click.Choice(ENCODINGS),
     default="auto",
     show_default=True,
     help="The body's transfer encoding; auto picks the lightest valid one.",
@@ -176,6 +176,7 @@ def make(
     date: str | None,
     fields: tuple[str, ...],
     body_type: str,
+    charset: str | None,
     encoding: str,
     attachments: tuple[Path, ...],
     no_body: bool,
@@ -183,44 +184,44 @@ def make(
 ) -> None:
     """Compose a message, as blaze's make does: fields from options, the body from stdin.
 
+    The body is read as bytes and must be text in its charset (--charset; us-ascii and utf-8
+    are recognised) unless --type says otherwise.  From is required; Date and Message-ID
+    (at the From domain) are filled in.  The output is valid RFC 5322/MIME, or make says in
+    one line what is missing.
+
     \b
     Examples:
       $ echo 'To be, or not to be' | elsinore make --from hamlet@castle.test \\
             --to ophelia@castle.test -s 'A question' > question.eml
+      $ elsinore make --from hamlet@castle.test --charset iso-8859-1 < lettre.txt
       $ elsinore make --from hamlet@castle.test --to horatio@castle.test \\
             -a play.pdf --no-body -o play.eml
     """
-    headers: list[Header] = []
+    given: list[Header] = []
     if sender:
-        headers.append(Header("From", _addresses("From", sender)))
+        given.append(_strict_header("From", sender))
     for name, values in (("To", to), ("Cc", cc), ("Bcc", bcc)):
         if values:
-            headers.append(Header(name, _addresses(name, ", ".join(values))))
+            given.append(_strict_header(name, ", ".join(values)))
     if subject is not None:
-        headers.append(Header("Subject", subject))
-    headers.append(Header("Date", _date(date)))
-    headers.append(Header("Message-ID", _message_id(sender)))
+        given.append(Header("Subject", subject))
+    if date is not None:
+        given.append(_strict_header("Date", date))
     for spec in fields:
         name, colon, value = spec.partition(":")
         if not colon:
             raise ElsinoreError(f"--field wants 'Name: value', got {spec!r}")
-        headers.append(_strict_header(name.strip(), value.strip()))
-    headers.append(Header("MIME-Version", "1.0"))
+        given.append(_strict_header(name.strip(), value.strip()))
+    header = complete_header(given, _now(), uuid.uuid4().hex)
 
-    text = "" if no_body or sys.stdin.isatty() else sys.stdin.buffer.read().decode("utf-8")
-    body_part = _text_part(text, body_type, encoding)
-    if attachments:
-        parts = [body_part] if (text or not no_body) else []
-        parts.extend(_attachment(path) for path in attachments)
-        content_type = ContentType("multipart", "mixed", ())
-        mail = Mail((*headers, Header("Content-Type", content_type)), Parts(tuple(parts)))
-    else:
-        mail = Mail((*headers, *body_part.headers), body_part.body)
-    data = encode(mail)
+    data = b"" if no_body or sys.stdin.isatty() else sys.stdin.buffer.read()
+    body = None if no_body and attachments else body_part(data, body_type, charset, encoding)
+    files = [attachment(path.name, path.read_bytes()) for path in attachments]
+    message = encode(assemble(header, body, files))
     if output is not None:
-        output.write_bytes(data)
+        output.write_bytes(message)
     else:
-        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.write(message)
 
 
 def _strict_header(name: str, value: str) -> Header:
@@ -233,93 +234,11 @@ def _strict_header(name: str, value: str) -> Header:
     return Header(name, parsed)
 
 
-def _addresses(name: str, text: str) -> FieldValue:
-    return _strict_header(name, text).value
-
-
-def _date(text: str | None) -> DateTime:
-    if text is not None:
-        value = _strict_header("Date", text).value
-        assert isinstance(value, DateTime)
-        return value
+def _now() -> DateTime:
     now = datetime.now().astimezone()
     offset = now.utcoffset()
     zone = int(offset.total_seconds() // 60) if offset is not None else None
     return DateTime(now.year, now.month, now.day, now.hour, now.minute, now.second, zone)
-
-
-def _message_id(sender: str | None) -> MessageId:
-    domain = socket.getfqdn() or "localhost"
-    if sender:
-        addresses = _addresses("From", sender)
-        if isinstance(addresses, tuple) and addresses and isinstance(addresses[0], Mailbox):
-            domain = addresses[0].domain
-    return MessageId(uuid.uuid4().hex, domain)
-
-
-def _text_part(text: str, body_type: str, encoding: str) -> Mail:
-    maintype, _, subtype = body_type.partition("/")
-    if not subtype:
-        raise ElsinoreError(f"--type wants type/subtype, got {body_type!r}")
-    charset = "us-ascii" if text.isascii() else "utf-8"
-    content_type = ContentType(maintype.lower(), subtype.lower(), (("charset", charset),))
-    content = text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
-    if encoding == "auto":
-        encoding = transfer.choose(content, text=True)
-    elif encoding in ("7bit", "8bit") and not transfer.is_line_safe(
-        content, eight_bit=encoding == "8bit"
-    ):
-        raise ElsinoreError(f"the body cannot travel as {encoding}; try --encoding auto")
-    headers = [Header("Content-Type", content_type)]
-    if encoding != "7bit":
-        headers.append(Header("Content-Transfer-Encoding", encoding))
-    return Mail(tuple(headers), Text(text.replace("\r\n", "\n")))
-
-
-def _attachment(path: Path) -> Mail:
-    guessed, _ = mimetypes.guess_type(path.name)
-    maintype, _, subtype = (guessed or "application/octet-stream").partition("/")
-    data = path.read_bytes()
-    disposition = ContentDisposition("attachment", (("filename", path.name),))
-    content_type = ContentType(maintype, subtype, ())
-    if maintype == "message":
-        # RFC 2046 5.2.1: a message/rfc822 body may only be 7bit, 8bit or binary.
-        encoding = transfer.choose(data, text=True)
-        if encoding in ("7bit", "8bit"):
-            return Mail(
-                (
-                    Header("Content-Type", content_type),
-                    Header("Content-Disposition", disposition),
-                    Header("Content-Transfer-Encoding", encoding),
-                ),
-                Data(data),
-            )
-        content_type = ContentType("application", "octet-stream", ())
-    if maintype == "text":
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            pass
-        else:
-            charset = "us-ascii" if text.isascii() else "utf-8"
-            content_type = ContentType(maintype, subtype, (("charset", charset),))
-            content = text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
-            return Mail(
-                (
-                    Header("Content-Type", content_type),
-                    Header("Content-Disposition", disposition),
-                    Header("Content-Transfer-Encoding", transfer.choose(content, text=True)),
-                ),
-                Text(text.replace("\r\n", "\n")),
-            )
-    return Mail(
-        (
-            Header("Content-Type", content_type),
-            Header("Content-Disposition", disposition),
-            Header("Content-Transfer-Encoding", "base64"),
-        ),
-        Data(data),
-    )
 
 
 __all__ = ["make", "mime"]
