@@ -1,0 +1,416 @@
+"""The inbound shell: aiosmtpd with our DATA reader, our replies, a transform and the spool.
+
+aiosmtpd does the session (greeting, EHLO, MAIL, RCPT, STARTTLS, pipelining, timeouts);
+:class:`StrictSMTP` changes three things in it, each for a reason in :mod:`.policy`:
+
+- DATA is read by :class:`~stack.smtp.policy.DataReader`, whose only end is
+  ``<CRLF>.<CRLF>``.  aiosmtpd's own reader splits lines at CRLF and so never ends at a bare
+  LF either, but it stores bare CR and LF as they came and cannot refuse or normalise them;
+  the next server down the line might split them differently.
+- every 2xx, 4xx and 5xx reply carries an enhanced status code (ENHANCEDSTATUSCODES), those
+  aiosmtpd writes itself included; EHLO also offers PIPELINING (aiosmtpd reads pipelined
+  commands already) and ENHANCEDSTATUSCODES;
+- EHLO no longer grows the MAIL command's size limit each time it is sent (aiosmtpd 1.4.6
+  adds to a shared counter on every EHLO).
+
+:class:`Inbound` is the handler: it checks the envelope (:mod:`.policy`), parses the message
+losslessly, applies the transforms (the ``Received:`` field first), stores the result in the
+spool and answers 250 only once the spool has committed it.  :class:`InboundServer` listens,
+and stops the way a service must: no new connection, the transaction in progress finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import hashlib
+import logging
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from stack.mime.lossless import Message, parse
+from stack.smtp.policy import (
+    SHUTTING_DOWN,
+    SPOOL_TROUBLE,
+    BareLineEnds,
+    DataReader,
+    Limits,
+    Reply,
+    check_address,
+    check_helo,
+    check_recipient_count,
+    queued,
+    with_enhanced,
+)
+from stack.smtp.received import Arrival, TlsInfo, previous_queue_id, received_value
+from stack.smtp.spool import AsyncSpool, Incoming, Queued, new_queue_id
+
+log = logging.getLogger("elsinore.smtp")
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """What a transform sees of a message besides its bytes: the envelope and the arrival."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    arrival: Arrival
+
+
+class Transform(Protocol):
+    """A service's change to a message: prepend fields to ``message`` (through
+    :meth:`~stack.mime.lossless.Message.prepend`, never re-serialising it) and return it, or
+    return a :class:`~stack.smtp.policy.Reply` (4xx or 5xx) that refuses the message."""
+
+    def __call__(self, message: Message, transaction: Transaction) -> Message | Reply: ...
+
+
+def stamp_received(message: Message, transaction: Transaction) -> Message:
+    """The hop's own transform, and every service's first: the ``Received:`` field."""
+    message.prepend("Received", received_value(transaction.arrival))
+    return message
+
+
+@dataclass(slots=True)
+class InboundConfig:
+    """What an inbound endpoint is: its name, limits, and what it does with bare line ends."""
+
+    hostname: str
+    limits: Limits = field(default_factory=Limits)
+    bare_line_ends: BareLineEnds = BareLineEnds.REFUSE
+    transforms: Sequence[Transform] = (stamp_received,)
+    timeout: float = 300.0
+
+
+def _tls_info(transport: asyncio.BaseTransport | None) -> TlsInfo | None:
+    if transport is None:
+        return None
+    ssl_object = transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return None
+    cipher = ssl_object.cipher()
+    if cipher is None:
+        return None
+    name, version, bits = cipher
+    return TlsInfo(ssl_object.version() or version, name, bits)
+
+
+def _sender(envelope: Envelope) -> str:
+    # aiosmtpd keeps the null reverse-path as "<>" so that its own "MAIL given?" checks hold.
+    mail_from = envelope.mail_from or ""
+    return "" if mail_from == "<>" else mail_from
+
+
+class Inbound:
+    """The aiosmtpd handler of a hop: envelope policy, transforms, spool, and the log line.
+
+    ``on_queued`` is called with every message newly stored, so that the queue runner can
+    start on it without reading it back from the spool.
+    """
+
+    def __init__(
+        self,
+        config: InboundConfig,
+        spool: AsyncSpool,
+        on_queued: Callable[[Queued], None] | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.spool = spool
+        self.on_queued = on_queued
+        self.clock = clock
+        self.stopping = False
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        refusal = check_helo(hostname)
+        if refusal is not None:
+            return [str(refusal)]
+        session.host_name = hostname
+        # Before the final "250 HELP": what aiosmtpd does but does not say.
+        return [*responses[:-1], "250-PIPELINING", "250-ENHANCEDSTATUSCODES", responses[-1]]
+
+    async def handle_HELO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str
+    ) -> str:
+        refusal = check_helo(hostname)
+        if refusal is not None:
+            return str(refusal)
+        session.host_name = hostname
+        return f"250 {self.config.hostname}"
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.stopping:
+            return str(SHUTTING_DOWN)
+        sender = "" if address == "<>" else address
+        refusal = check_address(sender, self.config.limits, sender=True)
+        if refusal is not None:
+            return str(refusal)
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 2.1.0 Sender OK"
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        limits = self.config.limits
+        refusal = check_recipient_count(len(envelope.rcpt_tos), limits) or check_address(
+            address, limits, sender=False
+        )
+        if refusal is not None:
+            return str(refusal)
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 2.1.5 Recipient OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        received = envelope.original_content or b""
+        now = self.clock()
+        peer = session.peer if isinstance(session.peer, tuple) else ("unknown", 0)
+        arrival = Arrival(
+            helo=session.host_name or "",
+            address=str(peer[0]),
+            rdns=None,
+            hostname=self.config.hostname,
+            queue_id=new_queue_id(now),
+            recipients=tuple(envelope.rcpt_tos),
+            date=datetime.fromtimestamp(now, UTC),
+            esmtp=bool(session.extended_smtp),
+            tls=_tls_info(server.transport),
+            authenticated=bool(session.authenticated),
+            smtputf8=bool(envelope.smtp_utf8),
+        )
+        sender = _sender(envelope)
+        transaction = Transaction(sender, arrival.recipients, arrival)
+        message = parse(received)
+        upstream = message.get("Received")
+        previous = previous_queue_id(upstream.unfolded()) if upstream is not None else None
+        for transform in self.config.transforms:
+            result = transform(message, transaction)
+            if isinstance(result, Reply):
+                self._log(arrival, sender, f"rejected ({result})")
+                return str(result)
+            message = result
+        digest = hashlib.sha256(received).hexdigest()
+        incoming = Incoming(
+            sender=sender,
+            recipients=arrival.recipients,
+            data=bytes(message),
+            queue_id=arrival.queue_id,
+            arrival=now,
+            dedupe=None if previous is None else f"{previous}:{digest}",
+        )
+        try:
+            stored = await self.spool.store(incoming)
+        except Exception as exc:
+            log.error("%s: cannot store the message: %s", arrival.queue_id, exc)
+            return str(SPOOL_TROUBLE)
+        if not stored.new:
+            self._log(arrival, sender, f"duplicate of {stored.queue_id} from {previous}")
+            return str(queued(stored.queue_id))
+        self._log(arrival, sender, "queued", size=len(incoming.data))
+        if self.on_queued is not None:
+            self.on_queued(
+                Queued(stored.queue_id, sender, incoming.recipients, incoming.data, now, 0)
+            )
+        return str(queued(stored.queue_id))
+
+    def _log(self, arrival: Arrival, sender: str, status: str, size: int | None = None) -> None:
+        extra = "" if size is None else f", size={size}"
+        log.info(
+            "%s: client=%s[%s], from=<%s>, to=<%s>%s, status=%s",
+            arrival.queue_id,
+            arrival.helo,
+            arrival.address,
+            sender,
+            ">,<".join(arrival.recipients),
+            extra,
+            status,
+        )
+
+
+class StrictSMTP(SMTP):
+    """aiosmtpd's session with the strict DATA reader and enhanced codes on every reply."""
+
+    def __init__(self, handler: Inbound, **options: Any) -> None:
+        super().__init__(handler, **options)
+        self.inbound = handler
+        # An instance table, so that one client's EHLO cannot grow every session's limit.
+        self.command_size_limits = collections.defaultdict(lambda: handler.config.limits.command)
+        self._greeted = False
+        self._plain_replies = False
+        self.in_transaction = False
+
+    async def push(self, status: str) -> None:  # type: ignore[override]
+        if self._greeted and not self._plain_replies:
+            status = with_enhanced(status)
+        self._greeted = True  # the first reply is the greeting, which has no enhanced code
+        await super().push(status)
+
+    def _set_post_data_state(self) -> None:
+        super()._set_post_data_state()  # type: ignore[no-untyped-call]
+        self.in_transaction = False
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        limits = self.inbound.config.limits
+        # SIZE and SMTPUTF8 make MAIL longer (RFC 1870, RFC 6531); aiosmtpd adds them again on
+        # every EHLO.  Set them once, here, to what the extensions need.
+        await self._replies_without_codes(super().smtp_EHLO(hostname))
+        self.command_size_limits["MAIL"] = limits.command + 26 + 10
+
+    async def smtp_HELO(self, hostname: str) -> None:
+        await self._replies_without_codes(super().smtp_HELO(hostname))
+
+    async def _replies_without_codes(self, replies: Any) -> None:
+        # RFC 2034 3: no enhanced codes in the replies to HELO and EHLO.
+        self._plain_replies = True
+        try:
+            await replies
+        finally:
+            self._plain_replies = False
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        await super().smtp_MAIL(arg)
+        assert self.envelope is not None
+        self.in_transaction = bool(self.envelope.mail_from)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        if await self.check_helo_needed():
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 5.5.1 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 5.5.4 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        config = self.inbound.config
+        reader = DataReader(config.limits, config.bare_line_ends)
+        while not reader.done:
+            try:
+                chunk = await self._reader.readuntil(b"\n")
+            except asyncio.LimitOverrunError as overrun:
+                # A line longer than the stream's limit: take what is there, without its LF.
+                chunk = await self._reader.read(overrun.consumed)
+            used = reader.feed(chunk)
+            # Chunks end at an LF (or hold none), and the data ends only at one.
+            assert used == len(chunk)
+            self._reset_timeout()
+        if reader.problem is not None:
+            self._set_post_data_state()
+            await self.push(str(reader.problem.reply))
+            return
+        self.envelope.original_content = reader.message()
+        self.envelope.content = self.envelope.original_content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push(status)
+
+
+class InboundServer:
+    """A listening endpoint: STARTTLS when ``tls_context`` is given, implicit TLS (the whole
+    connection, as on port 465) when ``implicit_tls`` is also set."""
+
+    def __init__(
+        self,
+        handler: Inbound,
+        host: str,
+        port: int,
+        *,
+        tls_context: ssl.SSLContext | None = None,
+        implicit_tls: bool = False,
+    ) -> None:
+        self.handler = handler
+        self.host = host
+        self.port = port
+        self.tls_context = tls_context
+        self.implicit_tls = implicit_tls
+        self.sessions: set[StrictSMTP] = set()
+        self._server: asyncio.Server | None = None
+
+    def _session(self) -> StrictSMTP:
+        config = self.handler.config
+        return _TrackedSMTP(
+            self.handler,
+            sessions=self.sessions,
+            hostname=config.hostname,
+            ident="Elsinore ESMTP",
+            data_size_limit=config.limits.size,
+            enable_SMTPUTF8=True,
+            tls_context=None if self.implicit_tls else self.tls_context,
+            timeout=config.timeout,
+        )
+
+    async def start(self) -> tuple[str, int]:
+        """Listen; returns the address and port bound (the port may have been 0)."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._session,
+            self.host,
+            self.port,
+            ssl=self.tls_context if self.implicit_tls else None,
+            reuse_address=True,
+        )
+        host, port = self._server.sockets[0].getsockname()[:2]
+        self.port = port
+        return host, port
+
+    async def stop(self, grace: float = 30.0) -> None:
+        """Stop accepting, let every transaction in progress end (for ``grace`` seconds at
+        most), then close the remaining sessions with 421."""
+        self.handler.stopping = True
+        if self._server is not None:
+            self._server.close()
+        deadline = time.monotonic() + grace
+        while any(s.in_transaction for s in self.sessions) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        for session in list(self.sessions):
+            transport = session.transport
+            if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+                transport.write(f"{SHUTTING_DOWN}\r\n".encode())
+                transport.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+
+
+class _TrackedSMTP(StrictSMTP):
+    """A session that the server can find when it stops."""
+
+    def __init__(self, handler: Inbound, *, sessions: set[StrictSMTP], **options: Any) -> None:
+        super().__init__(handler, **options)
+        self._sessions = sessions
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._sessions.add(self)
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._sessions.discard(self)
+        super().connection_lost(error)
+
+
+__all__ = [
+    "Inbound",
+    "InboundConfig",
+    "InboundServer",
+    "StrictSMTP",
+    "Transaction",
+    "Transform",
+    "stamp_received",
+]
