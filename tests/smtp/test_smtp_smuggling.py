@@ -1,0 +1,146 @@
+"""SMTP smuggling (CVE-2023-51764/51765/51766) against a real ``elsinore hop`` into a real
+``elsinore srv``: whatever end of data a client forges, the second message it hides in the
+first never arrives anywhere as a message of its own."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stack.mime import parse
+from tests.smtp.hop_testbed import HOST, Command, hop, srv, stored, wait_until
+
+# Every forged end the issue names, and more: (id, bytes, whether it holds a bare CR or LF).
+FORGED_ENDS = [
+    ("lf-dot-lf", b"\n.\n", True),
+    ("cr-dot-cr", b"\r.\r", True),
+    ("lf-dot-crlf", b"\n.\r\n", True),
+    ("crlf-dot-lf", b"\r\n.\n", True),
+    ("cr-dot-crlf", b"\r.\r\n", True),
+    ("crlf-dot-cr", b"\r\n.\r", True),
+    ("lf-dot-cr", b"\n.\r", True),
+    ("cr-dot-lf", b"\r.\n", True),
+    ("crlf-dot-nul-crlf", b"\r\n.\x00\r\n", False),
+    ("crlf-nul-dot-crlf", b"\r\n\x00.\r\n", False),
+    ("crlf-space-dot-crlf", b"\r\n .\r\n", False),
+    ("crlf-dot-space-crlf", b"\r\n. \r\n", False),
+]
+
+
+class Client:
+    """A client that writes exactly the bytes it is given, and reads replies."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection((HOST, port), timeout=10)
+        self.buffer = b""
+        self.reply()  # the greeting
+
+    def reply(self) -> bytes:
+        lines = []
+        while True:
+            while b"\r\n" not in self.buffer:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise AssertionError(f"connection closed after {lines!r}")
+                self.buffer += chunk
+            line, _, self.buffer = self.buffer.partition(b"\r\n")
+            lines.append(line)
+            if line[3:4] != b"-":
+                return b"\n".join(lines)
+
+    def command(self, line: bytes) -> bytes:
+        self.sock.sendall(line + b"\r\n")
+        return self.reply()
+
+    def close(self) -> None:
+        self.sock.sendall(b"QUIT\r\n")
+        self.sock.close()
+
+
+def smuggle(port: int, name: str, end: bytes) -> tuple[bytes, bytes]:
+    """One transaction whose data hides a second one behind ``end``; returns the reply to
+    the data and the reply to the NOOP after it (a vulnerable server would answer the
+    NOOP with a reply of the hidden transaction)."""
+    client = Client(port)
+    try:
+        assert client.command(b"EHLO client.test").startswith(b"250")
+        assert client.command(b"MAIL FROM:<sender@client.test>").startswith(b"250")
+        assert client.command(b"RCPT TO:<victim@castle.test>").startswith(b"250")
+        assert client.command(b"DATA").startswith(b"354")
+        data = (
+            b"Subject: first "
+            + name.encode()
+            + b"\r\n\r\nthe first message"
+            + end
+            + b"MAIL FROM:<admin@castle.test>\r\nRCPT TO:<victim@castle.test>\r\nDATA\r\n"
+            + b"Subject: forged "
+            + name.encode()
+            + b"\r\n\r\nthe forged message\r\n.\r\n"
+        )
+        client.sock.sendall(data)
+        answer = client.reply()
+        return answer, client.command(b"NOOP")
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def hops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Command, Command, Path]]:
+    """A refusing hop and a normalising hop, both forwarding into one sink."""
+    base = tmp_path_factory.mktemp("smuggling")
+    sink = srv(base / "sink", base / "srv.log").start()
+    refusing = hop(base / "spool-refuse", sink.port, base / "refuse.log")
+    normalising = hop(
+        base / "spool-normalise", sink.port, base / "normalise.log", "--bare-newlines", "normalise"
+    )
+    try:
+        yield refusing.start(), normalising.start(), base / "sink"
+    finally:
+        for command in (refusing, normalising, sink):
+            command.close()
+
+
+def test_forged_second_message_never_arrives(hops: tuple[Command, Command, Path]) -> None:
+    refusing, normalising, sink = hops
+    answers = {}
+    for hop_command, mode in ((refusing, "refuse"), (normalising, "normalise")):
+        for name, end, _ in FORGED_ENDS:
+            answers[mode, name] = smuggle(hop_command.port, f"{mode} {name}", end)
+    # A control message through each hop: once both are in, everything before them is too.
+    for hop_command in (refusing, normalising):
+        client = Client(hop_command.port)
+        client.command(b"EHLO client.test")
+        client.command(b"MAIL FROM:<sender@client.test>")
+        client.command(b"RCPT TO:<victim@castle.test>")
+        client.command(b"DATA")
+        assert client.command(b"Subject: control\r\n\r\nlast\r\n.").startswith(b"250")
+        client.close()
+    wait_until(lambda: sum(b"Subject: control" in m for m in stored(sink)) == 2, 30, "the controls")
+
+    for (mode, name), (answer, noop) in answers.items():
+        bare = dict((n, b) for n, _, b in FORGED_ENDS)[name]
+        if mode == "refuse" and bare:
+            assert answer.startswith(b"500 5.5.2 Bare <"), (mode, name, answer)
+        else:
+            assert answer.startswith(b"250 2.0.0 OK queued as "), (mode, name, answer)
+        assert noop.startswith(b"250 2.0.0"), (mode, name, noop)
+
+    subjects = []
+    for message in stored(sink):
+        subject = parse(message).get("Subject")
+        assert subject is not None
+        subjects.append(subject.unfolded().strip())
+    assert not [s for s in subjects if s.startswith("forged")], subjects
+    expected = sorted(
+        [f"first normalise {name}" for name, _, _ in FORGED_ENDS]
+        + [f"first refuse {name}" for name, _, bare in FORGED_ENDS if not bare]
+        + ["control", "control"]
+    )
+    assert sorted(subjects) == expected
+    for message in stored(sink):
+        # Every line end that reached the sink is a CRLF: the next server cannot be fooled.
+        assert b"\r" not in message.replace(b"\r\n", b"")
+        assert b"\n" not in message.replace(b"\r\n", b"")
