@@ -121,7 +121,7 @@ def test_forged_second_message_never_arrives(hops: tuple[Command, Command, Path]
     wait_until(lambda: sum(b"Subject: control" in m for m in stored(sink)) == 2, 30, "the controls")
 
     for (mode, name), (answer, noop) in answers.items():
-        bare = dict((n, b) for n, _, b in FORGED_ENDS)[name]
+        bare = {n: b for n, _, b in FORGED_ENDS}[name]
         if mode == "refuse" and bare:
             assert answer.startswith(b"500 5.5.2 Bare <"), (mode, name, answer)
         else:
