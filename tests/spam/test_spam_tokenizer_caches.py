@@ -14,11 +14,12 @@ MESSAGE = (
 
 
 def _caches() -> dict[str, int]:
-    """Every functools cache among the tokenizer's globals, with how many entries it holds."""
+    """Every functools cache the tokenizer defines (not those it imports from stack.mime,
+    which cache charset names, not mail), with how many entries it holds."""
     return {
         name: value.cache_info().currsize
         for name, value in vars(tokenizer).items()
-        if callable(getattr(value, "cache_clear", None))
+        if callable(getattr(value, "cache_clear", None)) and value.__module__ == tokenizer.__name__
     }
 
 
