@@ -80,6 +80,14 @@ STACK_COMMANDS: Mapping[str, LazyCommand] = {
         "stack.smtp.cli:hop",
         "Run a store-and-forward SMTP hop: accept, spool durably, forward to one address.",
     ),
+    "srv": LazyCommand(
+        "stack.smtp.tools:srv",
+        "A sink: store every message received, exactly as received, one .eml file each.",
+    ),
+    "send": LazyCommand(
+        "stack.smtp.tools:send",
+        "Send one message (a FILE, or stdin) through one SMTP server.",
+    ),
 }
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import os
 import random
 import re
 import ssl
@@ -370,7 +371,7 @@ class Outbound:
             raise _Undeliverable(_reply_of(exc.code, exc.message, host)) from None
         except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             smtp.close()
-            raise _Undeliverable(_Reply(0, "4.4.1", f"{host}: {_reason(exc)}", str(host))) from None
+            raise _Undeliverable(_Reply(0, "4.4.1", _reason(exc), str(host))) from None
         return _Session(smtp, host)
 
     async def _secure(self, smtp: aiosmtplib.SMTP, host: _Host) -> None:
@@ -475,7 +476,7 @@ class Outbound:
             # After DATA the server may have the message: the retry this causes is the
             # "at least once" every MTA lives with.
             smtp.close()
-            outcome = _Reply(0, "4.4.2", f"{host}: {_reason(exc)}", str(host))
+            outcome = _Reply(0, "4.4.2", _reason(exc), str(host))
         for recipient in accepted:
             results[recipient] = outcome.to(recipient)
         for recipient in recipients:  # those the connection broke before their RCPT
@@ -533,6 +534,17 @@ def _reply_of(code: int, message: str, host: _Host) -> _Reply:
 
 
 def _reason(exc: BaseException) -> str:
+    """Why a connection or command failed, in a few words (``connection refused``)."""
+    cause = exc.__cause__
+    if isinstance(exc, TimeoutError) or isinstance(cause, TimeoutError):
+        return "timed out"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"certificate verify failed: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError):
+        return str(exc.reason or exc).lower().replace("_", " ")
+    for error in (exc, cause):
+        if isinstance(error, OSError) and error.errno:
+            return os.strerror(error.errno).lower()
     text = " ".join(str(exc).split())
     return text[:MAX_TEXT] if text else type(exc).__name__
 

@@ -1,0 +1,409 @@
+"""``elsinore srv`` and ``elsinore send``: blaze's two tools for talking SMTP by hand.
+
+``srv`` is a sink: it accepts every message and stores it exactly as received, one ``.eml``
+file each or a Maildir, so a test or a benchmark can look at what a hop forwarded.  A file
+appears only complete (written under a temporary name, fsync'd, renamed, and the directory
+fsync'd), so whoever watches the directory never reads half a message, and a message the
+sink said 250 to survives a crash of the machine.  It stops on SIGTERM or SIGINT as every
+long-running command of the stack does: no new connection, the transaction in progress
+finished, exit 0.
+
+``send`` sends one message through one server with the stack's outbound client
+(:mod:`.client`, smarthost mode), STARTTLS when offered, and prints the reply for each
+recipient (``--json`` for scripts).  Its exit status says what happened: 0 all delivered,
+1 some refused for good (5xx), 75 (``EX_TEMPFAIL``) some to be tried again later.
+
+Both are written on aiosmtpd and aiosmtplib; what is ours is storage, shutdown and output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO, Literal, Protocol
+
+import click
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from stack.dns.addresses import Endpoint, parse_endpoint
+from stack.dns.errors import AddressError
+from stack.mime.safe import safe_text
+from stack.smtp.client import Outbound, RecipientResult
+from stack.smtp.tls import client_context, server_context
+
+log = logging.getLogger("elsinore.srv")
+
+#: ``sysexits.h``: a temporary failure, to be tried again (what sendmail exits with).
+EX_TEMPFAIL = 75
+#: How long a stopping server waits for the transactions in progress.
+STOP_GRACE = 30.0
+#: aiosmtpd's default, a little over 32 MiB: what srv accepts unless told otherwise.
+DEFAULT_MAX_SIZE = 33_554_432
+
+
+def _endpoint(ctx: click.Context, param: click.Parameter, value: str | None) -> Endpoint | None:
+    if value is None:
+        return None
+    try:
+        return parse_endpoint(value, default_port=25)
+    except AddressError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+# -- storage ----------------------------------------------------------------------------------
+
+
+class Store(Protocol):
+    """Where ``srv`` puts a message: returns the name it is stored under."""
+
+    def put(self, data: bytes) -> str: ...
+
+
+def _write_durably(data: bytes, temporary: Path, final: Path, *, fsync: bool) -> None:
+    """Write ``data`` to ``temporary``, then rename it to ``final``: readers see whole files.
+
+    With ``fsync`` the file is flushed before the rename and the directory after it, the order
+    that makes both the content and the name survive a power cut.
+    """
+    with open(temporary, "xb") as out:
+        out.write(data)
+        if fsync:
+            out.flush()
+            os.fsync(out.fileno())
+    os.replace(temporary, final)
+    if fsync:
+        directory = os.open(final.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+
+class _Names:
+    """Unique file names: time, process and a counter, as Maildir names them (and ``.eml``
+    files alike).  ``next`` on an ``itertools.count`` is atomic, so threads may share it."""
+
+    def __init__(self) -> None:
+        self._counter = itertools.count(1)
+        self._host = socket.gethostname().replace("/", "\\057").replace(":", "\\072")
+
+    def next(self) -> str:
+        now = time.time_ns()
+        seconds, micro = divmod(now // 1000, 1_000_000)
+        return f"{seconds}.M{micro}P{os.getpid()}Q{next(self._counter)}.{self._host}"
+
+
+class EmlDirectory:
+    """One ``NAME.eml`` file per message in one directory."""
+
+    def __init__(self, directory: Path, *, fsync: bool = True) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self.fsync = fsync
+        self._names = _Names()
+
+    def put(self, data: bytes) -> str:
+        name = f"{self._names.next()}.eml"
+        temporary = self.directory / f".{name}.tmp"  # a dot file: no *.eml glob sees it
+        _write_durably(data, temporary, self.directory / name, fsync=self.fsync)
+        return name
+
+
+class Maildir:
+    """A Maildir (``tmp/``, ``new/``, ``cur/``): written in ``tmp``, delivered into ``new``.
+
+    The standard library's :class:`mailbox.Maildir` does the same renames but never fsyncs,
+    and a sink that answered 250 must not lose the message to a crash.
+    """
+
+    def __init__(self, directory: Path, *, fsync: bool = True) -> None:
+        for sub in ("tmp", "new", "cur"):
+            (directory / sub).mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self.fsync = fsync
+        self._names = _Names()
+
+    def put(self, data: bytes) -> str:
+        name = self._names.next()
+        _write_durably(
+            data, self.directory / "tmp" / name, self.directory / "new" / name, fsync=self.fsync
+        )
+        return f"new/{name}"
+
+
+# -- the sink's SMTP server --------------------------------------------------------------------
+
+
+class Sink:
+    """The aiosmtpd handler of ``srv``: every message to the store, one log line each."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.stored = 0
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        data = envelope.original_content or b""
+        client = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+        try:
+            # Off the event loop: an fsync takes milliseconds the other sessions can use.
+            name = await asyncio.to_thread(self.store.put, data)
+        except OSError as exc:
+            log.error("client=%s not stored: %s", client, exc.strerror or exc)
+            return "451 4.3.0 Cannot store the message now; try again later"
+        self.stored += 1
+        recipients = ",".join(f"<{safe_text(r, limit=200)}>" for r in envelope.rcpt_tos)
+        log.info(
+            "stored %s client=%s from=<%s> to=%s size=%d",
+            name,
+            client,
+            safe_text(envelope.mail_from or "", limit=200),
+            recipients,
+            len(data),
+        )
+        return f"250 2.0.0 Ok: stored as {name}"
+
+
+class _Tracked(SMTP):
+    """An aiosmtpd session that the server can find again when it stops."""
+
+    def __init__(self, handler: Any, *, sessions: set[_Tracked], **options: Any) -> None:
+        super().__init__(handler, **options)
+        self._sessions = sessions
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._sessions.add(self)
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._sessions.discard(self)
+        super().connection_lost(error)
+
+    @property
+    def in_transaction(self) -> bool:
+        """Between MAIL and the reply to the end of DATA."""
+        envelope = self.envelope
+        return envelope is not None and envelope.mail_from is not None
+
+    def shut(self) -> None:
+        """Say goodbye (RFC 5321 section 3.8: 421) and close, between transactions."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if isinstance(transport, asyncio.WriteTransport):
+            with contextlib.suppress(OSError, RuntimeError):
+                transport.write(b"421 4.3.2 Service shutting down, closing connection\r\n")
+        transport.close()
+
+
+async def serve_until_stopped(
+    endpoint: Endpoint,
+    factory: Callable[[set[_Tracked]], _Tracked],
+    banner: Callable[[str], str],
+    grace: float = STOP_GRACE,
+) -> None:
+    """Listen until SIGTERM or SIGINT; then stop accepting, let every transaction in progress
+    finish (up to ``grace`` seconds), close the sessions, and return."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    sessions: set[_Tracked] = set()
+    server = await loop.create_server(
+        lambda: factory(sessions), endpoint.host, endpoint.port, reuse_address=True
+    )
+    host, port = server.sockets[0].getsockname()[:2]
+    click.echo(banner(str(Endpoint(host, port))))
+    sys.stdout.flush()
+    await stop.wait()
+    server.close()
+    log.info("stopping: no new connections, %d open", len(sessions))
+    deadline = loop.time() + grace
+    while sessions and loop.time() < deadline:
+        for session in [s for s in sessions if not s.in_transaction]:
+            session.shut()
+        await asyncio.sleep(0.02)
+    for session in list(sessions):
+        session.shut()
+    await server.wait_closed()
+
+
+@click.command("srv")
+@click.option("--listen", required=True, callback=_endpoint, metavar="ADDR:PORT",
+              help="Where to accept SMTP, e.g. 127.0.0.1:2525.")  # fmt: skip
+@click.option("-o", "--output", "directory", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Directory to store the messages in (created if needed).")  # fmt: skip
+@click.option("--maildir", is_flag=True, help="Store as a Maildir (tmp/new/cur) in DIR.")
+@click.option("--hostname", default="srv.localhost", show_default=True,
+              help="The name the greeting and EHLO reply give.")  # fmt: skip
+@click.option("--max-size", default=DEFAULT_MAX_SIZE, show_default=True,
+              help="Largest message accepted, in octets (advertised as SIZE).")  # fmt: skip
+@click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path),
+              help="Offer STARTTLS with this certificate (PEM, leaf first).")  # fmt: skip
+@click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path),
+              help="The certificate's private key (PEM).")  # fmt: skip
+@click.option("--no-fsync", is_flag=True,
+              help="Do not fsync each file (faster; for benchmarks only).")  # fmt: skip
+def srv(
+    *,
+    listen: Endpoint,
+    directory: Path,
+    maildir: bool,
+    hostname: str,
+    max_size: int,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    no_fsync: bool,
+) -> None:
+    """A sink: store every message received, exactly as received, one .eml file each.
+
+    Each message is written under a temporary name, fsync'd and renamed, so a file in DIR
+    is always complete.  One log line per message on stderr.  SIGTERM or SIGINT: stop
+    accepting, finish the transaction in progress, exit 0.
+
+    \b
+    Examples:
+      $ elsinore srv --listen 127.0.0.1:2525 -o received/
+      $ elsinore srv --listen 127.0.0.1:2525 -o ~/Maildir --maildir \\
+            --tls-cert mx.crt --tls-key mx.key
+    """
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    tls = server_context(tls_cert, tls_key) if tls_cert and tls_key else None
+    store: Store = (
+        Maildir(directory, fsync=not no_fsync)
+        if maildir
+        else EmlDirectory(directory, fsync=not no_fsync)
+    )
+    logging.basicConfig(
+        level=logging.INFO, format="elsinore srv: %(message)s", stream=sys.stderr, force=True
+    )
+    sink = Sink(store)
+
+    def session(sessions: set[_Tracked]) -> _Tracked:
+        return _Tracked(
+            sink,
+            sessions=sessions,
+            hostname=hostname,
+            data_size_limit=max_size,
+            enable_SMTPUTF8=True,
+            tls_context=tls,
+        )
+
+    kind = "Maildir" if maildir else ".eml files"
+    asyncio.run(
+        serve_until_stopped(
+            listen,
+            session,
+            lambda bound: f"srv: listening on {bound}, storing {kind} in {directory}",
+        )
+    )
+    log.info("stopped after %d messages", sink.stored)
+
+
+# -- send ------------------------------------------------------------------------------------
+
+
+def _read_message(source: BinaryIO) -> bytes:
+    data = source.read()
+    if not data:
+        raise click.UsageError("the message is empty")
+    return data
+
+
+def _result_json(result: RecipientResult) -> dict[str, Any]:
+    return {
+        "recipient": result.recipient,
+        "code": result.code,
+        "enhanced": result.enhanced,
+        "text": result.text,
+        "remote": result.remote,
+        "delivered": result.delivered,
+        "permanent": result.permanent,
+    }
+
+
+def exit_status(results: list[RecipientResult]) -> int:
+    """0 when every recipient took the message, 1 when one refused it for good, else 75."""
+    if all(result.delivered for result in results):
+        return 0
+    return 1 if any(result.permanent for result in results) else EX_TEMPFAIL
+
+
+@click.command("send")
+@click.option("--server", required=True, callback=_endpoint, metavar="ADDR:PORT",
+              help="The SMTP server to hand the message to (port 25 if left out).")  # fmt: skip
+@click.option("--sender", "-f", required=True,
+              help="The envelope sender (MAIL FROM); '' for the null sender.")  # fmt: skip
+@click.option("-r", "--rcpt", "recipients", multiple=True, required=True,
+              help="An envelope recipient (RCPT TO); repeatable.")  # fmt: skip
+@click.option("--starttls", type=click.Choice(["opportunistic", "required", "never"]),
+              default="opportunistic", show_default=True,
+              help="STARTTLS when offered, always (or fail), or never.")  # fmt: skip
+@click.option("--tls-ca", type=click.Path(dir_okay=False, path_type=Path),
+              help="Verify the server's certificate against this CA (PEM).")  # fmt: skip
+@click.option("--helo", default="localhost", show_default=True, help="The name to EHLO with.")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds per SMTP step.")
+@click.option("--json", "as_json", is_flag=True, help="Print the per-recipient results as JSON.")
+@click.argument("message", type=click.File("rb"), default="-")
+def send(
+    *,
+    server: Endpoint,
+    sender: str,
+    recipients: tuple[str, ...],
+    starttls: Literal["opportunistic", "required", "never"],
+    tls_ca: Path | None,
+    helo: str,
+    timeout: float,
+    as_json: bool,
+    message: BinaryIO,
+) -> None:
+    """Send one message (a FILE, or stdin) through one SMTP server.
+
+    Prints the server's reply for each recipient.  Exit status: 0 when every recipient was
+    accepted, 1 when one was refused for good (5xx), 75 when one should be tried again later.
+
+    \b
+    Examples:
+      $ elsinore make --from hamlet@castle.test --to ophelia@castle.test -s Hi <<< 'Hello' \\
+            | elsinore send --server 127.0.0.1:2525 --sender hamlet@castle.test \\
+                -r ophelia@castle.test
+      $ elsinore send --server 127.0.0.1:2525 --sender '' -r postmaster@castle.test \\
+            --starttls required --tls-ca ca.pem --json bounce.eml
+    """
+    data = _read_message(message)
+    tls = client_context(tls_ca) if tls_ca is not None else None
+    outbound = Outbound(
+        helo=helo,
+        smarthost=(server.host, server.port),
+        starttls=starttls,
+        tls_context=tls,
+        per_destination=1,
+        timeout=timeout,
+    )
+
+    async def deliver() -> list[RecipientResult]:
+        try:
+            return await outbound.deliver(sender, recipients, data)
+        finally:
+            await outbound.aclose()
+
+    results = asyncio.run(deliver())
+    if as_json:
+        click.echo(json.dumps([_result_json(result) for result in results], indent=2))
+    else:
+        for result in results:
+            reply = " ".join(str(part) for part in (result.code or "", result.enhanced) if part)
+            where = f" ({result.remote})" if result.remote else ""
+            click.echo(f"{result.recipient}: {reply} {safe_text(result.text)}{where}")
+    click.get_current_context().exit(exit_status(results))
