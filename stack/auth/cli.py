@@ -17,6 +17,7 @@ from typing import Any, BinaryIO, TypeVar
 import click
 
 from stack.auth import arc, dkim, keys, publish
+from stack.auth.errors import SigningKeyError
 from stack.auth.inbound import authenticate
 from stack.auth.lookup import resolver_lookup
 from stack.auth.results import received_spf
@@ -59,22 +60,38 @@ def dkim_group() -> None:
 
 @dkim_group.command()
 @click.option("--domain", required=True, help="The signing domain (d=).")
-@click.option("--selector", required=True, help="The selector (s=).")
+@click.option("--selector", required=True, help="The selector (s=); it may hold dots.")
 @click.option("--algorithm", type=click.Choice(keys.ALGORITHMS), default="rsa", show_default=True)
-@click.option("--bits", default=keys.DEFAULT_RSA_BITS, show_default=True, help="RSA key size.")
+@click.option(
+    "--bits",
+    default=keys.DEFAULT_RSA_BITS,
+    show_default=True,
+    help=f"RSA key size, {keys.MIN_RSA_BITS} to {keys.MAX_RSA_BITS} bits.",
+)
 @click.option("--out", "prefix", required=True, type=click.Path(path_type=Path), help="PREFIX.")
-def keygen(domain: str, selector: str, algorithm: keys.Algorithm, bits: int, prefix: Path) -> None:
-    """Write a new key to PREFIX.key and its TXT record text to PREFIX.txt.
+@click.option("--force", is_flag=True, help="Replace PREFIX.key and PREFIX.txt if they exist.")
+def keygen(
+    domain: str, selector: str, algorithm: keys.Algorithm, bits: int, prefix: Path, force: bool
+) -> None:
+    """Write a new key to PREFIX.key and its TXT record to PREFIX.txt.
+
+    PREFIX.txt is a master-file line, strings of at most 255 octets, to paste into the
+    zone as it is or to give to `dkim publish`.
 
     \b
     Example:
       elsinore dkim keygen --domain castle.test --selector s1 --algorithm ed25519 --out s1
     """
+    name = publish.selector_name(selector, domain)
+    if not force:
+        for path in keys.paths(prefix):
+            if path.exists():
+                raise SigningKeyError(f"{path}: exists already (--force replaces it)")
     key = keys.generate(algorithm, bits)
-    key_path, record_path = keys.write(key, prefix)
-    name = publish.selector_name(selector, domain).to_text(omit_final_dot=True)
+    keys.write(key, prefix, publish.zone_line(name, key.record()), replace=force)
+    key_path, record_path = keys.paths(prefix)
     click.echo(f"{key_path}: {algorithm} private key")
-    click.echo(f"{record_path}: TXT record for {name}")
+    click.echo(f"{record_path}: TXT record for {name.to_text(omit_final_dot=True)}")
 
 
 @dkim_group.command(name="publish")
@@ -101,7 +118,7 @@ def publish_command(
       elsinore dkim publish --server 127.0.0.1:5353 --zone castle.test \\
         --domain castle.test --selector s1 --record s1.txt --tsig @dns.keys
     """
-    record = record_file.read().strip()
+    record = publish.read_record(record_file.read(), selector, domain)
     publish.publish(server, zone, selector, domain, record, read_tsig_key(tsig_text), ttl=ttl)
     name = publish.selector_name(selector, domain).to_text(omit_final_dot=True)
     click.echo(f"{name}: published")

@@ -9,6 +9,7 @@ SubjectPublicKeyInfo for RSA and the raw 32-octet key for Ed25519 (RFC 8463 §4)
 from __future__ import annotations
 
 import base64
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -23,6 +24,9 @@ Algorithm = Literal["rsa", "ed25519"]
 ALGORITHMS: tuple[Algorithm, ...] = ("rsa", "ed25519")
 #: RFC 8301 §3.2: signers MUST use at least 1024 bits; we refuse anything below 2048.
 MIN_RSA_BITS = 2048
+#: RFC 8301 §3.2 asks verifiers to handle keys up to 4096 bits, so a longer key may verify
+#: nowhere; and generating one of millions of bits never ends.
+MAX_RSA_BITS = 4096
 DEFAULT_RSA_BITS = 2048
 
 
@@ -48,10 +52,12 @@ class SigningKey:
 
 
 def generate(algorithm: Algorithm = "rsa", bits: int = DEFAULT_RSA_BITS) -> SigningKey:
-    """A new key; RSA keys have at least :data:`MIN_RSA_BITS` bits."""
+    """A new key; RSA keys have :data:`MIN_RSA_BITS` to :data:`MAX_RSA_BITS` bits."""
     if algorithm == "rsa":
-        if bits < MIN_RSA_BITS:
-            raise SigningKeyError(f"RSA keys need at least {MIN_RSA_BITS} bits, not {bits}")
+        if not MIN_RSA_BITS <= bits <= MAX_RSA_BITS:
+            raise SigningKeyError(
+                f"RSA keys have {MIN_RSA_BITS} to {MAX_RSA_BITS} bits, not {bits}"
+            )
         return _from_rsa(rsa.generate_private_key(public_exponent=65537, key_size=bits))
     if algorithm == "ed25519":
         return _from_ed25519(ed25519.Ed25519PrivateKey.generate())
@@ -81,14 +87,30 @@ def load(path: Path) -> SigningKey:
     return from_pem(data, str(path))
 
 
-def write(key: SigningKey, prefix: Path) -> tuple[Path, Path]:
-    """``PREFIX.key`` (the PEM, mode 0600) and ``PREFIX.txt`` (the record text)."""
-    key_path = prefix.with_name(prefix.name + ".key")
-    record_path = prefix.with_name(prefix.name + ".txt")
-    key_path.touch(mode=0o600)
-    key_path.write_bytes(key.pem)
-    record_path.write_text(key.record() + "\n", encoding="ascii")
-    return key_path, record_path
+def paths(prefix: Path) -> tuple[Path, Path]:
+    """``PREFIX.key`` and ``PREFIX.txt``: where :func:`write` puts a key and its record."""
+    return prefix.with_name(prefix.name + ".key"), prefix.with_name(prefix.name + ".txt")
+
+
+def write(key: SigningKey, prefix: Path, record: str, *, replace: bool = False) -> None:
+    """``PREFIX.key`` (the PEM, mode 0600) and ``PREFIX.txt`` (``record``, the text to
+    publish); raises :class:`SigningKeyError` if either exists, unless ``replace``."""
+    key_path, record_path = paths(prefix)
+    if not replace:
+        for path in (key_path, record_path):
+            if path.exists():
+                raise SigningKeyError(f"{path}: exists already; not overwritten")
+    exclusive = 0 if replace else os.O_EXCL
+    try:
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | exclusive, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            # An existing file keeps its mode through O_TRUNC: a replaced key is made
+            # private again.
+            os.fchmod(out.fileno(), 0o600)
+            out.write(key.pem)
+        record_path.write_text(record, encoding="ascii")
+    except OSError as exc:
+        raise SigningKeyError(f"{exc.filename}: {exc.strerror or exc}") from None
 
 
 def _from_rsa(key: rsa.RSAPrivateKey) -> SigningKey:
@@ -118,4 +140,13 @@ def _from_ed25519(key: ed25519.Ed25519PrivateKey) -> SigningKey:
     )
 
 
-__all__ = ["ALGORITHMS", "Algorithm", "SigningKey", "from_pem", "generate", "load", "write"]
+__all__ = [
+    "ALGORITHMS",
+    "Algorithm",
+    "SigningKey",
+    "from_pem",
+    "generate",
+    "load",
+    "paths",
+    "write",
+]

@@ -3,7 +3,8 @@
 This is how the seed deployment's signer put its key into the primary: one update that
 replaces whatever TXT the selector had, signed with a key the primary's keys file lists.
 The record is cut into 255-octet character-strings (RFC 1035 §3.3.14), which a 2048-bit RSA
-key needs; verifiers join them (RFC 6376 §3.6.2.2).
+key needs; verifiers join them (RFC 6376 §3.6.2.2).  :func:`zone_line` writes the same
+strings as a master-file line, for whoever edits the zone by hand instead.
 """
 
 from __future__ import annotations
@@ -18,22 +19,78 @@ import dns.rdatatype
 import dns.rdtypes.ANY.TXT
 import dns.tsig
 import dns.update
+import dns.zone
 
-from stack.auth.errors import PublishError
+from stack.auth.errors import KeyNameError, PublishError
 from stack.dns.addresses import Endpoint
 
 _STRING_LIMIT = 255
+_LDH = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
 
 
 def selector_name(selector: str, domain: str) -> dns.name.Name:
-    """RFC 6376 §3.6.2.1: where a selector's key record lives."""
-    return dns.name.from_text(f"{selector}._domainkey.{domain.rstrip('.')}.")
+    """RFC 6376 §3.6.2.1: where a selector's key record lives.
+
+    Raises :class:`KeyNameError` unless the selector is one or more labels (§3.1 lets it
+    hold dots) and the domain two or more (§3.5's domain-name), each label letters, digits
+    and inner hyphens (RFC 5321's sub-domain; a U-label counts as its A-label).
+    """
+    selector_labels = _labels(selector, "selector")
+    domain_labels = _labels(domain, "domain")
+    if len(domain_labels) < 2:
+        raise KeyNameError(f"domain {domain!r}: a signing domain has at least two labels")
+    try:
+        return dns.name.Name([*selector_labels, b"_domainkey", *domain_labels, b""])
+    except dns.name.NameTooLong:
+        name = f"{selector}._domainkey.{domain}"
+        raise KeyNameError(f"{name!r}: longer than a DNS name's 255 octets") from None
+
+
+def _labels(text: str, what: str) -> tuple[bytes, ...]:
+    try:
+        labels = dns.name.from_text(text.removesuffix("."), origin=None).labels
+    except (dns.exception.DNSException, UnicodeError) as exc:
+        raise KeyNameError(f"{what} {text!r}: not a DNS name ({exc})") from None
+    for label in labels:
+        word = label.decode("ascii", "replace")
+        if not label or not _LDH.issuperset(word) or word.startswith("-") or word.endswith("-"):
+            reason = "letters, digits and inner hyphens only (RFC 5321 sub-domain)"
+            raise KeyNameError(f"{what} {text!r}: label {word!r} is not {reason}")
+    return labels
 
 
 def txt_rdata(record: str) -> dns.rdtypes.ANY.TXT.TXT:
     data = record.encode("ascii")
     strings = tuple(data[i : i + _STRING_LIMIT] for i in range(0, len(data), _STRING_LIMIT))
     return dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, dns.rdatatype.TXT, strings or (b"",))
+
+
+def zone_line(name: dns.name.Name, record: str) -> str:
+    """``record`` as a master-file TXT line (RFC 1035 §5.1) that any zone holding ``name``
+    takes as it is: the owner absolute, no TTL (the zone's ``$TTL`` applies), one quoted
+    string of at most 255 octets per line, as ``opendkim-genkey`` writes them."""
+    strings = txt_rdata(record).to_text().split('" "')
+    body = '"\n\t  "'.join(strings)
+    return f"{name.to_text()}\tIN\tTXT\t( {body} )\n"
+
+
+def read_record(text: str, selector: str, domain: str) -> str:
+    """The record text of a ``PREFIX.txt``: a :func:`zone_line` (or ``opendkim-genkey``'s,
+    relative to ``domain``) for the selector, or the bare ``v=DKIM1; ...`` text."""
+    if text.lstrip().startswith("v="):
+        return text.strip()
+    name = selector_name(selector, domain)
+    origin = dns.name.Name(name.labels[name.labels.index(b"_domainkey") + 1 :])
+    try:
+        zone = dns.zone.from_text(f"$TTL 300\n{text}", origin, relativize=False, check_origin=False)
+    except (dns.exception.DNSException, ValueError) as exc:
+        raise KeyNameError(f"not a TXT record line: {exc}") from None
+    found = zone.get_rdataset(name, dns.rdatatype.TXT)
+    if found is None or len(found) != 1:
+        owners = ", ".join(str(owner) for owner in zone.nodes) or "no name"
+        raise KeyNameError(f"expected one TXT record for {name}, found records for {owners}")
+    (rdata,) = found
+    return b"".join(rdata.strings).decode("ascii", "replace")
 
 
 def update_message(
@@ -84,4 +141,12 @@ def publish(
     publish_txt(server, zone, name, record, key, ttl=ttl, timeout=timeout)
 
 
-__all__ = ["publish", "publish_txt", "selector_name", "txt_rdata", "update_message"]
+__all__ = [
+    "publish",
+    "publish_txt",
+    "read_record",
+    "selector_name",
+    "txt_rdata",
+    "update_message",
+    "zone_line",
+]

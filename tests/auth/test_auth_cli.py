@@ -48,7 +48,11 @@ def test_keygen_publish_sign_verify(
     assert (
         run(cli(), ["dkim", "keygen", *base, "--algorithm", algorithm, "--out", str(prefix)]) == 0
     )
-    assert (tmp_path / "s1.txt").read_text().startswith(f"v=DKIM1; k={algorithm}; p=")
+    assert (
+        (tmp_path / "s1.txt")
+        .read_text()
+        .startswith(f's1._domainkey.{DOMAIN}.\tIN\tTXT\t( "v=DKIM1; k={algorithm}; p=')
+    )
     assert oct((tmp_path / "s1.key").stat().st_mode & 0o777) == "0o600"
     record, keys = str(tmp_path / "s1.txt"), tmp_path / "dns.keys"
     keys.write_text(KEY_LINE + "\n")
