@@ -1,4 +1,5 @@
-"""The hop tests' test bed: ``elsinore hop`` and ``elsinore srv`` as real processes.
+"""The hop tests' test bed: ``elsinore hop`` and ``elsinore srv`` as real processes, and a hop
+in a thread for the tests that look inside one.
 
 The smuggling and crash tests run the commands a user runs, each in a process of its own, so
 that SIGKILL and SIGTERM hit what they hit in production.  Everything listens on 127.0.0.1,
@@ -7,16 +8,26 @@ on ports the kernel picked a moment before; every wait is bounded.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
+from stack.smtp.client import Outbound
+from stack.smtp.forward import QueueRunner, RetryPolicy
+from stack.smtp.server import Inbound, InboundConfig, InboundServer
+from stack.smtp.spool import AsyncSpool, Spool
 from tests.smtp.smtp_peers import free_port
+
+T = TypeVar("T")
 
 HOST = "127.0.0.1"
 
@@ -108,3 +119,62 @@ def hop(spool: Path, forward: int, log: Path, *options: str, port: int | None = 
 def stored(directory: Path) -> list[bytes]:
     """Every message a sink stored, as bytes."""
     return [path.read_bytes() for path in sorted(directory.glob("*.eml"))]
+
+
+class InProcessHop:
+    """A hop (inbound server, spool, queue runner, outbound client) on an event loop in a
+    thread of its own, for tests that look inside it or drive it byte by byte."""
+
+    def __init__(
+        self,
+        spool: Path,
+        forward: int,
+        *,
+        config: InboundConfig | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        implicit_tls: bool = False,
+        policy: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config or InboundConfig(hostname="hop.castle.test")
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.spool = Spool(spool, clock=clock)
+
+        async def build() -> tuple[AsyncSpool, Outbound, QueueRunner, InboundServer]:
+            spooled = AsyncSpool(self.spool)
+            outbound = Outbound(helo="hop.castle.test", smarthost=(HOST, forward), timeout=10)
+            runner = QueueRunner(
+                spooled,
+                outbound,
+                reporting_mta="hop.castle.test",
+                policy=policy or RetryPolicy(first=0.1, factor=1.0),
+                scan_interval=0.1,
+                clock=clock,
+            )
+            inbound = Inbound(self.config, spooled, runner.enqueue, clock=clock)
+            server = InboundServer(
+                inbound, HOST, 0, tls_context=tls_context, implicit_tls=implicit_tls
+            )
+            await server.start()
+            return spooled, outbound, runner, server
+
+        self.spooled, self.outbound, self.runner, self.server = self.run(build())
+        self.port = self.server.port
+        self.running = asyncio.run_coroutine_threadsafe(self.runner.run(), self.loop)
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 20.0) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def close(self) -> None:
+        async def stop() -> None:
+            await self.server.stop(grace=5)
+            await self.runner.stop(grace=2)
+            await self.outbound.aclose()
+            await self.spooled.aclose()
+
+        self.run(stop())
+        self.running.cancel()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
