@@ -2,8 +2,29 @@
 
 The command line prints these as one line (``elsinore: error: ...``) and exits non-zero;
 anything else that escapes is a bug and is reported as such.
+
+An error that quotes the input quotes an :func:`excerpt` of it, never all of it: a
+five-megabyte line must not become a five-megabyte error line.
 """
+
+from __future__ import annotations
+
+#: How many characters of the input an error message quotes at most.
+EXCERPT_LIMIT = 60
 
 
 class ElsinoreError(Exception):
     """Bad input or a failed operation that a user can act on."""
+
+
+def excerpt(data: bytes | str, limit: int = EXCERPT_LIMIT) -> str:
+    """At most ``limit`` characters of ``data``, quoted and escaped as Python literals are
+    (control characters and, for bytes, non-ASCII ones become ``\\r``, ``\\x00``...), so the
+    quote stays on one line; when ``data`` is longer, its size follows.
+    """
+    head = data[:limit]  # cut before escaping: the work is bounded by the limit too
+    quoted = repr(head)[1:] if isinstance(head, bytes) else repr(head)
+    if len(data) <= limit:
+        return quoted
+    unit = "bytes" if isinstance(data, bytes) else "characters"
+    return f"{quoted}... ({len(data):,} {unit})"
