@@ -25,6 +25,8 @@ from stack.auth.spf import check_host
 from stack.dns.addresses import Endpoint
 from stack.dns.cli import endpoint_option
 from stack.dns.keys import read_key_option as read_tsig_key
+from stack.errors import excerpt
+from stack.mime import ParseError, parse
 
 FC = TypeVar("FC", bound=Callable[..., Any])
 
@@ -44,6 +46,29 @@ def _message_argument(function: FC) -> FC:
     """``[MSG|-]``: a message file, or standard input."""
     argument = click.argument("message", type=click.File("rb"), default="-", metavar="[MSG|-]")
     return argument(function)
+
+
+#: Header defects (:mod:`stack.mime.lossless`) that dkimpy cannot read past: a line that is
+#: neither a field nor a fold of one, and a fold before the first field.
+_UNREADABLE = frozenset({"missing-header-separator", "continuation-without-field"})
+
+
+def _read_message(stream: BinaryIO) -> bytes:
+    """MSG's bytes, or a :class:`ParseError` for a message that DKIM and ARC cannot read.
+
+    dkimpy's own errors quote the whole offending line, however long, and an empty message
+    is a TypeError deep inside it; refusing first, with a position and an excerpt, keeps
+    the error to one short line.
+    """
+    data = stream.read()
+    if not data:
+        raise ParseError("empty message", 0)
+    for defect in parse(data).defects:
+        if defect.kind in _UNREADABLE:
+            end = data.find(b"\n", defect.offset)
+            line = data[defect.offset : len(data) if end < 0 else end].removesuffix(b"\r")
+            raise ParseError(f"{defect.detail}: {excerpt(line)}", defect.offset)
+    return data
 
 
 @click.group(name="dkim")
@@ -162,7 +187,7 @@ def sign_command(
         headers=headers or dkim.DEFAULT_HEADERS,
         oversign=oversign or dkim.OVERSIGNED,
     )
-    signed = signer.sign(message.read())
+    signed = signer.sign(_read_message(message))
     sys.stdout.buffer.write(signed)
     sys.stdout.buffer.flush()
 
@@ -178,7 +203,7 @@ def verify_command(server: Endpoint, as_json: bool, message: BinaryIO) -> None:
     Example:
       elsinore dkim verify --server 127.0.0.1:5353 signed.eml
     """
-    data = message.read()
+    data = _read_message(message)
     with resolver_lookup(server) as lookup:
         results = dkim.verify_all(data, lookup)
     for result in results:
@@ -268,7 +293,11 @@ def dmarc_check(
     message: BinaryIO,
 ) -> None:
     """Check SPF, every DKIM signature and DMARC; print the result, the disposition and the
-    Authentication-Results field.  Exit 0 when the disposition is none (deliver as is).
+    Authentication-Results field.
+
+    Exit 0 when the disposition is none (deliver as is), 1 for quarantine or reject, and 2
+    when DMARC cannot evaluate the message because it has not exactly one From author (RFC
+    7489 §6.6.1): the permerror result is printed all the same, the reason on stderr.
 
     \b
     Example:
@@ -292,6 +321,12 @@ def dmarc_check(
             f" disposition={outcome.disposition}{reason}"
         )
         click.echo(field)
+    if not outcome.from_domain:
+        # Not a verdict on the message but on its form; a script must not read it as
+        # "deliver as is", nor as the From domain's policy.
+        reason = "DMARC cannot evaluate the message (RFC 7489 §6.6.1)"
+        click.echo(f"elsinore: error: {outcome.reason}: {reason}", err=True)
+        raise click.exceptions.Exit(2)
     if outcome.disposition != "none":
         raise click.exceptions.Exit(1)
 
@@ -324,7 +359,8 @@ def arc_seal(
       elsinore arc seal --domain castle.test --selector arc --key arc.key \\
         --authserv-id relay.castle.test stamped.eml
     """
-    sealed = arc.seal(message.read(), domain, selector, keys.load(key_path), authserv_id)
+    key = keys.load(key_path)
+    sealed = arc.seal(_read_message(message), domain, selector, key, authserv_id)
     sys.stdout.buffer.write(sealed)
     sys.stdout.buffer.flush()
 
@@ -333,14 +369,15 @@ def arc_seal(
 @_server_option
 @_message_argument
 def arc_verify(server: Endpoint, message: BinaryIO) -> None:
-    """Validate MSG's ARC chain: print none, pass or fail; exit 1 only for fail.
+    """Validate MSG's ARC chain: print none, pass or fail; exit 1 for fail, and for a
+    message that cannot be read (one line on stderr).
 
     \b
     Example:
       elsinore arc verify --server 127.0.0.1:5353 sealed.eml
     """
     with resolver_lookup(server) as lookup:
-        chain = arc.verify_chain(message.read(), lookup)
+        chain = arc.verify_chain(_read_message(message), lookup)
     reason = f" ({chain.reason})" if chain.reason else ""
     click.echo(f"{chain.result} sets={chain.instances}{reason}")
     if chain.result == "fail":
