@@ -4,9 +4,17 @@ Every header field of every part becomes its typed value and every body is decod
 transfer encoding and then by charset.  The structure (where parts begin and end) is the
 lossless layer's, so the two layers never disagree about a message's shape.
 
-Strict mode raises :class:`~stack.mime.errors.ParseError` on the first defect.  Lenient mode
-never raises: a field it cannot read becomes :class:`~stack.mime.model.Malformed`, and every
-problem is recorded in the model's defects.
+Strict mode reads what RFC 5322 and RFC 2045-2049 say a reader must accept, obsolete syntax
+included (RFC 5322 3.1: "when interpreting messages, these tokens MUST be honored"), and
+raises :class:`~stack.mime.errors.ParseError` on the first defect of any other kind: a value
+outside the grammar, or a message that breaks one of :mod:`stack.mime.rules` (line length,
+required and repeated fields, undeclared 8-bit bodies).  The obsolete forms it read are its
+model's defects.  Lenient mode never raises: a field it cannot read becomes
+:class:`~stack.mime.model.Malformed`, and every problem is recorded in the model's defects.
+
+When the first Date field cannot be read and a later one can, lenient mode's ``Mail.date``
+is the later one (``later-date-read``): a second Date breaks RFC 5322 3.6, but it is better
+evidence of when the message was written than none.
 """
 
 from __future__ import annotations
@@ -15,11 +23,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from stack.mime import lossless, transfer
+from stack.mime import lossless, rules, transfer
 from stack.mime.encode import encode_field
 from stack.mime.errors import Defect, EncodeError, ParseError
 from stack.mime.fields import (
     ContentType,
+    DateTime,
     decode_address_list,
     decode_content_disposition,
     decode_content_type,
@@ -64,7 +73,8 @@ _UNWRITABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 
 
 class _Sink:
-    """Where defects go: a list in lenient mode; the first one raises in strict mode."""
+    """Where defects go: a list in lenient mode; in strict mode the first one that is not
+    obsolete syntax raises."""
 
     __slots__ = ("defects", "strict")
 
@@ -73,7 +83,7 @@ class _Sink:
         self.defects: list[Defect] = []
 
     def add(self, defect: Defect) -> None:
-        if self.strict:
+        if self.strict and not defect.obsolete:
             raise ParseError(f"{defect.kind}: {defect.detail}", defect.offset, defect.field)
         self.defects.append(defect)
 
@@ -83,18 +93,45 @@ def decode(data: bytes, *, strict: bool = False) -> Mail:
     return decode_message(lossless.parse(data), strict=strict)
 
 
-def decode_message(message: lossless.Message, *, strict: bool = False) -> Mail:
-    """Decode a node of the lossless tree (a message or a part)."""
+def decode_message(
+    message: lossless.Message,
+    *,
+    strict: bool = False,
+    entity: rules.Entity = rules.Entity.MESSAGE,
+) -> Mail:
+    """Decode a node of the lossless tree: a message, an encapsulated message or a part
+    (``entity`` says which rules of :mod:`stack.mime.rules` its header is held to)."""
     sink = _Sink(strict)
     seen = len(message.defects)
     for defect in message.defects:
         sink.add(defect)
-    headers = tuple(_decode_field(field, sink) for field in message.fields if field.is_field)
-    body = _decode_body(message, Mail(headers, Data(b"")), sink)
+    fields = [field for field in message.fields if field.is_field]
+    headers = tuple(_decode_field(field, sink) for field in fields)
+    for defect in rules.header_defects(message, headers, entity):
+        sink.add(defect)
+    if entity is not rules.Entity.PART:
+        _later_date(fields, headers, sink)
+    head = Mail(headers, Data(b""))
+    body = _decode_body(message, head, sink)
+    if message.multipart is None and message.embedded is None:
+        for defect in rules.body_defects(message.body, message.body_offset, head.transfer_encoding):
+            sink.add(defect)
     # Structural defects found while splitting the body belong to this node too.
     for defect in message.defects[seen:]:
         sink.add(defect)
     return Mail(headers, body, tuple(sink.defects))
+
+
+def _later_date(fields: list[lossless.Field], headers: tuple[Header, ...], sink: _Sink) -> None:
+    """Say so when ``Mail.date`` comes from a Date field after an unreadable first one."""
+    dates = [pair for pair in zip(fields, headers, strict=True) if pair[1].name.lower() == "date"]
+    if len(dates) < 2 or isinstance(dates[0][1].value, DateTime):
+        return
+    for field, header in dates[1:]:
+        if isinstance(header.value, DateTime):
+            reason = "the first Date field is unreadable; this one gives the date"
+            sink.add(Defect("later-date-read", field.offset, reason, field.name))
+            return
 
 
 def decode_field(name: str, text: str, *, strict: bool = False) -> FieldValue:
@@ -118,7 +155,8 @@ def _decode_value(name: str, text: str, base: int, sink: _Sink) -> FieldValue:
         return stripped
     if kind is Kind.UNSTRUCTURED:
         text = stripped
-    found: list[Defect] | None = None if sink.strict else []
+    # A list in strict mode too: the sink decides which defects (obsolete syntax) it accepts.
+    found: list[Defect] = []
     try:
         value: FieldValue = _DECODERS[kind](text, found)
     except ParseError as error:
@@ -126,7 +164,7 @@ def _decode_value(name: str, text: str, base: int, sink: _Sink) -> FieldValue:
             raise error.within(name, base) from None
         sink.add(Defect("unreadable-field", base + error.offset, error.reason, name))
         return Malformed(stripped)
-    for defect in found or ():
+    for defect in found:
         sink.add(Defect(defect.kind, base + defect.offset, defect.detail, name))
     if found or (kind is not Kind.UNSTRUCTURED and _UNWRITABLE.search(text)):
         # A value read past defects, or holding bytes that are not text, may be one that no
@@ -161,22 +199,31 @@ def _decode_body(message: lossless.Message, head: Mail, sink: _Sink) -> Body:
         multipart = message.multipart
         if multipart is not None:
             return Parts(
-                tuple(decode_message(part, strict=sink.strict) for part in multipart.parts),
+                tuple(
+                    decode_message(part, strict=sink.strict, entity=rules.Entity.PART)
+                    for part in multipart.parts
+                ),
                 _canonical_lines(multipart.preamble),
                 _canonical_lines(multipart.epilogue),
             )
         # No boundary, or nested too deep: the body is opaque, read like any other.
-    if content_type.mime_type in ("message/rfc822", "message/global"):
+    # Deeper than the lossless layer follows, an embedded message is opaque (with a defect):
+    # reading it here instead went one level down per level of the message, in quadratic
+    # time and on to a RecursionError.
+    nestable = message.depth < lossless.MAX_DEPTH
+    if content_type.mime_type in ("message/rfc822", "message/global") and nestable:
         embedded = message.embedded
         if embedded is not None:
-            return Nested(decode_message(embedded, strict=sink.strict))
+            return Nested(
+                decode_message(embedded, strict=sink.strict, entity=rules.Entity.ENCAPSULATED)
+            )
         # RFC 2046 5.2.1 forbids encoding message/rfc822, but it is read all the same.
         found: list[Defect] = []
         inner = transfer.decode(message.body, encoding, found)
         for defect in found:
             sink.add(_shift(defect, message.body_offset))
         nested = lossless.parse_part(inner, message.body_offset, message.depth + 1, "text/plain")
-        return Nested(decode_message(nested, strict=sink.strict))
+        return Nested(decode_message(nested, strict=sink.strict, entity=rules.Entity.ENCAPSULATED))
     found = []
     data = transfer.decode(message.body, encoding, found)
     for defect in found:
@@ -184,7 +231,14 @@ def _decode_body(message: lossless.Message, head: Mail, sink: _Sink) -> Body:
     if maintype == "text":
         codec = body_codec(content_type.param("charset"))
         if codec is not None:
-            return Text(data.decode(codec, "surrogateescape").replace("\r\n", "\n"))
+            try:
+                return Text(data.decode(codec, "surrogateescape").replace("\r\n", "\n"))
+            except (UnicodeError, ValueError) as error:
+                # surrogateescape keeps only bytes from 0x80 up: a byte below that which the
+                # codec refuses (half a UTF-16 unit, an unterminated UTF-7 shift) leaves the
+                # body unreadable as text.  It is kept as bytes, like an unknown charset's.
+                sink.add(Defect("undecodable-text", message.body_offset, f"{codec}: {error}"))
+                return Data(data)
         sink.add(Defect("unknown-charset", message.body_offset, str(content_type.param("charset"))))
     return Data(data)
 

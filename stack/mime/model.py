@@ -172,6 +172,15 @@ class Mail:
         return [header.value for header in self.headers if header.name.lower() == wanted]
 
     @property
+    def date(self) -> DateTime | None:
+        """The first Date field that could be read (RFC 5322 3.6.1), or None.  Only a message
+        with a second Date field can have an unreadable one before it."""
+        for value in self.get_all("date"):
+            if isinstance(value, DateTime):
+                return value
+        return None
+
+    @property
     def content_type(self) -> ContentType:
         """The Content-Type, or the RFC 2045 5.2 default when it is absent or unreadable."""
         value = self.get("content-type")

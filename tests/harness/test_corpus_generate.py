@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from harness.cli import cli
 from harness.corpus import compare_folders, generate, generate_one, productions_of, write_corpus
 from stack.cli import run
+from stack.mime import decode
 from stack.mime.check import check
 from stack.mime.sources import iter_messages
 
@@ -57,6 +58,36 @@ def test_every_generated_message_passes_mime_check() -> None:
     for _, data, _ in generate(21, 150):
         result = check(data)
         assert result.passed, result.failures
+
+
+def test_the_generated_corpus_and_strict_mode_agree(tmp_path: Path) -> None:
+    # The generator's help calls its output valid; strict mode is the judge of that.
+    runner = CliRunner()
+    made = runner.invoke(
+        cli(), ["corpus", "generate", "-n", "250", "-s", "13", "-o", str(tmp_path)]
+    )
+    assert made.exit_code == 0, made.output
+    checked = runner.invoke(cli(), ["mime", "check", "--strict", "-q", str(tmp_path)])
+    assert checked.output.splitlines()[-1] == "250 passed, 0 failed", checked.output
+    assert checked.exit_code == 0
+    # ... and the obsolete syntax it writes is there to be read, not an accident.
+    kinds = set()
+    for path in sorted(tmp_path.glob("*.eml")):
+        kinds |= {defect.kind for defect in decode(path.read_bytes(), strict=True).all_defects()}
+    assert {"obs-year", "obs-route", "obs-local-part"} <= kinds
+    assert all(kind.startswith("obs-") for kind in kinds)
+
+
+def test_corpus_check_uses_strict_mode(tmp_path: Path) -> None:
+    write_corpus(tmp_path, seed=1, count=3, progress=False)
+    first = tmp_path / "000000.eml"
+    # Still passes the lenient check (a second From is a defect, not an error)...
+    first.write_bytes(b"From: a@example.org\r\n" + first.read_bytes())
+    assert check(first.read_bytes()).passed
+    result = CliRunner().invoke(cli(), ["corpus", "verify", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "000000.eml: FAIL decode: From field" in result.output
+    assert "RFC 5322 3.6" in result.output
 
 
 @pytest.mark.parametrize("fmt", ["mbox", "maildir"])

@@ -150,11 +150,16 @@ def test_latin1_text_round_trips() -> None:
 
 
 def test_unknown_charset_keeps_bytes_and_says_so() -> None:
-    mail = decode(b"Content-Type: text/plain; charset=x-martian\r\n\r\n\xff\xfe")
+    data = (
+        b"From: a@example.org\r\nDate: Thu, 1 Jan 2026 00:00:00 +0000\r\n"
+        b"Content-Type: text/plain; charset=x-martian\r\nContent-Transfer-Encoding: 8bit\r\n"
+        b"\r\n\xff\xfe"
+    )
+    mail = decode(data)
     assert mail.body == Data(b"\xff\xfe")
     assert [d.kind for d in mail.defects] == ["unknown-charset"]
     with pytest.raises(ParseError, match="unknown-charset"):
-        decode(b"Content-Type: text/plain; charset=x-martian\r\n\r\n\xff\xfe", strict=True)
+        decode(data, strict=True)
 
 
 def test_undeclared_8bit_body_bytes_survive() -> None:

@@ -447,7 +447,8 @@ def entity(source: Source, depth: int = 0) -> Entity:
 @production("rfc5322:fields")
 def top_fields(source: Source, head: _Head) -> None:
     """The RFC 5322 3.6 fields: trace fields first, then From and Date (required) and the
-    optional fields in a shuffled order."""
+    optional fields in a shuffled order; Sender whenever From names several mailboxes
+    (3.6.2 requires it then)."""
     if source.chance(3):
         head.add("Return-Path", "<" + rfc5322.dot_atom_text(source) + "@example.org>")
     for _ in range(source.repeat(0, 2)):
@@ -457,8 +458,9 @@ def top_fields(source: Source, head: _Head) -> None:
             f"{rfc5322.date_time(source).text}"
         )
         head.add("Received", text)
+    authors = rfc5322.mailbox_list(source)
     optional: list[tuple[str, Written[FieldValue]]] = [
-        ("From", rfc5322.mailbox_list(source)),
+        ("From", authors),
         ("Date", rfc5322.date_time(source)),
     ]
     candidates: list[tuple[str, Callable[[Source], Written[FieldValue]]]] = [
@@ -476,7 +478,7 @@ def top_fields(source: Source, head: _Head) -> None:
         ("X-Elsinore-Test", rfc5322.unstructured),
     ]
     for name, grammar in candidates:
-        if source.boolean():
+        if source.boolean() or (name == "Sender" and len(authors.value) > 1):
             optional.append((name, grammar(source)))
     for index in range(len(optional) - 1, 0, -1):
         other = source.integer(0, index)

@@ -1,0 +1,182 @@
+"""What RFC 5322 and RFC 2045/2046 require of a whole entity, beyond each field's grammar.
+
+The field decoders see one value at a time.  These rules need more: how long each line is,
+which fields a header holds and how often, and whether a body holds bytes its transfer
+encoding cannot carry.  Each broken rule is a :class:`Defect` whose detail starts with the
+section it breaks, so that strict mode's :class:`ParseError` names it:
+
+============================  ================================================================
+RFC 5322 2.1.1                a line of more than 998 octets (not counting CRLF), in a header
+                              or a body; a body sent ``binary`` (RFC 2045 2.9) has no limit
+RFC 5322 3.6                  a message without From or Date (an empty one has neither); more
+                              than one Date, From, Sender, Reply-To, To, Cc, Bcc, Message-ID,
+                              In-Reply-To, References or Subject
+RFC 5322 3.6.2                From with several mailboxes and no Sender; Sender with other
+                              than one mailbox
+RFC 2046 5.2.1                a message/rfc822 body without any of From, Subject and Date
+RFC 2045 2.7, 6.1, 6.7        an 8-bit byte in a body labelled (or defaulting to) 7bit, or in a
+                              quoted-printable body
+============================  ================================================================
+
+Line endings are counted as LF or CRLF alike: mail at rest (Maildir, mbox) uses the host's
+line ending, and the lossless layer reads both.
+
+A MIME body part is not a message: only the line and 8-bit rules apply to it.  Every rule is
+one pass over the bytes it reads, so decoding stays linear.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterator
+
+from stack.mime import lossless
+from stack.mime.errors import Defect
+from stack.mime.fields import Group, Mailbox
+from stack.mime.model import Header
+from stack.mime.transfer import MAX_LINE
+
+__all__ = ["Entity", "body_defects", "header_defects"]
+
+
+class Entity(enum.Enum):
+    """Which rules a node of the tree is held to."""
+
+    #: The top-level message: RFC 5322 3.6 in full.
+    MESSAGE = "message"
+    #: The body of a message/rfc822 part: RFC 2046 5.2.1's relaxed form of 3.6.
+    ENCAPSULATED = "encapsulated"
+    #: A MIME body part: no field is required.
+    PART = "part"
+
+
+#: RFC 5322 3.6: the fields a message may hold at most once (trace and resent fields repeat).
+AT_MOST_ONCE = (
+    "date",
+    "from",
+    "sender",
+    "reply-to",
+    "to",
+    "cc",
+    "bcc",
+    "message-id",
+    "in-reply-to",
+    "references",
+    "subject",
+)
+_AT_MOST_ONCE = frozenset(AT_MOST_ONCE)
+
+# A line of more than MAX_LINE octets: MAX_LINE of anything but LF, then one more octet that
+# is not the CR of a CRLF.  It is tried only at the start of a line and runs to the line's
+# end at most, so the search is one pass however long the lines are.
+_LONG_LINE = re.compile(rb"(?:\A|\n)[^\n]{%d}(?:[^\r\n]|\r(?!\n))" % MAX_LINE)
+_EIGHT_BIT = re.compile(rb"[\x80-\xff]")
+
+
+def long_line(data: bytes) -> int | None:
+    """Where the first line of more than 998 octets in ``data`` starts, or None."""
+    if len(data) <= MAX_LINE:
+        return None
+    found = _LONG_LINE.search(data)
+    if found is None:
+        return None
+    return found.start() + 1 if data[found.start()] == 0x0A else found.start()
+
+
+def _line_defect(offset: int, field: str | None = None) -> Defect:
+    return Defect(
+        "line-too-long", offset, f"RFC 5322 2.1.1: a line of more than {MAX_LINE} octets", field
+    )
+
+
+def header_defects(
+    message: lossless.Message, headers: tuple[Header, ...], entity: Entity
+) -> Iterator[Defect]:
+    """The rules of RFC 5322 2.1.1 and 3.6 (or RFC 2046 5.2.1) that ``message``'s header
+    breaks; ``headers`` are its fields, decoded, in the same order."""
+    fields = [field for field in message.fields if field.is_field]
+    for field in message.fields:
+        at = long_line(field.raw)
+        if at is not None:
+            yield _line_defect(field.offset + at, field.name or None)
+    if entity is Entity.PART:
+        return
+    end = message.body_offset - len(message.separator)
+    names = [field.name.lower() for field in fields]
+    if entity is Entity.ENCAPSULATED:
+        if not {"from", "subject", "date"} & set(names):
+            yield Defect(
+                "missing-field",
+                end,
+                "RFC 2046 5.2.1: an encapsulated message needs From, Subject or Date",
+            )
+    elif not fields:
+        yield Defect("empty-header", end, "RFC 5322 3.6: no header fields; From and Date are due")
+    else:
+        for name in ("From", "Date"):
+            if name.lower() not in names:
+                yield Defect("missing-field", end, f"RFC 5322 3.6: no {name} field", name)
+    seen: set[str] = set()
+    for field, name in zip(fields, names, strict=True):
+        if name in _AT_MOST_ONCE:
+            if name in seen:
+                yield Defect(
+                    "duplicate-field",
+                    field.offset,
+                    f"RFC 5322 3.6: a second {field.name} field (at most one is allowed)",
+                    field.name,
+                )
+            seen.add(name)
+    yield from _sender_defects(fields, headers)
+
+
+def _sender_defects(fields: list[lossless.Field], headers: tuple[Header, ...]) -> Iterator[Defect]:
+    """RFC 5322 3.6.2: Sender is one mailbox, and is required when From names several."""
+    first: dict[str, tuple[lossless.Field, Header]] = {}
+    for field, header in zip(fields, headers, strict=True):
+        first.setdefault(header.name.lower(), (field, header))
+    sender = first.get("sender")
+    if sender is not None:
+        field, header = sender
+        if isinstance(header.value, tuple) and (
+            len(header.value) != 1 or isinstance(header.value[0], Group)
+        ):
+            yield Defect(
+                "invalid-sender",
+                field.offset,
+                f"RFC 5322 3.6.2: Sender holds {len(header.value)} addresses, not one mailbox",
+                field.name,
+            )
+    author = first.get("from")
+    if author is not None and sender is None:
+        field, header = author
+        value = header.value
+        if isinstance(value, tuple):
+            mailboxes = sum(1 for item in value if isinstance(item, Mailbox))
+            if mailboxes > 1:
+                yield Defect(
+                    "missing-sender",
+                    field.offset,
+                    f"RFC 5322 3.6.2: From names {mailboxes} mailboxes, so Sender is required",
+                    field.name,
+                )
+
+
+def body_defects(body: bytes, offset: int, encoding: str) -> Iterator[Defect]:
+    """What RFC 5322 2.1.1 and RFC 2045 forbid in a leaf body sent in ``encoding``;
+    ``offset`` is where the body starts in the message."""
+    if encoding == "binary":
+        return  # RFC 2045 2.9: any octets, any line length
+    at = long_line(body)
+    if at is not None:
+        yield _line_defect(offset + at)
+    if encoding in ("7bit", "quoted-printable") and not body.isascii():
+        found = _EIGHT_BIT.search(body)
+        assert found is not None
+        section = "RFC 2045 6.7" if encoding == "quoted-printable" else "RFC 2045 2.7, 6.1"
+        yield Defect(
+            "undeclared-8bit",
+            offset + found.start(),
+            f"{section}: an 8-bit byte in a {encoding} body (no 8bit or binary label)",
+        )
