@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from stack.spam import tokenizer
+from stack.mime import lossless
 from stack.spam.tokenizer import tokenize
 
 # Text codecs by Python's registry that refuse to decode with errors="replace" (idna and
@@ -32,6 +32,6 @@ def test_a_bug_in_the_parser_is_not_hidden(monkeypatch: pytest.MonkeyPatch) -> N
     def broken(data: bytes) -> None:
         raise SystemError("a bug in the parser")
 
-    monkeypatch.setattr(tokenizer.lossless, "parse", broken)
+    monkeypatch.setattr(lossless, "parse", broken)
     with pytest.raises(SystemError, match="a bug in the parser"):
         tokenize(b"Subject: hi\n\nmillions of dollars waiting\n")
