@@ -68,6 +68,10 @@ _DECODERS: dict[Kind, _Decoder] = {
 }
 
 
+# RFC 5322 3.6.3 and 3.6.6: "Bcc:" [address-list / CFWS], the one address field that may be
+# empty (to hide every blind recipient); elsewhere an empty address list is a defect.
+_MAY_BE_EMPTY = frozenset({"bcc", "resent-bcc"})
+
 # Control characters (but TAB) and lone surrogates (undeclared 8-bit bytes).
 _UNWRITABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 
@@ -164,6 +168,8 @@ def _decode_value(name: str, text: str, base: int, sink: _Sink) -> FieldValue:
             raise error.within(name, base) from None
         sink.add(Defect("unreadable-field", base + error.offset, error.reason, name))
         return Malformed(stripped)
+    if found and name.lower() in _MAY_BE_EMPTY:
+        found = [defect for defect in found if defect.kind != "empty-address-list"]
     for defect in found:
         sink.add(Defect(defect.kind, base + defect.offset, defect.detail, name))
     if found or (kind is not Kind.UNSTRUCTURED and _UNWRITABLE.search(text)):

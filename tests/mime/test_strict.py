@@ -205,3 +205,18 @@ def test_mime_check_strict_names_the_section_in_one_line(tmp_path: Path) -> None
     assert lines[-1] == "1 passed, 1 failed"
     [failure] = [line for line in lines if "FAIL" in line]
     assert f"Subject field, byte {len(HEAD)}: line-too-long: RFC 5322 2.1.1" in failure
+
+
+@pytest.mark.parametrize("value", [b"", b" ", b" (undisclosed)"])
+@pytest.mark.parametrize("name", [b"Bcc", b"Resent-Bcc"])
+def test_an_empty_bcc_is_valid(name: bytes, value: bytes) -> None:
+    # RFC 5322 3.6.3: bcc = "Bcc:" [address-list / CFWS]; Resent-Bcc likewise (3.6.6).
+    mail = decode(HEAD + name + b":" + value + b"\r\n\r\n", strict=True)
+    assert mail.get(name.decode()) == ()
+    assert mail.defects == ()
+
+
+def test_an_empty_to_is_not() -> None:
+    with pytest.raises(ParseError) as caught:
+        decode(HEAD + b"To:\r\n\r\n", strict=True)
+    assert caught.value.field == "To"
