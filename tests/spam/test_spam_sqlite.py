@@ -97,3 +97,19 @@ def test_an_empty_file_becomes_a_word_database_when_training(tmp_path: Path) -> 
         assert store.load() == WordCounts()
     with SqliteStore(path, create=False) as store:
         assert store.load() == WordCounts()
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")
+def test_a_refused_file_is_not_kept_open(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    path.touch()
+
+    def handles() -> int:
+        fds = Path("/proc/self/fd")
+        return sum(1 for fd in fds.iterdir() if fd.resolve(strict=False) == path.resolve())
+
+    # The error is kept alive, and with it the store that raised it: the file must be
+    # closed by then, not when the error is collected.
+    with pytest.raises(StoreError) as refused:
+        SqliteStore(path, create=False)
+    assert refused.value and handles() == 0

@@ -86,10 +86,14 @@ class SqliteStore(WordStore):
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so that a transaction
             # spans exactly one apply().
             self._db = sqlite3.connect(self.path, isolation_level=None)
-            self._refuse_unless_ours(create=create)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._check_schema()
+            try:
+                self._refuse_unless_ours(create=create)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._check_schema()
+            except BaseException:
+                self._db.close()  # a file refused or unreadable is not kept open
+                raise
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open spam database {self.path}: {exc}") from exc
 
