@@ -1,0 +1,191 @@
+"""The hop's inbound session over a real socket: what EHLO offers, enhanced codes on every
+reply, limits enforced before the data is read, the Received field, and resends known."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stack.mime import parse
+from stack.smtp.policy import Limits
+from stack.smtp.server import InboundConfig
+from stack.smtp.spool import State
+from tests.smtp.hop_testbed import HOST, InProcessHop, wait_until
+from tests.smtp.smtp_peers import Peer, free_port
+
+
+class Session:
+    """A client that writes lines as given and reads whole replies."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection((HOST, port), timeout=10)
+        self.file = self.sock.makefile("rb")
+        self.greeting = self.reply()
+
+    def reply(self) -> list[bytes]:
+        lines = []
+        while True:
+            line = self.file.readline()
+            assert line.endswith(b"\r\n"), [*lines, line]
+            lines.append(line[:-2])
+            if line[3:4] == b" ":
+                return lines
+
+    def send(self, data: bytes) -> list[bytes]:
+        self.sock.sendall(data)
+        return self.reply()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def peer() -> Iterator[Peer]:
+    server = Peer(HOST, free_port(), name="sink.castle.test")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def hop(tmp_path: Path, peer: Peer) -> Iterator[InProcessHop]:
+    config = InboundConfig(hostname="hop.castle.test", limits=Limits(recipients=3, size=10_000))
+    running = InProcessHop(tmp_path, peer.port, config=config)
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+def test_ehlo_offers_size_8bitmime_smtputf8_pipelining_and_enhanced_codes(
+    hop: InProcessHop,
+) -> None:
+    session = Session(hop.port)
+    assert session.greeting[0].startswith(b"220 hop.castle.test ")
+    ehlo = session.send(b"EHLO client.test\r\n")
+    keywords = {line[4:].split(b" ")[0] for line in ehlo[1:]}
+    assert {b"SIZE", b"8BITMIME", b"SMTPUTF8", b"PIPELINING", b"ENHANCEDSTATUSCODES"} <= keywords
+    assert b"250-SIZE 10000" in ehlo
+    # RFC 2034: the replies to EHLO carry no enhanced codes, every later one does.
+    assert not [line for line in ehlo if re.match(rb"\d{3}[ -]\d\.\d{1,3}\.\d", line)]
+    assert session.send(b"NOOP\r\n") == [b"250 2.0.0 OK"]
+    assert session.send(b"DATA\r\n")[0].startswith(b"503 5.5.1")
+    assert session.send(b"FROB\r\n")[0].startswith(b"500 5.5.2")
+    session.close()
+
+
+def test_repeated_ehlo_does_not_grow_the_mail_command_limit(hop: InProcessHop) -> None:
+    session = Session(hop.port)
+    for _ in range(30):
+        session.send(b"EHLO client.test\r\n")
+    long_sender = b"MAIL FROM:<" + b"a" * 600 + b"@client.test>\r\n"
+    assert session.send(long_sender)[0].startswith(b"500 5.5.2")
+    session.close()
+
+
+def test_size_over_the_limit_is_refused_at_mail_before_any_data(hop: InProcessHop) -> None:
+    session = Session(hop.port)
+    session.send(b"EHLO client.test\r\n")
+    assert session.send(b"MAIL FROM:<a@client.test> SIZE=10001\r\n")[0].startswith(b"552 5.3.4")
+    session.close()
+
+
+def test_recipients_over_the_limit_get_452(hop: InProcessHop) -> None:
+    session = Session(hop.port)
+    session.send(b"EHLO client.test\r\nMAIL FROM:<a@client.test>\r\n")
+    session.reply()
+    for n in range(3):
+        assert session.send(b"RCPT TO:<r%d@castle.test>\r\n" % n) == [b"250 2.1.5 Recipient OK"]
+    assert session.send(b"RCPT TO:<r3@castle.test>\r\n") == [b"452 4.5.3 Too many recipients"]
+    session.close()
+
+
+def test_pipelined_transaction_gets_one_reply_per_command(hop: InProcessHop, peer: Peer) -> None:
+    session = Session(hop.port)
+    session.send(b"EHLO client.test\r\n")
+    session.sock.sendall(b"MAIL FROM:<>\r\nRCPT TO:<ophelia@castle.test>\r\nDATA\r\n")
+    assert session.reply() == [b"250 2.1.0 Sender OK"]
+    assert session.reply() == [b"250 2.1.5 Recipient OK"]
+    assert session.reply()[0].startswith(b"354")
+    session.sock.sendall(b"Subject: bounce\r\n\r\nbody\r\n.\r\nNOOP\r\n")
+    assert session.reply()[0].startswith(b"250 2.0.0 OK queued as ")
+    assert session.reply() == [b"250 2.0.0 OK"]
+    session.close()
+    wait_until(lambda: len(peer.messages) == 1, 20, "the message to be forwarded")
+    assert peer.messages[0].sender == "<>"  # aiosmtpd's spelling of the null sender
+
+
+def test_hop_prepends_received_and_keeps_every_other_byte(hop: InProcessHop, peer: Peer) -> None:
+    original = b"Subject: raw\r\nX-Odd:  spacing\t\r\n\r\nbody \r\n\r\n"
+    session = Session(hop.port)
+    session.send(b"EHLO client.test\r\n")
+    session.send(b"MAIL FROM:<a@client.test>\r\n")
+    session.send(b"RCPT TO:<ophelia@castle.test>\r\n")
+    session.send(b"DATA\r\n")
+    queued = session.send(original + b".\r\n")[0]
+    session.close()
+    wait_until(lambda: len(peer.messages) == 1, 20, "the message to be forwarded")
+    data = peer.messages[0].data
+    received = parse(data).fields[0]
+    assert received.name == "Received"
+    assert data[len(received.raw) :] == original
+    queue_id = queued.rsplit(b" ", 1)[-1].decode()
+    assert f"id <{queue_id}@hop.castle.test>" in received.unfolded()
+    assert "for <ophelia@castle.test>" in received.unfolded()
+
+
+def test_a_resend_from_an_upstream_hop_is_accepted_once(hop: InProcessHop, peer: Peer) -> None:
+    upstream = (
+        b"Received: from a (unknown [127.0.0.2])\r\n\tby up.castle.test via tcp with ESMTP"
+        b" id <0661BF78AD8008DF654AB3CC@up.castle.test>\r\n\tfor <o@castle.test>; "
+        b"Thu, 03 Dec 2026 19:00:00 +0000\r\nSubject: twice\r\n\r\nbody\r\n"
+    )
+    answers = []
+    for _ in range(2):
+        session = Session(hop.port)
+        session.send(b"EHLO up.castle.test\r\n")
+        session.send(b"MAIL FROM:<a@client.test>\r\n")
+        session.send(b"RCPT TO:<o@castle.test>\r\n")
+        session.send(b"DATA\r\n")
+        answers.append(session.send(upstream + b".\r\n")[0])
+        session.close()
+    assert answers[0] == answers[1], "the resend gets the first copy's queue id"
+    # A different message behind the same upstream id is a different message.
+    session = Session(hop.port)
+    session.send(b"EHLO up.castle.test\r\n")
+    session.send(b"MAIL FROM:<a@client.test>\r\n")
+    session.send(b"RCPT TO:<o@castle.test>\r\n")
+    session.send(b"DATA\r\n")
+    other = session.send(upstream.replace(b"twice", b"other") + b".\r\n")[0]
+    session.close()
+    assert other != answers[0]
+    wait_until(lambda: len(peer.messages) == 2, 20, "two messages to be forwarded")
+    subjects = sorted(bytes(parse(m.data).fields[2].raw) for m in peer.messages)
+    assert subjects == [b"Subject: other\r\n", b"Subject: twice\r\n"]
+    queue_id = answers[0].rsplit(b" ", 1)[-1].decode()
+    wait_until(
+        lambda: hop.spool.states(queue_id) == {"o@castle.test": State.DELIVERED}, 10, "delivered"
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "reply"),
+    [
+        (b"HELO two words\r\n", b"501 5.5.4"),
+        (b"MAIL FROM:<no-domain>\r\n", b"553 5.1.7"),
+    ],
+)
+def test_bad_helo_and_sender_are_refused_with_enhanced_codes(
+    hop: InProcessHop, command: bytes, reply: bytes
+) -> None:
+    session = Session(hop.port)
+    if command.startswith(b"MAIL"):
+        session.send(b"EHLO client.test\r\n")
+    assert session.send(command)[0].startswith(reply)
+    session.close()
