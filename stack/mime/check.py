@@ -4,6 +4,32 @@
 2. decode: no exception but :class:`ParseError`, and that one only in strict mode;
 3. round trip: ``decode(encode(decode(b)))`` equals ``decode(b)``, up to the differences
    :func:`equivalent` allows.
+
+Strict mode (``--strict``) holds a message to RFC 5322 and RFC 2045-2049 as a reader must
+apply them.  It accepts everything those say a reader MUST accept, the obsolete syntax of
+RFC 5322 section 4 included (two-digit years, zone names, source routes, CFWS around dots,
+empty list elements, phrases in References...), and LF line endings as well as CRLF (mail at
+rest uses the host's).  It fails a message on the first of these, naming the field (if any),
+the byte offset and the reason:
+
+- any field value outside its grammar (RFC 5322 3.3-3.6, RFC 2045 5-6, RFC 2183, RFC 2231,
+  RFC 2047 encoded-words, RFC 6532 UTF-8), including an encoded-word inside a quoted
+  parameter value (RFC 2047 5), a bare CR, and 8-bit bytes that are not UTF-8;
+- a line of more than 998 octets, in a header or in a body not sent ``binary`` (RFC 5322
+  2.1.1, RFC 2045 2.9);
+- a message without From or Date, an empty one included; a second Date, From, Sender,
+  Reply-To, To, Cc, Bcc, Message-ID, In-Reply-To, References or Subject (RFC 5322 3.6);
+  From naming several mailboxes without a Sender, a Sender that is not one mailbox (3.6.2);
+  a message/rfc822 body with none of From, Subject and Date (RFC 2046 5.2.1);
+- an 8-bit byte in a body labelled 7bit (or not labelled: 7bit is the default) or
+  quoted-printable (RFC 2045 2.7, 6.1, 6.7); a multipart in a transfer encoding other than
+  7bit, 8bit or binary (RFC 2045 6.4); a multipart without its close delimiter (RFC 2046
+  5.1.1), or any other structural defect the lossless layer records (a header without the
+  empty line that ends it, a continuation line before any field); a charset or transfer
+  encoding the codec does not know.
+
+The rules for whole messages live in :mod:`stack.mime.rules`; lenient mode records every
+one of them as a defect and goes on.
 """
 
 from __future__ import annotations

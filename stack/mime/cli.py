@@ -98,7 +98,11 @@ def _print_tree(entry: dict[str, object], depth: int) -> None:
 
 @mime.command(name="check")
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--strict", is_flag=True, help="Decode in strict mode: any defect fails.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Hold each message to RFC 5322/2045-2049 as a reader must (see above).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report instead of lines.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only failures and the summary.")
 def check_command(paths: tuple[str, ...], strict: bool, as_json: bool, quiet: bool) -> None:
@@ -109,11 +113,27 @@ def check_command(paths: tuple[str, ...], strict: bool, as_json: bool, quiet: bo
     (strict mode: nothing but a ParseError, which fails the message); and re-encoding then
     re-decoding gives an equal model.  Exits 1 if any message failed.
 
+    --strict accepts what the RFCs say a reader MUST accept, RFC 5322's obsolete syntax
+    (section 4) included, and LF or CRLF line endings.  It fails a message on the first of
+    these, naming the field and the byte: a field value outside its grammar (an encoded-word
+    inside a quoted parameter value too, RFC 2047 5); a line over 998 octets outside a binary
+    body (RFC 5322 2.1.1); no From or no Date, or a second Date, From, Sender, Reply-To, To,
+    Cc, Bcc, Message-ID, In-Reply-To, References or Subject (3.6); several authors in From
+    and no Sender (3.6.2); an encapsulated message with none of From, Subject, Date (RFC 2046
+    5.2.1); 8-bit bytes in a 7bit (or unlabelled) or quoted-printable body (RFC 2045 2.7,
+    6.7); an encoded multipart or a missing close delimiter.  The rules about whole messages
+    also name their RFC section.  Without --strict all of these are defects, and only the
+    three checks can fail.
+
     \b
     Examples:
-      $ elsinore mime check corpus/sample
+      $ elsinore mime check --strict -q corpus/sample
       1000 passed, 0 failed
-      $ elsinore mime check --strict --json inbox.mbox
+      $ elsinore mime check --strict message.eml
+      message.eml: FAIL decode: Subject field, byte 64: line-too-long: RFC 5322 2.1.1: a line
+      of more than 998 octets
+      0 passed, 1 failed
+      $ elsinore mime check --json inbox.mbox
     """
     results = []
     started = time.perf_counter()
