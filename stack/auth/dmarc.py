@@ -33,6 +33,7 @@ from stack.auth.lookup import DnsLookup, txt_strings
 from stack.auth.psl import SuffixList, default_list
 from stack.auth.spf import SpfResult
 from stack.dns.errors import ResolveError
+from stack.errors import excerpt
 from stack.mime import Mailbox, decode_field, parse
 
 Policy = Literal["none", "quarantine", "reject"]
@@ -68,7 +69,7 @@ def parse_record(text: str) -> DmarcRecord:
             continue
         name, sep, value = part.partition("=")
         if not sep:
-            raise RecordError(f"not a tag=value pair: {part.strip()!r}")
+            raise RecordError(f"not a tag=value pair: {excerpt(part.strip())}")
         tags.setdefault(name.strip().lower(), value.strip())
     if next(iter(tags), None) != "v" or tags["v"] != "DMARC1":
         raise RecordError("the record must start with v=DMARC1")
@@ -78,7 +79,8 @@ def parse_record(text: str) -> DmarcRecord:
     # one, and §6.6.3 step 6 treats it like an invalid p.
     sp = tags.get("sp", p).lower()
     if p not in POLICIES or sp not in POLICIES:
-        bad = f"p={tags.get('p', '')!r}" if p not in POLICIES else f"sp={tags['sp']!r}"
+        bad = "p" if p not in POLICIES else "sp"
+        bad = f"{bad}={excerpt(tags.get(bad, ''))}"
         if not any(_DMARC_URI.fullmatch(uri) for uri in rua):
             raise RecordError(f"{bad} is not none, quarantine or reject")
         # Step 6.1: "act as if a record containing a valid 'v' tag and 'p=none' was
@@ -86,7 +88,7 @@ def parse_record(text: str) -> DmarcRecord:
         p = sp = "none"
     pct = tags.get("pct", "100")
     if not pct.isdigit() or not 0 <= int(pct) <= 100:
-        raise RecordError(f"pct={pct!r} is not an integer from 0 to 100")
+        raise RecordError(f"pct={excerpt(pct)} is not an integer from 0 to 100")
     adkim, aspf = tags.get("adkim", "r").lower(), tags.get("aspf", "r").lower()
     if adkim not in ("r", "s") or aspf not in ("r", "s"):
         raise RecordError("adkim and aspf take r or s")

@@ -219,3 +219,10 @@ def test_an_rua_without_a_valid_uri_does_not_rescue_an_invalid_p() -> None:
     with pytest.raises(RecordError):
         parse_record("v=DMARC1; p=maybe; rua=nowhere")
     assert parse_record("v=DMARC1; p=maybe; rua=nowhere, mailto:d@castle.test").p == "none"
+
+
+@pytest.mark.parametrize("bad", ["p=X", "p=none; pct=X", "p=none; sp=X", "p=none; X"])
+def test_an_invalid_record_is_quoted_in_a_short_excerpt(bad: str) -> None:
+    with pytest.raises(RecordError) as error:
+        parse_record("v=DMARC1; " + bad.replace("X", "x" * 60_000))
+    assert len(str(error.value)) < 150 and "(60,00" in str(error.value)
