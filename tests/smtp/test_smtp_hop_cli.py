@@ -1,0 +1,73 @@
+"""``elsinore hop`` as a user runs it: SIGTERM finishes the transaction in progress and exits
+0, what it accepted is forwarded after a restart, and bad options are one line on stderr."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.smtp.hop_testbed import HOST, hop, listening, srv, stored, wait_until
+from tests.smtp.smtp_peers import free_port
+
+
+def test_sigterm_finishes_the_transaction_in_progress_and_exits_0(tmp_path: Path) -> None:
+    sink = srv(tmp_path / "sink", tmp_path / "srv.log").start()
+    relay = hop(tmp_path / "spool", sink.port, tmp_path / "hop.log").start()
+    try:
+        with socket.create_connection((HOST, relay.port), timeout=10) as sock:
+            file = sock.makefile("rb")
+            file.readline()
+            sock.sendall(b"HELO client.test\r\nMAIL FROM:<a@client.test>\r\n")
+            sock.sendall(b"RCPT TO:<o@castle.test>\r\nDATA\r\n")
+            for _ in range(4):
+                file.readline()
+            sock.sendall(b"Subject: in flight\r\n\r\nhalf of the body\r\n")
+            assert relay.process is not None
+            relay.process.terminate()
+            wait_until(lambda: not listening(relay.port), 10, "the hop to stop listening")
+            sock.sendall(b"the other half\r\n.\r\n")
+            answer = file.readline()
+        assert answer.startswith(b"250 2.0.0 OK queued as "), answer
+        assert relay.process.wait(20) == 0
+        log = relay.log.read_text()
+        assert "stopped" in log and "Traceback" not in log
+        # Accepted during the shutdown: forwarded after the restart, not lost.
+        relay.start()
+        wait_until(lambda: len(stored(tmp_path / "sink")) == 1, 20, "the message to arrive")
+        assert b"the other half" in stored(tmp_path / "sink")[0]
+        assert relay.terminate() == 0
+    finally:
+        relay.close()
+        sink.close()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--listen", "localhost:25"], "bad address"),
+        (["--listen", "127.0.0.1:99999"], "bad port"),
+        (["--tls-cert", "/nonexistent.pem"], "--tls-cert and --tls-key go together"),
+        (["--expire", "soon"], "is not a duration"),
+    ],
+)
+def test_bad_options_are_one_line_and_a_nonzero_exit(
+    tmp_path: Path, options: list[str], message: str
+) -> None:
+    base = {"--listen": f"{HOST}:{free_port()}", "--forward": f"{HOST}:{free_port()}"}
+    for name, value in zip(options[::2], options[1::2], strict=True):
+        base[name] = value
+    args = [item for pair in base.items() for item in pair]
+    done = subprocess.run(
+        [sys.executable, "-m", "stack", "hop", *args, "--spool", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
