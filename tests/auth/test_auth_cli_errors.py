@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 from auth_testbed import DOMAIN, MESSAGE, signing_key
+from hypothesis import given
+from hypothesis import strategies as st
 
+from harness.strategies.hostile import hostile_text
 from stack.cli import cli, run
 from stack.errors import excerpt
 
@@ -109,3 +112,11 @@ def test_dmarc_check_without_a_from_author_exits_2_and_says_why(
 )
 def test_an_excerpt_is_short_escaped_and_says_what_was_cut(data: bytes | str, quoted: str) -> None:
     assert excerpt(data) == quoted
+
+
+@given(hostile_text(max_pieces=40), st.booleans())
+def test_an_excerpt_of_hostile_text_stays_on_one_short_line(text: str, as_bytes: bool) -> None:
+    data = text.encode("utf-8", "surrogateescape") if as_bytes else text
+    quoted = excerpt(data)
+    assert len(quoted.splitlines()) == 1 and "\0" not in quoted
+    assert len(quoted) <= 60 * len(r"\U0010ffff") + len("''... (1,000,000,000 characters)")
