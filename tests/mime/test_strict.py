@@ -220,3 +220,21 @@ def test_an_empty_to_is_not() -> None:
     with pytest.raises(ParseError) as caught:
         decode(HEAD + b"To:\r\n\r\n", strict=True)
     assert caught.value.field == "To"
+
+
+# ../shared/notes/mime.md: where mrmime's users hit a wall, strict mode must not.
+@pytest.mark.parametrize(
+    "data",
+    [
+        # An empty MIME part (no header, no body) between two boundaries (RFC 2046 5.1.1).
+        HEAD + b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n--b--\r\n",
+        # A type nobody registered is still a type (RFC 2045 5.1).
+        HEAD + b"Content-Type: binary/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        b"AAEC\r\n",
+        # LF-only line endings: mail at rest uses the host's.
+        HEAD.replace(b"\r\n", b"\n") + b"Subject: s\n\nline one\nline two\n",
+    ],
+    ids=["empty-part", "unregistered-type", "lf-only"],
+)
+def test_what_other_codecs_refused_strict_mode_reads(data: bytes) -> None:
+    assert decode(data, strict=True) == decode(data)
