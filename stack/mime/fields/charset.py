@@ -8,7 +8,10 @@ Two decisions live here so that both codecs make them the same way:
   with undeclared 8-bit bytes decodes to a ``str`` with surrogates, encodes to
   ``=?unknown-8bit?...?=`` and decodes again to the very same ``str``.
 * A charset Python does not know, or knows only as a bytes-to-bytes codec (``base64``,
-  ``rot13``, ``zlib``...), is *unknown*: :func:`lookup` returns ``None``.
+  ``rot13``, ``zlib``...), is *unknown*: :func:`lookup` returns ``None``.  So are ``punycode``
+  and ``idna``: they encode domain labels, not text, and CPython's punycode decoder takes time
+  quadratic in its input (each character is inserted into a list), which a hostile body or
+  encoded-word would pick.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ _HEX = frozenset(b"0123456789ABCDEFabcdef")
 
 UNKNOWN_8BIT = "unknown-8bit"
 
+_LABEL_CODECS = frozenset({"punycode", "idna"})
+
 
 def lookup(name: str) -> str | None:
     """The Python codec name for a MIME charset name, or ``None`` if it is not a text charset.
@@ -49,7 +54,7 @@ def lookup(name: str) -> str | None:
         info = codecs.lookup(lowered)
     except (LookupError, ValueError):
         return None
-    if not getattr(info, "_is_text_encoding", True):
+    if not getattr(info, "_is_text_encoding", True) or info.name in _LABEL_CODECS:
         return None
     return info.name
 
