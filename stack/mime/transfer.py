@@ -22,7 +22,10 @@ from stack.mime.errors import Defect
 __all__ = ["Defect", "choose", "decode", "encode"]
 
 # RFC 2045 6.7 rule 3: trailing white space, on any line, is padding added in transport.
-_QP_TRAILING_WSP = re.compile(rb"[ \t]+(?=\r?\n|\Z)")
+# A match starts only where a run of blanks starts (the lookbehind) and takes the whole run at
+# once (possessive): ``[ \t]+(?=...)`` alone tried again from every blank of a run that is
+# not at a line's end, so n blanks before a word cost n**2 / 2 steps (issue 13).
+_QP_TRAILING_WSP = re.compile(rb"(?<![ \t])[ \t]++(?=\r?\n|\Z)")
 _QP_BAD_ESCAPE = re.compile(rb"=(?![0-9A-Fa-f]{2}|\r?\n|\Z)")
 
 QP_LINE = 76
