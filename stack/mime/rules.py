@@ -68,9 +68,12 @@ AT_MOST_ONCE = (
 _AT_MOST_ONCE = frozenset(AT_MOST_ONCE)
 
 # A line of more than MAX_LINE octets: MAX_LINE of anything but LF, then one more octet that
-# is not the CR of a CRLF.  It is tried only at the start of a line and runs to the line's
-# end at most, so the search is one pass however long the lines are.
-_LONG_LINE = re.compile(rb"(?:\A|\n)[^\n]{%d}(?:[^\r\n]|\r(?!\n))" % MAX_LINE)
+# is not the CR of a CRLF.  The search pattern starts with the LF that ends the line before,
+# a literal that re finds with a fast scan, so each line is read once, to its end at most;
+# the first line, which follows no LF, is matched on its own.
+_LINE_TAIL = rb"[^\n]{%d}(?:[^\r\n]|\r(?!\n))" % MAX_LINE
+_LONG_FIRST_LINE = re.compile(_LINE_TAIL)
+_LONG_LINE = re.compile(rb"\n" + _LINE_TAIL)
 _EIGHT_BIT = re.compile(rb"[\x80-\xff]")
 
 
@@ -78,10 +81,10 @@ def long_line(data: bytes) -> int | None:
     """Where the first line of more than 998 octets in ``data`` starts, or None."""
     if len(data) <= MAX_LINE:
         return None
+    if _LONG_FIRST_LINE.match(data):
+        return 0
     found = _LONG_LINE.search(data)
-    if found is None:
-        return None
-    return found.start() + 1 if data[found.start()] == 0x0A else found.start()
+    return None if found is None else found.start() + 1
 
 
 def _line_defect(offset: int, field: str | None = None) -> Defect:

@@ -32,12 +32,24 @@ def _semicolons(n: int) -> str:
     return "Content-Type: text/plain" + ";" * n + "\r\n\r\nbody\r\n"
 
 
+def _lines_at_the_limit(n: int) -> str:
+    # The worst case of the 998-octet rule: every line is read to its end.
+    return "Subject: s\r\n\r\n" + ("y" * 998 + "\r\n") * n
+
+
+def _repeated_fields(n: int) -> str:
+    # Every Subject after the first is a defect of its own (RFC 5322 3.6).
+    return "Subject: s\r\n" * n + "\r\nbody\r\n"
+
+
 CASES = {
     # size n, and the message builder; 4n is what the ratio compares against.
     "10MB-header-line": (2_500_000, _long_header_line),
     "100k-parts": (25_000, _many_parts),
     "10k-nested-comments": (2_500, _nested_comments),
     "1MB-semicolons": (250_000, _semicolons),
+    "10MB-of-998-octet-lines": (2_500, _lines_at_the_limit),
+    "100k-repeated-fields": (25_000, _repeated_fields),
 }
 
 
