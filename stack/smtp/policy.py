@@ -272,6 +272,9 @@ _CLASS[0x0D] = Byte.CR
 _CLASS[0x0A] = Byte.LF
 _CLASS[0x2E] = Byte.DOT
 _LINE_BREAK = re.compile(rb"[\r\n]")
+# One or more lines with a CRLF at their end, no other CR or LF, and no dot first.  Every
+# quantifier is followed by a class it cannot overlap, so the match never backtracks.
+_PLAIN_LINES = re.compile(rb"(?:[^.\r\n][^\r\n]*+\r\n|\r\n)++")
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +329,19 @@ class DataReader:
         end = len(data)
         table = DATA_TRANSITIONS
         while position < end and self.state is not DataState.DONE:
+            if self.state is DataState.LINE_START:
+                # The fast path of whole lines: a run of lines that start with no dot and
+                # hold no CR or LF but their CRLF is what the table writes unchanged
+                # (LINE_START -> TEXT ... -> CR -> LINE_START), so it is written in one go.
+                run = _PLAIN_LINES.match(data, position)
+                if run is not None:
+                    stop = run.end()
+                    text = run.group()
+                    longest = max(map(len, text.split(b"\r\n")))
+                    if longest + 2 <= self.limits.line:
+                        self._write(text, 0, self._offset + stop)
+                        position = stop
+                        continue
             if self.state is DataState.TEXT:
                 # The fast path: the table maps every byte but CR and LF to TEXT, written.
                 match = _LINE_BREAK.search(data, position)
