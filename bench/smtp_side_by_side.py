@@ -4,9 +4,10 @@
                                       [--rounds 3] [--json]
 
 Every subject is a real program on 127.0.0.1, on ports picked at run time, fed by the same
-load generator: Postfix's ``smtp-source`` (``--sessions`` parallel sessions, each sending
-messages of ``--size`` octets of body one after another on one connection), or an aiosmtplib
-client doing the same when Postfix is not installed.  Two rates per subject:
+load generator: Postfix's ``smtp-source`` (``--sessions`` parallel clients, each sending
+messages of ``--size`` octets of body one after another, a new connection for each, as mail
+from many clients arrives), or an aiosmtplib client doing the same when Postfix is not
+installed.  Two rates per subject:
 
 - **accepted**: messages over the time until the generator had a 250 for the last one;
 - **relayed**: messages over the time until the last one was stored by the sink behind the
@@ -17,7 +18,8 @@ The rows:
 - ``elsinore srv`` and ``smtp-sink`` alone: the sinks, for scale (srv with ``--no-fsync``:
   smtp-sink does not fsync either);
 - ``elsinore hop -> elsinore srv`` and ``elsinore hop -> smtp-sink``: the hop (spool fsync'd
-  before every 250, then forwarded over reused sessions);
+  before every 250, then forwarded over reused sessions), and the second once more with its
+  spool on tmpfs, where fsync costs nothing: the difference is what durability costs;
 - ``Postfix -> smtp-sink``: Postfix 3.7 as a relay with its own durable queue in a temporary
   directory (``relayhost = [127.0.0.1]:PORT``), when the Debian ``postfix`` package is there.
   It needs root (Postfix's master drops to the ``postfix`` user); otherwise it is skipped with
@@ -47,6 +49,8 @@ from pathlib import Path
 
 ELSINORE = [sys.executable, "-m", "stack"]
 POLL = 0.02
+#: A memory file system, where fsync returns at once.
+TMPFS = Path("/dev/shm")
 SENDER = "bench@castle.test"
 RECIPIENT = "sink@elsewhere.test"
 
@@ -126,11 +130,16 @@ async def _python_load(port: int, count: int, sessions: int, size: int) -> None:
     import aiosmtplib
 
     async def session(numbers: range) -> None:
-        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False, timeout=60)
-        await client.connect()
-        for number in numbers:
-            await client.sendmail(SENDER, [RECIPIENT], _message(size, number))
-        await client.quit()
+        for number in numbers:  # a connection per message, as smtp-source makes them
+            await aiosmtplib.send(
+                _message(size, number),
+                sender=SENDER,
+                recipients=[RECIPIENT],
+                hostname="127.0.0.1",
+                port=port,
+                start_tls=False,
+                timeout=60,
+            )
 
     share = -(-count // sessions)
     await asyncio.gather(
@@ -221,10 +230,13 @@ def smtp_sink(work: Path, name: str) -> Iterator[tuple[int, Path]]:
 
 
 @contextmanager
-def elsinore_hop(work: Path, name: str, forward: int) -> Iterator[tuple[int, int]]:
+def elsinore_hop(
+    work: Path, name: str, forward: int, spool_root: Path | None = None
+) -> Iterator[tuple[int, int]]:
     port = free_port()
+    spool = (spool_root or work) / f"{name}.spool"
     command = [*ELSINORE, "hop", "--listen", f"127.0.0.1:{port}",
-               "--forward", f"127.0.0.1:{forward}", "--spool", str(work / f"{name}.spool"),
+               "--forward", f"127.0.0.1:{forward}", "--spool", str(spool),
                "--hostname", "hop.castle.test"]  # fmt: skip
     with running(command, port, work / f"{name}.log") as process:
         yield port, process.pid
@@ -337,6 +349,20 @@ def run(count: int, sessions: int, size: int) -> tuple[list[Row], list[str]]:
                 rows.append(
                     measure("elsinore hop -> smtp-sink", port, out, count, sessions, size, pid)
                 )
+            if TMPFS.is_dir():
+                # The same hop with its spool where fsync costs nothing: the difference from
+                # the row above is what durability costs.
+                with (
+                    tempfile.TemporaryDirectory(dir=TMPFS) as memory,
+                    smtp_sink(work, "sink-behind-tmpfs-hop") as (sink, out),
+                    elsinore_hop(work, "hop-tmpfs", sink, Path(memory)) as (
+                        port,
+                        pid,
+                    ),
+                ):
+                    rows.append(
+                        measure("  same, spool on tmpfs", port, out, count, sessions, size, pid)
+                    )
         if sink_missing is None and postfix_missing is None:
             with (
                 smtp_sink(work, "sink-behind-postfix") as (sink, out),
@@ -375,7 +401,7 @@ def report(
         relayed = f"{row.relayed:10.0f}" if row.relayed is not None else f"{'-':>10}"
         ratio = (
             f"{row.relayed / postfix.relayed:10.2f}x"
-            if postfix and postfix.relayed and row.relayed and "->" in row.subject
+            if postfix and postfix.relayed and row.relayed and row.cpu_ms is not None
             else f"{'':>11}"
         )
         cpu = f"{row.cpu_ms:9.2f} ms" if row.cpu_ms is not None else ""
