@@ -106,7 +106,6 @@ def test_sigkilled_hop_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> N
             stop.set()
             await asyncio.gather(*clients)
 
-        started = time.monotonic()
         asyncio.run(rounds())
         assert len(ledger.accepted) >= 50, "too few messages to say anything"
 
@@ -131,7 +130,6 @@ def test_sigkilled_hop_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> N
         assert all(digests[i] == d for i, d in ledger.accepted.items()), "bytes changed"
         strangers = set(counts) - set(ledger.accepted) - set(ledger.unanswered)
         assert not strangers
-        assert time.monotonic() - started < 60
     finally:
         for command in (first, second, sink):
             command.close()
