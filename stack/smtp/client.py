@@ -123,8 +123,8 @@ class _Session:
     smtp: aiosmtplib.SMTP
     host: _Host
     idle_since: float = field(default_factory=time.monotonic)
-    #: How many transactions it carried: a session fails over to a fresh one only when a
-    #: reused one turns out to have been closed by the server.
+    #: How many transactions it was given: a 421 to MAIL on a session that carried one
+    #: before is a server closing an idle session, not a refusal of this message.
     used: int = 0
 
     @property
@@ -402,9 +402,9 @@ class Outbound:
         data: bytes,
     ) -> list[RecipientResult] | None:
         """MAIL, RCPT per recipient, DATA, then the session back to the pool; ``None`` when
-        a reused session turns out dead before MAIL was answered (the message may then go
-        on another session)."""
-        reused, session.used = session.used > 0, session.used + 1
+        the session turns out dead before MAIL was answered: nothing of the message was
+        sent, so it may go on a fresh session, or to the next host (RFC 5321 section 5.1)."""
+        session.used += 1
         remote = str(session.host)
         try:
             outcome = await self._exchange(session, sender, recipients, data)
@@ -417,11 +417,7 @@ class Outbound:
             ) from None
         except _Stale:
             session.smtp.close()
-            if reused:
-                return None
-            raise _Undeliverable(
-                _Reply(0, "4.4.2", "lost connection before MAIL FROM", remote)
-            ) from None
+            return None
 
     async def _exchange(
         self, session: _Session, sender: str, recipients: list[str], data: bytes

@@ -7,6 +7,8 @@ peers listen on the addresses it names, all on one port the kernel picked.
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
@@ -108,6 +110,46 @@ def test_mx_hosts_are_tried_by_preference_past_a_dead_one(
     assert result.remote == f"second.ordered.mail.test[127.0.0.72]:{port}"
     assert len(second.messages) == 1
     assert third.messages == []
+
+
+class DropsAtMail:
+    """A server on ``host:port`` that greets, answers EHLO, and hangs up at MAIL."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.listener = socket.create_server((host, port))
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            with connection, connection.makefile("rb") as lines:
+                connection.sendall(b"220 drops.test ESMTP\r\n")
+                for line in lines:
+                    if line.upper().startswith(b"EHLO"):
+                        connection.sendall(b"250-drops.test\r\n250 8BITMIME\r\n")
+                    else:
+                        break
+
+    def close(self) -> None:
+        self.listener.close()
+        self.thread.join(5)
+
+
+def test_a_host_that_hangs_up_before_the_transaction_is_passed_for_the_next(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    dropper = DropsAtMail("127.0.0.71", port)
+    try:
+        second = start(peers, "127.0.0.72", port)
+        [result] = run(deliver_once(outbound(resolver, port), ["b@ordered.mail.test"]))
+    finally:
+        dropper.close()
+    assert result.delivered, result
+    assert len(second.messages) == 1
 
 
 def test_equal_preferences_are_tried_in_random_order(
