@@ -20,6 +20,7 @@ import click
 
 from stack.dns.addresses import Endpoint, parse_endpoint
 from stack.dns.errors import AddressError
+from stack.dns.resolver import Resolver
 from stack.mime.safe import checked_text
 from stack.smtp.client import Outbound
 from stack.smtp.forward import QueueRunner, RetryPolicy
@@ -131,6 +132,12 @@ Example:
     help="STARTTLS toward --forward.",
 )
 @click.option(
+    "--resolver",
+    callback=_endpoint,
+    metavar="ADDR:PORT",
+    help="A DNS server to ask for clients' reverse names (else Received: says unknown).",
+)
+@click.option(
     "--forward-ca",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Verify --forward's certificate against this CA (PEM).",
@@ -150,6 +157,7 @@ def hop(
     retry: float,
     forward_tls: str,
     forward_ca: Path | None,
+    resolver: Endpoint | None,
 ) -> None:
     """Run a store-and-forward SMTP hop: accept, spool durably, forward to one address."""
     if (tls_cert is None) != (tls_key is None):
@@ -178,6 +186,7 @@ def hop(
             forward_tls,
             expire,
             retry,
+            resolver,
         )
     )
 
@@ -193,6 +202,7 @@ async def _run_hop(
     forward_tls: str,
     expire: float,
     retry: float,
+    resolver: Endpoint | None,
 ) -> None:
     log = logging.getLogger("elsinore.smtp")
     spool = AsyncSpool(Spool(spool_dir))
@@ -209,7 +219,8 @@ async def _run_hop(
         policy=RetryPolicy(first=retry, expire=expire),
         scan_interval=min(30.0, retry),
     )
-    inbound = Inbound(config, spool, runner.enqueue)
+    reverse = Resolver(forwarders=[resolver]) if resolver is not None else None
+    inbound = Inbound(config, spool, runner.enqueue, resolver=reverse)
     server = InboundServer(
         inbound,
         listen.host,

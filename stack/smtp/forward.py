@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from stack.mime.safe import safe_text
 from stack.smtp.client import RecipientResult
 from stack.smtp.dsn import build_dsn
 from stack.smtp.spool import AsyncSpool, Incoming, Outcome, Queued, Result, new_queue_id
@@ -217,13 +218,14 @@ class QueueRunner:
             Outcome.PERMANENT: "bounced",
             Outcome.EXPIRED: "expired",
         }[outcome]
+        # The recipient and the reply text are others' choice: escaped, one line each.
         log.info(
             "%s: to=<%s>, relay=%s, status=%s (%s)",
             message.queue_id,
-            reply.recipient,
-            reply.remote or "none",
+            safe_text(reply.recipient),
+            safe_text(reply.remote) or "none",
             status,
-            text,
+            safe_text(text),
         )
 
 

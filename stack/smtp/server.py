@@ -32,9 +32,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import dns.exception
+import dns.rdatatype
+import dns.reversename
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from stack.dns.errors import ResolveError
+from stack.dns.resolver import Resolver
 from stack.mime.lossless import Message, parse
+from stack.mime.safe import safe_text
 from stack.smtp.policy import (
     SHUTTING_DOWN,
     SPOOL_TROUBLE,
@@ -105,6 +111,26 @@ def _tls_info(transport: asyncio.BaseTransport | None) -> TlsInfo | None:
     return TlsInfo(ssl_object.version() or version, name, bits)
 
 
+async def confirmed_reverse_name(resolver: Resolver, address: str) -> str | None:
+    """The client's name for the ``Received:`` field: the PTR of its address, when that name
+    resolves back to the address (forward-confirmed reverse DNS, as Postfix requires before it
+    writes a name rather than ``unknown``); None otherwise, or when DNS fails."""
+    try:
+        answer = await resolver.resolve(dns.reversename.from_address(address), "PTR")
+        rrset = answer.rrset()
+        if rrset is None:
+            return None
+        for pointer in rrset:
+            name = pointer.target
+            rdtype = dns.rdatatype.AAAA if ":" in address else dns.rdatatype.A
+            forward = (await resolver.resolve(name, rdtype)).rrset()
+            if forward is not None and any(item.address == address for item in forward):
+                return str(name.to_text(omit_final_dot=True))
+    except (ResolveError, dns.exception.DNSException, ValueError):
+        return None
+    return None
+
+
 def _sender(envelope: Envelope) -> str:
     # aiosmtpd keeps the null reverse-path as "<>" so that its own "MAIL given?" checks hold.
     mail_from = envelope.mail_from or ""
@@ -115,7 +141,8 @@ class Inbound:
     """The aiosmtpd handler of a hop: envelope policy, transforms, spool, and the log line.
 
     ``on_queued`` is called with every message newly stored, so that the queue runner can
-    start on it without reading it back from the spool.
+    start on it without reading it back from the spool.  With a ``resolver``, the client's
+    forward-confirmed reverse DNS name goes into ``Received:``; without one it is ``unknown``.
     """
 
     def __init__(
@@ -124,11 +151,13 @@ class Inbound:
         spool: AsyncSpool,
         on_queued: Callable[[Queued], None] | None = None,
         *,
+        resolver: Resolver | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.spool = spool
         self.on_queued = on_queued
+        self.resolver = resolver
         self.clock = clock
         self.stopping = False
 
@@ -186,10 +215,14 @@ class Inbound:
         received = envelope.original_content or b""
         now = self.clock()
         peer = session.peer if isinstance(session.peer, tuple) else ("unknown", 0)
+        address = str(peer[0])
+        rdns = None
+        if self.resolver is not None:
+            rdns = await confirmed_reverse_name(self.resolver, address)
         arrival = Arrival(
             helo=session.host_name or "",
-            address=str(peer[0]),
-            rdns=None,
+            address=address,
+            rdns=rdns,
             hostname=self.config.hostname,
             queue_id=new_queue_id(now),
             recipients=tuple(envelope.rcpt_tos),
@@ -235,14 +268,16 @@ class Inbound:
         return str(queued(stored.queue_id))
 
     def _log(self, arrival: Arrival, sender: str, status: str, size: int | None = None) -> None:
+        # The client chose the names and addresses: escaped, so that one log line stays one.
         extra = "" if size is None else f", size={size}"
         log.info(
-            "%s: client=%s[%s], from=<%s>, to=<%s>%s, status=%s",
+            "%s: client=%s[%s], helo=%s, from=<%s>, to=<%s>%s, status=%s",
             arrival.queue_id,
-            arrival.helo,
+            safe_text(arrival.rdns or "unknown"),
             arrival.address,
-            sender,
-            ">,<".join(arrival.recipients),
+            safe_text(arrival.helo),
+            safe_text(sender),
+            safe_text(">,<".join(arrival.recipients)),
             extra,
             status,
         )

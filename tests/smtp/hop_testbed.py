@@ -21,6 +21,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+from stack.dns.resolver import Resolver
 from stack.smtp.client import Outbound
 from stack.smtp.forward import QueueRunner, RetryPolicy
 from stack.smtp.server import Inbound, InboundConfig, InboundServer
@@ -134,6 +135,7 @@ class InProcessHop:
         tls_context: ssl.SSLContext | None = None,
         implicit_tls: bool = False,
         policy: RetryPolicy | None = None,
+        resolver: Resolver | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config or InboundConfig(hostname="hop.castle.test")
@@ -153,7 +155,7 @@ class InProcessHop:
                 scan_interval=0.1,
                 clock=clock,
             )
-            inbound = Inbound(self.config, spooled, runner.enqueue, clock=clock)
+            inbound = Inbound(self.config, spooled, runner.enqueue, resolver=resolver, clock=clock)
             server = InboundServer(
                 inbound, HOST, 0, tls_context=tls_context, implicit_tls=implicit_tls
             )

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from stack.dns.resolver import Resolver
 from stack.mime import parse
 from stack.smtp.policy import Limits
 from stack.smtp.server import InboundConfig
 from stack.smtp.spool import State
 from tests.smtp.hop_testbed import HOST, InProcessHop, wait_until
-from tests.smtp.smtp_peers import Peer, free_port
+from tests.smtp.smtp_peers import DnsThread, Peer, free_port
 
 
 class Session:
@@ -189,3 +190,47 @@ def test_bad_helo_and_sender_are_refused_with_enhanced_codes(
         session.send(b"EHLO client.test\r\n")
     assert session.send(command)[0].startswith(reply)
     session.close()
+
+
+REVERSE_ZONE = """\
+$TTL 300
+@   SOA ns.castle.test. hostmaster.castle.test. 1 3600 600 86400 300
+@   NS  ns.castle.test.
+1.0.0 PTR client.castle.test.
+2.0.0 PTR liar.castle.test.
+"""
+FORWARD_ZONE = """\
+$TTL 300
+@      SOA ns hostmaster 1 3600 600 86400 300
+@      NS  ns
+ns     A   127.0.0.1
+client A   127.0.0.1
+liar   A   127.0.0.99
+"""
+
+
+@pytest.mark.parametrize(
+    ("client", "written"),
+    [("127.0.0.1", "client.castle.test [127.0.0.1]"), ("127.0.0.2", "unknown [127.0.0.2]")],
+)
+def test_received_names_the_client_only_by_forward_confirmed_reverse_dns(
+    tmp_path: Path, peer: Peer, client: str, written: str
+) -> None:
+    zones = DnsThread({"127.in-addr.arpa.": REVERSE_ZONE, "castle.test.": FORWARD_ZONE})
+    resolver = Resolver(forwarders=[zones.endpoint], timeout=1.0, retries=0)
+    running = InProcessHop(tmp_path, peer.port, resolver=resolver)
+    try:
+        with socket.create_connection((HOST, running.port), source_address=(client, 0)) as s:
+            file = s.makefile("rb")
+            file.readline()
+            s.sendall(b"HELO c\r\nMAIL FROM:<a@client.test>\r\nRCPT TO:<o@castle.test>\r\n")
+            s.sendall(b"DATA\r\n")
+            for _ in range(4):
+                file.readline()
+            s.sendall(b"Subject: rdns\r\n\r\n.\r\n")
+            assert file.readline().startswith(b"250 2.0.0")
+        wait_until(lambda: len(peer.messages) == 1, 20, "the message to be forwarded")
+    finally:
+        running.close()
+        zones.close()
+    assert f"from c ({written})".encode() in peer.messages[0].data
