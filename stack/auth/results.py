@@ -1,16 +1,25 @@
 """The fields that report authentication: Authentication-Results (RFC 8601) and Received-SPF
 (RFC 7208 §9.1), and the removal of forged Authentication-Results (RFC 8601 §5).
 
-Authentication-Results values are written by authres; we only fold them, one method result
+Results are modelled with authres's classes, and written and folded here, one method result
 per line, so a field with several DKIM results stays within the 78-octet line advice of
 RFC 5322 §2.1.1.  Everything here is pure: field values in, field values out.
+
+Most of what these fields repeat was chosen by someone else: the client's HELO name and
+MAIL FROM, a signature's d=, s= and i=, a From domain, a reason a verifier gave for a
+hostile signature.  Every such value goes through :func:`~stack.mime.safe.safe_text` (its
+line breaks and controls escaped, never refused: the MX must go on with the message) and is
+cut to :data:`VALUE_LIMIT` octets, then written in the syntax its place asks for (a token, a
+dot-atom, an address or a quoted-string), so it can neither add a field nor a result of its
+own.  Our own names (the authserv-id, the receiver) go through
+:func:`~stack.mime.safe.checked_text`: a control character there is refused, not reported.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import authres
 import authres.arc
@@ -19,11 +28,23 @@ import authres.dmarc
 from stack.auth.dkim import DkimResult
 from stack.auth.spf import SpfResult
 from stack.mime import Message
+from stack.mime.safe import checked_text, safe_text
 
 AUTHENTICATION_RESULTS = "Authentication-Results"
 RECEIVED_SPF = "Received-SPF"
 
+#: The most octets (UTF-8, after escaping) of a value someone else chose that a field
+#: repeats.  A reverse-path takes at most 256 (RFC 5321 §4.5.3.1.3); quoting at most doubles
+#: it, so a line holding one unbroken value stays under the 998 octets of RFC 5322 §2.1.1.
+VALUE_LIMIT = 320
+
 _DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
+#: RFC 2045 §5.1's token: what RFC 8601 §2.2 writes a ``value`` as when it can be unquoted.
+_TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`{|}~-]+")
+#: RFC 6376 §3.5's domain-name: two or more LDH labels.
+_DOMAIN_NAME = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
+)
 
 
 @dataclass(frozen=True)
@@ -73,10 +94,47 @@ def arc_result(result: str, remote_ip: str | None = None) -> authres.arc.ARCAuth
 def authentication_results(
     authserv_id: str, results: Sequence[authres.core.AuthenticationResult]
 ) -> str:
-    """The field value: ``authserv-id`` then one result per folded line (``none`` if empty)."""
+    """The field value: ``authserv-id`` then one result per folded line (``none`` if empty).
+
+    Every value of every result is made safe and written here, not by authres: it writes a
+    value holding an ``@`` unquoted whatever else it holds, so a MAIL FROM of
+    ``x@evil.test; dkim=pass`` would read as a second result.
+    """
+    head = _value(checked_text(authserv_id, "authserv-id"))
     if not results:
-        return f"{authserv_id}; none"
-    return f"{authserv_id};\n\t" + ";\n\t".join(_fold(str(result)) for result in results)
+        return f"{head}; none"
+    return f"{head};\n\t" + ";\n\t".join(_fold(_written(result)) for result in results)
+
+
+def _written(result: authres.core.AuthenticationResult) -> str:
+    """RFC 8601 §2.2's resinfo: ``method=result [reason=value] [ptype.property=pvalue]...``."""
+    method = checked_text(str(result.method), "method")
+    if result.version:
+        method += "/" + checked_text(str(result.version), "method version")
+    words = [f"{method}={checked_text(str(result.result), 'result')}"]
+    if result.reason:
+        words.append(f"reason={_quoted(_theirs(str(result.reason)))}")
+    for prop in result.properties:
+        kind = checked_text(f"{prop.type}.{prop.name}", "property")
+        words.append(f"{kind}={_pvalue(_theirs(str(prop.value or '')))}")
+        if prop.comment:
+            words.append(f"({_comment(_theirs(str(prop.comment)))})")
+    return " ".join(words)
+
+
+def _theirs(text: str) -> str:
+    """A value someone else chose, escaped and bounded (see the module's docstring)."""
+    return safe_text(text, limit=VALUE_LIMIT)
+
+
+def _pvalue(text: str) -> str:
+    """RFC 8601 §2.2's pvalue: a token, ``[local-part] "@" domain-name``, or quoted."""
+    if _TOKEN.fullmatch(text):
+        return text
+    local, at, domain = text.rpartition("@")
+    if at and _DOMAIN_NAME.fullmatch(domain):
+        return (local if not local or _DOT_ATOM.fullmatch(local) else _quoted(local)) + at + domain
+    return _quoted(text)
 
 
 def _fold(text: str, width: int = 72) -> str:
@@ -120,6 +178,15 @@ def remove_forged(message: Message, authserv_id: str) -> int:
 
 def received_spf(spf: SpfResult, receiver: str) -> str:
     """The Received-SPF field value (RFC 7208 §9.1): result, comment, key-value pairs."""
+    receiver = checked_text(receiver, "receiver")
+    spf = replace(
+        spf,
+        ip=_theirs(spf.ip),
+        sender=_theirs(spf.sender),
+        helo=_theirs(spf.helo),
+        mechanism=spf.mechanism and _theirs(spf.mechanism),
+        explanation=_theirs(spf.explanation),
+    )
     pairs = [
         ("client-ip", spf.ip),
         ("envelope-from", spf.sender),
@@ -131,7 +198,7 @@ def received_spf(spf: SpfResult, receiver: str) -> str:
         pairs.append(("mechanism", spf.mechanism))
     if spf.result in ("temperror", "permerror") and spf.explanation:
         pairs.append(("problem", spf.explanation))
-    values = "\n\t".join(f"{key}={_value(value)};" for key, value in pairs if value)
+    values = "\n\t".join(f"{key}={_dot_atom_or_quoted(value)};" for key, value in pairs if value)
     return _fold(f"{spf.result} ({_comment(_summary(spf, receiver))})") + f"\n\t{values}"
 
 
@@ -154,15 +221,25 @@ def _comment(text: str) -> str:
     return re.sub(r"([()\\])", r"\\\1", text)
 
 
+def _dot_atom_or_quoted(text: str) -> str:
+    """RFC 7208 §9.1's key-value-pair value: a dot-atom, else a quoted-string."""
+    return text if _DOT_ATOM.fullmatch(text) else _quoted(text)
+
+
 def _value(text: str) -> str:
-    if _DOT_ATOM.fullmatch(text):
-        return text
+    """RFC 8601 §2.2's value: a token, else a quoted-string."""
+    return text if _TOKEN.fullmatch(text) else _quoted(text)
+
+
+def _quoted(text: str) -> str:
+    """RFC 5322 §3.2.4: a quoted-string, ``"`` and ``\\`` backslash-escaped."""
     return '"' + re.sub(r'(["\\])', r"\\\1", text) + '"'
 
 
 __all__ = [
     "AUTHENTICATION_RESULTS",
     "RECEIVED_SPF",
+    "VALUE_LIMIT",
     "DmarcVerdict",
     "arc_result",
     "authentication_results",

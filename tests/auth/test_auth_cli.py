@@ -4,6 +4,7 @@ result, exit codes scripts can trust, one-line errors."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from dns_testbed import KEY_LINE, ServerThread
 
 from stack.auth import publish
 from stack.cli import cli, run
+from stack.mime import parse
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -130,3 +132,72 @@ def test_arc_seal_then_verify_through_our_dns(
     assert capsysbinary.readouterr().out.startswith(b"pass sets=1")
     sealed.write_bytes(sealed.read_bytes().replace(b"remembrance", b"forgetting"))
     assert run(cli(), ["arc", "verify", "--server", str(server), str(sealed)]) == 1
+
+
+INJECTED = "a@castle.test\r\nX-Injected: yes"
+
+
+def _fields_printed(out: bytes) -> list[str]:
+    """The names of the fields in what a check printed after its one-line result."""
+    _result, _, field = out.partition(b"\n")
+    return [f.name for f in parse(field).fields if f.is_field]
+
+
+@pytest.mark.parametrize("option", ["--sender", "--helo"])
+def test_spf_check_keeps_a_hostile_identity_inside_received_spf(
+    option: str, servers: ServerThread, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    identities = {"--sender": f"ophelia@{DOMAIN}", "--helo": f"mx.{DOMAIN}", option: INJECTED}
+    argv = ["spf", "check", "--ip", "192.0.2.99", "--server", str(serve_castle(servers))]
+    run(cli(), [*argv, *(word for pair in identities.items() for word in pair)])
+    out = capsysbinary.readouterr().out
+    assert _fields_printed(out) == ["Received-SPF"], out
+    assert rb"a@castle.test\\x0d\\x0aX-Injected: yes" in out  # \\ is one \ when quoted
+
+
+def test_spf_check_from_the_shell_writes_one_field(servers: ServerThread) -> None:
+    argv = ["elsinore", "spf", "check", "--ip", "192.0.2.99", "--sender", INJECTED]
+    argv += ["--helo", f"mx.{DOMAIN}", "--server", str(serve_castle(servers))]
+    proc = subprocess.run(argv, capture_output=True, check=False, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert _fields_printed(proc.stdout) == ["Received-SPF"], proc.stdout
+
+
+@pytest.mark.parametrize("option", ["--sender", "--helo"])
+def test_dmarc_check_keeps_a_hostile_identity_inside_authentication_results(
+    option: str,
+    servers: ServerThread,
+    tmp_path: Path,
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    message = tmp_path / "m.eml"
+    message.write_bytes(MESSAGE)
+    identities = {"--sender": f"ophelia@{DOMAIN}", "--helo": f"mx.{DOMAIN}", option: INJECTED}
+    argv = ["dmarc", "check", "--ip", "192.0.2.99", "--server", str(serve_castle(servers))]
+    argv += [word for pair in identities.items() for word in pair]
+    run(cli(), [*argv, str(message)])
+    out = capsysbinary.readouterr().out
+    assert _fields_printed(out) == ["Authentication-Results"], out
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [(["spf", "check"], "--receiver"), (["dmarc", "check"], "--authserv-id")],
+)
+def test_a_configured_name_with_a_line_break_is_one_line_error(
+    command: list[str],
+    option: str,
+    servers: ServerThread,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    message = tmp_path / "m.eml"
+    message.write_bytes(MESSAGE)
+    argv = [*command, "--ip", "192.0.2.99", "--sender", f"ophelia@{DOMAIN}"]
+    argv += ["--helo", f"mx.{DOMAIN}", "--server", str(serve_castle(servers))]
+    argv += [option, "mx.castle.test\r\nX-Injected: yes"]
+    assert run(cli(), [*argv, *([str(message)] if command[0] == "dmarc" else [])]) != 0
+    captured = capsys.readouterr()
+    assert "X-Injected" not in captured.out
+    (line,) = captured.err.splitlines()
+    assert line.startswith(f"elsinore: error: {option[2:]}: CR (U+000D) at character 14;")

@@ -17,6 +17,7 @@ from stack.auth.results import (
 )
 from stack.auth.spf import SpfResult
 from stack.mime import parse
+from stack.mime.safe import UnsafeTextError
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -71,3 +72,53 @@ def test_received_spf_quotes_values_and_escapes_the_comment() -> None:
     value = received_spf(odd, "mx")
     assert "(mx: permanent error in processing helo we\\(ird)" in value
     assert 'problem="bad \\"record\\""' in value
+
+
+INJECTED = "a@castle.test\r\nX-Injected: yes"
+
+
+def _one_field(name: str, value: str) -> bytes:
+    """The field as a hop writes it, checked to parse back as exactly that one field."""
+    message = parse(b"From: a@castle.test\r\n\r\nbody\r\n")
+    message.prepend(name, value)
+    data = bytes(message)
+    assert [f.name for f in parse(data).fields if f.is_field] == [name, "From"], data
+    return data
+
+
+def test_a_hostile_sender_or_helo_stays_inside_received_spf() -> None:
+    hostile = SpfResult("fail", "mailfrom", "192.0.2.1", INJECTED, "h\rX-H: 1\n", "castle.test")
+    data = _one_field("Received-SPF", received_spf(hostile, "mx.castle.test"))
+    assert rb"a@castle.test\\x0d\\x0aX-Injected: yes" in data  # \\ is one \ in a quoted-string
+
+
+def test_a_hostile_value_stays_inside_authentication_results() -> None:
+    spf = SpfResult("pass", "mailfrom", "192.0.2.1", INJECTED, "mx\0", "castle.test")
+    dkim = DkimResult("fail", "evil.test\n", "s\u2028", "rsa-sha256", INJECTED, "bad\r\n", "b\n")
+    entries = [spf_result(spf), dkim_result(dkim), dmarc_result(DmarcVerdict("fail", INJECTED))]
+    _one_field("Authentication-Results", authentication_results("mx.castle.test", entries))
+
+
+def test_a_hostile_address_cannot_add_a_result_to_ours() -> None:
+    # authres writes any value holding an "@" unquoted: a MAIL FROM that carries a ";" and a
+    # method of its own would be read as a second, passing result.
+    sender = "x@evil.test; dkim=pass header.d=paypal.test"
+    spf = SpfResult("fail", "mailfrom", "192.0.2.1", sender, "mx.evil.test", "evil.test")
+    value = authentication_results("mx.castle.test", [spf_result(spf)])
+    parsed = authres.AuthenticationResultsHeader.parse_value(value.replace("\n\t", " "))
+    assert [(r.method, r.result) for r in parsed.results] == [("spf", "fail")]
+    assert parsed.results[0].smtp_mailfrom == sender
+
+
+def test_a_hostile_reason_with_an_at_sign_is_quoted() -> None:
+    dkim = DkimResult("fail", "castle.test", "s1", "rsa-sha256", "@castle.test", "a@b; x=y")
+    value = authentication_results("mx.castle.test", [dkim_result(dkim)])
+    parsed = authres.AuthenticationResultsHeader.parse_value(value.replace("\n\t", " "))
+    assert parsed.results[0].reason == "a@b; x=y"
+
+
+def test_a_configured_authserv_id_or_receiver_with_a_line_break_is_refused() -> None:
+    with pytest.raises(UnsafeTextError, match="^authserv-id: CR"):
+        authentication_results("mx.castle.test\r\nX-Injected: yes", [spf_result(SPF)])
+    with pytest.raises(UnsafeTextError, match="^receiver: LF"):
+        received_spf(SPF, "mx\nX-Injected: yes")
