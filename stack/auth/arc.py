@@ -22,7 +22,6 @@ from stack.auth.dkim import DEFAULT_HEADERS, signed_headers
 from stack.auth.errors import AuthError, SigningKeyError
 from stack.auth.keys import SigningKey
 from stack.auth.lookup import DnsLookup, dkim_dnsfunc
-from stack.dns.errors import ResolveError
 from stack.mime import parse
 
 ChainResult = Literal["none", "pass", "fail"]
@@ -44,21 +43,29 @@ NO_CHAIN = ArcChain("none", 0)
 
 
 def verify_chain(message: bytes, lookup: DnsLookup) -> ArcChain:
-    """Validate every ARC set (§5.2): ``none`` without sets, else ``pass`` or ``fail``."""
+    """Validate every ARC set (§5.2): ``none`` without sets, else ``pass`` or ``fail``.
+
+    Never raises for what the message holds: a set dkimpy cannot read, a key name that is
+    not a DNS name or a key DNS does not give all end the chain in ``fail``.
+    """
     logger = logging.Logger("elsinore.arc")
+    problems: dict[str, str] = {}
     try:
         status, sets, reason = dkimpy.arc_verify(
-            message, logger=logger, dnsfunc=dkim_dnsfunc(lookup), minkey=1024
+            message, logger=logger, dnsfunc=dkim_dnsfunc(lookup, problems), minkey=1024
         )
-    except ResolveError as exc:
-        return ArcChain("fail", 0, f"key lookup failed: {exc}")
     except (dkimpy.DKIMException, IndexError) as exc:
         # dkimpy could not read the header (IndexError: one that starts with a fold).
         sets = parse(message).get_all("ARC-Seal")
         return ArcChain("fail" if sets else "none", len(sets), f"unreadable: {exc!r}")
-    result = bytes(status).decode("ascii").lower()
+    # dkimpy gives None, not a status, when a seal says the chain had already failed
+    # (cv=fail): §5.2 ends such a chain in fail.
+    result = bytes(status or b"fail").decode("ascii").lower()
     chain: ChainResult = "pass" if result == "pass" else "none" if result == "none" else "fail"
-    return ArcChain(chain, len(sets or ()), str(reason or ""))
+    why = str(reason or "")
+    if chain == "fail" and problems:
+        why = "; ".join([why, *problems.values()]) if why else "; ".join(problems.values())
+    return ArcChain(chain, len(sets or ()), why)
 
 
 def seal(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -24,8 +24,7 @@ from dkim.util import InvalidTagValueList, parse_tag_value
 
 from stack.auth.errors import AuthError
 from stack.auth.keys import SigningKey
-from stack.auth.lookup import DnsLookup, txt_strings
-from stack.dns.errors import ResolveError
+from stack.auth.lookup import DnsLookup, dkim_dnsfunc
 from stack.mime import parse
 
 #: RFC 6376 §5.4.1's recommended fields, in the order they are listed in ``h=``.
@@ -192,7 +191,7 @@ def _verify_one(verifier: _Verifier, index: int, lookup: DnsLookup, allow_sha1: 
     if tags.get(b"a", b"").strip().lower() == b"rsa-sha1" and not allow_sha1:
         return fail("permerror", "rsa-sha1 signatures are not valid (RFC 8301 §3.1)")
     try:
-        verified = verifier.dkim.verify(idx=index, dnsfunc=_dnsfunc(lookup, outcome))
+        verified = verifier.dkim.verify(idx=index, dnsfunc=dkim_dnsfunc(lookup, outcome))
     except dkimpy.ValidationError as exc:
         # §6.1.3: a body hash that does not match is a failed signature, not a broken one.
         if str(exc).startswith("body hash mismatch"):
@@ -208,24 +207,6 @@ def _verify_one(verifier: _Verifier, index: int, lookup: DnsLookup, allow_sha1: 
         return fail("permerror", outcome["permerror"])
     reason = verifier.messages[-1] if verifier.messages else "signature did not verify"
     return fail("fail", reason)
-
-
-def _dnsfunc(lookup: DnsLookup, outcome: dict[str, str]) -> Callable[..., bytes | None]:
-    """dkimpy's ``dnsfunc`` over our lookup, noting why a key could not be had (§6.1.2)."""
-
-    def dnsfunc(name: bytes | str, timeout: float = 5) -> bytes | None:
-        text = name.decode("ascii", "replace") if isinstance(name, bytes) else name
-        try:
-            found = txt_strings(lookup, text)
-        except ResolveError as exc:
-            outcome["temperror"] = f"key lookup failed: {exc}"
-            raise dkimpy.DnsTimeoutError(str(exc)) from None
-        if not found:
-            outcome["permerror"] = f"no key for signature at {text.rstrip('.')}"
-            return None
-        return found[0]
-
-    return dnsfunc
 
 
 def _tags(value: bytes) -> dict[bytes, bytes]:

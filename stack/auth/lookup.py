@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
+import dkim as dkimpy
+import dns.exception
 import dns.name
 import dns.rdata
 import dns.rdataclass
@@ -39,19 +41,53 @@ def txt_strings(lookup: DnsLookup, name: str) -> list[bytes]:
     ]
 
 
-def dkim_dnsfunc(lookup: DnsLookup) -> Callable[..., bytes | None]:
-    """dkimpy's ``dnsfunc``: the first TXT record at a name, or None.
+def dkim_dnsfunc(
+    lookup: DnsLookup, problems: dict[str, str] | None = None
+) -> Callable[..., bytes | None]:
+    """dkimpy's ``dnsfunc``, for DKIM and ARC alike: the first TXT record at a key name.
 
-    dkimpy turns an exception into a ``temperror``-like failure of that one signature, so a
-    :class:`ResolveError` is allowed through.
+    The name is ``s=._domainkey.d=.``, written by whoever wrote the signature, so it is hostile
+    text: one that is not printable ASCII or not a DNS name (an empty label, a label over 63
+    octets) holds no key.  It is never sent to DNS, and the answer is None, which dkimpy
+    reports as a key it could not find: a ``permerror`` of that signature (RFC 6376 §6.1.2),
+    not a ``temperror`` that would have the message tried again for ever.  A lookup that got
+    no answer raises dkimpy's ``DnsTimeoutError``, which dkimpy reports as a failed signature.
+
+    ``problems``, when given, is told which happened: ``problems["permerror"]`` or
+    ``problems["temperror"]`` holds the reason, so a caller can name the right result.
     """
+    noted = problems if problems is not None else {}
 
     def dnsfunc(name: bytes | str, timeout: float = 5) -> bytes | None:
-        text = name.decode("ascii") if isinstance(name, bytes) else name
-        found = txt_strings(lookup, text)
-        return found[0] if found else None
+        text = _key_name(name)
+        if text is None:
+            shown = name.decode("utf-8", "replace") if isinstance(name, bytes) else name
+            noted["permerror"] = f"key name {shown.rstrip('.')!r} is not a DNS name"
+            return None
+        try:
+            found = txt_strings(lookup, text)
+        except ResolveError as exc:
+            noted["temperror"] = f"key lookup failed: {exc}"
+            raise dkimpy.DnsTimeoutError(str(exc)) from None
+        if not found:
+            noted["permerror"] = f"no key for signature at {text.rstrip('.')}"
+            return None
+        return found[0]
 
     return dnsfunc
+
+
+def _key_name(name: bytes | str) -> str | None:
+    """``name`` as text if it is printable ASCII and a DNS name, else None."""
+    if isinstance(name, bytes):
+        name = name.decode("ascii", "replace")  # U+FFFD is not ASCII: refused below
+    if not name.isascii() or not name.isprintable() or " " in name:
+        return None
+    try:
+        dns.name.from_text(name)
+    except dns.exception.DNSException:
+        return None
+    return name
 
 
 class StaticLookup:

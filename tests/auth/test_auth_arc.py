@@ -68,3 +68,26 @@ def test_the_verifier_reports_the_chain_in_authentication_results() -> None:
     verdict = inbound.authenticate(sealed, "192.0.2.1", f"ophelia@{DOMAIN}", "mx", LOOKUP)
     assert verdict.arc.result == "pass"
     assert "arc=pass" in verdict.authentication_results("mx.elsewhere.test")
+
+
+def _with_seal_tag(sealed: bytes, old: bytes, new: bytes) -> bytes:
+    head, _, body = sealed.partition(b"\r\n\r\n")
+    seal, _, rest = head.partition(b"\r\nARC-Message-Signature:")
+    return seal.replace(old, new) + b"\r\nARC-Message-Signature:" + rest + b"\r\n\r\n" + body
+
+
+@pytest.mark.parametrize("selector", ["sél".encode(), b"s\xff", b"a..b", b"x" * 70, b""])
+def test_a_seal_whose_key_name_is_not_a_dns_name_fails_the_chain(selector: bytes) -> None:
+    hostile = _with_seal_tag(hop(MESSAGE), b"s=arc", b"s=" + selector)
+    chain = arc.verify_chain(hostile, LOOKUP)
+    assert chain.result == "fail"
+    verdict = inbound.authenticate(hostile, "192.0.2.1", f"ophelia@{DOMAIN}", "mx", LOOKUP)
+    assert verdict.arc.result == "fail"
+    inbound.stamp(hostile, verdict, "mx.castle.test")
+
+
+def test_a_seal_that_reports_a_failed_chain_ends_it_in_fail() -> None:
+    # dkimpy answers None, not a status, for a chain that a seal says has already failed.
+    twice = hop(hop(MESSAGE))
+    broken = twice.replace(b"i=2; cv=pass", b"i=2; cv=fail")
+    assert arc.verify_chain(broken, LOOKUP).result == "fail"

@@ -4,11 +4,13 @@ crashes on hostile input is a verifier an attacker can switch off."""
 from __future__ import annotations
 
 import pytest
+from auth_testbed import DOMAIN, MESSAGE, serve_castle, signing_key
+from dns_testbed import ServerThread
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stack.auth import arc, dkim, dmarc
-from stack.auth.lookup import StaticLookup
+from stack.auth.lookup import StaticLookup, resolver_lookup
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -41,3 +43,15 @@ def test_a_header_dkimpy_cannot_read_still_reports_its_signature() -> None:
     data = b"\tfolded first line\r\nDKIM-Signature: v=1; d=castle.test; s=s1\r\n\r\nbody\r\n"
     (result,) = dkim.verify_all(data, NOTHING)
     assert (result.result, result.domain, result.selector) == ("permerror", "castle.test", "s1")
+
+
+@pytest.mark.parametrize("selector", ["sél".encode(), b"s\xff", b"a..b", b"x" * 70, b"a b"])
+def test_a_signature_whose_key_name_is_not_a_dns_name_is_a_permerror(
+    selector: bytes, servers: ServerThread
+) -> None:
+    signed = dkim.sign(MESSAGE, DOMAIN, "s1", signing_key("ed25519"))
+    hostile = signed.replace(b"s=s1;", b"s=" + selector + b";", 1)
+    with resolver_lookup(serve_castle(servers), timeout=0.5) as lookup:
+        (result,) = dkim.verify_all(hostile, lookup)
+    assert result.result == "permerror", result
+    assert "not a DNS name" in result.reason
