@@ -128,9 +128,10 @@ def decode_message(
 
 def _later_date(fields: list[lossless.Field], headers: tuple[Header, ...], sink: _Sink) -> None:
     """Say so when ``Mail.date`` comes from a Date field after an unreadable first one."""
+    first = next((h.value for h in headers if h.name.lower() == "date"), None)
+    if first is None or isinstance(first, DateTime):
+        return  # the common case, found without looking past the first Date
     dates = [pair for pair in zip(fields, headers, strict=True) if pair[1].name.lower() == "date"]
-    if len(dates) < 2 or isinstance(dates[0][1].value, DateTime):
-        return
     for field, header in dates[1:]:
         if isinstance(header.value, DateTime):
             reason = "the first Date field is unreadable; this one gives the date"

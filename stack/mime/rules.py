@@ -98,72 +98,67 @@ def header_defects(
 ) -> Iterator[Defect]:
     """The rules of RFC 5322 2.1.1 and 3.6 (or RFC 2046 5.2.1) that ``message``'s header
     breaks; ``headers`` are its fields, decoded, in the same order."""
-    fields = [field for field in message.fields if field.is_field]
     for field in message.fields:
-        at = long_line(field.raw)
-        if at is not None:
-            yield _line_defect(field.offset + at, field.name or None)
+        if len(field.raw) > MAX_LINE:
+            at = long_line(field.raw)
+            if at is not None:
+                yield _line_defect(field.offset + at, field.name or None)
     if entity is Entity.PART:
         return
+    names = [header.name.lower() for header in headers]
+    present = set(names)
     end = message.body_offset - len(message.separator)
-    names = [field.name.lower() for field in fields]
     if entity is Entity.ENCAPSULATED:
-        if not {"from", "subject", "date"} & set(names):
+        if not {"from", "subject", "date"} & present:
             yield Defect(
                 "missing-field",
                 end,
                 "RFC 2046 5.2.1: an encapsulated message needs From, Subject or Date",
             )
-    elif not fields:
+    elif not names:
         yield Defect("empty-header", end, "RFC 5322 3.6: no header fields; From and Date are due")
     else:
         for name in ("From", "Date"):
-            if name.lower() not in names:
+            if name.lower() not in present:
                 yield Defect("missing-field", end, f"RFC 5322 3.6: no {name} field", name)
-    seen: set[str] = set()
-    for field, name in zip(fields, names, strict=True):
-        if name in _AT_MOST_ONCE:
-            if name in seen:
-                yield Defect(
-                    "duplicate-field",
-                    field.offset,
-                    f"RFC 5322 3.6: a second {field.name} field (at most one is allowed)",
-                    field.name,
-                )
-            seen.add(name)
-    yield from _sender_defects(fields, headers)
-
-
-def _sender_defects(fields: list[lossless.Field], headers: tuple[Header, ...]) -> Iterator[Defect]:
-    """RFC 5322 3.6.2: Sender is one mailbox, and is required when From names several."""
-    first: dict[str, tuple[lossless.Field, Header]] = {}
-    for field, header in zip(fields, headers, strict=True):
-        first.setdefault(header.name.lower(), (field, header))
-    sender = first.get("sender")
-    if sender is not None:
-        field, header = sender
-        if isinstance(header.value, tuple) and (
-            len(header.value) != 1 or isinstance(header.value[0], Group)
-        ):
+    # Offsets are looked up only for a broken rule, so a good header costs no second pass.
+    fields = [field for field in message.fields if field.is_field] if present else []
+    if len(present) < len(names):
+        seen: set[str] = set()
+        for index, name in enumerate(names):
+            if name in _AT_MOST_ONCE:
+                if name in seen:
+                    field = fields[index]
+                    yield Defect(
+                        "duplicate-field",
+                        field.offset,
+                        f"RFC 5322 3.6: a second {field.name} field (at most one is allowed)",
+                        field.name,
+                    )
+                seen.add(name)
+    if "sender" in present:
+        index = names.index("sender")
+        value = headers[index].value
+        if isinstance(value, tuple) and (len(value) != 1 or isinstance(value[0], Group)):
             yield Defect(
                 "invalid-sender",
-                field.offset,
-                f"RFC 5322 3.6.2: Sender holds {len(header.value)} addresses, not one mailbox",
-                field.name,
+                fields[index].offset,
+                f"RFC 5322 3.6.2: Sender holds {len(value)} addresses, not one mailbox",
+                fields[index].name,
             )
-    author = first.get("from")
-    if author is not None and sender is None:
-        field, header = author
-        value = header.value
-        if isinstance(value, tuple):
-            mailboxes = sum(1 for item in value if isinstance(item, Mailbox))
-            if mailboxes > 1:
-                yield Defect(
-                    "missing-sender",
-                    field.offset,
-                    f"RFC 5322 3.6.2: From names {mailboxes} mailboxes, so Sender is required",
-                    field.name,
-                )
+    elif "from" in present:
+        index = names.index("from")
+        value = headers[index].value
+        authors = (
+            sum(1 for item in value if isinstance(item, Mailbox)) if isinstance(value, tuple) else 0
+        )
+        if authors > 1:
+            yield Defect(
+                "missing-sender",
+                fields[index].offset,
+                f"RFC 5322 3.6.2: From names {authors} mailboxes, so Sender is required",
+                fields[index].name,
+            )
 
 
 def body_defects(body: bytes, offset: int, encoding: str) -> Iterator[Defect]:

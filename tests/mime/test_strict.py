@@ -87,6 +87,13 @@ VIOLATIONS = [
         "RFC 5322 3.6.2",
         id="two-authors-no-sender",
     ),
+    pytest.param(
+        HEAD + b"Sender: hamlet@castle.test, horatio@castle.test\r\n\r\n",
+        "Sender",
+        len(HEAD),
+        "RFC 5322 3.6.2",
+        id="sender-of-two",
+    ),
 ]
 
 
