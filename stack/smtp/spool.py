@@ -39,7 +39,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
 
 from stack.errors import ElsinoreError
 
@@ -135,6 +134,18 @@ class Result:
     outcome: Outcome
     reply: str = ""
     retry_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """The results of one attempt at a message, to record."""
+
+    queue_id: str
+    results: tuple[Result, ...]
+
+
+#: What one group commit holds: messages to store and attempts to record, in any mix.
+Write = Incoming | Recording
 
 
 _SCHEMA = """
@@ -235,24 +246,44 @@ class Spool:
     def record_many(self, batch: Sequence[tuple[str, Sequence[Result]]]) -> list[list[State]]:
         """Apply each message's results (``(queue_id, results)``) in one transaction; returns
         every recipient's new state.  A message with nothing left to try is finished."""
-        states: list[list[State]] = []
-        now = self.clock()
         with self._transaction():
-            for queue_id, results in batch:
-                states.append([self._record(queue_id, result) for result in results])
-                left = self._db.execute(
-                    "SELECT count(*) FROM recipient WHERE message = ? AND state IN (?, ?)",
-                    (queue_id, *(state.value for state in PENDING)),
-                ).fetchone()[0]
-                if left == 0:
-                    self._db.execute(
-                        "UPDATE message SET data = NULL, finished = ? WHERE id = ?",
-                        (now, queue_id),
-                    )
-        return states
+            return [self._record_message(Recording(q, tuple(r))) for q, r in batch]
 
     def record(self, queue_id: str, results: Sequence[Result]) -> list[State]:
         return self.record_many([(queue_id, results)])[0]
+
+    def apply_many(self, batch: Sequence[Write]) -> list[Stored | list[State] | SpoolError]:
+        """Apply stores and recordings in one durable transaction, each in a savepoint of
+        its own: one that fails (a recipient recorded twice) is undone and answered with
+        its error, and the others still commit."""
+        answers: list[Stored | list[State] | SpoolError] = []
+        with self._transaction():
+            for write in batch:
+                self._db.execute("SAVEPOINT write")
+                try:
+                    if isinstance(write, Incoming):
+                        answers.append(self._store(write))
+                    else:
+                        answers.append(self._record_message(write))
+                except SpoolError as exc:
+                    self._db.execute("ROLLBACK TO write")
+                    answers.append(exc)
+                self._db.execute("RELEASE write")
+        return answers
+
+    def _record_message(self, recording: Recording) -> list[State]:
+        queue_id = recording.queue_id
+        states = [self._record(queue_id, result) for result in recording.results]
+        left = self._db.execute(
+            "SELECT count(*) FROM recipient WHERE message = ? AND state IN (?, ?)",
+            (queue_id, *(state.value for state in PENDING)),
+        ).fetchone()[0]
+        if left == 0:
+            self._db.execute(
+                "UPDATE message SET data = NULL, finished = ? WHERE id = ?",
+                (self.clock(), queue_id),
+            )
+        return states
 
     def _record(self, queue_id: str, result: Result) -> State:
         row = self._db.execute(
@@ -340,27 +371,21 @@ class _Transaction:
             self._db.execute("ROLLBACK")
 
 
-In = TypeVar("In")
-Out = TypeVar("Out")
+class _GroupCommit:
+    """Applies in the spool's thread, in one transaction, every write submitted while the
+    previous transaction ran: one fsync for all of them."""
 
-
-class _GroupCommit(Generic[In, Out]):
-    """Calls ``write(items)`` in the spool's thread with every item submitted while the
-    previous call ran: one transaction, one fsync, for all of them."""
-
-    def __init__(
-        self, write: Callable[[Sequence[In]], list[Out]], executor: ThreadPoolExecutor
-    ) -> None:
-        self._write = write
+    def __init__(self, spool: Spool, executor: ThreadPoolExecutor) -> None:
+        self._spool = spool
         self._executor = executor
-        self._pending: list[tuple[In, asyncio.Future[Out]]] = []
+        self._pending: list[tuple[Write, asyncio.Future[Stored | list[State]]]] = []
         self._running = False
         self._task: asyncio.Task[None] | None = None  # the drain running, kept from the GC
 
-    async def submit(self, item: In) -> Out:
+    async def submit(self, write: Write) -> Stored | list[State]:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Out] = loop.create_future()
-        self._pending.append((item, future))
+        future: asyncio.Future[Stored | list[State]] = loop.create_future()
+        self._pending.append((write, future))
         if not self._running:
             self._running = True
             self._task = loop.create_task(self._drain())
@@ -373,7 +398,7 @@ class _GroupCommit(Generic[In, Out]):
                 batch, self._pending = self._pending, []
                 try:
                     answers = await loop.run_in_executor(
-                        self._executor, self._write, [item for item, _ in batch]
+                        self._executor, self._spool.apply_many, [write for write, _ in batch]
                     )
                 except Exception as exc:  # every waiter learns of it; the hop answers 451
                     for _, future in batch:
@@ -381,7 +406,11 @@ class _GroupCommit(Generic[In, Out]):
                             future.set_exception(exc)
                     continue
                 for (_, future), answer in zip(batch, answers, strict=True):
-                    if not future.done():
+                    if future.done():
+                        continue
+                    if isinstance(answer, SpoolError):
+                        future.set_exception(answer)
+                    else:
                         future.set_result(answer)
         finally:
             self._running = False
@@ -389,19 +418,22 @@ class _GroupCommit(Generic[In, Out]):
 
 class AsyncSpool:
     """The spool for asyncio code: every call runs in one thread of its own, and stores and
-    records are committed in groups."""
+    records share group commits."""
 
     def __init__(self, spool: Spool) -> None:
         self.spool = spool
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="spool")
-        self._stores = _GroupCommit(spool.store_many, self._executor)
-        self._records = _GroupCommit(spool.record_many, self._executor)
+        self._writes = _GroupCommit(spool, self._executor)
 
     async def store(self, incoming: Incoming) -> Stored:
-        return await self._stores.submit(incoming)
+        answer = await self._writes.submit(incoming)
+        assert isinstance(answer, Stored)
+        return answer
 
     async def record(self, queue_id: str, results: Sequence[Result]) -> list[State]:
-        return await self._records.submit((queue_id, results))
+        answer = await self._writes.submit(Recording(queue_id, tuple(results)))
+        assert isinstance(answer, list)
+        return answer
 
     async def due(self, now: float, limit: int = 1000) -> list[Queued]:
         loop = asyncio.get_running_loop()
@@ -424,11 +456,13 @@ __all__ = [
     "Incoming",
     "Outcome",
     "Queued",
+    "Recording",
     "Result",
     "Spool",
     "SpoolError",
     "State",
     "Stored",
+    "Write",
     "fsync_directory",
     "new_queue_id",
 ]

@@ -18,10 +18,13 @@ from stack.smtp.spool import (
     AsyncSpool,
     Incoming,
     Outcome,
+    Recording,
     Result,
     Spool,
     SpoolError,
     State,
+    Stored,
+    Write,
     new_queue_id,
 )
 
@@ -133,13 +136,13 @@ def test_unwritable_spool_is_a_spool_error(tmp_path: Path) -> None:
 def test_concurrent_stores_share_commits(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     batches: list[int] = []
-    store_many = spool.store_many
+    apply_many = spool.apply_many
 
-    def counting(batch: Sequence[Incoming]) -> list:  # type: ignore[type-arg]
+    def counting(batch: Sequence[Write]) -> list[Stored | list[State] | SpoolError]:
         batches.append(len(batch))
-        return store_many(batch)
+        return apply_many(batch)
 
-    spool.store_many = counting  # type: ignore[method-assign]
+    spool.apply_many = counting  # type: ignore[method-assign]
 
     async def main() -> None:
         spooled = AsyncSpool(spool)
@@ -162,3 +165,19 @@ def test_spool_directory_is_created(tmp_path: Path) -> None:
     Spool(tmp_path / "a" / "b").close()
     assert (tmp_path / "a" / "b" / "spool.sqlite").exists()
     assert os.stat(tmp_path / "a" / "b").st_size >= 0
+
+
+def test_a_failed_write_in_a_group_does_not_undo_the_others(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.store(incoming("M1"))
+    answers = spool.apply_many(
+        [
+            Recording("M1", (Result("nobody@castle.test", Outcome.DELIVERED),)),
+            incoming("M2"),
+            Recording("M1", (Result("a@castle.test", Outcome.DELIVERED),)),
+        ]
+    )
+    assert isinstance(answers[0], SpoolError)
+    assert answers[1] == Stored("M2", new=True)
+    assert answers[2] == [State.DELIVERED]
+    assert [m.queue_id for m in Spool(tmp_path).due(now=2000.0)] == ["M2"]
