@@ -18,11 +18,12 @@ from typing import Literal
 
 import dkim as dkimpy
 
-from stack.auth.dkim import DEFAULT_HEADERS, signed_headers
+from stack.auth.dkim import DEFAULT_HEADERS, field_names, key_names, signed_headers
 from stack.auth.errors import AuthError, SigningKeyError
 from stack.auth.keys import SigningKey
 from stack.auth.lookup import DnsLookup, dkim_dnsfunc
 from stack.mime import parse
+from stack.mime.safe import checked_text
 
 ChainResult = Literal["none", "pass", "fail"]
 #: Prepended in this order, so the ARC-Seal ends on top, as each set is added (§4.2).
@@ -81,8 +82,13 @@ def seal(
     Authentication-Results of ``authserv_id`` to seal."""
     if key.algorithm != "rsa":
         raise SigningKeyError("ARC seals with rsa-sha256 only (RFC 8617 §4.1.2)")
+    # Our own names, but they go into fields we write: checked, never escaped (see
+    # stack.mime.safe), and in the ASCII form dkimpy writes.
+    selector, domain = key_names(selector, domain)
+    if not checked_text(authserv_id, "authserv-id").isascii():
+        raise AuthError(f"authserv-id {authserv_id!r}: not ASCII (write a domain as A-labels)")
     tree = parse(message)
-    include = signed_headers([f.name for f in tree.fields if f.is_field], headers, ())
+    include = signed_headers([f.name for f in tree.fields if f.is_field], field_names(headers), ())
     include = [name for name in include if not name.startswith("arc-")]
     try:
         lines = dkimpy.arc_sign(

@@ -25,7 +25,8 @@ from dkim.util import InvalidTagValueList, parse_tag_value
 from stack.auth.errors import AuthError
 from stack.auth.keys import SigningKey
 from stack.auth.lookup import DnsLookup, dkim_dnsfunc
-from stack.mime import parse
+from stack.auth.publish import selector_name
+from stack.mime import Field, parse
 
 #: RFC 6376 §5.4.1's recommended fields, in the order they are listed in ``h=``.
 DEFAULT_HEADERS: tuple[str, ...] = (
@@ -86,15 +87,18 @@ class Signer:
 
     def signature(self, message: bytes) -> str:
         """The ``DKIM-Signature`` field value (folded, without the name) for ``message``."""
+        selector, domain = key_names(self.selector, self.domain)
         fields = parse(message).fields
         include = signed_headers(
-            [f.name for f in fields if f.is_field], self.headers, self.oversign
+            [f.name for f in fields if f.is_field],
+            field_names(self.headers),
+            field_names(self.oversign),
         )
         signer = dkimpy.DKIM(message, signature_algorithm=self.key.signature_algorithm)
         try:
             line = signer.sign(
-                self.selector.encode("ascii"),
-                self.domain.encode("ascii"),
+                selector.encode("ascii"),
+                domain.encode("ascii"),
                 self.key.dkimpy_key,
                 canonicalize=CANONICALIZATION,
                 include_headers=[name.encode("ascii") for name in include],
@@ -110,6 +114,31 @@ class Signer:
         tree = parse(message)
         tree.prepend("DKIM-Signature", self.signature(message))
         return bytes(tree)
+
+
+def key_names(selector: str, domain: str) -> tuple[str, str]:
+    """The selector and domain as ``s=`` and ``d=`` write them: checked as keygen checks them
+    (:func:`~stack.auth.publish.selector_name` raises :class:`KeyNameError`), U-labels
+    written as A-labels, so a signature names the record keygen published.
+
+    They come from configuration, yet go into a field we write: a line break there would be
+    header injection, a name that is no DNS name a signature nobody can verify.
+    """
+    labels = [label.decode("ascii") for label in selector_name(selector, domain).labels[:-1]]
+    # Only the separator can be "_domainkey": every other label is letters, digits, hyphens.
+    at = labels.index("_domainkey")
+    return ".".join(labels[:at]), ".".join(labels[at + 1 :])
+
+
+def field_names(names: Iterable[str]) -> list[str]:
+    """``names`` if each is a field name (RFC 5322 §3.6.8), else :class:`AuthError`."""
+    for name in names:
+        if not Field.valid_name(name):
+            raise AuthError(
+                f"{name!r} is not a field name (printable US-ASCII without a colon, RFC 5322 "
+                "§3.6.8)"
+            )
+    return list(names)
 
 
 def sign(message: bytes, domain: str, selector: str, key: SigningKey) -> bytes:
@@ -237,6 +266,8 @@ __all__ = [
     "OVERSIGNED",
     "DkimResult",
     "Signer",
+    "field_names",
+    "key_names",
     "sign",
     "signed_headers",
     "verify_all",

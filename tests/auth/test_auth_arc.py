@@ -7,10 +7,11 @@ import pytest
 from auth_testbed import DOMAIN, MESSAGE, signing_key
 
 from stack.auth import arc, dkim, inbound
-from stack.auth.errors import AuthError, SigningKeyError
+from stack.auth.errors import AuthError, KeyNameError, SigningKeyError
 from stack.auth.lookup import StaticLookup
 from stack.auth.publish import txt_rdata
 from stack.mime import parse
+from stack.mime.safe import UnsafeTextError
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -91,3 +92,20 @@ def test_a_seal_that_reports_a_failed_chain_ends_it_in_fail() -> None:
     twice = hop(hop(MESSAGE))
     broken = twice.replace(b"i=2; cv=pass", b"i=2; cv=fail")
     assert arc.verify_chain(broken, LOOKUP).result == "fail"
+
+
+@pytest.mark.parametrize(
+    ("domain", "selector", "authserv_id", "error"),
+    [
+        (DOMAIN, "arc\r\nX-Injected: yes", RELAY, KeyNameError),
+        (f"{DOMAIN}\nX-Injected: yes", "arc", RELAY, KeyNameError),
+        (DOMAIN, "arc", f"{RELAY}\r\nX-Injected: yes", UnsafeTextError),
+        (DOMAIN, "arc", "relais.château.test", AuthError),
+    ],
+)
+def test_a_configured_name_a_seal_cannot_carry_is_refused(
+    domain: str, selector: str, authserv_id: str, error: type[Exception]
+) -> None:
+    stamped = f"Authentication-Results: {authserv_id}; arc=none\r\n".encode(errors="replace")
+    with pytest.raises(error):
+        arc.seal(stamped + MESSAGE, domain, selector, KEY, authserv_id)

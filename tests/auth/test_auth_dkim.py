@@ -8,7 +8,7 @@ from auth_testbed import DOMAIN, MESSAGE, serve_castle, signing_key, tsig_key
 from dns_testbed import ServerThread
 
 from stack.auth import dkim, keys, publish
-from stack.auth.errors import PublishError, SigningKeyError
+from stack.auth.errors import AuthError, KeyNameError, PublishError, SigningKeyError
 from stack.auth.lookup import StaticLookup, resolver_lookup
 from stack.auth.publish import txt_rdata
 from stack.mime import parse
@@ -137,3 +137,33 @@ def test_rsa_sha1_signatures_are_not_valid() -> None:
     (result,) = dkim.verify_all(signed, lookup_for(("s1", key)))
     assert result.result == "permerror"
     assert "RFC 8301" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("domain", "selector"),
+    [
+        (DOMAIN, "s1\r\nX-Injected: yes"),
+        (f"{DOMAIN}\r\nX-Injected: yes", "s1"),
+        (DOMAIN, "s 1"),
+        (DOMAIN, "s1\0"),
+        ("castle", "s1"),
+    ],
+)
+def test_a_configured_name_that_is_not_a_dns_name_is_refused(domain: str, selector: str) -> None:
+    with pytest.raises(KeyNameError):
+        dkim.sign(MESSAGE, domain, selector, signing_key("ed25519"))
+
+
+def test_a_unicode_selector_signs_as_its_a_label_as_keygen_publishes_it() -> None:
+    key = signing_key("ed25519")
+    signed = dkim.sign(MESSAGE, DOMAIN, "sél", key)
+    assert b"s=xn--sl-bja;" in signed
+    (result,) = dkim.verify_all(signed, lookup_for(("xn--sl-bja", key)))
+    assert result.result == "pass"
+
+
+@pytest.mark.parametrize("header", ["subject\r\nx-injected", "sübject", "to:", ""])
+def test_a_configured_field_to_sign_that_is_not_a_field_name_is_refused(header: str) -> None:
+    signer = dkim.Signer(DOMAIN, "s1", signing_key("ed25519"), headers=("from", header))
+    with pytest.raises(AuthError, match="not a field name"):
+        signer.sign(MESSAGE)
