@@ -8,6 +8,7 @@ endings, its folding, a DKIM signature over it), as DESIGN.md's first principle 
 from __future__ import annotations
 
 from stack.mime.lossless import parse
+from stack.mime.safe import checked_text
 from stack.spam.verdict import Score
 
 VERDICT_FIELD = "X-Spamtacus"
@@ -15,7 +16,12 @@ SCORE_FIELD = "X-Spamtacus-Score"
 
 
 def score_value(score: Score, classifier: str) -> str:
-    """``0.9987 (fisher; 15 words)``: the score, the classifier and how many clues counted."""
+    """``0.9987 (fisher; 15 words)``: the score, the classifier and how many clues counted.
+
+    The classifier's name is configuration: a line break in it is refused
+    (:func:`~stack.mime.safe.checked_text`), not written.
+    """
+    classifier = checked_text(classifier, "classifier")
     words = "word" if score.meaningful == 1 else "words"
     return f"{score.probability:.4f} ({classifier}; {score.meaningful} {words})"
 

@@ -118,7 +118,7 @@ def test_a_hostile_reason_with_an_at_sign_is_quoted() -> None:
 
 
 def test_a_configured_authserv_id_or_receiver_with_a_line_break_is_refused() -> None:
-    with pytest.raises(UnsafeTextError, match="^authserv-id: CR"):
+    with pytest.raises(UnsafeTextError, match=r"^authserv-id: CR"):
         authentication_results("mx.castle.test\r\nX-Injected: yes", [spf_result(SPF)])
-    with pytest.raises(UnsafeTextError, match="^receiver: LF"):
+    with pytest.raises(UnsafeTextError, match=r"^receiver: LF"):
         received_spf(SPF, "mx\nX-Injected: yes")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.strategies import wire_messages
 from harness.strategies.mime import Entity
+from stack.mime.safe import UnsafeTextError
 from stack.spam.mark import mark
 from stack.spam.tokenizer import tokenize
 from stack.spam.verdict import Score, Verdict
@@ -56,3 +58,8 @@ def test_an_unterminated_from_line_is_not_glued_to_the_new_fields() -> None:
     marked = mark(b"From ", SCORE, "graham")
     assert marked.startswith(b"X-Spamtacus: yes")
     assert marked.endswith(b"\nFrom ")
+
+
+def test_a_classifier_name_with_a_line_break_is_refused_by_name() -> None:
+    with pytest.raises(UnsafeTextError, match=r"^classifier: CR"):
+        mark(b"Subject: x\r\n\r\nbody\r\n", SCORE, "fisher\r\nX-Injected: yes")
