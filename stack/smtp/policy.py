@@ -12,7 +12,7 @@ one's data, which a more lenient or stricter server down the line then split dif
 SMTP smuggling (CVE-2023-51764, -51765, -51766).  :class:`DataReader` is a state machine over
 bytes whose only end is ``<CRLF>.<CRLF>``.  A CR that is not followed by LF, or an LF that is
 not preceded by CR, is a *bare line end*: it never ends the data and never starts a line that
-could end it.  The hop then refuses the whole message once its real end has been read
+could end it.  The hop then refuses the message at once and closes the connection
 (:attr:`BareLineEnds.REFUSE`, the default, like Postfix's ``smtpd_forbid_bare_newline``), or
 stores it with every bare line end written as CRLF (:attr:`BareLineEnds.NORMALISE`); either
 way the forged second message is never a message of its own.
@@ -280,10 +280,17 @@ _PLAIN_LINES = re.compile(rb"(?:[^.\r\n][^\r\n]*+\r\n|\r\n)++")
 @dataclass(frozen=True, slots=True)
 class DataProblem:
     """Why the data read cannot be accepted: a reply, and where (offset in the data as the
-    client sent it, after the 354)."""
+    client sent it, after the 354).
+
+    ``closes``: the client's line ends cannot be trusted to show where its data ends, so the
+    server answers at once and closes the connection rather than read on for a
+    ``<CRLF>.<CRLF>`` that a client ending lines with a bare LF never sends (Postfix's
+    ``smtpd_forbid_bare_newline`` does the same, with the same 521).  Other problems leave
+    the framing intact: the reply comes after the end of the data."""
 
     reply: Reply
     offset: int
+    closes: bool = False
 
 
 class DataReader:
@@ -407,16 +414,17 @@ class DataReader:
         if self.bare_line_ends is BareLineEnds.REFUSE and self.problem is None:
             self._refuse(
                 Reply(
-                    500,
+                    521,
                     "5.5.2",
                     f"{bare.value} in message data at byte {offset}: "
-                    "lines must end with <CRLF> (RFC 5321 2.3.8)",
+                    "lines must end with <CRLF> (RFC 5321 2.3.8); closing the connection",
                 ),
                 offset,
+                closes=True,
             )
 
-    def _refuse(self, reply: Reply, offset: int) -> None:
-        self.problem = DataProblem(reply, offset)
+    def _refuse(self, reply: Reply, offset: int, *, closes: bool = False) -> None:
+        self.problem = DataProblem(reply, offset, closes)
         self._chunks.clear()  # nothing of a refused message is kept
 
 

@@ -347,6 +347,14 @@ class StrictSMTP(SMTP):
             if not chunk:
                 raise ConnectionResetError("connection closed during DATA")
             used = reader.feed(chunk)
+            problem = reader.problem
+            if problem is not None and problem.closes:
+                # Nothing the client sends after this can be framed safely: answer and go.
+                self._set_post_data_state()
+                await self.push(str(problem.reply))
+                assert self.transport is not None
+                self.transport.close()
+                return
             if used < len(chunk):
                 # Commands pipelined after the end of data: back to the stream for the
                 # command loop.  aiosmtpd reaches into the buffer the same way (STARTTLS).

@@ -116,7 +116,7 @@ def test_a_forged_end_never_ends_the_data(end: bytes, bare: bool, mode: BareLine
     assert reader.done and consumed == len(wire), "only the real <CRLF>.<CRLF> ends it"
     assert (reader.problem is not None) == (bare and mode is BareLineEnds.REFUSE)
     if mode is BareLineEnds.REFUSE and bare:
-        assert reader.problem is not None and reader.problem.reply.code == 500
+        assert reader.problem is not None and reader.problem.reply.code == 521
     if reader.problem is None:
         # Normalised (or a NUL/space, which is text): the forged commands are body text.
         assert b"MAIL FROM:<evil@bad.test>" in reader.message()
@@ -129,7 +129,8 @@ def test_bare_line_end_is_refused_with_its_offset(data: bytes, offset: int) -> N
     reader, _ = read(data)
     assert reader.done and reader.problem is not None
     assert reader.problem.offset == offset
-    assert str(reader.problem.reply).startswith("500 5.5.2 Bare <")
+    assert str(reader.problem.reply).startswith("521 5.5.2 Bare <")
+    assert reader.problem.closes
     assert f"byte {offset}" in reader.problem.reply.text
 
 
@@ -156,6 +157,7 @@ def test_line_of_1000_octets_with_crlf_is_accepted_and_1001_refused() -> None:
     long, _ = read(b"x" * 999 + b"\r\n.\r\n")
     assert long.done and long.problem is not None
     assert "Line too long" in long.problem.reply.text
+    assert not long.problem.closes, "the framing is intact: the reply comes after the end"
     # The transparent dot does not count toward the line.
     stuffed, _ = read(b"." + b"." * 998 + b"\r\n.\r\n")
     assert stuffed.problem is None

@@ -82,9 +82,16 @@ def smuggle(port: int, name: str, end: bytes) -> tuple[bytes, bytes]:
         )
         client.sock.sendall(data)
         answer = client.reply()
-        return answer, client.command(b"NOOP")
-    finally:
+        if answer.startswith(b"521"):
+            # Refused at the first bare line end, and the connection closed: nothing the
+            # client sent after it was read as a command.
+            assert client.sock.recv(1024) == b""
+            return answer, b"closed"
+        noop = client.command(b"NOOP")
         client.close()
+        return answer, noop
+    finally:
+        client.sock.close()
 
 
 @pytest.fixture(scope="module")
@@ -123,10 +130,11 @@ def test_forged_second_message_never_arrives(hops: tuple[Command, Command, Path]
     for (mode, name), (answer, noop) in answers.items():
         bare = {n: b for n, _, b in FORGED_ENDS}[name]
         if mode == "refuse" and bare:
-            assert answer.startswith(b"500 5.5.2 Bare <"), (mode, name, answer)
+            assert answer.startswith(b"521 5.5.2 Bare <"), (mode, name, answer)
+            assert noop == b"closed"
         else:
             assert answer.startswith(b"250 2.0.0 OK queued as "), (mode, name, answer)
-        assert noop.startswith(b"250 2.0.0"), (mode, name, noop)
+            assert noop.startswith(b"250 2.0.0"), (mode, name, noop)
 
     subjects = []
     for message in stored(sink):
@@ -144,3 +152,19 @@ def test_forged_second_message_never_arrives(hops: tuple[Command, Command, Path]
         # Every line end that reached the sink is a CRLF: the next server cannot be fooled.
         assert b"\r" not in message.replace(b"\r\n", b"")
         assert b"\n" not in message.replace(b"\r\n", b"")
+
+
+def test_a_client_ending_lines_with_bare_lf_is_answered_at_once(
+    hops: tuple[Command, Command, Path],
+) -> None:
+    refusing, _, _ = hops
+    client = Client(refusing.port)
+    client.command(b"EHLO client.test")
+    client.command(b"MAIL FROM:<sender@client.test>")
+    client.command(b"RCPT TO:<victim@castle.test>")
+    client.command(b"DATA")
+    # It will never send <CRLF>.<CRLF>: without an answer now, it would wait for a timeout.
+    client.sock.sendall(b"Subject: unix\n\nbody\n.\n")
+    assert client.reply().startswith(b"521 5.5.2 Bare <LF> in message data at byte 13")
+    assert client.sock.recv(1024) == b""
+    client.sock.close()
