@@ -32,6 +32,7 @@ from collections.abc import Iterator
 
 from stack.mime.errors import Defect, EncodeError, ParseError
 from stack.mime.fields.params import decode_content_type, decode_transfer_encoding
+from stack.mime.folding import LIMIT
 from stack.mime.safe import checked_text
 
 #: Multiparts and embedded messages nested deeper than this are left opaque (with a defect),
@@ -98,8 +99,8 @@ class Field:
 
         A CR or LF in the value that is not part of a fold would start a new field or end the
         header: that is header injection (CVE-2024-6923), and it is refused; so is any other
-        control character (:func:`stack.mime.safe.checked_text`).  Values someone else chose
-        go through :func:`stack.mime.safe.safe_text` first.
+        control character (:func:`stack.mime.safe.checked_text`), and a line over 998 octets.
+        Values someone else chose go through :func:`stack.mime.safe.safe_text` first.
         """
         if not cls.valid_name(name):
             raise EncodeError(f"invalid field name {name!r}")
@@ -114,6 +115,12 @@ class Field:
         unfolded = value.replace("\r\n", "").replace("\n", "")
         checked_text(unfolded.replace("\t", " "), f"{name} field")
         text = f"{name}: {value}" if value else f"{name}:"
+        longest = max(len(line.encode()) for line in text.replace("\r\n", "\n").split("\n"))
+        if longest > LIMIT:
+            raise EncodeError(
+                f"{name} field has a line of {longest} octets; a line may not exceed {LIMIT} "
+                "(RFC 5322 2.1.1): fold it, or bound what it repeats"
+            )
         raw = text.replace("\r\n", "\n").replace("\n", linesep.decode("ascii")).encode()
         return cls(raw + linesep)
 

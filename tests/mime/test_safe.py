@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from harness.strategies.hostile import hostile_text
 from stack.errors import ElsinoreError
-from stack.mime import Field, parse
+from stack.mime import EncodeError, Field, parse
 from stack.mime.safe import UnsafeTextError, checked_text, safe_text
 
 _FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
@@ -132,3 +132,12 @@ def test_a_field_is_never_built_with_a_nul_or_control_character(value: str) -> N
 def test_a_field_may_still_be_folded_and_hold_tabs() -> None:
     field = Field.build("X-Test", "a\tb\r\n\tc")
     assert bytes(field) == b"X-Test: a\tb\r\n\tc\r\n"
+
+
+def test_a_field_line_over_998_octets_is_refused() -> None:
+    # RFC 5322 2.1.1: a line MUST NOT pass 998 octets; an unbroken value cannot be folded.
+    Field.build("X-Test", "x" * 990)  # 998 octets with the name, colon and space
+    with pytest.raises(EncodeError, match="998"):
+        Field.build("X-Test", "x" * 991)
+    with pytest.raises(EncodeError, match="998"):
+        Field.build("X-Test", "short\r\n " + "é" * 500)
