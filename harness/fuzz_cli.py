@@ -49,9 +49,10 @@ _VERBOSE = click.option(
 def fuzz_group() -> None:
     """Coverage-guided fuzzing of every parser with atheris (libFuzzer).
 
-    Each target runs in its own process for a bounded time; an exception, a 5-second input
-    or 2 GB of memory is a finding, saved under fuzz/crashes/TARGET/ where the test suite
-    replays it.  The command exits non-zero when a target found something.
+    Each target runs in its own process for a bounded time; an exception, 2 GB of memory or
+    an input slower than the target's limit (5 s per 64 KiB of input, at least 1 s: see
+    'fuzz list') is a finding, saved under fuzz/crashes/TARGET/ where the test suite replays
+    it.  The command exits non-zero when a target found something.
 
     \b
     Examples:
@@ -64,7 +65,7 @@ def fuzz_group() -> None:
 @fuzz_group.command("list")
 @_JSON
 def list_command(as_json: bool) -> None:
-    """List the targets with their input bound, seeds and saved findings.
+    """List the targets with their input bound, time limit per input, seeds and saved findings.
 
     \b
     Example:
@@ -76,6 +77,7 @@ def list_command(as_json: bool) -> None:
             "target": target.name,
             "family": target.family,
             "max_len": target.max_len,
+            "timeout_seconds": target.timeout_seconds,
             "seeds": _count(layout.seeds(target)),
             "regressions": len(regression_inputs(layout, target)),
             "summary": target.summary,
@@ -88,7 +90,8 @@ def list_command(as_json: bool) -> None:
     width = max(len(target.name) for target in TARGETS)
     for row in rows:
         click.echo(
-            f"{row['target']:<{width}}  {row['max_len']:>6} B  {row['seeds']:>3} seeds  "
+            f"{row['target']:<{width}}  {row['max_len']:>6} B  {row['timeout_seconds']:>2} s  "
+            f"{row['seeds']:>3} seeds  "
             f"{row['regressions']:>2} regressions  {row['summary']}"
         )
 
