@@ -4,9 +4,11 @@ aiosmtpd does the session (greeting, EHLO, MAIL, RCPT, STARTTLS, pipelining, tim
 :class:`StrictSMTP` changes three things in it, each for a reason in :mod:`.policy`:
 
 - DATA is read by :class:`~stack.smtp.policy.DataReader`, whose only end is
-  ``<CRLF>.<CRLF>``.  aiosmtpd's own reader splits lines at CRLF and so never ends at a bare
-  LF either, but it stores bare CR and LF as they came and cannot refuse or normalise them;
-  the next server down the line might split them differently.
+  ``<CRLF>.<CRLF>``, in chunks of 64 KiB rather than line by line.  aiosmtpd's own reader
+  splits lines at CRLF and so never ends at a bare LF either, but it stores bare CR and LF
+  as they came and cannot refuse or normalise them, and the next server down the line might
+  split them differently.  Refused, a bare line end is answered at once (521) and the
+  connection closed;
 - every 2xx, 4xx and 5xx reply carries an enhanced status code (ENHANCEDSTATUSCODES), those
   aiosmtpd writes itself included; EHLO also offers PIPELINING (aiosmtpd reads pipelined
   commands already) and ENHANCEDSTATUSCODES;
