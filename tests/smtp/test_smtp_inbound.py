@@ -234,3 +234,31 @@ def test_received_names_the_client_only_by_forward_confirmed_reverse_dns(
         running.close()
         zones.close()
     assert f"from c ({written})".encode() in peer.messages[0].data
+
+
+def test_smtputf8_addresses_pass_through_and_received_says_utf8smtp(tmp_path: Path) -> None:
+    peer = Peer(HOST, free_port(), name="sink.castle.test", enable_SMTPUTF8=True)
+    peer.start()
+    running = InProcessHop(tmp_path, peer.port)
+    try:
+        session = Session(running.port)
+        session.send(b"EHLO client.test\r\n")
+        sender = "hamlet@dänemark.test".encode()
+        recipient = "ophélie@castle.test".encode()
+        assert session.send(b"MAIL FROM:<" + sender + b"> SMTPUTF8 BODY=8BITMIME\r\n")[
+            0
+        ].startswith(b"250")
+        assert session.send(b"RCPT TO:<" + recipient + b">\r\n")[0].startswith(b"250")
+        session.send(b"DATA\r\n")
+        body = "Subject: ünïcödé\r\n\r\nÆble\r\n".encode()
+        assert session.send(body + b".\r\n")[0].startswith(b"250 2.0.0")
+        session.close()
+        wait_until(lambda: len(peer.messages) == 1, 20, "the message to be forwarded")
+    finally:
+        running.close()
+        peer.stop()
+    [message] = peer.messages
+    assert message.sender == "hamlet@dänemark.test"
+    assert message.recipients == ["ophélie@castle.test"]
+    assert message.data.endswith(body)
+    assert b"with UTF8SMTP id" in message.data
