@@ -245,3 +245,25 @@ def test_an_empty_to_is_not() -> None:
 )
 def test_what_other_codecs_refused_strict_mode_reads(data: bytes) -> None:
     assert decode(data, strict=True) == decode(data)
+
+
+OUTLOOK_NAME = b'"=?iso-8859-1?Q?HasenundFr=F6sche=2Etxt?="'
+OUTLOOK_ATTACHMENT = HEAD + (
+    b"Content-Type: text/plain;\r\n\tname=" + OUTLOOK_NAME + b"\r\n"
+    b"Content-Disposition: attachment;\r\n\tfilename=" + OUTLOOK_NAME + b"\r\n"
+    b"\r\nhi\r\n"
+)
+
+
+def test_outlooks_encoded_file_name_is_read_leniently_and_refused_strictly(
+    tmp_path: Path,
+) -> None:
+    mail = decode(OUTLOOK_ATTACHMENT)
+    assert mail.filename == "HasenundFrösche.txt"
+    assert {d.kind for d in mail.defects} == {"encoded-word-in-parameter"}
+    with pytest.raises(ParseError, match="RFC 2047") as caught:
+        decode(OUTLOOK_ATTACHMENT, strict=True)
+    assert caught.value.field == "Content-Type"
+    (tmp_path / "outlook.eml").write_bytes(OUTLOOK_ATTACHMENT)
+    described = CliRunner().invoke(mime, ["descr", str(tmp_path / "outlook.eml")])
+    assert '"HasenundFrösche.txt"' in described.output
