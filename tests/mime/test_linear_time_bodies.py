@@ -103,6 +103,26 @@ def _nested_messages(encoding: str) -> Shape:
     return make
 
 
+def _near_boundaries(line: bytes) -> Shape:
+    """A multipart whose body is lines that a boundary scan must look at and pass over."""
+
+    def make(n: int) -> bytes:
+        head = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+        return head + line * (n // len(line)) + b"--b--\r\n"
+
+    return make
+
+
+def _prefix_boundaries(n: int) -> bytes:
+    """Sixty multiparts within each other, each boundary a prefix of the next one's, around
+    lines that every level's scan starts to match."""
+    opening = b"".join(
+        b"Content-Type: multipart/mixed; boundary=%s\r\n\r\n--%s\r\n" % (b"b" * k, b"b" * k)
+        for k in range(1, 61)
+    )
+    return opening + b"\r\n" + b"--b\r\n" * (n // 5)
+
+
 # name: (whole message of about n bytes, n)
 MESSAGE_CASES: dict[str, tuple[Shape, int]] = {
     "qp-blank-run": (lambda n: _text(b" " * n + b"x \r\n", encoding="quoted-printable"), 4_000),
@@ -117,6 +137,10 @@ MESSAGE_CASES: dict[str, tuple[Shape, int]] = {
     ),
     "unicode-escape-backslashes": (lambda n: _text(b"\\" * n, charset="unicode-escape"), 256_000),
     "many-qp-parts": (_qp_parts, 64_000),
+    "near-boundaries": (_near_boundaries(b"--bx\r\n"), 64_000),
+    "bare-cr-before-boundaries": (_near_boundaries(b"\r--b"), 64_000),
+    "dash-lines": (_near_boundaries(b"--\r\n"), 64_000),
+    "prefix-boundaries": (_prefix_boundaries, 64_000),
     "nested-multiparts": (_nested_multiparts, 64_000),
     "nested-messages": (_nested_messages("7bit"), 16_000),
     "nested-base64-messages": (_nested_messages("base64"), 16_000),
