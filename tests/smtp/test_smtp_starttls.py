@@ -64,6 +64,7 @@ def test_cleartext_pipelined_after_starttls_is_discarded(
         ehlo = read_reply(tls)
         assert ehlo.startswith(b"250-hop.castle.test"), ehlo
         assert b"STARTTLS" not in ehlo
+        assert b"AUTH" not in ehlo, "a hop takes no logins"
         # Had the injected MAIL been read, this would be "503 nested MAIL command".
         tls.sendall(b"MAIL FROM:<good@client.test>\r\n")
         assert read_reply(tls).startswith(b"250 2.1.0")
