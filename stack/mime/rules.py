@@ -21,8 +21,10 @@ RFC 2045 2.7, 6.1, 6.7        an 8-bit byte in a body labelled (or defaulting to
 Line endings are counted as LF or CRLF alike: mail at rest (Maildir, mbox) uses the host's
 line ending, and the lossless layer reads both.
 
-A MIME body part is not a message: only the line and 8-bit rules apply to it.  Every rule is
-one pass over the bytes it reads, so decoding stays linear.
+A MIME body part is not a message: only the line and 8-bit rules apply to it.  The bodies
+checked are the leaves': a multipart's preamble and epilogue, and an encapsulated message's
+bytes against its enclosing part's label, are not (yet).  Every rule is one pass over the
+bytes it reads, so decoding stays linear.
 """
 
 from __future__ import annotations
