@@ -28,7 +28,7 @@ class Session:
         self.greeting = self.reply()
 
     def reply(self) -> list[bytes]:
-        lines = []
+        lines: list[bytes] = []
         while True:
             line = self.file.readline()
             assert line.endswith(b"\r\n"), [*lines, line]

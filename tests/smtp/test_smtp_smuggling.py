@@ -39,7 +39,7 @@ class Client:
         self.reply()  # the greeting
 
     def reply(self) -> bytes:
-        lines = []
+        lines: list[bytes] = []
         while True:
             while b"\r\n" not in self.buffer:
                 chunk = self.sock.recv(65536)
