@@ -313,7 +313,7 @@ def srv(
             lambda bound: f"srv: listening on {bound}, storing {kind} in {directory}",
         )
     )
-    log.info("stopped after %d messages", sink.stored)
+    log.info("stopped after %d message%s", sink.stored, "" if sink.stored == 1 else "s")
 
 
 # -- send ------------------------------------------------------------------------------------
