@@ -15,11 +15,9 @@ from collections.abc import Callable
 import pytest
 from linear_time import MAX_RATIO, settled_growth
 
-from stack.mime import decode, transfer
+from stack.mime import ParseError, decode, transfer
 from stack.mime.lossless import MAX_DEPTH
 from stack.mime.model import Data, Nested
-
-pytestmark = pytest.mark.slow
 
 Shape = Callable[[int], bytes]
 
@@ -57,6 +55,7 @@ TRANSFER_CASES: dict[str, tuple[Shape, str, int]] = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(TRANSFER_CASES))
 def test_transfer_decoding_time_grows_linearly(name: str) -> None:
     make, encoding, n = TRANSFER_CASES[name]
@@ -147,6 +146,7 @@ MESSAGE_CASES: dict[str, tuple[Shape, int]] = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MESSAGE_CASES))
 def test_message_decoding_time_grows_linearly(name: str) -> None:
     make, n = MESSAGE_CASES[name]
@@ -173,3 +173,34 @@ def test_messages_nested_past_the_depth_limit_are_read_without_recursing() -> No
     assert depth == MAX_DEPTH
     assert isinstance(body, Data)
     assert any(defect.kind == "nesting-too-deep" for defect in mail.all_defects())
+
+
+_FROM_AND_DATE = b"From: a@b.example\r\nDate: Thu, 3 Dec 2026 19:30:00 +0000\r\n"
+
+
+@pytest.mark.parametrize(
+    ("charset", "body"),
+    [
+        ("utf-16", b"odd"),  # half a UTF-16 code unit at the end
+        ("utf-7", b"a+AA"),  # a shift that never ends
+        ("unicode-escape", b"a\\"),  # a backslash that escapes nothing
+    ],
+)
+def test_a_text_body_its_charset_cannot_read_is_kept_as_bytes_with_a_defect(
+    charset: str, body: bytes
+) -> None:
+    # surrogateescape cannot stand for bytes below 0x80, so these used to raise
+    # UnicodeDecodeError out of lenient decode.
+    message = _FROM_AND_DATE + _text(body, charset=charset)
+    mail = decode(message)
+    assert mail.body == Data(body)
+    assert [defect.kind for defect in mail.defects] == ["undecodable-text"]
+    with pytest.raises(ParseError, match="undecodable-text"):
+        decode(message, strict=True)
+
+
+@pytest.mark.parametrize("charset", ["punycode", "idna"])
+def test_domain_label_codecs_are_not_charsets(charset: str) -> None:
+    mail = decode(_FROM_AND_DATE + _text(b"abc-", charset=charset))
+    assert mail.body == Data(b"abc-")
+    assert [defect.kind for defect in mail.defects] == ["unknown-charset"]
