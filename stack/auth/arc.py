@@ -18,7 +18,13 @@ from typing import Literal
 
 import dkim as dkimpy
 
-from stack.auth.dkim import DEFAULT_HEADERS, field_names, key_names, signed_headers
+from stack.auth.dkim import (
+    DEFAULT_HEADERS,
+    UNREADABLE_SIGNATURE,
+    field_names,
+    key_names,
+    signed_headers,
+)
 from stack.auth.errors import AuthError, SigningKeyError
 from stack.auth.keys import SigningKey
 from stack.auth.lookup import DnsLookup, dkim_dnsfunc
@@ -50,13 +56,17 @@ def verify_chain(message: bytes, lookup: DnsLookup) -> ArcChain:
     not a DNS name or a key DNS does not give all end the chain in ``fail``.
     """
     logger = logging.Logger("elsinore.arc")
+    # dkimpy logs why a set failed, with text the sender chose; without a handler of its
+    # own the logger would fall back to printing it on our stderr.
+    logger.addHandler(logging.NullHandler())
     problems: dict[str, str] = {}
     try:
         status, sets, reason = dkimpy.arc_verify(
             message, logger=logger, dnsfunc=dkim_dnsfunc(lookup, problems), minkey=1024
         )
-    except (dkimpy.DKIMException, IndexError) as exc:
-        # dkimpy could not read the header (IndexError: one that starts with a fold).
+    except UNREADABLE_SIGNATURE as exc:
+        # dkimpy could not read the header (IndexError: one that starts with a fold) or a
+        # set (see UNREADABLE_SIGNATURE).
         sets = parse(message).get_all("ARC-Seal")
         return ArcChain("fail" if sets else "none", len(sets), f"unreadable: {exc!r}")
     # dkimpy gives None, not a status, when a seal says the chain had already failed

@@ -189,6 +189,14 @@ def verify_all(message: bytes, lookup: DnsLookup, *, allow_sha1: bool = False) -
 #: that starts with a continuation line, as of dkimpy 1.1.8).
 _DKIMPY_PARSE_ERRORS = (dkimpy.DKIMException, IndexError)
 
+#: What dkimpy lets escape from verifying a signature it cannot read, besides its own
+#: exceptions (dkimpy 1.1.8, found by the property tests and fuzz targets of issue 13): a
+#: ValueError from ``int()`` of a t=, x= or l= past CPython's 4,300-digit limit, from PyNaCl
+#: for an Ed25519 b= that is not 64 bytes, from base64 and from decoding; an IndexError or
+#: KeyError from a tag list it half read.  Each is a signature no verifier can check: a
+#: permerror (RFC 6376 §6.1.1), never an exception out of the MX.
+UNREADABLE_SIGNATURE = (dkimpy.DKIMException, ValueError, IndexError, KeyError)
+
 
 class _Verifier(logging.Handler):
     """One dkimpy verifier and the log lines it wrote (they carry its reasons for failing).
@@ -226,8 +234,8 @@ def _verify_one(verifier: _Verifier, index: int, lookup: DnsLookup, allow_sha1: 
         if str(exc).startswith("body hash mismatch"):
             return fail("fail", "body hash did not verify")
         return fail("permerror", str(exc))
-    except dkimpy.DKIMException as exc:
-        return fail("permerror", str(exc))
+    except UNREADABLE_SIGNATURE as exc:
+        return fail("permerror", f"unreadable signature: {exc or type(exc).__name__}")
     if verified:
         return fail("pass", "")
     if "temperror" in outcome:
@@ -264,6 +272,7 @@ def _result(tags: dict[bytes, bytes], result: DkimResultName, reason: str) -> Dk
 __all__ = [
     "DEFAULT_HEADERS",
     "OVERSIGNED",
+    "UNREADABLE_SIGNATURE",
     "DkimResult",
     "Signer",
     "field_names",

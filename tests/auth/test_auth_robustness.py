@@ -3,6 +3,8 @@ crashes on hostile input is a verifier an attacker can switch off."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from auth_testbed import DOMAIN, MESSAGE, serve_castle, signing_key
 from dns_testbed import ServerThread
@@ -55,3 +57,36 @@ def test_a_signature_whose_key_name_is_not_a_dns_name_is_a_permerror(
         (result,) = dkim.verify_all(hostile, lookup)
     assert result.result == "permerror", result
     assert "not a DNS name" in result.reason
+
+
+def _signed_lookup() -> tuple[bytes, StaticLookup]:
+    key = signing_key("ed25519")
+    record = f"v=DKIM1; k=ed25519; p={key.record().split('p=')[1]}"
+    lookup = StaticLookup({(f"s1._domainkey.{DOMAIN}", "TXT"): [f'"{record}"']})
+    return dkim.sign(MESSAGE, DOMAIN, "s1", key), lookup
+
+
+def test_a_signature_time_past_cpythons_digit_limit_is_a_permerror() -> None:
+    signed, lookup = _signed_lookup()
+    hostile = re.sub(rb"t=[0-9]+", b"t=" + b"9" * 5000, signed, count=1)
+    (result,) = dkim.verify_all(hostile, lookup)
+    assert result.result == "permerror"
+
+
+def test_an_ed25519_signature_of_the_wrong_length_fails() -> None:
+    signed, lookup = _signed_lookup()
+    start = signed.index(b"b=", signed.index(b"bh=") + 3)  # b= is the last tag
+    hostile = signed[:start] + b"b=" + b"A" * 400 + signed[signed.index(b"\r\nFrom:") :]
+    (result,) = dkim.verify_all(hostile, lookup)
+    assert result.result in ("fail", "permerror")
+
+
+def test_an_arc_seal_time_past_cpythons_digit_limit_fails_the_chain(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    hostile = b"ARC-Seal: i=1; a=rsa-sha256; cv=none; d=castle.test; s=arc; t=" + b"9" * 5000
+    hostile += b"; b=AAAA\r\nARC-Message-Signature: i=1; a=rsa-sha256; d=castle.test; s=arc;"
+    hostile += b" h=from; bh=AAAA; b=AAAA\r\nARC-Authentication-Results: i=1; x; arc=none\r\n"
+    assert arc.verify_chain(hostile + MESSAGE, NOTHING).result == "fail"
+    # dkimpy logs why; nothing of that (text the attacker chose) reaches our stderr.
+    assert capfd.readouterr().err == ""
