@@ -45,6 +45,24 @@ def test_quoted_printable_decoder_strips_transport_padding() -> None:
     assert transfer.decode_quoted_printable(b"a  \r\nb=  \r\nc\t") == b"a\r\nbc"
 
 
+def _strip_line_ends(data: bytes) -> bytes:
+    """RFC 2045 6.7 rule 3 the obvious way, line by line: blanks before LF, CRLF or the end."""
+    lines = data.split(b"\n")
+    out = []
+    for index, line in enumerate(lines):
+        if index < len(lines) - 1 and line.endswith(b"\r"):
+            out.append(line[:-1].rstrip(b" \t") + b"\r")
+        else:
+            out.append(line.rstrip(b" \t"))
+    return b"\n".join(out)
+
+
+@given(QP_BYTES)
+def test_quoted_printable_strips_blanks_exactly_where_lines_end(data: bytes) -> None:
+    # The decoder does this with one linear pattern (issue 13); the loop is the reference.
+    assert transfer._QP_TRAILING_WSP.sub(b"", data) == _strip_line_ends(data)
+
+
 def test_quoted_printable_soft_break_followed_by_space() -> None:
     # mrmime's generator found this one: the space after a soft break is data.
     assert transfer.decode_quoted_printable(b"a=\r\n b\r\n") == b"a b\r\n"
