@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -233,3 +235,71 @@ def test_swaks_delivers_into_srv(srv: Srv, tmp_path: Path) -> None:
     [stored] = srv.stored()
     # swaks writes its own CRLF before the final dot, even after data that ends with one.
     assert stored in (MESSAGES[0], MESSAGES[0] + b"\r\n")
+
+
+def _postfix_tool(name: str) -> str:
+    path = shutil.which(name) or f"/usr/sbin/{name}"
+    if not Path(path).exists():
+        pytest.skip(f"{name} is not installed (Debian package postfix)")
+    return path
+
+
+@pytest.mark.interop
+def test_postfix_smtp_source_delivers_into_srv(srv: Srv) -> None:
+    source = _postfix_tool("smtp-source")
+    done = subprocess.run(
+        [source, "-l", "2048", "-m", "20", "-s", "4", "-f", "h@castle.test", "-t", "o@castle.test",
+         f"127.0.0.1:{srv.port}"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    status, _ = srv.stop()
+    assert status == 0
+    stored = srv.stored()
+    assert len(stored) == 20
+    assert all(message.startswith(b"From: <h@castle.test>\r\n") for message in stored)
+
+
+@pytest.mark.interop
+def test_send_delivers_into_postfix_smtp_sink() -> None:
+    sink = _postfix_tool("smtp-sink")
+    if os.geteuid() != 0:
+        pytest.skip("smtp-sink drops to the postfix user, which needs root")
+    # Not under tmp_path: the postfix user cannot enter pytest's private directories.
+    with tempfile.TemporaryDirectory(prefix="elsinore-smtp-sink-") as scratch:
+        Path(scratch).chmod(0o755)
+        dumps = Path(scratch) / "dumps"
+        dumps.mkdir(mode=0o777)
+        dumps.chmod(0o777)
+        data = _send_into_smtp_sink(sink, dumps)
+    # smtp-sink writes the envelope as X- fields and its own Received field first, and
+    # stores lines with LF ends.
+    assert b"X-Mail-Args: <h@castle.test>" in data
+    assert b"X-Rcpt-Args: <o@castle.test>" in data
+    assert b"X-Rcpt-Args: <p@c.test>" in data
+    assert b"\n" + MESSAGES[0].replace(b"\r\n", b"\n") in data
+
+
+def _send_into_smtp_sink(sink: str, dumps: Path) -> bytes:
+    port = free_port()
+    process = subprocess.Popen(
+        [sink, "-u", "postfix", "-d", f"{dumps}/%M.", f"127.0.0.1:{port}", "16"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while _refuses_connections(port):
+            assert time.monotonic() < deadline, "smtp-sink does not listen"
+            time.sleep(0.05)
+        done = send(port, "--sender", "h@castle.test", "-r", "o@castle.test", "-r", "p@c.test")
+        assert done.returncode == 0, done.stdout + done.stderr
+        deadline = time.monotonic() + 10
+        while not any(dumps.iterdir()):
+            assert time.monotonic() < deadline, "smtp-sink stored nothing"
+            time.sleep(0.05)
+    finally:
+        process.terminate()
+        process.wait(10)
+    [dump] = list(dumps.iterdir())
+    return dump.read_bytes()
