@@ -315,6 +315,12 @@ def test_strict_mode_refuses_what_the_encoder_could_not_write(text: str) -> None
             "filename",
             "Report für May.txt",
         ),
+        # SpamAssassin hard_ham/00039, as CPython's policy.default reads it.
+        (
+            'attachment; filename="=?iso-2022-jp?B?GyRCJV4lJCVrJTklSCE8JXNJPTwoGyhCLmJtcA==?="',
+            "filename",
+            "マイルストーン表示.bmp",
+        ),
         # The fast path reads these quoted values too; a later parameter is unaffected.
         ('inline; filename="=?utf-8?q?=C3=A9t=C3=A9?="; size=3', "filename", "été"),
     ],
