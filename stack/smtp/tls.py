@@ -197,18 +197,6 @@ def client_context(
     return context
 
 
-def describe(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> str:
-    """``TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)``, as Postfix writes it in
-    a ``Received:`` field, or ``""`` for a connection without TLS."""
-    if ssl_object is None:
-        return ""
-    cipher = ssl_object.cipher()
-    if cipher is None:
-        return ""
-    name, version, bits = cipher
-    return f"{ssl_object.version() or version} with cipher {name} ({bits}/{bits} bits)"
-
-
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLError) and exc.reason:
         return str(exc.reason).lower().replace("_", " ")

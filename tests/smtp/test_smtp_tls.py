@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from stack.smtp.tls import LocalAuthority, TlsConfigError, client_context, describe, server_context
+from stack.smtp.tls import LocalAuthority, TlsConfigError, client_context, server_context
 
 pytestmark = pytest.mark.timeout(30)
 
 
 def handshake(server: ssl.SSLContext, client: ssl.SSLContext, name: str) -> str:
-    """Connect ``client`` to ``server`` over 127.0.0.1; the TLS description, or the error."""
+    """Connect ``client`` to ``server`` over 127.0.0.1; the TLS version, or the error."""
     with socket.create_server(("127.0.0.1", 0)) as listener:
         port = listener.getsockname()[1]
 
@@ -34,7 +34,7 @@ def handshake(server: ssl.SSLContext, client: ssl.SSLContext, name: str) -> str:
                 socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
                 client.wrap_socket(raw, server_hostname=name) as tls,
             ):
-                return describe(tls)
+                return tls.version() or ""
         except ssl.SSLError as exc:
             return f"error: {exc.reason}"
         finally:
@@ -45,8 +45,8 @@ def test_a_certificate_issued_by_the_local_ca_verifies_for_its_names() -> None:
     ca = LocalAuthority()
     server = ca.issue(["mx.castle.test", "127.0.0.25"]).server_context()
     verified = client_context(ca_pem=ca.certificate_pem)
-    assert handshake(server, verified, "mx.castle.test").startswith("TLSv1.3 with cipher ")
-    assert handshake(server, verified, "127.0.0.25").startswith("TLSv1.3")
+    assert handshake(server, verified, "mx.castle.test") == "TLSv1.3"
+    assert handshake(server, verified, "127.0.0.25") == "TLSv1.3"
     assert handshake(server, verified, "other.castle.test") == "error: CERTIFICATE_VERIFY_FAILED"
 
 
@@ -55,7 +55,7 @@ def test_a_ca_file_is_the_only_trust_anchor(tmp_path: Path) -> None:
     server = theirs.issue(["mx.castle.test"]).server_context()
     verified = client_context(ours.write(tmp_path / "ca.pem"))
     assert handshake(server, verified, "mx.castle.test") == "error: CERTIFICATE_VERIFY_FAILED"
-    assert handshake(server, client_context(), "mx.castle.test").startswith("TLSv1.3")
+    assert handshake(server, client_context(), "mx.castle.test") == "TLSv1.3"
 
 
 def test_credentials_written_to_files_load_and_the_key_is_private(tmp_path: Path) -> None:
