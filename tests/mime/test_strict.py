@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
 
+from harness.strategies import Entity, wire_messages
 from stack.mime import DateTime, Malformed, ParseError, decode
 from stack.mime.cli import mime
 
@@ -267,3 +269,10 @@ def test_outlooks_encoded_file_name_is_read_leniently_and_refused_strictly(
     (tmp_path / "outlook.eml").write_bytes(OUTLOOK_ATTACHMENT)
     described = CliRunner().invoke(mime, ["descr", str(tmp_path / "outlook.eml")])
     assert '"HasenundFrösche.txt"' in described.output
+
+
+@given(wire_messages())
+def test_strict_mode_reads_every_message_the_grammar_writes(message: Entity) -> None:
+    strict = decode(message.data, strict=True)
+    assert strict == decode(message.data)
+    assert all(defect.obsolete for defect in strict.all_defects())
