@@ -516,16 +516,25 @@ def _mail_options(session: _Session, data: bytes, international: bool) -> list[b
     return options
 
 
-def _reply_of(code: int, message: str, host: _Host) -> _Reply:
-    """A server's reply as a result: the enhanced code taken off each line, one line of text."""
+def read_reply(code: int, message: str) -> tuple[str | None, str]:
+    """A reply's enhanced status code (RFC 2034, taken off every line) and its text on one
+    line of at most :data:`MAX_TEXT` characters; ``message`` is aiosmtplib's, the lines'
+    texts joined with LF."""
     enhanced: str | None = None
     lines: list[str] = []
     for line in message.splitlines() or [""]:
         match = _ENHANCED.match(line)
+        # RFC 3463 section 2: the class is the reply code's; "250 5.1.1" is no 5.1.1.
+        if match is not None and match.group(1) != str(code)[:1]:
+            match = None
         if match is not None:
             enhanced = enhanced or ".".join(match.groups())
         lines.append(line[match.end() if match else 0 :].strip())
-    text = " ".join(line for line in lines if line)[:MAX_TEXT]
+    return enhanced, " ".join(line for line in lines if line)[:MAX_TEXT]
+
+
+def _reply_of(code: int, message: str, host: _Host) -> _Reply:
+    enhanced, text = read_reply(code, message)
     return _Reply(code, enhanced, text, str(host))
 
 
