@@ -178,6 +178,26 @@ def libfuzzer_command(
     return command
 
 
+#: Name prefixes libFuzzer gives the findings that are about time or memory, not a wrong answer.
+RESOURCE_FINDINGS = ("timeout-", "oom-", "slow-unit-")
+
+
+def replay_command(
+    layout: Layout, target: Target, path: Path, limits: Limits = Limits()
+) -> list[str]:
+    """The command that runs one saved input through ``target`` once, under the limits a
+    fuzzing run applies: a ``timeout-*`` or ``oom-*`` finding is fixed only when it runs
+    within them, so it is replayed this way, not by calling ``fuzz_one_input``.  libFuzzer
+    exits non-zero when the input still fails."""
+    return [
+        sys.executable,
+        str(layout.script(target)),
+        f"-timeout={limits.timeout_seconds or target.timeout_seconds}",
+        f"-rss_limit_mb={limits.rss_limit_mb}",
+        str(path),
+    ]
+
+
 @dataclass(slots=True)
 class Result:
     """One run of one target, as read from libFuzzer's output."""

@@ -4,16 +4,20 @@ libFuzzer writes a finding there (``crash-*``, ``timeout-*``, ``oom-*``); once t
 fixed the file stays and this test keeps it fixed.  A finding that is not fixed yet has a note
 beside it, ``<input>.xfail``, whose text is the reason: the test is then a strict xfail, so
 it fails loudly the day the bug is fixed and the note should go.
+
+A ``timeout-*`` or ``oom-*`` finding is about time or memory, which calling the target cannot
+see: it is replayed under libFuzzer with the limits of a fuzzing run (atheris needed).
 """
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 from fuzz_testbed import fuzz_one_input, layout
 
-from harness.fuzz import TARGETS, Target, regression_inputs
+from harness.fuzz import RESOURCE_FINDINGS, TARGETS, Target, regression_inputs, replay_command
 
 
 def _cases() -> list[object]:
@@ -31,5 +35,16 @@ def _cases() -> list[object]:
 
 
 @pytest.mark.parametrize(("target", "path"), _cases())
-def test_saved_finding_no_longer_fails(target: Target, path: Path) -> None:
-    fuzz_one_input(target)(path.read_bytes())
+def test_saved_finding_no_longer_fails(target: Target, path: Path, tmp_path: Path) -> None:
+    if not path.name.startswith(RESOURCE_FINDINGS):
+        fuzz_one_input(target)(path.read_bytes())
+        return
+    pytest.importorskip("atheris")
+    replay = subprocess.run(
+        replay_command(layout(), target, path),
+        cwd=tmp_path,  # where libFuzzer would write the input again if it still fails
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        check=False,
+    )
+    assert replay.returncode == 0, replay.stdout.decode(errors="replace")[-2000:]

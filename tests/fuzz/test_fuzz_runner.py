@@ -4,6 +4,7 @@ they claim to catch."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,11 @@ from harness.fuzz import (
     Layout,
     Result,
     Target,
+    default_layout,
+    export_oss_fuzz,
     libfuzzer_command,
     read_output,
+    replay_command,
     run_target,
 )
 from harness.fuzz_targets import check_field_decoder
@@ -93,6 +97,31 @@ def test_runner_reports_a_slow_input_as_a_timeout_finding(tmp_path: Path, jobs: 
     assert saved[0].name.startswith("timeout-")
     assert saved[0].read_bytes().startswith(b"ELSINORE")
     assert result.seconds < 60, "the run went on after the finding"
+
+
+def test_a_saved_slow_input_replays_as_a_failure_and_a_fast_one_does_not(tmp_path: Path) -> None:
+    pytest.importorskip("atheris")
+    layout, target = _planted_layout(tmp_path, PLANTED_SLOW)
+    verdicts = {}
+    for name, data in (("timeout-slow", b"ELSINORE"), ("timeout-fixed", b"ELSIN")):
+        path = tmp_path / name
+        path.write_bytes(data)
+        replay = subprocess.run(
+            replay_command(layout, target, path),
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+        verdicts[name] = (replay.returncode != 0, b"libFuzzer: timeout" in replay.stdout)
+    assert verdicts == {"timeout-slow": (True, True), "timeout-fixed": (False, False)}
+
+
+def test_exported_options_carry_each_targets_own_time_limit(tmp_path: Path) -> None:
+    export_oss_fuzz(default_layout(), tmp_path)
+    for target in TARGETS:
+        options = (tmp_path / f"{target.name}.options").read_text()
+        assert f"timeout = {target.timeout_seconds}\n" in options
 
 
 def test_the_time_an_input_may_take_scales_with_the_targets_input_bound() -> None:
