@@ -83,6 +83,9 @@ TARGETS: tuple[Target, ...] = (
     Target("spam_backup", "backup", 16 * KIB, "SpamOracle backups (`spam import`)"),
     Target("spam_snapshot", "snapshot", 16 * KIB, "the SQLite store's snapshot of the counts"),
     Target("dns_server", "dns", 4 * KIB, "the DNS primary's answer to any message"),
+    Target("auth_signature", "choices", 16 * KIB, "DKIM and DMARC over whole hostile signatures"),
+    Target("auth_arc_set", "choices", 16 * KIB, "ARC and the verifying hop over hostile ARC sets"),
+    Target("auth_message", "auth", 16 * KIB, "the verifying hop on any message bytes"),
 )
 
 
