@@ -17,7 +17,10 @@ SpamAssassin corpus at run time (harness/fuzz_seeds.py).
 - dns: queries, a zone transfer and signed and unsigned updates made with dnspython;
 - backup: SpamOracle backups, one written by stack.spam.backup and the format's edges;
 - snapshot: the SQLite store's snapshots of a few sets of counts;
-- choices: random bytes, which hypothesis reads as choices (any bytes draw some message).
+- choices: random bytes, which hypothesis reads as choices (any bytes draw some message);
+- auth: a message signed with the fixed test key of harness.strategies.auth (it verifies in
+  the auth_message target), hand-written hostile signatures and ARC sets, and messages drawn
+  by harness.strategies.auth.hostile_messages with fixed seeds.
 """
 
 from __future__ import annotations
@@ -152,6 +155,46 @@ def main() -> None:
     rng = random.Random(5)
     choices = {f"random-{n:04d}": rng.randbytes(n) for n in (16, 64, 256, 1024, 4096)}
     write("choices", [], choices)
+    write("auth", [], auth_seeds())
+
+
+def auth_seeds() -> dict[str, bytes]:
+    """Signed mail, and whole hostile signatures and ARC sets around it."""
+    from hypothesis import given, seed, settings
+
+    from harness.strategies.auth import MESSAGE, fixed_key, hostile_messages
+    from stack.auth import dkim
+
+    signed = dkim.sign(MESSAGE, "castle.test", "s1", fixed_key())
+    arc_set = (
+        b"ARC-Seal: i=1; a=rsa-sha256; cv=none; d=castle.test; s=arc; t=1; b=AAAA\r\n"
+        b"ARC-Message-Signature: i=1; a=rsa-sha256; c=relaxed/relaxed; d=castle.test; s=arc;"
+        b" h=from:to:subject; bh=AAAA; b=AAAA\r\n"
+        b"ARC-Authentication-Results: i=1; relay.castle.test; arc=none\r\n"
+    )
+    start = signed.index(b"b=", signed.index(b"bh=") + 3)
+    seeds = {
+        "signed": signed,
+        "signed-bad-body": signed.replace(b"remembrance.", b"forgetting."),
+        "signed-t-past-digit-limit": signed.replace(b"t=", b"t=" + b"9" * 5000, 1),
+        "signed-short-ed25519-b": signed[:start] + b"b=AAAA" + signed[signed.index(b"\r\nFrom:") :],
+        "signed-unicode-selector": signed.replace(b"s=s1;", "s=sél;".encode(), 1),
+        "arc-set": arc_set + signed,
+        "arc-set-unicode-selector": arc_set.replace(b"s=arc", "s=sél".encode()) + signed,
+        "arc-set-cv-fail": arc_set.replace(b"cv=none", b"cv=fail") + signed,
+    }
+    drawn: list[bytes] = []
+
+    @seed(13)
+    @settings(database=None, max_examples=24, deadline=None)
+    @given(hostile_messages(signed))
+    def draw(message: bytes) -> None:
+        drawn.append(message)
+
+    draw()
+    for index, message in enumerate(sorted(set(drawn), key=len)[:16]):
+        seeds[f"drawn-{index:02d}"] = message
+    return seeds
 
 
 def dns_seeds() -> dict[str, bytes]:

@@ -19,22 +19,34 @@ hostile, so a verifier is driven deep into key lookup, canonicalisation and chai
   which keeps every other part valid;
 - :func:`spf_records` and :func:`dmarc_records`: TXT records for a verifier to look up.
 
-Values are bytes: a header can hold any byte, valid UTF-8 or not.
+Values are bytes: a header can hold any byte, valid UTF-8 or not.  :func:`check_verification`
+is the contract the property tests and the fuzz targets hold every verifier to, and
+:func:`fixed_key` / :func:`castle_lookup` the castle.test they verify against.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from hypothesis import strategies as st
 
 from harness.strategies.hostile import hostile_text
+from stack.auth import arc, dkim, dmarc, inbound, keys, spf
+from stack.auth.lookup import DnsLookup, StaticLookup
+from stack.auth.publish import txt_rdata
+from stack.mime import parse
 
 __all__ = [
     "arc_sets",
+    "castle_lookup",
+    "check_verification",
     "dkim_signatures",
     "dmarc_records",
+    "fixed_key",
     "hostile_bytes",
     "hostile_messages",
     "spf_records",
@@ -244,3 +256,54 @@ def dmarc_records() -> st.SearchStrategy[bytes]:
         b"fo": _either(b"0", b"1:d:s", b"x"),
     }
     return tag_lists(tags, (b"v", b"p"))
+
+
+def fixed_key(seed: bytes = b"elsinore fuzz") -> keys.SigningKey:
+    """An Ed25519 key made from ``seed``, the same on every machine, so committed seeds
+    signed with it verify in the fuzz targets.  A test key: never publish it."""
+    private = ed25519.Ed25519PrivateKey.from_private_bytes(hashlib.sha256(seed).digest())
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return keys.from_pem(pem, "fixed test key")
+
+
+def castle_lookup(signing: keys.SigningKey, sealing: keys.SigningKey | None = None) -> StaticLookup:
+    """castle.test as a verifier sees it: the ``s1`` key, the ``arc`` key when given, an SPF
+    policy for its MX (127.0.0.25) and a DMARC policy of reject."""
+    table = {
+        (f"s1._domainkey.{DOMAIN.decode()}", "TXT"): [txt_rdata(signing.record()).to_text()],
+        (DOMAIN.decode(), "TXT"): ['"v=spf1 ip4:127.0.0.25 -all"'],
+        (f"_dmarc.{DOMAIN.decode()}", "TXT"): ['"v=DMARC1; p=reject"'],
+    }
+    if sealing is not None:
+        table[(f"arc._domainkey.{DOMAIN.decode()}", "TXT")] = [
+            txt_rdata(sealing.record()).to_text()
+        ]
+    return StaticLookup(table)
+
+
+DKIM_RESULTS = frozenset(("pass", "fail", "neutral", "temperror", "permerror"))
+DMARC_RESULTS = frozenset(("pass", "fail", "none", "temperror", "permerror"))
+ARC_RESULTS = frozenset(("none", "pass", "fail"))
+
+
+def check_verification(message: bytes, lookup: DnsLookup, *, sender: str = "a@castle.test") -> None:
+    """Every verifier gives a result from its documented set for ``message``, and the
+    verifier's stamp adds its two fields and changes nothing else; raises on a finding."""
+    results = dkim.verify_all(message, lookup)
+    assert {result.result for result in results} <= DKIM_RESULTS, results
+    assert arc.verify_chain(message, lookup).result in ARC_RESULTS
+    outcome = dmarc.evaluate(message, None, results, lookup)
+    assert outcome.result in DMARC_RESULTS, outcome
+    verdict = inbound.authenticate(message, "127.0.0.25", sender, "mail.castle.test", lookup)
+    assert verdict.spf.result in spf.RESULTS and verdict.dmarc.result in DMARC_RESULTS
+    stamped = inbound.stamp(message, verdict, "mx.castle.test")
+    before = [f.name for f in parse(message).fields if f.is_field]
+    after = [f.name for f in parse(stamped).fields if f.is_field]
+    ours = ["Authentication-Results", "Received-SPF"]
+    forged = [name for name in before if name.lower() == "authentication-results"]
+    assert after[:2] == ours and len(after) - 2 <= len(before), (before, after)
+    assert len(after) - 2 >= len(before) - len(forged), (before, after)

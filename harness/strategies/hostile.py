@@ -50,7 +50,9 @@ _PIECES = st.one_of(
     st.sampled_from(INJECTIONS),
     st.text(max_size=12),  # any code point, surrogates included
     st.text(st.characters(min_codepoint=0, max_codepoint=0x9F), max_size=12),
-    st.builds(lambda n: "x" * n, st.integers(900, 1100)),  # one word too long for a line
+    # One word too long for a line.  (Drawn as an offset from 0: hypothesis's fuzzing
+    # provider cannot draw a range that starts above 2**bits, HypothesisWorks/hypothesis#4847.)
+    st.integers(0, 200).map(lambda n: "x" * (900 + n)),
 )
 
 
