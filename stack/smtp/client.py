@@ -248,8 +248,8 @@ class Outbound:
                 last = _Reply(0, "4.4.2", "lost connection before MAIL FROM", str(host))
                 continue
             return outcome
-        # RFC 5321 section 4.2.5: a 5xx from a host we did not get a transaction to (a 554
-        # greeting) is as final as one after RCPT.  Anything else is for later.
+        # A 554 greeting ("no SMTP service here", RFC 5321 section 3.1) from the last host
+        # tried is as final as a 5xx after RCPT; anything else is for later.
         raise _Undeliverable(last)
 
     def _take_idle(self, destination: str) -> _Session | None:
