@@ -42,7 +42,8 @@ from pathlib import Path
 
 from stack.errors import ElsinoreError
 
-#: How long a finished message's row is kept, so that a resend is still recognised.
+#: How long a finished message's row is kept, so that a resend is still recognised: longer
+#: than an upstream hop goes on retrying (5 days by default, then it bounces).
 KEEP_FINISHED = 7 * 24 * 3600.0
 DATABASE = "spool.sqlite"
 
