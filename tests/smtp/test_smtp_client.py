@@ -113,9 +113,11 @@ def test_mx_hosts_are_tried_by_preference_past_a_dead_one(
 
 
 class DropsAtMail:
-    """A server on ``host:port`` that greets, answers EHLO, and hangs up at MAIL."""
+    """A server on ``host:port`` that greets, answers EHLO, and hangs up at MAIL; or, given
+    a refusing ``greeting``, says it and hangs up at once."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, greeting: bytes = b"220 drops.test ESMTP") -> None:
+        self.greeting = greeting
         self.listener = socket.create_server((host, port))
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
@@ -127,7 +129,9 @@ class DropsAtMail:
             except OSError:
                 return
             with connection, connection.makefile("rb") as lines:
-                connection.sendall(b"220 drops.test ESMTP\r\n")
+                connection.sendall(self.greeting + b"\r\n")
+                if not self.greeting.startswith(b"220"):
+                    continue
                 for line in lines:
                     if line.upper().startswith(b"EHLO"):
                         connection.sendall(b"250-drops.test\r\n250 8BITMIME\r\n")
@@ -150,6 +154,17 @@ def test_a_host_that_hangs_up_before_the_transaction_is_passed_for_the_next(
         dropper.close()
     assert result.delivered, result
     assert len(second.messages) == 1
+
+
+def test_a_554_greeting_from_the_only_host_fails_permanently(resolver: Resolver, port: int) -> None:
+    refuser = DropsAtMail("127.0.0.76", port, b"554 5.7.1 no SMTP service for you")
+    try:
+        [result] = run(deliver_once(outbound(resolver, port), ["b@bare.mail.test"]))
+    finally:
+        refuser.close()
+    assert (result.code, result.enhanced, result.permanent) == (554, "5.7.1", True)
+    assert result.text == "no SMTP service for you"
+    assert result.remote == f"bare.mail.test[127.0.0.76]:{port}"
 
 
 def test_equal_preferences_are_tried_in_random_order(
