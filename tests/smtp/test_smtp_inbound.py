@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from stack.dns.resolver import Resolver
-from stack.mime import parse
-from stack.smtp.policy import Limits
-from stack.smtp.server import InboundConfig
+from stack.mime import Message, parse
+from stack.smtp.policy import Limits, Reply
+from stack.smtp.server import InboundConfig, Transaction, stamp_received
 from stack.smtp.spool import State
 from tests.smtp.hop_testbed import HOST, InProcessHop, wait_until
 from tests.smtp.smtp_peers import DnsThread, Peer, free_port
@@ -262,3 +262,36 @@ def test_smtputf8_addresses_pass_through_and_received_says_utf8smtp(tmp_path: Pa
     assert message.recipients == ["ophélie@castle.test"]
     assert message.data.endswith(body)
     assert b"with UTF8SMTP id" in message.data
+
+
+def test_a_transform_that_refuses_answers_its_reply_and_stores_nothing(
+    tmp_path: Path, peer: Peer
+) -> None:
+    def no_attachments(message: Message, transaction: Transaction) -> Message | Reply:
+        if message.mime_type.startswith("multipart/"):
+            return Reply(550, "5.7.1", "No multipart mail here")
+        message.prepend("X-Checked", "by the test's transform")
+        return message
+
+    config = InboundConfig(hostname="hop.castle.test", transforms=(stamp_received, no_attachments))
+    running = InProcessHop(tmp_path, peer.port, config=config)
+    try:
+        answers = []
+        for content_type in (b"multipart/mixed; boundary=x", b"text/plain"):
+            session = Session(running.port)
+            session.send(b"EHLO client.test\r\n")
+            session.send(b"MAIL FROM:<a@client.test>\r\n")
+            session.send(b"RCPT TO:<o@castle.test>\r\n")
+            session.send(b"DATA\r\n")
+            data = b"Content-Type: " + content_type + b"\r\n\r\nbody\r\n.\r\n"
+            answers.append(session.send(data)[0])
+            session.close()
+        wait_until(lambda: len(peer.messages) == 1, 20, "the accepted message")
+        counts = running.spool.counts()
+    finally:
+        running.close()
+    assert answers[0] == b"550 5.7.1 No multipart mail here"
+    assert answers[1].startswith(b"250 2.0.0 OK queued as ")
+    assert counts == {State.DELIVERED: 1}
+    names = [field.name for field in parse(peer.messages[0].data).fields]
+    assert names == ["X-Checked", "Received", "Content-Type"]
