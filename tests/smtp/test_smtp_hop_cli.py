@@ -52,6 +52,7 @@ def test_sigterm_finishes_the_transaction_in_progress_and_exits_0(tmp_path: Path
         (["--listen", "127.0.0.1:99999"], "bad port"),
         (["--tls-cert", "/nonexistent.pem"], "--tls-cert and --tls-key go together"),
         (["--expire", "soon"], "is not a duration"),
+        (["--hostname", "hop\tcastle.test"], "--hostname: TAB (U+0009) at character 3"),
     ],
 )
 def test_bad_options_are_one_line_and_a_nonzero_exit(
