@@ -239,7 +239,16 @@ class Outbound:
         last = _Reply(0, "4.4.1", "no mail exchanger answered")
         for host in await self._hosts(destination):
             try:
-                session = await self._open(host)
+                session = await self._open(host, tls=self.starttls != "never")
+            except _HandshakeFailed as failure:
+                if not self._clear_text_after_failed_tls:
+                    last = failure.reply
+                    continue
+                try:
+                    session = await self._open(host, tls=False)
+                except _Undeliverable as second:
+                    last = second.reply
+                    continue
             except _Undeliverable as failure:
                 last = failure.reply
                 continue
@@ -347,8 +356,17 @@ class Outbound:
         except ResolveError as exc:
             raise _Undeliverable(_Reply(0, "4.4.3", f"DNS: {exc}")) from None
 
-    async def _open(self, host: _Host) -> _Session:
-        """Connect, greet, and start TLS as configured; a failure names the host."""
+    @property
+    def _clear_text_after_failed_tls(self) -> bool:
+        """Whether a failed handshake is tried again without TLS: in opportunistic mode
+        without a CA, where TLS protects against eavesdroppers only and a server with broken
+        TLS would otherwise get no mail at all (RFC 7435 section 1.2; Postfix's ``may``).  A
+        configured CA makes the handshake a verdict on the certificate: never clear text."""
+        return self.starttls == "opportunistic" and self.tls_context.verify_mode == ssl.CERT_NONE
+
+    async def _open(self, host: _Host, *, tls: bool) -> _Session:
+        """Connect, greet, and start TLS when ``tls`` (and offered, or required); a failure
+        names the host."""
         smtp = aiosmtplib.SMTP(
             hostname=host.address,
             port=host.port,
@@ -359,11 +377,11 @@ class Outbound:
         try:
             await smtp.connect()
             await _greet(smtp)
-            if self.starttls != "never":
+            if tls:
                 await self._secure(smtp, host)
         except _Undeliverable as failure:
             smtp.close()
-            raise _Undeliverable(
+            raise type(failure)(
                 _Reply(failure.reply.code, failure.reply.enhanced, failure.reply.text, str(host))
             ) from None
         except aiosmtplib.SMTPResponseException as exc:
@@ -387,10 +405,9 @@ class Outbound:
             if self.starttls == "required" or not smtp.is_connected:
                 raise _Undeliverable(_reply_of(exc.code, exc.message, host)) from None
             return
-        except ssl.SSLError as exc:
-            # A failed handshake leaves nothing to talk over; with a CA configured it is
-            # also the verdict on the certificate, so never fall back to clear text here.
-            raise _Undeliverable(_Reply(0, "4.7.5", f"TLS: {_reason(exc)}")) from None
+        except (ssl.SSLError, aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            # The handshake failed, whichever side gave up: the session is gone.
+            raise _HandshakeFailed(_Reply(0, "4.7.5", f"TLS: {_reason(exc)}")) from None
         await _greet(smtp)  # RFC 3207 section 4.2: forget what was said before TLS
 
     async def _transaction(
@@ -478,6 +495,10 @@ class Outbound:
         for recipient in recipients:  # those the connection broke before their RCPT
             results.setdefault(recipient, outcome.to(recipient))
         return [results[recipient] for recipient in recipients]
+
+
+class _HandshakeFailed(_Undeliverable):
+    """STARTTLS was offered and begun, and the handshake failed."""
 
 
 class _Stale(Exception):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
@@ -352,6 +353,36 @@ def test_required_tls_defers_when_the_server_does_not_offer_it(
     assert (result.code, result.enhanced, result.permanent) == (0, "4.7.0", False)
     assert result.remote == f"mx.plain.mail.test[127.0.0.78]:{port}"
     assert plain.messages == []
+
+
+def broken_tls() -> ssl.SSLContext:
+    """A server context no client of ours can shake hands with: TLS 1.2 with PSK ciphers
+    only, which a client without a pre-shared key never offers."""
+    context = LocalAuthority().issue(["mx.tls.mail.test"]).server_context()
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers("PSK")
+    return context
+
+
+def test_opportunistic_tls_without_a_ca_falls_back_to_clear_text_after_a_failed_handshake(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    broken = start(peers, "127.0.0.77", port, tls_context=broken_tls())
+    [result] = run(deliver_once(outbound(resolver, port), ["b@tls.mail.test"]))
+    assert result.delivered, result
+    assert not broken.messages[0].tls
+
+
+def test_a_failed_handshake_is_never_clear_text_when_a_ca_is_configured(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    broken = start(peers, "127.0.0.77", port, tls_context=broken_tls())
+    verified = client_context(ca_pem=LocalAuthority().certificate_pem)
+    [result] = run(
+        deliver_once(outbound(resolver, port, tls_context=verified), ["b@tls.mail.test"])
+    )
+    assert (result.code, result.enhanced) == (0, "4.7.5")
+    assert broken.messages == []
 
 
 def test_never_means_clear_text_even_when_tls_is_offered(
