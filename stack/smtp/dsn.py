@@ -117,15 +117,17 @@ def _explanation(
     expired: bool,
 ) -> Mail:
     when = format_datetime(_aware(arrival))
-    if expired:
-        opening = (
-            f"Your message of {when} could not be delivered to the recipients below in the\n"
-            "time it was kept for, and has been given up."
-        )
-    elif any(result.permanent for result in reported):
+    if any(result.permanent for result in reported):
         opening = (
             f"Your message of {when} could not be delivered to the recipients below.\n"
             "The reasons are permanent: it will not be tried again."
+        )
+        if expired and not all(result.permanent for result in reported):
+            opening += "\nFor some, it was tried for the time it was kept for, and given up."
+    elif expired:
+        opening = (
+            f"Your message of {when} could not be delivered to the recipients below in the\n"
+            "time it was kept for, and has been given up."
         )
     else:
         opening = (

@@ -175,7 +175,8 @@ class QueueRunner:
             results.append(Result(reply.recipient, outcome, text, retry_at))
             self._log(message, reply, outcome, text, retry_at - now)
         if bounced and message.sender:
-            await self._bounce(message, bounced, expired=not any(r.permanent for r in bounced))
+            # Every temporary failure in ``bounced`` is an expiry: the DSN says it failed.
+            await self._bounce(message, bounced, expired=expired)
         await self.spool.record(message.queue_id, results)
         if any(result.outcome is Outcome.TEMPORARY for result in results):
             self._schedule(retry_at)

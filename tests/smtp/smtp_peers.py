@@ -13,6 +13,7 @@ import asyncio
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,8 @@ class Recorder:
     refuse: dict[str, str] = field(default_factory=dict)
     #: The reply to the end of DATA, when not 250.
     data_reply: str | None = None
+    #: Called with every RCPT address before it is answered (to move a test's clock).
+    on_rcpt: Callable[[str], None] | None = None
     messages: list[Received] = field(default_factory=list)
     connections: int = 0
     open_now: int = 0
@@ -60,6 +63,8 @@ class Recorder:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
+        if self.on_rcpt is not None:
+            self.on_rcpt(address)
         if address in self.refuse:
             return self.refuse[address]
         envelope.rcpt_tos.append(address)

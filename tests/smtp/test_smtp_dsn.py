@@ -190,3 +190,15 @@ def test_any_reply_and_any_message_give_a_dsn_that_decodes_strictly(
     [_, block] = report_blocks(mail)
     assert block["action"] == "failed"
     assert mail.body.parts[2].content_type.mime_type == "text/rfc822-headers"
+
+
+def test_a_5xx_and_an_expiry_together_are_both_failed_and_both_explained() -> None:
+    mail = decode(dsn(REFUSED, DEFERRED, expired=True), strict=True)
+    _, refused, deferred = report_blocks(mail)
+    assert (refused["action"], refused["status"]) == ("failed", "5.1.1")
+    assert (deferred["action"], deferred["status"]) == ("failed", "4.4.1")
+    assert isinstance(mail.body, Parts)
+    explanation = mail.body.parts[0].body
+    assert isinstance(explanation, Text)
+    assert "The reasons are permanent" in explanation.text
+    assert "given up" in explanation.text
