@@ -36,7 +36,9 @@ class Limits:
     """What a hop accepts (RFC 5321 4.5.3.1).
 
     ``line`` counts a text line of the message with its CRLF, after un-dot-stuffing;
-    ``command`` a command line with its CRLF; ``size`` the message as stored (SIZE, RFC 1870).
+    ``command`` a command line with its CRLF; ``size`` the message as stored (SIZE, RFC 1870);
+    ``hops`` the ``Received:`` fields a message may already have (Postfix's
+    ``hopcount_limit``).
     """
 
     line: int = 1000
@@ -46,6 +48,7 @@ class Limits:
     local_part: int = 64
     domain: int = 255
     path: int = 256
+    hops: int = 50
 
 
 # -- replies --------------------------------------------------------------------------------
@@ -180,6 +183,15 @@ def check_recipient_count(count: int, limits: Limits) -> Reply | None:
     """None while another recipient fits, else 452 (RFC 5321 4.5.3.1.10: the client sends
     the rest in another transaction)."""
     return TOO_MANY_RECIPIENTS if count >= limits.recipients else None
+
+
+def check_hops(received_fields: int, limits: Limits) -> Reply | None:
+    """None while a message has passed fewer hops than the limit, else 554 5.4.6: a message
+    that went round a loop of forwards (RFC 5321 6.3) stops here instead of going round
+    forever."""
+    if received_fields >= limits.hops:
+        return Reply(554, "5.4.6", f"Too many hops: {received_fields} Received fields (loop?)")
+    return None
 
 
 # -- strict DATA ----------------------------------------------------------------------------
@@ -449,6 +461,7 @@ __all__ = [
     "Transition",
     "check_address",
     "check_helo",
+    "check_hops",
     "check_recipient_count",
     "queued",
     "with_enhanced",

@@ -52,6 +52,7 @@ from stack.smtp.policy import (
     Reply,
     check_address,
     check_helo,
+    check_hops,
     check_recipient_count,
     queued,
     with_enhanced,
@@ -240,7 +241,12 @@ class Inbound:
         sender = _sender(envelope)
         transaction = Transaction(sender, arrival.recipients, arrival)
         message = parse(received)
-        upstream = message.get("Received")
+        trace = message.get_all("Received")
+        refusal = check_hops(len(trace), self.config.limits)
+        if refusal is not None:
+            self._log(arrival, sender, f"rejected ({refusal})")
+            return str(refusal)
+        upstream = trace[0] if trace else None
         previous = previous_queue_id(upstream.unfolded()) if upstream is not None else None
         for transform in self.config.transforms:
             result = transform(message, transaction)

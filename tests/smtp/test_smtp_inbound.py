@@ -295,3 +295,18 @@ def test_a_transform_that_refuses_answers_its_reply_and_stores_nothing(
     assert counts == {State.DELIVERED: 1}
     names = [field.name for field in parse(peer.messages[0].data).fields]
     assert names == ["X-Checked", "Received", "Content-Type"]
+
+
+def test_a_message_that_went_round_a_loop_is_refused_with_5_4_6(hop: InProcessHop) -> None:
+    trace = b"Received: from a by b via tcp with ESMTP; Thu, 03 Dec 2026 19:00:00 +0000\r\n"
+    answers = []
+    for hops in (49, 50):
+        session = Session(hop.port)
+        session.send(b"EHLO client.test\r\n")
+        session.send(b"MAIL FROM:<a@client.test>\r\n")
+        session.send(b"RCPT TO:<o@castle.test>\r\n")
+        session.send(b"DATA\r\n")
+        answers.append(session.send(trace * hops + b"Subject: loop\r\n\r\n.\r\n")[0])
+        session.close()
+    assert answers[0].startswith(b"250 2.0.0")
+    assert answers[1] == b"554 5.4.6 Too many hops: 50 Received fields (loop?)"

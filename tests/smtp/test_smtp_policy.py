@@ -19,6 +19,7 @@ from stack.smtp.policy import (
     Limits,
     check_address,
     check_helo,
+    check_hops,
     check_recipient_count,
     with_enhanced,
 )
@@ -258,3 +259,9 @@ def test_recipient_limit_answers_452() -> None:
     assert check_recipient_count(1, limits) is None
     reply = check_recipient_count(2, limits)
     assert reply is not None and str(reply) == "452 4.5.3 Too many recipients"
+
+
+def test_hop_limit_refuses_at_the_limit() -> None:
+    assert check_hops(49, LIMITS) is None
+    reply = check_hops(50, LIMITS)
+    assert reply is not None and (reply.code, reply.enhanced) == (554, "5.4.6")
