@@ -423,7 +423,10 @@ def test_a_session_the_server_closed_while_idle_is_replaced(
 
     async def two_messages_a_while_apart() -> list[RecipientResult]:
         first = await box.deliver("a@castle.test", ["b@plain.mail.test"], MESSAGE)
-        await asyncio.sleep(0.8)
+        for _ in range(500):  # until the server has closed it (at most 10 s)
+            if plain.recorder.open_now == 0:
+                break
+            await asyncio.sleep(0.02)
         second = await box.deliver("a@castle.test", ["b@plain.mail.test"], MESSAGE)
         await box.aclose()
         return first + second
