@@ -106,6 +106,10 @@ class QueueRunner:
             now = self.clock()
             if now >= self._next_scan:
                 self._next_scan = now + self.scan_interval
+                # A message in this answer may be in flight already (handed to enqueue while
+                # the scan ran): it is skipped.  One whose attempt ended meanwhile is not in
+                # the answer: the spool's one thread recorded it before this read, or its
+                # task leaves _in_flight only after this loop has run (callbacks run in order).
                 for message in await self.spool.due(now):
                     if message.queue_id not in self._in_flight and not self._stopping:
                         self._start(message)
