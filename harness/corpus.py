@@ -39,7 +39,7 @@ from stack.progress import track
 MANIFEST = "manifest.json"
 FORMATS = ("eml", "maildir", "mbox")
 #: Bumped whenever the grammar changes what a seed writes, so that old manifests say so.
-GRAMMAR_VERSION = 3
+GRAMMAR_VERSION = 4
 #: The From_ line of every mbox message: a fixed date, so that the file is deterministic.
 MBOX_FROM = b"From elsinore@corpus.invalid Thu Jan  1 00:00:00 1970\n"
 

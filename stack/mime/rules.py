@@ -13,6 +13,7 @@ RFC 5322 3.6                  a message without From or Date (an empty one has n
                               In-Reply-To, References or Subject
 RFC 5322 3.6.2                From with several mailboxes and no Sender; Sender with other
                               than one mailbox
+RFC 5322 3.6.6                resent fields without Resent-From or without Resent-Date
 RFC 2046 5.2.1                a message/rfc822 body without any of From, Subject and Date
 RFC 2045 2.7, 6.1, 6.7        an 8-bit byte in a body labelled (or defaulting to) 7bit, or in a
                               quoted-printable body
@@ -125,6 +126,16 @@ def header_defects(
                 yield Defect("missing-field", end, f"RFC 5322 3.6: no {name} field", name)
     # Offsets are looked up only for a broken rule, so a good header costs no second pass.
     fields = [field for field in message.fields if field.is_field] if present else []
+    resent = next((i for i, name in enumerate(names) if name.startswith("resent-")), None)
+    if resent is not None:
+        for name in ("Resent-From", "Resent-Date"):
+            if name.lower() not in present:
+                yield Defect(
+                    "missing-field",
+                    fields[resent].offset,
+                    f"RFC 5322 3.6.6: resent fields without {name}",
+                    name,
+                )
     if len(present) < len(names):
         seen: set[str] = set()
         for index, name in enumerate(names):

@@ -90,6 +90,13 @@ VIOLATIONS = [
         id="two-authors-no-sender",
     ),
     pytest.param(
+        b"Resent-To: horatio@castle.test\r\nResent-From: ophelia@castle.test\r\n" + HEAD + b"\r\n",
+        "Resent-Date",
+        0,
+        "RFC 5322 3.6.6",
+        id="resent-without-resent-date",
+    ),
+    pytest.param(
         HEAD + b"Sender: hamlet@castle.test, horatio@castle.test\r\n\r\n",
         "Sender",
         len(HEAD),
@@ -220,7 +227,9 @@ def test_mime_check_strict_names_the_section_in_one_line(tmp_path: Path) -> None
 @pytest.mark.parametrize("name", [b"Bcc", b"Resent-Bcc"])
 def test_an_empty_bcc_is_valid(name: bytes, value: bytes) -> None:
     # RFC 5322 3.6.3: bcc = "Bcc:" [address-list / CFWS]; Resent-Bcc likewise (3.6.6).
-    mail = decode(HEAD + name + b":" + value + b"\r\n\r\n", strict=True)
+    resent = b"Resent-From: horatio@castle.test\r\nResent-Date: " + DATE[len(b"Date: ") :]
+    head = resent + HEAD if name.startswith(b"Resent") else HEAD
+    mail = decode(head + name + b":" + value + b"\r\n\r\n", strict=True)
     assert mail.get(name.decode()) == ()
     assert mail.defects == ()
 

@@ -448,7 +448,7 @@ def entity(source: Source, depth: int = 0) -> Entity:
 def top_fields(source: Source, head: _Head) -> None:
     """The RFC 5322 3.6 fields: trace fields first, then From and Date (required) and the
     optional fields in a shuffled order; Sender whenever From names several mailboxes
-    (3.6.2 requires it then)."""
+    (3.6.2 requires it then), and Resent-From and Resent-Date together (3.6.6)."""
     if source.chance(3):
         head.add("Return-Path", "<" + rfc5322.dot_atom_text(source) + "@example.org>")
     for _ in range(source.repeat(0, 2)):
@@ -480,6 +480,13 @@ def top_fields(source: Source, head: _Head) -> None:
     for name, grammar in candidates:
         if source.boolean() or (name == "Sender" and len(authors.value) > 1):
             optional.append((name, grammar(source)))
+    # 3.6.6: "When resent fields are used, the Resent-From: and Resent-Date: fields MUST be
+    # sent."
+    chosen = {name for name, _ in optional}
+    if "Resent-Date" in chosen and "Resent-From" not in chosen:
+        optional.append(("Resent-From", rfc5322.mailbox_list(source)))
+    elif "Resent-From" in chosen and "Resent-Date" not in chosen:
+        optional.append(("Resent-Date", rfc5322.date_time(source)))
     for index in range(len(optional) - 1, 0, -1):
         other = source.integer(0, index)
         optional[index], optional[other] = optional[other], optional[index]
