@@ -20,6 +20,7 @@ the byte offset and the reason:
 - a message without From or Date, an empty one included; a second Date, From, Sender,
   Reply-To, To, Cc, Bcc, Message-ID, In-Reply-To, References or Subject (RFC 5322 3.6);
   From naming several mailboxes without a Sender, a Sender that is not one mailbox (3.6.2);
+  resent fields without Resent-From or Resent-Date (3.6.6);
   a message/rfc822 body with none of From, Subject and Date (RFC 2046 5.2.1);
 - an 8-bit byte in a body labelled 7bit (or not labelled: 7bit is the default) or
   quoted-printable (RFC 2045 2.7, 6.1, 6.7); a multipart in a transfer encoding other than

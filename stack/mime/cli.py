@@ -119,7 +119,8 @@ def check_command(paths: tuple[str, ...], strict: bool, as_json: bool, quiet: bo
     inside a quoted parameter value too, RFC 2047 5); a line over 998 octets outside a binary
     body (RFC 5322 2.1.1); no From or no Date, or a second Date, From, Sender, Reply-To, To,
     Cc, Bcc, Message-ID, In-Reply-To, References or Subject (3.6); several authors in From
-    and no Sender (3.6.2); an encapsulated message with none of From, Subject, Date (RFC 2046
+    and no Sender (3.6.2); Resent-* fields without Resent-From and Resent-Date (3.6.6); an
+    encapsulated message with none of From, Subject, Date (RFC 2046
     5.2.1); 8-bit bytes in a 7bit (or unlabelled) or quoted-printable body (RFC 2045 2.7,
     6.7); an encoded multipart or a missing close delimiter.  The rules about whole messages
     also name their RFC section.  Without --strict all of these are defects, and only the
