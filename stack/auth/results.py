@@ -41,6 +41,9 @@ VALUE_LIMIT = 320
 _DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
 #: RFC 2045 §5.1's token: what RFC 8601 §2.2 writes a ``value`` as when it can be unquoted.
 _TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`{|}~-]+")
+#: RFC 5322 §3.2.4's quoted-string, as an SMTP client may write a local-part (no CR or LF
+#: can be in it: values are made safe first).
+_QUOTED_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 #: RFC 6376 §3.5's domain-name: two or more LDH labels.
 _DOMAIN_NAME = re.compile(
     r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
@@ -133,7 +136,8 @@ def _pvalue(text: str) -> str:
         return text
     local, at, domain = text.rpartition("@")
     if at and _DOMAIN_NAME.fullmatch(domain):
-        return (local if not local or _DOT_ATOM.fullmatch(local) else _quoted(local)) + at + domain
+        written = not local or _DOT_ATOM.fullmatch(local) or _QUOTED_STRING.fullmatch(local)
+        return (local if written else _quoted(local)) + at + domain
     return _quoted(text)
 
 
@@ -141,16 +145,21 @@ def _fold(text: str, width: int = 72) -> str:
     """Fold before spaces so no line passes ``width`` where a space allows (RFC 5322 §2.2.3:
     a fold is a line break inserted before white space, which unfolding removes; inside a
     comment or a quoted-string too, where FWS is allowed)."""
+    words = text.split(" ")
     lines: list[str] = []
-    line = ""
-    for word in text.split(" "):
-        if line and len(line) + 1 + len(word) > width:
+    line = words[0]
+    for word in words[1:]:
+        # Never before an empty word (a run of spaces) nor after an empty line: a line of
+        # white space only is obs-FWS (RFC 5322 §4.2), and the space would be lost.
+        if line.strip(" ") and word and len(line) + 1 + len(word) > width:
             lines.append(line)
             line = word
         else:
-            line = f"{line} {word}" if line else word
+            line = f"{line} {word}"
     lines.append(line)
-    return "\n\t ".join(lines)
+    # The break goes before the space that was there, which starts the next line: unfolding
+    # gives the text back exactly (a tab added here would be kept inside a quoted-string).
+    return "\n ".join(lines)
 
 
 def authserv_id_of(value: str) -> str | None:

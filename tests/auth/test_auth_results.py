@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import authres
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stack.auth.dkim import DkimResult
 from stack.auth.results import (
     DmarcVerdict,
+    _fold,
     authentication_results,
     dkim_result,
     dmarc_result,
@@ -122,3 +125,23 @@ def test_a_configured_authserv_id_or_receiver_with_a_line_break_is_refused() -> 
         authentication_results("mx.castle.test\r\nX-Injected: yes", [spf_result(SPF)])
     with pytest.raises(UnsafeTextError, match=r"^receiver: LF"):
         received_spf(SPF, "mx\nX-Injected: yes")
+
+
+def test_folding_a_long_quoted_value_keeps_it_exact() -> None:
+    # A fold is a line break before white space that is already there (RFC 5322 §2.2.3):
+    # unfolding must give back the quoted local-part exactly, spaces and all.
+    sender = '"' + " ".join(["hamlet"] * 20) + '"@castle.test'
+    spf = SpfResult("fail", "mailfrom", "192.0.2.1", sender, "mx.evil.test", "castle.test")
+    value = authentication_results("mx.castle.test", [spf_result(spf)])
+    assert any(len(line) < 80 for line in value.splitlines()[1:])
+    unfolded = parse(_one_field("Authentication-Results", value)).fields[0].unfolded()
+    parsed = authres.AuthenticationResultsHeader.parse_value(unfolded)
+    assert parsed.results[0].smtp_mailfrom == sender
+
+
+@given(st.text(st.sampled_from('ab "\\()é'), max_size=300), st.integers(1, 80))
+def test_folding_is_undone_by_unfolding(text: str, width: int) -> None:
+    folded = _fold(text, width)
+    lines = folded.split("\n")
+    assert all(line.strip(" ") for line in lines[1:]), folded  # no line of white space only
+    assert folded.replace("\n", "") == text
