@@ -28,7 +28,13 @@ The escapes: a stray byte kept by ``surrogateescape`` (U+DC80-U+DCFF) is written
 with its byte value (80-FF); a C0 control or DEL is written ``\\xHH`` with its code point
 (00-1F, 7F: a range the bytes cannot reach, so the two never collide); anything else is
 written ``\\uHHHH``; a backslash is written ``\\\\``.  The result is printable,
-single-line text.  A field builder still quotes or comment-escapes it for its own syntax.
+single-line text.  A field builder still quotes or comment-escapes it for its own syntax, and
+bounds it (``limit=``) when it may be longer than a line can hold.
+
+:meth:`stack.mime.lossless.Field.build`, which every prepended field goes through, applies
+:func:`checked_text` to the whole value and refuses a line over 998 octets: a builder that
+forgets these functions gets an :class:`~stack.mime.errors.EncodeError`, never a field that
+injects another.
 """
 
 from __future__ import annotations
