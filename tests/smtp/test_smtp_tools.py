@@ -104,6 +104,22 @@ def test_srv_stores_every_message_byte_for_byte(srv: Srv) -> None:
     assert "from=<hamlet@castle.test> to=<o@c.test>" in log
 
 
+def test_srv_on_a_busy_port_says_so_in_one_line(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [*ELSINORE, "srv", "--listen", f"127.0.0.1:{port}", "-o", str(tmp_path / "out")],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"elsinore: error: cannot listen on 127.0.0.1:{port}: address already in use\n"
+    )
+
+
 def test_srv_maildir_delivers_into_new(tmp_path: Path) -> None:
     server = Srv(tmp_path / "Maildir", "--maildir")
     try:
