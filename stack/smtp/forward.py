@@ -140,7 +140,12 @@ class QueueRunner:
     async def _attempt(self, message: Queued) -> None:
         try:
             async with self._slots:
-                await self._deliver(message)
+                data = message.data
+                if data is None:
+                    data = await self.spool.data(message.queue_id)
+                    if data is None:
+                        return  # finished since the scan read it
+                await self._deliver(message, data)
         except asyncio.CancelledError:
             raise
         except Exception:  # a bug, not a delivery failure: the message waits for a scan
@@ -149,7 +154,7 @@ class QueueRunner:
         finally:
             self._in_flight.discard(message.queue_id)
 
-    async def _deliver(self, message: Queued) -> None:
+    async def _deliver(self, message: Queued, data: bytes) -> None:
         now = self.clock()
         policy = self.policy
         if policy.expired(message.arrival, now):
@@ -158,7 +163,7 @@ class QueueRunner:
                 for r in message.recipients
             ]
         else:
-            replies = await self.outbound.deliver(message.sender, message.recipients, message.data)
+            replies = await self.outbound.deliver(message.sender, message.recipients, data)
             now = self.clock()
         expired = policy.expired(message.arrival, now)
         retry_at = policy.retry_at(message.attempts, now)
@@ -180,20 +185,25 @@ class QueueRunner:
             self._log(message, reply, outcome, text, retry_at - now)
         if bounced and message.sender:
             # Every temporary failure in ``bounced`` is an expiry: the DSN says it failed.
-            await self._bounce(message, bounced, expired=expired)
+            await self._bounce(message, data, bounced, expired=expired)
         await self.spool.record(message.queue_id, results)
         if any(result.outcome is Outcome.TEMPORARY for result in results):
             self._schedule(retry_at)
 
     async def _bounce(
-        self, message: Queued, bounced: Sequence[RecipientResult], *, expired: bool
+        self,
+        message: Queued,
+        data: bytes,
+        bounced: Sequence[RecipientResult],
+        *,
+        expired: bool,
     ) -> None:
         now = self.clock()
         report = build_dsn(
             reporting_mta=self.reporting_mta,
             sender=message.sender,
             results=bounced,
-            original=message.data,
+            original=data,
             arrival=datetime.fromtimestamp(message.arrival, UTC),
             queue_id=message.queue_id,
             expired=expired,

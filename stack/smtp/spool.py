@@ -116,12 +116,16 @@ class Stored:
 
 @dataclass(frozen=True, slots=True)
 class Queued:
-    """A message with recipients left to try, as the queue runner sees it."""
+    """A message with recipients left to try, as the queue runner sees it.
+
+    ``data`` is None when the message came from :meth:`Spool.due`: the bytes are read when
+    its attempt starts (:meth:`Spool.data`), so that a scan of a long queue of large
+    messages holds only their envelopes in memory."""
 
     queue_id: str
     sender: str
     recipients: tuple[str, ...]
-    data: bytes
+    data: bytes | None
     arrival: float
     attempts: int
 
@@ -321,9 +325,10 @@ class Spool:
     # -- reads -----------------------------------------------------------------------------
 
     def due(self, now: float, limit: int = 1000) -> list[Queued]:
-        """Messages with a recipient to try at ``now`` or before, oldest first."""
+        """Messages with a recipient to try at ``now`` or before, oldest first, without
+        their bytes (see :class:`Queued`)."""
         rows = self._db.execute(
-            "SELECT m.id, m.sender, m.data, m.arrival, "
+            "SELECT m.id, m.sender, m.arrival, "
             "group_concat(r.address, char(0)), max(r.attempts) "
             "FROM recipient r JOIN message m ON m.id = r.message "
             "WHERE r.state IN (?, ?) AND r.next_attempt <= ? "
@@ -331,9 +336,14 @@ class Spool:
             (*(state.value for state in PENDING), now, limit),
         ).fetchall()
         return [
-            Queued(queue_id, sender, tuple(addresses.split("\0")), data, arrival, attempts)
-            for queue_id, sender, data, arrival, addresses, attempts in rows
+            Queued(queue_id, sender, tuple(addresses.split("\0")), None, arrival, attempts)
+            for queue_id, sender, arrival, addresses, attempts in rows
         ]
+
+    def data(self, queue_id: str) -> bytes | None:
+        """A queued message's bytes, or None once it is finished (or was never here)."""
+        row = self._db.execute("SELECT data FROM message WHERE id = ?", (queue_id,)).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
 
     def next_attempt(self) -> float | None:
         """When the earliest pending recipient is due, or None when none is pending."""
@@ -439,6 +449,10 @@ class AsyncSpool:
     async def due(self, now: float, limit: int = 1000) -> list[Queued]:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.spool.due, now, limit)
+
+    async def data(self, queue_id: str) -> bytes | None:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.spool.data, queue_id)
 
     async def next_attempt(self) -> float | None:
         loop = asyncio.get_running_loop()

@@ -145,10 +145,12 @@ def test_undelivered_past_expiry_bounces_with_an_expiry_dsn(tmp_path: Path) -> N
             "expiry",
         )
         [notice] = [m for m in running.spool.due(clock.now + 1) if m.queue_id != queue_id]
+        report = running.spool.data(notice.queue_id)
     finally:
         running.close()
     assert notice.sender == "" and notice.recipients == ("polonius@castle.test",)
-    assert b"multipart/report" in notice.data and b"ophelia@castle.test" in notice.data
+    assert report is not None
+    assert b"multipart/report" in report and b"ophelia@castle.test" in report
 
 
 def test_retry_waits_double_up_to_the_ceiling() -> None:
