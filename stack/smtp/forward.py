@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -85,6 +86,7 @@ class QueueRunner:
         self.policy = policy or RetryPolicy()
         self.scan_interval = scan_interval
         self.clock = clock
+        self.concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._in_flight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -98,6 +100,11 @@ class QueueRunner:
         """Start on a message just stored (the inbound handler's ``on_queued``)."""
         if self._stopping or message.queue_id in self._in_flight:
             return
+        if len(self._tasks) >= self.concurrency:
+            # Every slot is taken: the message waits for one without its bytes in memory
+            # (they are read again when its turn comes), or a slow downstream and a fast
+            # upstream would hold every waiting message in memory.
+            message = dataclasses.replace(message, data=None)
         self._start(message)
 
     async def run(self) -> None:

@@ -284,6 +284,24 @@ def test_a_message_over_the_servers_size_fails_permanently_before_data(
     assert plain.messages == []
 
 
+def test_an_internationalised_address_goes_with_smtputf8(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    plain = start(peers, "127.0.0.78", port)
+    [result] = run(deliver_once(outbound(resolver, port), ["pölönius@plain.mail.test"]))
+    assert result.delivered, result
+    assert plain.messages[0].recipients == ["pölönius@plain.mail.test"]
+
+
+def test_an_internationalised_address_fails_where_smtputf8_is_not_offered(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    plain = start(peers, "127.0.0.78", port, enable_SMTPUTF8=False)
+    [result] = run(deliver_once(outbound(resolver, port), ["pölönius@plain.mail.test"]))
+    assert (result.code, result.enhanced, result.permanent) == (553, "5.6.7", True)
+    assert plain.messages == []
+
+
 def test_starttls_verified_against_a_local_ca(
     resolver: Resolver, port: int, peers: dict[str, Peer]
 ) -> None:
