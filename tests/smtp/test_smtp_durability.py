@@ -22,7 +22,7 @@ import pytest
 from tests.smtp.hop_testbed import HOST, listening, wait_until
 from tests.smtp.smtp_peers import free_port
 
-_LINE = re.compile(r"(\d+) (\d+\.\d+) (\w+)\((.*)")
+_LINE = re.compile(r"(\d+)\s+(\d+\.\d+) (\w+)\((.*)")  # strace pads short pids
 
 
 def strace() -> str:
