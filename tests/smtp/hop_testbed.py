@@ -21,12 +21,13 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+from smtp_peers import free_port
+
 from stack.dns.resolver import Resolver
 from stack.smtp.client import Outbound
 from stack.smtp.forward import QueueRunner, RetryPolicy
 from stack.smtp.server import Inbound, InboundConfig, InboundServer
 from stack.smtp.spool import AsyncSpool, Spool
-from tests.smtp.smtp_peers import free_port
 
 T = TypeVar("T")
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hop_testbed import HOST, InProcessHop, wait_until
+from smtp_peers import Peer, free_port
+from test_smtp_forward import MESSAGE, Clock, submit
 
 from stack.mime import decode
 from stack.mime.model import Data, Parts
 from stack.smtp.forward import RetryPolicy
 from stack.smtp.spool import State
-from tests.smtp.hop_testbed import HOST, InProcessHop, wait_until
-from tests.smtp.smtp_peers import Peer, free_port
-from tests.smtp.test_smtp_forward import MESSAGE, Clock, submit
 
 pytestmark = pytest.mark.timeout(60)
 EXPIRE = 3600.0

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiosmtplib
+from hop_testbed import HOST, hop, srv, stored, wait_until
 
 from stack.mime import parse
-from tests.smtp.hop_testbed import HOST, hop, srv, stored, wait_until
 
 CLIENTS = 10
 ROUNDS = 4

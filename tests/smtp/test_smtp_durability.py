@@ -18,9 +18,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from tests.smtp.hop_testbed import HOST, listening, wait_until
-from tests.smtp.smtp_peers import free_port
+from hop_testbed import HOST, listening, wait_until
+from smtp_peers import free_port
 
 _LINE = re.compile(r"(\d+)\s+(\d+\.\d+) (\w+)\((.*)")  # strace pads short pids
 

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hop_testbed import HOST, InProcessHop, hop, srv, stored, wait_until
+from smtp_peers import Peer, free_port
 
 from stack.mime import decode
 from stack.smtp.forward import RetryPolicy
 from stack.smtp.spool import State
-from tests.smtp.hop_testbed import HOST, InProcessHop, hop, srv, stored, wait_until
-from tests.smtp.smtp_peers import Peer, free_port
 
 
 class Clock:

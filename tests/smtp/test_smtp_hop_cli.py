@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from tests.smtp.hop_testbed import HOST, hop, listening, srv, stored, wait_until
-from tests.smtp.smtp_peers import free_port
+from hop_testbed import HOST, hop, listening, srv, stored, wait_until
+from smtp_peers import free_port
 
 
 def test_sigterm_finishes_the_transaction_in_progress_and_exits_0(tmp_path: Path) -> None:

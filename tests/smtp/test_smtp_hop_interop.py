@@ -8,10 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hop_testbed import HOST, hop, srv, stored, wait_until
 
 from stack.mime import parse
 from stack.smtp.tls import LocalAuthority
-from tests.smtp.hop_testbed import HOST, hop, srv, stored, wait_until
 
 pytestmark = pytest.mark.interop
 

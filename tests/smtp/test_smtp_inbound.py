@@ -9,14 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hop_testbed import HOST, InProcessHop, wait_until
+from smtp_peers import DnsThread, Peer, free_port
 
 from stack.dns.resolver import Resolver
 from stack.mime import Message, parse
 from stack.smtp.policy import Limits, Reply
 from stack.smtp.server import InboundConfig, Transaction, stamp_received
 from stack.smtp.spool import State
-from tests.smtp.hop_testbed import HOST, InProcessHop, wait_until
-from tests.smtp.smtp_peers import DnsThread, Peer, free_port
 
 
 class Session:

@@ -7,6 +7,7 @@ import itertools
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from linear_time import MAX_RATIO, growth
 
 from harness.strategies import wire_messages
 from harness.strategies.grammar.mime import Entity
@@ -23,7 +24,6 @@ from stack.smtp.policy import (
     check_recipient_count,
     with_enhanced,
 )
-from tests.linear_time import MAX_RATIO, growth
 
 LIMITS = Limits()
 

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hop_testbed import HOST, Command, hop, srv, stored, wait_until
 
 from stack.mime import parse
-from tests.smtp.hop_testbed import HOST, Command, hop, srv, stored, wait_until
 
 # Every forged end the issue names, and more: (id, bytes, whether it holds a bare CR or LF).
 FORGED_ENDS = [

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import aiosmtplib
 import pytest
+from hop_testbed import HOST, InProcessHop, wait_until
+from smtp_peers import Peer, free_port
 
 from stack.smtp.tls import LocalAuthority, client_context
-from tests.smtp.hop_testbed import HOST, InProcessHop, wait_until
-from tests.smtp.smtp_peers import Peer, free_port
 
 
 @pytest.fixture(scope="module")
