@@ -143,6 +143,10 @@ def queued(queue_id: str) -> Reply:
 # What may stand in an address after aiosmtpd has parsed the path: printable text (UTF-8 is
 # allowed under SMTPUTF8), no space, no controls, no angle brackets.
 _ADDRESS_UNSAFE = re.compile(r"[\x00-\x20\x7f<>]")
+# aiosmtpd keeps a byte that is not UTF-8 as a lone surrogate (surrogateescape).  RFC 6531
+# allows UTF-8 only, and the spool stores addresses as UTF-8: accepted, such an address
+# would make every DATA after it fail with 451, and the client try again for days.
+_NOT_UTF8 = re.compile("[\ud800-\udfff]")
 _HELO = re.compile(r"[!-~\u0080-\U0010ffff]+")
 
 
@@ -167,6 +171,9 @@ def check_address(address: str, limits: Limits, *, sender: bool) -> Reply | None
         return Reply(
             553, code, f"Bad {what} address syntax: forbidden character at {position.start()}"
         )
+    position = _NOT_UTF8.search(address)
+    if position is not None:
+        return Reply(553, code, f"Bad {what} address: not UTF-8 at character {position.start()}")
     local, at, domain = address.rpartition("@")
     if not at or not local or not domain:
         return Reply(553, code, f"Bad {what} address syntax: no local-part@domain")

@@ -13,9 +13,13 @@ one recipient (naming all of them would tell each recipient who else got a Bcc).
 or RFC 6531's ``UTF8SMTP...`` when the client used SMTPUTF8.
 
 The HELO name, the reverse DNS name and the recipient are the client's choice, so they go
-through :func:`stack.mime.safe.safe_text`; our own host name is configuration and goes through
-:func:`~stack.mime.safe.checked_text`.  The id, ``<ID@HOST>``, is how the next Elsinore hop
-knows this copy again if we send it twice (see :func:`previous_queue_id`).
+through :func:`stack.mime.safe.safe_text`, each bounded so that its line stays within 998
+octets however it was escaped (a HELO of 500 stray 8-bit bytes is 2,000 characters once
+escaped, and a field that :meth:`~stack.mime.lossless.Field.build` refused would refuse the
+message: one command would be enough to stop a hop stamping).  Our own host name is
+configuration and goes through :func:`~stack.mime.safe.checked_text`.  The id,
+``<ID@HOST>``, is how the next Elsinore hop knows this copy again if we send it twice (see
+:func:`previous_queue_id`).
 """
 
 from __future__ import annotations
@@ -63,32 +67,56 @@ def protocol(arrival: Arrival) -> str:
     return base + suffix
 
 
-def _comment_text(value: str) -> str:
-    # Parentheses are quoted (RFC 5322 3.2.2) so that a hostile name cannot open or close a
-    # comment and write clauses of its own.  Backslashes need nothing more: safe_text has
-    # already doubled every one it did not write as the start of an escape.
-    return re.sub(r"([()])", r"\\\1", value)
+#: The octets a client-chosen value may take, escaped and quoted, in a line that RFC 5322
+#: 2.1.1 ends at 998: the first line is at most 15 + 255 + 2 + 255 + 7 + 45 + 2 = 581 octets
+#: ("from HELO (RDNS [IPv6:ADDRESS])"), the last 6 + 900 + 3 + 31 = 940 ("for <RCPT>; DATE").
+#: An honest name is at most 255 octets and an honest path 256 (RFC 5321 4.5.3.1), so only
+#: a value with escapes in it (four octets for each stray 8-bit byte) can be cut.
+NAME_LIMIT = 255
+RECIPIENT_LIMIT = 900
+#: The TLS version and cipher come from OpenSSL, not the client: bounded only to be sure.
+TLS_NAME_LIMIT = 100
+
+
+def _quoted(value: str, specials: str, limit: int) -> str:
+    """``safe_text(value)`` with a backslash before each of ``specials``, in at most ``limit``
+    octets (``limit`` >= 8).
+
+    The backslashes quote what would end the comment or the path the value stands in, so that
+    a hostile name cannot write clauses of its own (parentheses in a comment, RFC 5322 3.2.2;
+    ``>`` in the ``for`` path).  safe_text has already doubled every backslash it did not
+    write as the start of an escape, so they need nothing more.  Each quote adds an octet:
+    the value is cut that many octets shorter.
+    """
+    pattern = f"[{re.escape(specials)}]"
+    text = safe_text(value, limit=limit)
+    quotes = len(re.findall(pattern, text))
+    if quotes:
+        # A shorter cut keeps a prefix of the same text: no more quotes than counted here.
+        text = safe_text(value, limit=max(limit - quotes, 4))
+    return re.sub(pattern, r"\\\g<0>", text)
 
 
 def received_value(arrival: Arrival) -> str:
     """The field's value, folded with CRLF-free ``\\n\\t`` folds (the message's own line
     ending replaces them when it is prepended)."""
     host = checked_text(arrival.hostname, "hostname")
-    helo = safe_text(arrival.helo) or "unknown"
-    rdns = safe_text(arrival.rdns) if arrival.rdns else "unknown"
+    helo = _quoted(arrival.helo, "()", NAME_LIMIT) or "unknown"
+    rdns = _quoted(arrival.rdns, "()", NAME_LIMIT) if arrival.rdns else "unknown"
     address = checked_text(arrival.address, "client address")
     literal = f"IPv6:{address}" if ":" in address else address
-    lines = [f"from {_comment_text(helo)} ({_comment_text(rdns)} [{literal}])"]
+    lines = [f"from {helo} ({rdns} [{literal}])"]
     if arrival.tls is not None:
         tls = arrival.tls
         lines.append(
-            f"(using {safe_text(tls.version)} with cipher {safe_text(tls.cipher)}"
+            f"(using {safe_text(tls.version, limit=TLS_NAME_LIMIT)}"
+            f" with cipher {safe_text(tls.cipher, limit=TLS_NAME_LIMIT)}"
             f" ({tls.bits}/{tls.bits} bits))"
         )
     lines.append(f"by {host} via tcp with {protocol(arrival)} id <{arrival.queue_id}@{host}>")
     when = format_datetime(arrival.date)
     if len(arrival.recipients) == 1:
-        recipient = safe_text(arrival.recipients[0]).replace(">", "\\>")
+        recipient = _quoted(arrival.recipients[0], ">", RECIPIENT_LIMIT)
         lines.append(f"for <{recipient}>; {when}")
     else:
         lines[-1] += ";"

@@ -310,3 +310,63 @@ def test_a_message_that_went_round_a_loop_is_refused_with_5_4_6(hop: InProcessHo
         session.close()
     assert answers[0].startswith(b"250 2.0.0")
     assert answers[1] == b"554 5.4.6 Too many hops: 50 Received fields (loop?)"
+
+
+def stamped(hop: InProcessHop, helo: bytes, recipient: bytes) -> bytes:
+    """The bytes the hop stored for one message from ``helo`` to ``recipient``."""
+    session = Session(hop.port)
+    assert session.send(b"EHLO " + helo + b"\r\n")[-1].startswith(b"250 ")
+    assert session.send(b"MAIL FROM:<a@client.test>\r\n")[0].startswith(b"250 ")
+    assert session.send(b"RCPT TO:<" + recipient + b">\r\n")[0].startswith(b"250 ")
+    session.send(b"DATA\r\n")
+    answer = session.send(b"Subject: hostile\r\n\r\nbody\r\n.\r\n")[0]
+    session.close()
+    assert answer.startswith(b"250 2.0.0 OK queued as "), answer
+    data = hop.spool.data(answer.rsplit(b" ", 1)[-1].decode())
+    assert data is not None
+    return data
+
+
+@pytest.mark.parametrize(
+    ("helo", "recipient"),
+    [
+        # Within RFC 5321's 512-octet command line: 500 stray 8-bit bytes, each escaped to
+        # four characters, are about 2,000 characters of HELO.
+        (b"\x85" * 500, b"o@castle.test"),
+        # C1 controls in UTF-8 (CSI), six characters each once escaped: 1,500 of HELO and,
+        # as long as the RCPT limits allow, 720 of recipient.
+        (b"\xc2\x9b" * 250, b"o@" + b"\xc2\x9b" * 120),
+        # Every parenthesis quoted in the comment: 1,008 characters.
+        (b"()" * 252, b"o@castle.test"),
+    ],
+    ids=["8-bit-helo", "c1-controls", "parentheses"],
+)
+def test_a_hostile_helo_or_recipient_is_stamped_in_one_valid_received_field(
+    hop: InProcessHop, helo: bytes, recipient: bytes
+) -> None:
+    data = stamped(hop, helo, recipient)
+    fields = [field for field in parse(data).fields if field.is_field]
+    assert [field.name for field in fields] == ["Received", "Subject"]
+    lines = fields[0].raw[:-2].split(b"\r\n")
+    assert max(map(len, lines)) <= 998, [len(line) for line in lines]
+    assert all(b"\r" not in line and b"\n" not in line and b"\0" not in line for line in lines)
+    assert "by hop.castle.test via tcp with" in fields[0].unfolded()
+
+
+@pytest.mark.parametrize(
+    ("command", "reply"),
+    [
+        (b"MAIL FROM:<a\xff@client.test>\r\n", b"553 5.1.7 Bad sender address: not UTF-8"),
+        (b"RCPT TO:<o@castle.test\xfe>\r\n", b"553 5.1.3 Bad recipient address: not UTF-8"),
+    ],
+)
+def test_an_address_that_is_not_utf8_is_refused_before_data(
+    hop: InProcessHop, command: bytes, reply: bytes
+) -> None:
+    # The spool stores addresses as UTF-8: taken, it made every DATA fail with 451.
+    session = Session(hop.port)
+    session.send(b"EHLO client.test\r\n")
+    if command.startswith(b"RCPT"):
+        session.send(b"MAIL FROM:<a@client.test>\r\n")
+    assert session.send(command)[0].startswith(reply)
+    session.close()

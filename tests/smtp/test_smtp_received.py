@@ -1,14 +1,25 @@
-"""The Received field a hop prepends: the seed's form, and hostile values kept inside it."""
+"""The Received field a hop prepends: the seed's form, and hostile values kept inside it.
+
+The property at the end is the one tests/auth/test_auth_field_safety.py checks for the auth
+fields: whatever the client chose (``harness.strategies.hostile_text``, or names and
+addresses from the grammar), the field is one field, on lines of at most 998 octets, with no
+CR, LF or NUL but the folds.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from harness.strategies import domain_literals, domains, hostile_text, local_parts
 from stack.mime import parse
 from stack.mime.safe import UnsafeTextError
 from stack.smtp.received import Arrival, TlsInfo, previous_queue_id, received_value
+
+MESSAGE = b"Subject: x\r\n\r\nbody\r\n"
 
 WHEN = datetime(2026, 12, 3, 19, 0, 0, tzinfo=UTC)
 
@@ -68,3 +79,45 @@ def test_previous_queue_id_reads_our_own_id_clause_only() -> None:
     assert previous_queue_id("from a by mx.other.test with ESMTP id 4XyZ; date") is None
     forged = "from a by hop.castle.test via tcp with ESMTP id <0123456789ABCDEF@elsewhere>"
     assert previous_queue_id(forged) is None
+
+
+helo_names = st.one_of(hostile_text(), domains(), domain_literals().map(lambda v: f"[{v}]"))
+addresses = st.one_of(
+    hostile_text(), st.builds(lambda local, domain: f"{local}@{domain}", local_parts(), domains())
+)
+client_addresses = st.sampled_from(("127.0.0.9", "::1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    helo=helo_names,
+    rdns=st.none() | helo_names,
+    recipients=st.lists(addresses, min_size=1, max_size=2),
+    address=client_addresses,
+    tls=st.booleans(),
+)
+def test_received_is_one_field_on_short_lines_whatever_the_client_chose(
+    helo: str, rdns: str | None, recipients: list[str], address: str, tls: bool
+) -> None:
+    value = received_value(
+        arrival(
+            helo=helo,
+            rdns=rdns,
+            recipients=tuple(recipients),
+            address=address,
+            tls=TlsInfo("TLSv1.3", "TLS_AES_256_GCM_SHA384", 256) if tls else None,
+            smtputf8=True,
+            authenticated=True,
+        )
+    )
+    message = parse(MESSAGE)
+    message.prepend("Received", value)  # Field.build refuses what a line may not hold
+    data = bytes(message)
+    fields = [field for field in parse(data).fields if field.is_field]
+    assert [field.name for field in fields] == ["Received", "Subject"], data[:2000]
+    assert data.endswith(MESSAGE)
+    raw = fields[0].raw
+    lines = raw[:-2].split(b"\r\n")
+    assert b"\0" not in raw and all(b"\r" not in ln and b"\n" not in ln for ln in lines), raw
+    assert all(line[:1] == b"\t" for line in lines[1:]), raw
+    assert max(map(len, lines)) <= 998, max(map(len, lines))
