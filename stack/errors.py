@@ -9,12 +9,30 @@ five-megabyte line must not become a five-megabyte error line.
 
 from __future__ import annotations
 
+import os
+from typing import Self
+
 #: How many characters of the input an error message quotes at most.
 EXCERPT_LIMIT = 60
 
 
 class ElsinoreError(Exception):
     """Bad input or a failed operation that a user can act on."""
+
+
+class ListenError(ElsinoreError):
+    """A server cannot bind its address: the port is taken, privileged, or not ours."""
+
+    @classmethod
+    def from_os_error(cls, where: object, exc: OSError) -> Self:
+        """``cannot listen on WHERE: REASON``, the one form every server of the stack uses.
+
+        asyncio's own message repeats the address as a tuple and buries the reason
+        (``[Errno 98] error while attempting to bind on address ('127.0.0.1', 25): address
+        already in use``); the reason alone is what the user can act on.
+        """
+        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        return cls(f"cannot listen on {where}: {reason}")
 
 
 def excerpt(data: bytes | str, limit: int = EXCERPT_LIMIT) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stack.errors import ElsinoreError
+from stack.errors import ListenError as _ListenError
 
 
 class DnsError(ElsinoreError):
@@ -21,8 +22,12 @@ class AddressError(DnsError):
     """An ``ADDR:PORT`` argument is not a loopback-or-literal address with a port."""
 
 
-class ListenError(DnsError):
-    """A server cannot bind its address: the port is taken, privileged, or not ours."""
+class ListenError(DnsError, _ListenError):
+    """A server cannot bind its address: the port is taken, privileged, or not ours.
+
+    The stack's :class:`stack.errors.ListenError` (its message and its form), and a
+    :class:`DnsError` as every error the dns commands report is.
+    """
 
 
 class RecordSpecError(DnsError):

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import inspect
 import logging
-import os
 import socket
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -71,8 +70,7 @@ class _DatagramProtocol(asyncio.DatagramProtocol):
 def _listen_error(endpoint: Endpoint, protocol: str, exc: OSError) -> ListenError:
     # asyncio's message names neither the address nor the protocol ("[Errno 98] error while
     # attempting to bind on address ...", or just "[Errno 98] Address already in use").
-    reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
-    return ListenError(f"cannot listen on {endpoint}/{protocol}: {reason}")
+    return ListenError.from_os_error(f"{endpoint}/{protocol}", exc)
 
 
 def _discard(awaitable: Awaitable[list[bytes]]) -> None:

@@ -39,8 +39,10 @@ import dns.rdatatype
 import dns.reversename
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from stack.dns.addresses import Endpoint
 from stack.dns.errors import ResolveError
 from stack.dns.resolver import Resolver
+from stack.errors import ListenError
 from stack.mime.lossless import Message, parse
 from stack.mime.safe import safe_text
 from stack.smtp.policy import (
@@ -432,15 +434,21 @@ class InboundServer:
         )
 
     async def start(self) -> tuple[str, int]:
-        """Listen; returns the address and port bound (the port may have been 0)."""
+        """Listen; returns the address and port bound (the port may have been 0).
+
+        Raises :class:`~stack.errors.ListenError` when the address cannot be bound.
+        """
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            self._session,
-            self.host,
-            self.port,
-            ssl=self.tls_context if self.implicit_tls else None,
-            reuse_address=True,
-        )
+        try:
+            self._server = await loop.create_server(
+                self._session,
+                self.host,
+                self.port,
+                ssl=self.tls_context if self.implicit_tls else None,
+                reuse_address=True,
+            )
+        except OSError as exc:
+            raise ListenError.from_os_error(Endpoint(self.host, self.port), exc) from None
         host, port = self._server.sockets[0].getsockname()[:2]
         self.port = port
         return host, port

@@ -37,7 +37,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from stack.dns.addresses import Endpoint, parse_endpoint
 from stack.dns.errors import AddressError
-from stack.errors import ElsinoreError
+from stack.errors import ListenError
 from stack.mime.safe import safe_text
 from stack.smtp.client import Outbound, RecipientResult
 from stack.smtp.tls import client_context, server_context
@@ -50,10 +50,6 @@ EX_TEMPFAIL = 75
 STOP_GRACE = 30.0
 #: aiosmtpd's default, a little over 32 MiB: what srv accepts unless told otherwise.
 DEFAULT_MAX_SIZE = 33_554_432
-
-
-class ListenError(ElsinoreError):
-    """A server cannot bind its address: the port is taken, privileged, or not ours."""
 
 
 def _endpoint(ctx: click.Context, param: click.Parameter, value: str | None) -> Endpoint | None:
@@ -228,9 +224,7 @@ async def serve_until_stopped(
             lambda: factory(sessions), endpoint.host, endpoint.port, reuse_address=True
         )
     except OSError as exc:
-        # asyncio's message repeats the address as a tuple and buries the reason.
-        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
-        raise ListenError(f"cannot listen on {endpoint}: {reason}") from None
+        raise ListenError.from_os_error(endpoint, exc) from None
     host, port = server.sockets[0].getsockname()[:2]
     click.echo(banner(str(Endpoint(host, port))))
     sys.stdout.flush()

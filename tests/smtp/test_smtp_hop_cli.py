@@ -71,3 +71,21 @@ def test_bad_options_are_one_line_and_a_nonzero_exit(
     assert done.returncode != 0
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_busy_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    with socket.create_server((HOST, 0)) as taken:
+        port = taken.getsockname()[1]
+        listen = ["--listen", f"{HOST}:{port}", "--forward", f"{HOST}:{free_port()}"]
+        done = subprocess.run(
+            [sys.executable, "-m", "stack", "hop", *listen, "--spool", str(tmp_path / "spool")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 1
+    # What elsinore srv and dns serve say, not asyncio's OSError with the address as a tuple.
+    assert done.stderr == (
+        f"elsinore: error: cannot listen on {HOST}:{port}: address already in use\n"
+    )
