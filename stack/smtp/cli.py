@@ -94,7 +94,8 @@ Example:
     type=click.Choice([mode.value for mode in BareLineEnds]),
     default=BareLineEnds.REFUSE.value,
     show_default=True,
-    help="A message with a bare CR or LF: refuse it (5xx), or store it with CRLF.",
+    help="A message with a bare CR or LF, or a command ending in a bare LF: refuse it (521,"
+    " and close the connection), or read it as if it were a CRLF.",
 )
 @click.option(
     "--max-size",

@@ -15,7 +15,8 @@ not preceded by CR, is a *bare line end*: it never ends the data and never start
 could end it.  The hop then refuses the message at once and closes the connection
 (:attr:`BareLineEnds.REFUSE`, the default, like Postfix's ``smtpd_forbid_bare_newline``), or
 stores it with every bare line end written as CRLF (:attr:`BareLineEnds.NORMALISE`); either
-way the forged second message is never a message of its own.
+way the forged second message is never a message of its own.  A command line that ends in a
+bare LF is refused or read the same way (:func:`check_command_line`).
 
 Rules of this module: every state of :class:`DataReader` and every transition between them
 lives in :data:`DATA_TRANSITIONS`; the reader's loop only applies that table (with one fast
@@ -205,10 +206,31 @@ def check_hops(received_fields: int, limits: Limits) -> Reply | None:
 
 
 class BareLineEnds(enum.Enum):
-    """What to do with a message whose data has a CR or LF that is not part of a CRLF."""
+    """What to do with a message whose data, or a command line, has a CR or LF that is not
+    part of a CRLF."""
 
     REFUSE = "refuse"
     NORMALISE = "normalise"
+
+
+def check_command_line(line: bytes, bare_line_ends: BareLineEnds) -> Reply | None:
+    """None when ``line``, a command line as read up to its LF, may be obeyed; else the 521
+    that refuses it before the connection is closed.
+
+    A command line that ends in a bare LF is refused when bare line ends are (Postfix's
+    ``smtpd_forbid_bare_newline`` refuses the same, with the same 521): where the client's
+    commands end is as much its word as where its data ends, and a server that split them
+    differently would read other commands.  Normalised, the line is read as if it ended in
+    CRLF, as aiosmtpd reads it.
+    """
+    if bare_line_ends is BareLineEnds.REFUSE and line.endswith(b"\n") and line[-2:-1] != b"\r":
+        return Reply(
+            521,
+            "5.5.2",
+            "Bare <LF> in a command line: lines must end with <CRLF> (RFC 5321 2.3.8); "
+            "closing the connection",
+        )
+    return None
 
 
 class DataState(enum.Enum):
@@ -467,6 +489,7 @@ __all__ = [
     "Reply",
     "Transition",
     "check_address",
+    "check_command_line",
     "check_helo",
     "check_hops",
     "check_recipient_count",

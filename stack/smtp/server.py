@@ -1,7 +1,7 @@
 """The inbound shell: aiosmtpd with our DATA reader, our replies, a transform and the spool.
 
 aiosmtpd does the session (greeting, EHLO, MAIL, RCPT, STARTTLS, pipelining, timeouts);
-:class:`StrictSMTP` changes three things in it, each for a reason in :mod:`.policy`:
+:class:`StrictSMTP` changes four things in it, each for a reason in :mod:`.policy`:
 
 - DATA is read by :class:`~stack.smtp.policy.DataReader`, whose only end is
   ``<CRLF>.<CRLF>``, in chunks of 64 KiB rather than line by line.  aiosmtpd's own reader
@@ -9,6 +9,9 @@ aiosmtpd does the session (greeting, EHLO, MAIL, RCPT, STARTTLS, pipelining, tim
   as they came and cannot refuse or normalise them, and the next server down the line might
   split them differently.  Refused, a bare line end is answered at once (521) and the
   connection closed;
+- a command line that ends in a bare LF, which aiosmtpd reads as if it ended in CRLF, is
+  refused the same way (521, then the connection closed, nothing pipelined after it
+  obeyed) unless bare line ends are normalised;
 - every 2xx, 4xx and 5xx reply carries an enhanced status code (ENHANCEDSTATUSCODES), those
   aiosmtpd writes itself included; EHLO also offers PIPELINING (aiosmtpd reads pipelined
   commands already) and ENHANCEDSTATUSCODES;
@@ -53,6 +56,7 @@ from stack.smtp.policy import (
     Limits,
     Reply,
     check_address,
+    check_command_line,
     check_helo,
     check_hops,
     check_recipient_count,
@@ -322,6 +326,35 @@ class StrictSMTP(SMTP):
                 name for name in object.__dir__(self) if name.startswith(("smtp_", "auth_"))
             ]
         return names
+
+    def _cb_client_connected(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        super()._cb_client_connected(reader, writer)
+        # aiosmtpd reads each command line with readuntil() and strips its line end before
+        # we see it, so the check goes between the two.  DATA never passes here: it is read
+        # with read() by the DataReader, which judges its own line ends.
+        read_line = reader.readuntil
+
+        async def command_line(separator: bytes = b"\n") -> bytes:
+            line = await read_line(separator)
+            refusal = check_command_line(line, self.inbound.config.bare_line_ends)
+            if refusal is not None:
+                await self._refuse_and_close(refusal)
+            return line
+
+        reader.readuntil = command_line  # type: ignore[method-assign, assignment]
+
+    async def _refuse_and_close(self, refusal: Reply) -> None:
+        """Answer ``refusal``, close the connection, and read nothing more: the commands the
+        client pipelined after the refused line are never obeyed."""
+        self._set_post_data_state()
+        await self.push(str(refusal))
+        assert self.transport is not None
+        self.transport.close()
+        # Until aiosmtpd's connection_lost() cancels this session's task, which it does as
+        # soon as the transport has sent the reply.
+        await asyncio.get_running_loop().create_future()
 
     async def push(self, status: str) -> None:  # type: ignore[override]
         if self._greeted and not self._plain_replies:

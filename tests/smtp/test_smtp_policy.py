@@ -19,6 +19,7 @@ from stack.smtp.policy import (
     DataState,
     Limits,
     check_address,
+    check_command_line,
     check_helo,
     check_hops,
     check_recipient_count,
@@ -268,3 +269,22 @@ def test_hop_limit_refuses_at_the_limit() -> None:
     assert check_hops(49, LIMITS) is None
     reply = check_hops(50, LIMITS)
     assert reply is not None and (reply.code, reply.enhanced) == (554, "5.4.6")
+
+
+@pytest.mark.parametrize(
+    ("line", "mode", "refused"),
+    [
+        (b"NOOP\r\n", BareLineEnds.REFUSE, False),
+        (b"NOOP\n", BareLineEnds.REFUSE, True),
+        (b"\n", BareLineEnds.REFUSE, True),
+        (b"NOOP x\ry\r\n", BareLineEnds.REFUSE, False),  # the argument checks judge a CR
+        (b"NOOP\n", BareLineEnds.NORMALISE, False),
+    ],
+)
+def test_a_command_line_ending_in_bare_lf_is_refused_unless_normalised(
+    line: bytes, mode: BareLineEnds, refused: bool
+) -> None:
+    reply = check_command_line(line, mode)
+    assert (reply is not None) == refused
+    if reply is not None:
+        assert (reply.code, reply.enhanced) == (521, "5.5.2")

@@ -168,3 +168,49 @@ def test_a_client_ending_lines_with_bare_lf_is_answered_at_once(
     assert client.reply().startswith(b"521 5.5.2 Bare <LF> in message data at byte 13")
     assert client.sock.recv(1024) == b""
     client.sock.close()
+
+
+def test_a_command_line_ending_in_bare_lf_is_refused_and_nothing_after_it_read(
+    hops: tuple[Command, Command, Path],
+) -> None:
+    # Postfix's smtpd_forbid_bare_newline: the framing of commands is as much the client's
+    # word as the framing of data, and a server down the line may split it differently.
+    refusing, _, _ = hops
+    client = Client(refusing.port)
+    assert client.command(b"EHLO client.test").startswith(b"250")
+    client.sock.sendall(b"MAIL FROM:<sender@client.test>\nRCPT TO:<victim@castle.test>\r\n")
+    assert client.reply() == (
+        b"521 5.5.2 Bare <LF> in a command line: lines must end with <CRLF>"
+        b" (RFC 5321 2.3.8); closing the connection"
+    )
+    # No reply to the MAIL or to the RCPT pipelined after it: the connection is closed.
+    assert client.buffer == b""
+    assert client.sock.recv(1024) == b""
+    client.sock.close()
+
+
+def test_the_first_command_ending_in_bare_lf_is_refused_too(
+    hops: tuple[Command, Command, Path],
+) -> None:
+    refusing, _, _ = hops
+    client = Client(refusing.port)
+    client.sock.sendall(b"EHLO client.test\n")
+    assert client.reply().startswith(b"521 5.5.2 Bare <LF> in a command line")
+    assert client.sock.recv(1024) == b""
+    client.sock.close()
+
+
+def test_a_normalising_hop_reads_commands_that_end_in_bare_lf(
+    hops: tuple[Command, Command, Path],
+) -> None:
+    _, normalising, _ = hops
+    client = Client(normalising.port)
+    client.sock.sendall(b"EHLO client.test\n")
+    assert client.reply().startswith(b"250")
+    client.sock.sendall(b"MAIL FROM:<sender@client.test>\n")
+    assert client.reply().startswith(b"250 2.1.0")
+    client.sock.sendall(b"RCPT TO:<victim@castle.test>\n")
+    assert client.reply().startswith(b"250 2.1.5")
+    client.sock.sendall(b"RSET\n")
+    assert client.reply().startswith(b"250")
+    client.close()
