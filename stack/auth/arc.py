@@ -23,11 +23,14 @@ from stack.auth.dkim import (
     UNREADABLE_SIGNATURE,
     field_names,
     key_names,
+    readable,
     signed_headers,
+    unreadable,
 )
 from stack.auth.errors import AuthError, SigningKeyError
 from stack.auth.keys import SigningKey
 from stack.auth.lookup import DnsLookup, dkim_dnsfunc
+from stack.errors import excerpt
 from stack.mime import parse
 from stack.mime.safe import checked_text
 
@@ -66,9 +69,16 @@ def verify_chain(message: bytes, lookup: DnsLookup) -> ArcChain:
         )
     except UNREADABLE_SIGNATURE as exc:
         # dkimpy could not read the header (IndexError: one that starts with a fold) or a
-        # set (see UNREADABLE_SIGNATURE).
-        sets = parse(message).get_all("ARC-Seal")
-        return ArcChain("fail" if sets else "none", len(sets), f"unreadable: {exc!r}")
+        # set (see UNREADABLE_SIGNATURE); either may quote a whole header line, so the
+        # reason quotes an excerpt.
+        tree = parse(message)
+        sets = tree.get_all("ARC-Seal")
+        header = unreadable(message, tree)
+        if header is not None:
+            cause = f"unreadable header: {header}"
+        else:
+            cause = f"unreadable: {type(exc).__name__}: {excerpt(str(exc))}"
+        return ArcChain("fail" if sets else "none", len(sets), cause)
     # dkimpy gives None, not a status, when a seal says the chain had already failed
     # (cv=fail): §5.2 ends such a chain in fail.
     result = bytes(status or b"fail").decode("ascii").lower()
@@ -89,7 +99,8 @@ def seal(
     headers: Sequence[str] = DEFAULT_HEADERS,
 ) -> bytes:
     """``message`` with one more ARC set on top; raises :class:`AuthError` when it has no
-    Authentication-Results of ``authserv_id`` to seal."""
+    Authentication-Results of ``authserv_id`` to seal (a
+    :class:`~stack.auth.errors.MessageError` when dkimpy cannot read it)."""
     if key.algorithm != "rsa":
         raise SigningKeyError("ARC seals with rsa-sha256 only (RFC 8617 §4.1.2)")
     # Our own names, but they go into fields we write: checked, never escaped (see
@@ -97,7 +108,7 @@ def seal(
     selector, domain = key_names(selector, domain)
     if not checked_text(authserv_id, "authserv-id").isascii():
         raise AuthError(f"authserv-id {authserv_id!r}: not ASCII (write a domain as A-labels)")
-    tree = parse(message)
+    tree = readable(message)
     include = signed_headers([f.name for f in tree.fields if f.is_field], field_names(headers), ())
     include = [name for name in include if not name.startswith("arc-")]
     try:
@@ -111,7 +122,7 @@ def seal(
             logger=logging.Logger("elsinore.arc"),
         )
     except dkimpy.DKIMException as exc:
-        raise AuthError(f"cannot seal: {exc}") from None
+        raise AuthError(f"cannot seal: {type(exc).__name__}: {excerpt(str(exc))}") from None
     if not lines:
         raise AuthError(f"no Authentication-Results of {authserv_id} to seal")
     fields: dict[str, tuple[str, str]] = {}

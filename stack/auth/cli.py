@@ -25,8 +25,6 @@ from stack.auth.spf import check_host
 from stack.dns.addresses import Endpoint
 from stack.dns.cli import endpoint_option
 from stack.dns.keys import read_key_option as read_tsig_key
-from stack.errors import excerpt
-from stack.mime import ParseError, parse
 
 FC = TypeVar("FC", bound=Callable[..., Any])
 
@@ -48,26 +46,12 @@ def _message_argument(function: FC) -> FC:
     return argument(function)
 
 
-#: Header defects (:mod:`stack.mime.lossless`) that dkimpy cannot read past: a line that is
-#: neither a field nor a fold of one, and a fold before the first field.
-_UNREADABLE = frozenset({"missing-header-separator", "continuation-without-field"})
-
-
 def _read_message(stream: BinaryIO) -> bytes:
-    """MSG's bytes, or a :class:`ParseError` for a message that DKIM and ARC cannot read.
-
-    dkimpy's own errors quote the whole offending line, however long, and an empty message
-    is a TypeError deep inside it; refusing first, with a position and an excerpt, keeps
-    the error to one short line.
-    """
+    """MSG's bytes, or the :class:`~stack.auth.errors.MessageError` the signer and sealer
+    raise for a message dkimpy cannot read: verifying would only report it as a permerror
+    of every signature, and a user is better told where and why."""
     data = stream.read()
-    if not data:
-        raise ParseError("empty message", 0)
-    for defect in parse(data).defects:
-        if defect.kind in _UNREADABLE:
-            end = data.find(b"\n", defect.offset)
-            line = data[defect.offset : len(data) if end < 0 else end].removesuffix(b"\r")
-            raise ParseError(f"{defect.detail}: {excerpt(line)}", defect.offset)
+    dkim.readable(data)
     return data
 
 
@@ -175,6 +159,8 @@ def sign_command(
 ) -> None:
     """Sign MSG (relaxed/relaxed) and write the signed message to stdout.
 
+    MSG must have exactly one From field: RFC 6376 §5.4 requires it signed.
+
     \b
     Example:
       elsinore dkim sign --domain castle.test --selector s1 --key s1.key msg.eml
@@ -187,7 +173,7 @@ def sign_command(
         headers=headers or dkim.DEFAULT_HEADERS,
         oversign=oversign or dkim.OVERSIGNED,
     )
-    signed = signer.sign(_read_message(message))
+    signed = signer.sign(message.read())
     sys.stdout.buffer.write(signed)
     sys.stdout.buffer.flush()
 
@@ -360,7 +346,7 @@ def arc_seal(
         --authserv-id relay.castle.test stamped.eml
     """
     key = keys.load(key_path)
-    sealed = arc.seal(_read_message(message), domain, selector, key, authserv_id)
+    sealed = arc.seal(message.read(), domain, selector, key, authserv_id)
     sys.stdout.buffer.write(sealed)
     sys.stdout.buffer.flush()
 

@@ -22,11 +22,12 @@ from typing import Literal
 import dkim as dkimpy
 from dkim.util import InvalidTagValueList, parse_tag_value
 
-from stack.auth.errors import AuthError
+from stack.auth.errors import AuthError, MessageError
 from stack.auth.keys import SigningKey
 from stack.auth.lookup import DnsLookup, dkim_dnsfunc
 from stack.auth.publish import selector_name
-from stack.mime import Field, parse
+from stack.errors import excerpt
+from stack.mime import Field, Message, parse
 
 #: RFC 6376 §5.4.1's recommended fields, in the order they are listed in ``h=``.
 DEFAULT_HEADERS: tuple[str, ...] = (
@@ -86,11 +87,11 @@ class Signer:
     oversign: Sequence[str] = OVERSIGNED
 
     def signature(self, message: bytes) -> str:
-        """The ``DKIM-Signature`` field value (folded, without the name) for ``message``."""
+        """The ``DKIM-Signature`` field value (folded, without the name) for ``message``;
+        raises :class:`MessageError` for a message we must not sign (see :func:`signable`)."""
         selector, domain = key_names(self.selector, self.domain)
-        fields = parse(message).fields
         include = signed_headers(
-            [f.name for f in fields if f.is_field],
+            [f.name for f in signable(message).fields if f.is_field],
             field_names(self.headers),
             field_names(self.oversign),
         )
@@ -104,16 +105,68 @@ class Signer:
                 include_headers=[name.encode("ascii") for name in include],
             )
         except dkimpy.DKIMException as exc:
-            raise AuthError(f"cannot sign: {exc}") from None
+            raise AuthError(f"cannot sign: {_quoted(exc)}") from None
         name, _, value = bytes(line).partition(b":")
         assert name.lower() == b"dkim-signature"
         return value.strip().decode("ascii")
 
     def sign(self, message: bytes) -> bytes:
         """``message`` with a DKIM-Signature prepended; no other byte changes."""
+        signature = self.signature(message)
         tree = parse(message)
-        tree.prepend("DKIM-Signature", self.signature(message))
+        tree.prepend("DKIM-Signature", signature)
         return bytes(tree)
+
+
+#: Header defects (:mod:`stack.mime.lossless`) that dkimpy cannot read past: a line that is
+#: neither a field nor a fold of one, and a fold before the first field.
+_UNREADABLE = frozenset({"missing-header-separator", "continuation-without-field"})
+
+
+def unreadable(message: bytes, tree: Message | None = None) -> MessageError | None:
+    """Why dkimpy cannot read ``message``'s header, or None when it can (``tree``: the
+    message already parsed).
+
+    dkimpy's own errors quote the whole offending line, however long, and an empty message
+    is a TypeError deep inside it; this says where, and quotes an excerpt.
+    """
+    if not message:
+        return MessageError("empty message", 0)
+    tree = parse(message) if tree is None else tree
+    for defect in tree.defects:
+        # Only the top-level header: dkimpy reads no other (and parts are split lazily).
+        if defect.kind in _UNREADABLE and defect.offset <= tree.body_offset:
+            end = message.find(b"\n", defect.offset)
+            line = message[defect.offset : len(message) if end < 0 else end].removesuffix(b"\r")
+            return MessageError(f"{defect.detail}: {excerpt(line)}", defect.offset)
+    return None
+
+
+def readable(message: bytes) -> Message:
+    """``message`` parsed, or the :class:`MessageError` of :func:`unreadable`: what the
+    signer, the sealer and the commands that verify check first."""
+    tree = parse(message)
+    problem = unreadable(message, tree)
+    if problem is not None:
+        raise problem
+    return tree
+
+
+def signable(message: bytes) -> Message:
+    """``message`` parsed, or a :class:`MessageError` unless dkimpy can read it and it has
+    exactly one From field.
+
+    §5.4: From MUST be signed, and without a From dkimpy would sign an empty one; RFC 5322
+    §3.6 allows one From only, and a second is what over-signing is there to stop (§8.15).
+    """
+    tree = readable(message)
+    authors = tree.get_all("From")
+    if not authors:
+        raise MessageError("no From field (RFC 6376 §5.4: From must be signed)", 0)
+    if len(authors) > 1:
+        reason = "a second From field (RFC 5322 §3.6: a message has exactly one)"
+        raise MessageError(reason, authors[1].offset)
+    return tree
 
 
 def key_names(selector: str, domain: str) -> tuple[str, str]:
@@ -175,8 +228,9 @@ def verify_all(message: bytes, lookup: DnsLookup, *, allow_sha1: bool = False) -
     except _DKIMPY_PARSE_ERRORS as exc:
         # dkimpy cannot read the header at all: each signature our own parser finds is
         # reported, none is silently dropped.
-        fields = parse(message).get_all("DKIM-Signature")
-        reason = f"unreadable header: {exc or type(exc).__name__}"
+        tree = parse(message)
+        fields = tree.get_all("DKIM-Signature")
+        reason = f"unreadable header: {unreadable(message, tree) or _quoted(exc)}"
         return [_result(_tags(f.raw_value), "permerror", reason) for f in fields]
     count = len(first.signatures())
     return [
@@ -216,6 +270,11 @@ class _Verifier(logging.Handler):
 
     def signatures(self) -> list[bytes]:
         return [value for name, value in self.dkim.headers if name.lower() == b"dkim-signature"]
+
+
+def _quoted(exc: Exception) -> str:
+    """A dkimpy error in a reason: its text may quote a whole header line, so an excerpt."""
+    return f"{type(exc).__name__}: {excerpt(str(exc))}"
 
 
 def _verify_one(verifier: _Verifier, index: int, lookup: DnsLookup, allow_sha1: bool) -> DkimResult:
@@ -277,7 +336,10 @@ __all__ = [
     "Signer",
     "field_names",
     "key_names",
+    "readable",
     "sign",
+    "signable",
     "signed_headers",
+    "unreadable",
     "verify_all",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stack.errors import ElsinoreError
+from stack.mime.errors import ParseError
 
 
 class AuthError(ElsinoreError):
@@ -19,3 +20,13 @@ class PublishError(AuthError):
 
 class KeyNameError(AuthError):
     """A signing domain or selector that is not a DNS name a key record can live at."""
+
+
+class MessageError(AuthError, ParseError):
+    """A message DKIM or ARC cannot sign or read: where it goes wrong (a byte offset) and why,
+    quoting an excerpt.  A :class:`~stack.mime.ParseError` too, so whoever already catches
+    the codec's errors catches these."""
+
+
+class RecordTextError(AuthError):
+    """A TXT record's text that a key record cannot hold (a DKIM key record is ASCII)."""

@@ -21,8 +21,9 @@ import dns.tsig
 import dns.update
 import dns.zone
 
-from stack.auth.errors import KeyNameError, PublishError
+from stack.auth.errors import KeyNameError, PublishError, RecordTextError
 from stack.dns.addresses import Endpoint
+from stack.errors import excerpt
 
 _STRING_LIMIT = 255
 _LDH = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
@@ -38,28 +39,42 @@ def selector_name(selector: str, domain: str) -> dns.name.Name:
     selector_labels = _labels(selector, "selector")
     domain_labels = _labels(domain, "domain")
     if len(domain_labels) < 2:
-        raise KeyNameError(f"domain {domain!r}: a signing domain has at least two labels")
+        raise KeyNameError(f"domain {excerpt(domain)}: a signing domain has at least two labels")
     try:
         return dns.name.Name([*selector_labels, b"_domainkey", *domain_labels, b""])
     except dns.name.NameTooLong:
-        name = f"{selector}._domainkey.{domain}"
-        raise KeyNameError(f"{name!r}: longer than a DNS name's 255 octets") from None
+        name = excerpt(f"{selector}._domainkey.{domain}")
+        raise KeyNameError(f"{name}: longer than a DNS name's 255 octets") from None
 
 
 def _labels(text: str, what: str) -> tuple[bytes, ...]:
     try:
         labels = dns.name.from_text(text.removesuffix("."), origin=None).labels
     except (dns.exception.DNSException, UnicodeError) as exc:
-        raise KeyNameError(f"{what} {text!r}: not a DNS name ({exc})") from None
+        raise KeyNameError(f"{what} {excerpt(text)}: not a DNS name ({exc})") from None
     for label in labels:
         word = label.decode("ascii", "replace")
         if not label or not _LDH.issuperset(word) or word.startswith("-") or word.endswith("-"):
             reason = "letters, digits and inner hyphens only (RFC 5321 sub-domain)"
-            raise KeyNameError(f"{what} {text!r}: label {word!r} is not {reason}")
+            raise KeyNameError(f"{what} {excerpt(text)}: label {word!r} is not {reason}")
     return labels
 
 
-def txt_rdata(record: str) -> dns.rdtypes.ANY.TXT.TXT:
+def txt_rdata(record: str, name: dns.name.Name | None = None) -> dns.rdtypes.ANY.TXT.TXT:
+    """``record`` as TXT rdata, cut into 255-octet strings; :class:`RecordTextError`, naming
+    the record (at ``name`` when given), unless it is ASCII.
+
+    A key record is a tag list of ASCII characters (RFC 6376 §3.2, as is DMARC's): a
+    character beyond is a typo or a file read in the wrong encoding, never something a
+    verifier would read.
+    """
+    if not record.isascii():
+        position = next(index for index, char in enumerate(record) if not char.isascii())
+        where = f"TXT record for {name}" if name is not None else "TXT record"
+        raise RecordTextError(
+            f"{where}: character {position} is not ASCII (a DKIM key record is ASCII, RFC 6376"
+            f" §3.2): {excerpt(record)}"
+        )
     data = record.encode("ascii")
     strings = tuple(data[i : i + _STRING_LIMIT] for i in range(0, len(data), _STRING_LIMIT))
     return dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, dns.rdatatype.TXT, strings or (b"",))
@@ -69,7 +84,7 @@ def zone_line(name: dns.name.Name, record: str) -> str:
     """``record`` as a master-file TXT line (RFC 1035 §5.1) that any zone holding ``name``
     takes as it is: the owner absolute, no TTL (the zone's ``$TTL`` applies), one quoted
     string of at most 255 octets per line, as ``opendkim-genkey`` writes them."""
-    strings = txt_rdata(record).to_text().split('" "')
+    strings = txt_rdata(record, name).to_text().split('" "')
     body = '"\n\t  "'.join(strings)
     return f"{name.to_text()}\tIN\tTXT\t( {body} )\n"
 
@@ -96,9 +111,10 @@ def read_record(text: str, selector: str, domain: str) -> str:
 def update_message(
     zone: str, name: dns.name.Name, record: str, key: dns.tsig.Key, ttl: int = 300
 ) -> dns.update.UpdateMessage:
-    """The update that replaces the TXT records at ``name`` with ``record`` (sans-IO)."""
+    """The update that replaces the TXT records at ``name`` with ``record`` (sans-IO);
+    :class:`RecordTextError` unless ``record`` is ASCII."""
     message = dns.update.UpdateMessage(zone, keyring=key)
-    message.replace(name, ttl, txt_rdata(record))
+    message.replace(name, ttl, txt_rdata(record, name))
     return message
 
 
@@ -112,7 +128,8 @@ def publish_txt(
     ttl: int = 300,
     timeout: float = 5.0,
 ) -> None:
-    """Send the update over TCP; raises :class:`PublishError` unless the primary says NOERROR.
+    """Send the update over TCP; raises :class:`PublishError` unless the primary says NOERROR,
+    and :class:`RecordTextError`, before sending anything, unless ``record`` is ASCII.
 
     DMARC policies (``_dmarc.DOMAIN``) are published the same way as keys."""
     message = update_message(zone, name, record, key, ttl)

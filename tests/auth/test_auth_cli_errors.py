@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from auth_testbed import DOMAIN, MESSAGE, signing_key
+from dns_testbed import KEY_LINE
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -79,6 +80,48 @@ def test_a_header_that_starts_folded_is_an_error_too(
     message.write_bytes(b" folded\r\n" + MESSAGE)
     assert run(cli(), [*commands["dkim sign"], str(message)]) == 1
     assert capsys.readouterr().err == ("elsinore: error: byte 0: header starts folded: ' folded'\n")
+
+
+FROM = b"From: Ophelia <ophelia@castle.test>\r\n"
+
+
+@pytest.mark.parametrize(
+    ("message", "error"),
+    [
+        (MESSAGE.replace(FROM, b""), "byte 0: no From field (RFC 6376 §5.4: From must be signed)"),
+        (
+            FROM + MESSAGE,
+            f"byte {len(FROM)}: a second From field (RFC 5322 §3.6: a message has exactly one)",
+        ),
+    ],
+    ids=["no-from", "two-from"],
+)
+def test_dkim_sign_refuses_a_message_without_exactly_one_from(
+    message: bytes,
+    error: str,
+    commands: dict[str, list[str]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "m.eml"
+    path.write_bytes(message)
+    assert run(cli(), [*commands["dkim sign"], str(path)]) == 1
+    assert capsys.readouterr() == ("", f"elsinore: error: {error}\n")
+
+
+def test_dkim_publish_refuses_a_record_that_is_not_ascii(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = tmp_path / "s1.txt"
+    record.write_text("v=DKIM1; k=ed25519; p=é\n", encoding="utf-8")
+    argv = ["dkim", "publish", *NO_SERVER, "--zone", DOMAIN, "--domain", DOMAIN]
+    argv += ["--selector", "s1", "--record", str(record), "--tsig", KEY_LINE]
+    assert run(cli(), argv) == 1
+    assert capsys.readouterr() == (
+        "",
+        "elsinore: error: TXT record for s1._domainkey.castle.test.: character 22 is not ASCII"
+        " (a DKIM key record is ASCII, RFC 6376 §3.2): 'v=DKIM1; k=ed25519; p=é'\n",
+    )
 
 
 @pytest.mark.parametrize("as_json", [False, True])
