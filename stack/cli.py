@@ -24,7 +24,7 @@ from typing import Any
 import click
 
 import stack
-from stack.errors import ElsinoreError
+from stack.errors import ElsinoreError, excerpt
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,14 +180,29 @@ def make_group(
     return group
 
 
+#: The longest text :func:`describe` passes on as it is; a longer one becomes an excerpt.
+#: Our own errors quote excerpts already and stay far below it.
+_LINE_LIMIT = 1_000
+
+
 def describe(exc: BaseException) -> str:
     """One line that tells a user what went wrong, without a traceback."""
     if isinstance(exc, ElsinoreError):
-        return str(exc)
+        return _bounded(str(exc))
     if isinstance(exc, OSError) and exc.filename is not None:
         return f"{exc.strerror or exc}: {exc.filename}"
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    lines = str(exc).splitlines()
+    return f"{type(exc).__name__}: {_bounded(lines[0])}" if lines else type(exc).__name__
+
+
+def _bounded(text: str) -> str:
+    """``text`` when it is short and printable, else an :func:`excerpt` of it.
+
+    Our own errors quote excerpts already; this is the last guard, for the exception of a
+    library that quotes the whole input line (megabytes of it) or control characters that
+    would rewrite the user's terminal.
+    """
+    return text if len(text) <= _LINE_LIMIT and text.isprintable() else excerpt(text)
 
 
 _DEBUG_HINT = " (run with --debug for the traceback)"

@@ -17,8 +17,10 @@ import stack
 from harness.cli import HARNESS_COMMANDS, cli
 from stack import __version__
 from stack.cli import STACK_COMMANDS, LazyCommand, make_group, run
-from stack.errors import ElsinoreError
+from stack.errors import ElsinoreError, excerpt
 from stack.spam.stores import StoreError
+
+_HINT = " (run with --debug for the traceback)"
 
 
 def _failing_group() -> click.Group:
@@ -29,6 +31,12 @@ def _failing_group() -> click.Group:
     def fail(what: str) -> None:
         if what == "user":
             raise ElsinoreError("message 3 has no header block")
+        if what == "huge":
+            raise RuntimeError("\x1b[2J" + "z" * 5_000_000)
+        if what == "escape":
+            raise RuntimeError("\x1b[2Jcleared")
+        if what == "user-huge":
+            raise ElsinoreError("z" * 5_000_000)
         if what == "file":
             open("/nonexistent/elsinore-test")  # noqa: SIM115 - the OSError is the point
         raise RuntimeError("an internal bug\nwith a second line")
@@ -72,6 +80,23 @@ def test_unexpected_exception_is_one_line_with_a_debug_hint(
         err
         == "elsinore: error: RuntimeError: an internal bug (run with --debug for the traceback)\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("what", "line"),
+    [
+        ("huge", f"RuntimeError: {excerpt(chr(27) + '[2J' + 'z' * 5_000_000)}{_HINT}"),
+        ("escape", f"RuntimeError: {excerpt(chr(27) + '[2Jcleared')}{_HINT}"),
+        ("user-huge", excerpt("z" * 5_000_000)),
+    ],
+)
+def test_an_error_line_quotes_a_short_excerpt_of_a_long_or_unprintable_text(
+    what: str, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(_failing_group(), ["fail", what]) == 1
+    err = capsys.readouterr().err
+    assert err == f"elsinore: error: {line}\n"
+    assert len(err) < 200
 
 
 def test_debug_lets_the_traceback_through() -> None:
