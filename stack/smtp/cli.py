@@ -59,6 +59,12 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
     return seconds
 
 
+def _optional_duration(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> float | None:
+    return None if value is None else _duration(ctx, param, value)
+
+
 @click.command(
     "hop",
     epilog="""\b
@@ -126,6 +132,14 @@ Example:
     help="The first wait before trying a deferred message again; it doubles each time.",
 )
 @click.option(
+    "--dead-host-time",
+    callback=_optional_duration,
+    metavar="DURATION",
+    help="After a failed connection to --forward, defer without trying it for this long"
+    " (default: the --retry wait, as Postfix keeps an unreachable destination for"
+    " minimal_backoff_time).",
+)
+@click.option(
     "--forward-tls",
     type=click.Choice(["opportunistic", "required", "never"]),
     default="opportunistic",
@@ -156,6 +170,7 @@ def hop(
     max_recipients: int,
     expire: float,
     retry: float,
+    dead_host_time: float | None,
     forward_tls: str,
     forward_ca: Path | None,
     resolver: Endpoint | None,
@@ -187,6 +202,7 @@ def hop(
             forward_tls,
             expire,
             retry,
+            retry if dead_host_time is None else dead_host_time,
             resolver,
         )
     )
@@ -203,6 +219,7 @@ async def _run_hop(
     forward_tls: str,
     expire: float,
     retry: float,
+    dead_host_time: float,
     resolver: Endpoint | None,
 ) -> None:
     log = logging.getLogger("elsinore.smtp")
@@ -212,6 +229,7 @@ async def _run_hop(
         smarthost=(forward.host, forward.port),
         starttls=forward_tls,  # type: ignore[arg-type]  # a click.Choice of the three
         tls_context=client_tls,
+        dead_host_seconds=dead_host_time,
     )
     runner = QueueRunner(
         spool,

@@ -16,7 +16,10 @@ for the message: delivered, retried, or bounced.
 
 Sessions are kept after a transaction and reused for the next message to the same
 destination, and at most ``per_destination`` are open to one destination at a time, the
-connection cache and concurrency limit of Postfix's ``smtp`` client.
+connection cache and concurrency limit of Postfix's ``smtp`` client.  A host that could not
+be connected to is not tried again for ``dead_host_seconds`` (Postfix's short-term
+destination status cache): with the downstream down, a queue of a thousand due messages
+costs one connection attempt and a thousand quick deferrals, not a thousand timeouts.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import random
 import re
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -52,6 +55,9 @@ IDLE_SECONDS = 10.0
 MAX_ADDRESSES = 10
 #: A reply text is cut here; it ends up in logs and DSNs, never a novel.
 MAX_TEXT = 500
+#: Past this many hosts remembered as dead, the ones whose time is up are forgotten: a
+#: relay that sends to many domains must not keep every failure it ever saw.
+MAX_DEAD_HOSTS = 1024
 
 _ENHANCED = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})(?:\s+|$)")
 
@@ -157,6 +163,8 @@ class Outbound:
         tls_context: ssl.SSLContext | None = None,
         per_destination: int = 10,
         timeout: float = 60.0,
+        dead_host_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if resolver is None and smarthost is None:
             raise ValueError("an Outbound needs a resolver for MX look-ups, or a smarthost")
@@ -172,8 +180,13 @@ class Outbound:
         self.tls_context = tls_context if tls_context is not None else client_context()
         self.per_destination = per_destination
         self.timeout = timeout
+        self.dead_host_seconds = dead_host_seconds
+        self.clock = clock
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._idle: dict[str, list[_Session]] = {}
+        #: (address, port) of each host that could not be connected to: until when it is
+        #: left alone, and why.
+        self._dead: dict[tuple[str, int], tuple[float, str]] = {}
 
     async def deliver(
         self, sender: str, recipients: Sequence[str], data: bytes
@@ -367,6 +380,7 @@ class Outbound:
     async def _open(self, host: _Host, *, tls: bool) -> _Session:
         """Connect, greet, and start TLS when ``tls`` (and offered, or required); a failure
         names the host."""
+        self._check_alive(host)
         smtp = aiosmtplib.SMTP(
             hostname=host.address,
             port=host.port,
@@ -375,7 +389,7 @@ class Outbound:
             start_tls=False,
         )
         try:
-            await smtp.connect()
+            await self._connect(smtp, host)
             await _greet(smtp)
             if tls:
                 await self._secure(smtp, host)
@@ -391,6 +405,47 @@ class Outbound:
             smtp.close()
             raise _Undeliverable(_Reply(0, "4.4.1", _reason(exc), str(host))) from None
         return _Session(smtp, host)
+
+    def _check_alive(self, host: _Host) -> None:
+        """Refuse to try ``host`` while a failed connection to it is recent."""
+        key = (host.address, host.port)
+        dead = self._dead.get(key)
+        if dead is None:
+            return
+        until, reason = dead
+        if self.clock() >= until:
+            del self._dead[key]
+            return
+        seconds = f"{self.dead_host_seconds:g}"
+        raise _Undeliverable(
+            _Reply(
+                0, "4.4.1", f"{reason} less than {seconds} s ago: not tried again yet", str(host)
+            )
+        )
+
+    async def _connect(self, smtp: aiosmtplib.SMTP, host: _Host) -> None:
+        """Connect and read the greeting; a host that cannot be reached (no connection, or
+        no greeting) is remembered as dead for ``dead_host_seconds``.  One that greets with
+        an error is alive: it answered."""
+        key = (host.address, host.port)
+        try:
+            await smtp.connect()
+        except aiosmtplib.SMTPResponseException:
+            raise
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+            if self.dead_host_seconds > 0:
+                self._remember_dead(key, _reason(exc))
+            raise
+        self._dead.pop(key, None)
+
+    def _remember_dead(self, key: tuple[str, int], reason: str) -> None:
+        now = self.clock()
+        if len(self._dead) >= MAX_DEAD_HOSTS:
+            self._dead = {k: v for k, v in self._dead.items() if v[0] > now}
+            while len(self._dead) >= MAX_DEAD_HOSTS:  # all still dead: the oldest goes
+                del self._dead[next(iter(self._dead))]
+        self._dead.pop(key, None)  # to the end: insertion order is the order of failure
+        self._dead[key] = (now + self.dead_host_seconds, reason)
 
     async def _secure(self, smtp: aiosmtplib.SMTP, host: _Host) -> None:
         if not smtp.supports_extension("starttls"):

@@ -484,3 +484,52 @@ def test_an_address_without_a_domain_is_refused_without_a_look_up(port: int) -> 
     unused = Resolver(forwarders=[Endpoint("127.0.0.1", free_port())], timeout=0.1, retries=0)
     [result] = run(deliver_once(outbound(unused, port), ["postmaster"]))
     assert (result.code, result.enhanced, result.permanent) == (553, "5.1.3", True)
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_host_that_refused_a_connection_is_not_tried_again_for_a_while() -> None:
+    # Postfix's destination status cache: with the downstream down, a scan of a thousand
+    # due messages is one connection attempt and a thousand deferrals, not a thousand
+    # attempts.
+    port = free_port()
+    clock = Clock()
+    outbound = Outbound(
+        helo="hop.castle.test",
+        smarthost=("127.0.0.1", port),
+        dead_host_seconds=30.0,
+        clock=clock,
+        timeout=5,
+    )
+    peer = Peer("127.0.0.1", port, name="sink.castle.test")
+
+    async def attempt() -> RecipientResult:
+        return (await outbound.deliver("a@castle.test", ["b@mail.test"], MESSAGE))[0]
+
+    async def scenario() -> list[RecipientResult]:
+        results = [await attempt()]  # nobody listens: refused
+        peer.start()  # the sink is back, but the hop does not know yet
+        try:
+            clock.now += 29.0
+            results.append(await attempt())
+            clock.now += 1.0
+            results.append(await attempt())
+        finally:
+            await outbound.aclose()
+            peer.stop()
+        return results
+
+    refused, skipped, delivered = run(scenario())
+    assert (refused.code, refused.enhanced, refused.text) == (0, "4.4.1", "connection refused")
+    assert (skipped.code, skipped.enhanced, skipped.remote) == (0, "4.4.1", refused.remote)
+    assert skipped.text == "connection refused less than 30 s ago: not tried again yet"
+    assert delivered.delivered, delivered
+    assert peer.recorder.connections == 1  # the skipped attempt made no connection

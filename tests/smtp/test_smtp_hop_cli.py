@@ -51,6 +51,7 @@ def test_sigterm_finishes_the_transaction_in_progress_and_exits_0(tmp_path: Path
         (["--listen", "127.0.0.1:99999"], "bad port"),
         (["--tls-cert", "/nonexistent.pem"], "--tls-cert and --tls-key go together"),
         (["--expire", "soon"], "is not a duration"),
+        (["--dead-host-time", "0s"], "must be more than 0"),
         (["--hostname", "hop\tcastle.test"], "--hostname: TAB (U+0009) at character 3"),
     ],
 )
@@ -89,3 +90,35 @@ def test_a_busy_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert done.stderr == (
         f"elsinore: error: cannot listen on {HOST}:{port}: address already in use\n"
     )
+
+
+def send_one(port: int, subject: bytes) -> bytes:
+    with socket.create_connection((HOST, port), timeout=10) as sock:
+        file = sock.makefile("rb")
+        file.readline()
+        sock.sendall(b"HELO client.test\r\nMAIL FROM:<a@client.test>\r\n")
+        sock.sendall(b"RCPT TO:<o@castle.test>\r\nDATA\r\n")
+        for _ in range(4):
+            file.readline()
+        sock.sendall(b"Subject: " + subject + b"\r\n\r\nbody\r\n.\r\nQUIT\r\n")
+        return file.readline()
+
+
+def test_a_forward_that_refused_is_not_tried_again_before_the_dead_host_time(
+    tmp_path: Path,
+) -> None:
+    relay = hop(
+        tmp_path / "spool", free_port(), tmp_path / "hop.log", "--dead-host-time", "1h"
+    ).start()
+    try:
+        assert send_one(relay.port, b"first").startswith(b"250 ")
+        wait_until(lambda: "connection refused)" in relay.log.read_text(), 20, "a refusal")
+        assert send_one(relay.port, b"second").startswith(b"250 ")
+        wait_until(lambda: "not tried again yet" in relay.log.read_text(), 20, "a skip")
+        assert relay.terminate() == 0
+    finally:
+        relay.close()
+    deferrals = [line for line in relay.log.read_text().splitlines() if "deferred" in line]
+    assert "(4.4.1 connection refused)" in deferrals[0]
+    skipped = "connection refused less than 3600 s ago: not tried again yet"
+    assert all(skipped in line for line in deferrals[1:]), deferrals
