@@ -24,7 +24,7 @@ from typing import Any
 import click
 
 import stack
-from stack.errors import ElsinoreError, excerpt
+from stack.errors import ElsinoreError, bounded
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,28 +181,21 @@ def make_group(
 
 
 #: The longest text :func:`describe` passes on as it is; a longer one becomes an excerpt.
-#: Our own errors quote excerpts already and stay far below it.
+#: Our own errors quote excerpts already and stay far below it; this is the last guard, for
+#: a library's exception that quotes the whole input line (megabytes of it).
 _LINE_LIMIT = 1_000
 
 
 def describe(exc: BaseException) -> str:
     """One line that tells a user what went wrong, without a traceback."""
     if isinstance(exc, ElsinoreError):
-        return _bounded(str(exc))
+        return bounded(str(exc), _LINE_LIMIT)
     if isinstance(exc, OSError) and exc.filename is not None:
         return f"{exc.strerror or exc}: {exc.filename}"
     lines = str(exc).splitlines()
-    return f"{type(exc).__name__}: {_bounded(lines[0])}" if lines else type(exc).__name__
-
-
-def _bounded(text: str) -> str:
-    """``text`` when it is short and printable, else an :func:`excerpt` of it.
-
-    Our own errors quote excerpts already; this is the last guard, for the exception of a
-    library that quotes the whole input line (megabytes of it) or control characters that
-    would rewrite the user's terminal.
-    """
-    return text if len(text) <= _LINE_LIMIT and text.isprintable() else excerpt(text)
+    if not lines:
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {bounded(lines[0], _LINE_LIMIT)}"
 
 
 _DEBUG_HINT = " (run with --debug for the traceback)"

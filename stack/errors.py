@@ -46,3 +46,11 @@ def excerpt(data: bytes | str, limit: int = EXCERPT_LIMIT) -> str:
         return quoted
     unit = "bytes" if isinstance(data, bytes) else "characters"
     return f"{quoted}... ({len(data):,} {unit})"
+
+
+def bounded(text: str, limit: int) -> str:
+    """``text`` itself when it is at most ``limit`` printable characters, else its
+    :func:`excerpt`: for text we did not write that may quote input whole (a library's
+    error message, a verifier's reason), or control characters.
+    """
+    return text if len(text) <= limit and text.isprintable() else excerpt(text)

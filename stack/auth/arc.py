@@ -20,6 +20,7 @@ import dkim as dkimpy
 
 from stack.auth.dkim import (
     DEFAULT_HEADERS,
+    REASON_LIMIT,
     UNREADABLE_SIGNATURE,
     field_names,
     key_names,
@@ -30,7 +31,7 @@ from stack.auth.dkim import (
 from stack.auth.errors import AuthError, SigningKeyError
 from stack.auth.keys import SigningKey
 from stack.auth.lookup import DnsLookup, dkim_dnsfunc
-from stack.errors import excerpt
+from stack.errors import bounded, excerpt
 from stack.mime import parse
 from stack.mime.safe import checked_text
 
@@ -86,7 +87,7 @@ def verify_chain(message: bytes, lookup: DnsLookup) -> ArcChain:
     why = str(reason or "")
     if chain == "fail" and problems:
         why = "; ".join([why, *problems.values()]) if why else "; ".join(problems.values())
-    return ArcChain(chain, len(sets or ()), why)
+    return ArcChain(chain, len(sets or ()), bounded(why, REASON_LIMIT))
 
 
 def seal(

@@ -26,7 +26,7 @@ from stack.auth.errors import AuthError, MessageError
 from stack.auth.keys import SigningKey
 from stack.auth.lookup import DnsLookup, dkim_dnsfunc
 from stack.auth.publish import selector_name
-from stack.errors import excerpt
+from stack.errors import bounded, excerpt
 from stack.mime import Field, Message, parse
 
 #: RFC 6376 §5.4.1's recommended fields, in the order they are listed in ``h=``.
@@ -56,6 +56,11 @@ DEFAULT_HEADERS: tuple[str, ...] = (
 )
 OVERSIGNED: tuple[str, ...] = ("from", "to", "subject")
 CANONICALIZATION = (b"relaxed", b"relaxed")
+
+#: The longest reason a result gives as it is: dkimpy's quote tag values whole (an a= of
+#: 100,000 characters is "unknown signature algorithm: b'...'"), so a longer one is an
+#: excerpt.
+REASON_LIMIT = 200
 
 DkimResultName = Literal["pass", "fail", "neutral", "temperror", "permerror"]
 
@@ -323,7 +328,7 @@ def _result(tags: dict[bytes, bytes], result: DkimResultName, reason: str) -> Dk
         selector=tag(b"s"),
         algorithm=tag(b"a"),
         identity=tag(b"i") or f"@{domain}",
-        reason=reason,
+        reason=bounded(reason, REASON_LIMIT),
         signature_b="".join(tag(b"b").split())[:8],
     )
 
@@ -331,6 +336,7 @@ def _result(tags: dict[bytes, bytes], result: DkimResultName, reason: str) -> Dk
 __all__ = [
     "DEFAULT_HEADERS",
     "OVERSIGNED",
+    "REASON_LIMIT",
     "UNREADABLE_SIGNATURE",
     "DkimResult",
     "Signer",

@@ -128,3 +128,32 @@ def test_a_key_name_error_quotes_the_name_in_a_short_excerpt(selector: str, reas
         publish.selector_name(selector, DOMAIN)
     assert reason in str(raised.value)
     assert len(str(raised.value)) < 200
+
+
+#: A tag value dkimpy quotes in its reason, whole.
+HUGE_TAG = b"z" * 100_000
+
+
+def test_a_dkim_reason_quoting_a_tag_value_is_an_excerpt() -> None:
+    tags = b"; d=castle.test; s=s1; h=from; bh=x; b=y\r\n"
+    signature = b"DKIM-Signature: v=1; a=" + HUGE_TAG + tags
+    (result,) = dkim.verify_all(signature + MESSAGE, NO_KEYS)
+    assert result.result == "permerror"
+    assert result.reason == excerpt(f"unknown signature algorithm: {HUGE_TAG!r}")
+
+
+@pytest.mark.parametrize(
+    ("tag", "value"), [(b"a", HUGE_TAG), (b"cv", HUGE_TAG), (b"s", HUGE_TAG)], ids=["a", "cv", "s"]
+)
+def test_an_arc_reason_quoting_a_tag_value_is_an_excerpt(tag: bytes, value: bytes) -> None:
+    tags = {b"i": b"1", b"cv": b"none", b"a": b"rsa-sha256", b"d": b"castle.test", b"s": b"arc"}
+    tags |= {tag: value, b"b": b"AAAA"}
+    seal = b"ARC-Seal: " + b"; ".join(name + b"=" + text for name, text in tags.items())
+    rest = (
+        b"ARC-Message-Signature: i=1; a=rsa-sha256; d=castle.test; s=arc; h=from; bh=AAAA;"
+        b" b=AAAA\r\nARC-Authentication-Results: i=1; castle.test; arc=none\r\n"
+    )
+    chain = arc.verify_chain(seal + b"\r\n" + rest + MESSAGE, NO_KEYS)
+    assert chain.result == "fail"
+    assert chain.reason.endswith(" characters)")
+    assert len(chain.reason) < 200
