@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import hashlib
 import logging
 import ssl
@@ -35,7 +36,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import dns.exception
 import dns.rdatatype
@@ -450,10 +451,10 @@ class InboundServer:
         self.port = port
         self.tls_context = tls_context
         self.implicit_tls = implicit_tls
-        self.sessions: set[StrictSMTP] = set()
+        self.sessions: set[_TrackedSMTP] = set()
         self._server: asyncio.Server | None = None
 
-    def _session(self) -> StrictSMTP:
+    def _session(self) -> _TrackedSMTP:
         config = self.handler.config
         return _TrackedSMTP(
             self.handler,
@@ -496,20 +497,19 @@ class InboundServer:
         while any(s.in_transaction for s in self.sessions) and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
         for session in list(self.sessions):
-            transport = session.transport
-            if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
-                transport.write(f"{SHUTTING_DOWN}\r\n".encode())
-                transport.close()
+            session.shut()
         if self._server is not None:
             await self._server.wait_closed()
 
 
-class _TrackedSMTP(StrictSMTP):
-    """A session that the server can find when it stops."""
+class TrackedSession(SMTP):
+    """An aiosmtpd session that keeps itself in its server's set while it is connected, so
+    that the server can find it when it stops (``elsinore hop`` and ``elsinore srv`` both)."""
 
-    def __init__(self, handler: Inbound, *, sessions: set[StrictSMTP], **options: Any) -> None:
+    def __init__(self, handler: Any, *, sessions: set[Self], **options: Any) -> None:
         super().__init__(handler, **options)
-        self._sessions = sessions
+        # Typed loosely inside: the constructor's set[Self] is what keeps callers honest.
+        self._sessions: set[Any] = sessions
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._sessions.add(self)
@@ -519,12 +519,27 @@ class _TrackedSMTP(StrictSMTP):
         self._sessions.discard(self)
         super().connection_lost(error)
 
+    def shut(self) -> None:
+        """Say goodbye (RFC 5321 section 3.8: 421) and close; for between transactions."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if isinstance(transport, asyncio.WriteTransport):
+            with contextlib.suppress(OSError, RuntimeError):
+                transport.write(f"{SHUTTING_DOWN}\r\n".encode())
+        transport.close()
+
+
+class _TrackedSMTP(TrackedSession, StrictSMTP):
+    """The hop's strict session, tracked."""
+
 
 __all__ = [
     "Inbound",
     "InboundConfig",
     "InboundServer",
     "StrictSMTP",
+    "TrackedSession",
     "Transaction",
     "Transform",
     "stamp_received",

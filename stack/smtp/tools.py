@@ -19,7 +19,6 @@ Both are written on aiosmtpd and aiosmtplib; what is ours is storage, shutdown a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import logging
@@ -40,6 +39,7 @@ from stack.dns.errors import AddressError
 from stack.errors import ListenError
 from stack.mime.safe import safe_text
 from stack.smtp.client import Outbound, RecipientResult
+from stack.smtp.server import TrackedSession
 from stack.smtp.tls import client_context, server_context
 
 log = logging.getLogger("elsinore.srv")
@@ -174,36 +174,14 @@ class Sink:
         return f"250 2.0.0 Ok: stored as {name}"
 
 
-class _Tracked(SMTP):
-    """An aiosmtpd session that the server can find again when it stops."""
-
-    def __init__(self, handler: Any, *, sessions: set[_Tracked], **options: Any) -> None:
-        super().__init__(handler, **options)
-        self._sessions = sessions
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._sessions.add(self)
-        super().connection_made(transport)
-
-    def connection_lost(self, error: Exception | None) -> None:
-        self._sessions.discard(self)
-        super().connection_lost(error)
+class _Tracked(TrackedSession):
+    """A sink's session: aiosmtpd's own, tracked."""
 
     @property
     def in_transaction(self) -> bool:
         """Between MAIL and the reply to the end of DATA."""
         envelope = self.envelope
         return envelope is not None and envelope.mail_from is not None
-
-    def shut(self) -> None:
-        """Say goodbye (RFC 5321 section 3.8: 421) and close, between transactions."""
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        if isinstance(transport, asyncio.WriteTransport):
-            with contextlib.suppress(OSError, RuntimeError):
-                transport.write(b"421 4.3.2 Service shutting down, closing connection\r\n")
-        transport.close()
 
 
 async def serve_until_stopped(
