@@ -5,10 +5,8 @@ the downstream is back."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from hop_testbed import HOST, InProcessHop, hop, srv, stored, wait_until
 from smtp_peers import Peer, free_port
 
@@ -52,16 +50,6 @@ def submit(port: int, sender: str, recipients: list[str], data: bytes) -> str:
 
 
 MESSAGE = b"From: polonius@castle.test\r\nSubject: forward me\r\n\r\nbody\r\n"
-
-
-@pytest.fixture
-def peer() -> Iterator[Peer]:
-    server = Peer(HOST, free_port(), name="sink.castle.test")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_5xx_bounces_with_a_dsn_to_the_sender(tmp_path: Path, peer: Peer) -> None:

@@ -45,16 +45,6 @@ class Session:
 
 
 @pytest.fixture
-def peer() -> Iterator[Peer]:
-    server = Peer(HOST, free_port(), name="sink.castle.test")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
 def hop(tmp_path: Path, peer: Peer) -> Iterator[InProcessHop]:
     config = InboundConfig(hostname="hop.castle.test", limits=Limits(recipients=3, size=10_000))
     running = InProcessHop(tmp_path, peer.port, config=config)

@@ -7,13 +7,12 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiosmtplib
 import pytest
 from hop_testbed import HOST, InProcessHop, wait_until
-from smtp_peers import Peer, free_port
+from smtp_peers import Peer
 
 from stack.smtp.tls import LocalAuthority, client_context
 
@@ -21,16 +20,6 @@ from stack.smtp.tls import LocalAuthority, client_context
 @pytest.fixture(scope="module")
 def authority() -> LocalAuthority:
     return LocalAuthority()
-
-
-@pytest.fixture
-def peer() -> Iterator[Peer]:
-    server = Peer(HOST, free_port(), name="sink.castle.test")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def read_reply(sock: socket.socket | ssl.SSLSocket) -> bytes:
