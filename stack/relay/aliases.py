@@ -318,6 +318,10 @@ class AliasMap:
         return any(_key(mine) == wanted for mine in self.addresses_of(user))
 
 
+#: The listing of a folder that cannot be listed ("/" is in no file name).
+_UNREADABLE: Fingerprint = frozenset({("/", 0, 0, 0)})
+
+
 class Watcher:
     """The current alias map of a folder, read again when the folder changes.
 
@@ -333,7 +337,7 @@ class Watcher:
         self.postmaster = postmaster
         self.map = AliasMap.load(directory, domain, postmaster=postmaster)
         self.error: AliasError | None = None
-        self._refused: Fingerprint | None = None
+        self._refused: Fingerprint | None = None  # the folder as it was when refused
 
     def poll(self) -> AliasError | None:
         """Read the folder again if it changed: None when there is nothing new to report
@@ -341,7 +345,9 @@ class Watcher:
         try:
             now = fingerprint(self.directory)
         except AliasError as error:
-            return self._refuse(error, None)
+            now = _UNREADABLE
+            if self._refused != now:
+                return self._refuse(error, now)
         if now in (self.map.fingerprint, self._refused):
             return None
         try:
@@ -351,10 +357,9 @@ class Watcher:
         self.map, self.error, self._refused = fresh, None, None
         return None
 
-    def _refuse(self, error: AliasError, now: Fingerprint | None) -> AliasError | None:
-        repeated = self.error is not None and str(self.error) == str(error)
+    def _refuse(self, error: AliasError, now: Fingerprint) -> AliasError:
         self.error, self._refused = error, now
-        return None if repeated else error
+        return error
 
 
 def write_record(

@@ -346,6 +346,10 @@ def test_a_removed_folder_keeps_the_old_map(tmp_path: Path) -> None:
     error = watcher.poll()
     assert error is not None and "cannot read the folder" in str(error)
     assert watcher.map.lookup("alice") is not None
+    assert watcher.poll() is None  # reported once, not on every poll
+    folder.mkdir()
+    castle(folder)
+    assert watcher.poll() is None and watcher.error is None
 
 
 def test_the_first_load_raises(tmp_path: Path) -> None:
