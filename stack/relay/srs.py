@@ -299,8 +299,9 @@ def _read_stamp(stamp: str, address: str, offset: int) -> int:
 
 
 def _tag(local: str) -> str | None:
+    """``SRS0`` or ``SRS1`` when ``local`` starts with one, in any case, and a separator."""
     tag = _ascii_upper(local[: len(SRS0)])
-    if tag in (SRS0, SRS1) and local[len(SRS0) : len(SRS0) + 1] in tuple(SEPARATORS):
+    if tag in (SRS0, SRS1) and len(local) > len(SRS0) and local[len(SRS0)] in SEPARATORS:
         return tag
     return None
 
