@@ -47,6 +47,7 @@ __all__ = [
     "Passwords",
     "StoredHashError",
     "Verdict",
+    "check_stored",
     "hash_password",
     "scrypt",
     "verify",
@@ -262,11 +263,6 @@ class Passwords:
         digest = self.kdf(_encode(password), salt, self.cost, HASH_BYTES)
         return f"$scrypt${self.cost}${_b64(salt)}${_b64(digest)}"
 
-    def check_stored(self, stored: str) -> None:
-        """Raise :class:`StoredHashError` unless ``stored`` is a hash :meth:`verify` reads
-        (for whoever loads records: a bad one is refused at load, not at login)."""
-        _parse(stored, self.limits)
-
     def verify(self, password: bytes | str, stored: str) -> Verdict:
         """Whether ``password`` matches ``stored``, and whether to rehash it.
 
@@ -303,6 +299,12 @@ _DEFAULT = Passwords()
 def hash_password(password: bytes | str) -> str:
     """A new salted scrypt hash of ``password`` at the :data:`CURRENT` cost."""
     return _DEFAULT.hash(password)
+
+
+def check_stored(stored: str, limits: Limits = LIMITS) -> None:
+    """Raise :class:`StoredHashError` unless ``stored`` is a hash :func:`verify` reads,
+    within ``limits``; no hashing is done."""
+    _parse(stored, limits)
 
 
 def verify(password: bytes | str, stored: str) -> Verdict:

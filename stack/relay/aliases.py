@@ -46,7 +46,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from stack.auth.passwords import LIMITS, Passwords, StoredHashError
+from stack.auth.passwords import StoredHashError, check_stored
 from stack.errors import ElsinoreError, excerpt
 from stack.mime.errors import ParseError
 from stack.mime.fields.address import decode_mailbox
@@ -73,8 +73,6 @@ MAX_TARGETS = 100
 
 _KEYS = frozenset({"targets", "password", "insecure"})
 _SMTP_LIMITS = Limits()
-#: Only reads hashes: the cost it would hash at does not matter.
-_HASHES = Passwords(limits=LIMITS)
 
 #: What the folder looked like when it was read: (file name, inode, size, mtime in ns).
 Fingerprint = frozenset[tuple[str, int, int, int]]
@@ -201,7 +199,7 @@ def _record(where: Path | str, name: str, value: Mapping[str, object]) -> Record
         if not isinstance(password, str):
             raise AliasError(where, '"password" is neither a hash string nor null')
         try:
-            _HASHES.check_stored(password)
+            check_stored(password)  # at load, so a bad hash is never found at login
         except StoredHashError as error:
             raise AliasError(where, f'"password": {error}') from None
     insecure = value.get("insecure", False)

@@ -78,6 +78,28 @@ def test_rfc_7914_test_vector_reads_as_a_stored_hash() -> None:
     assert checker.verify("pleaseletmeout", stored) == Verdict(ok=False)
 
 
+@pytest.mark.parametrize(
+    ("stored", "cost", "rehash"),
+    [
+        # Hashes of "password" from passlib's documentation of passlib.hash.scrypt.
+        (
+            "$scrypt$ln=8,r=8,p=1$WKs1xljLudd6z9kbY0wpJQ$yCR4iDZYDKv+iEJj6yHY0lv/epnfB6f/w1EbXrsJOuQ",
+            Cost(8, 8, 1),
+            False,
+        ),
+        (
+            "$scrypt$ln=16,r=8,p=1$aM15713r3Xsvxbi31lqr1Q$nFNh2CVHVjNldFVKDHDlm4CbdRSCdEBsjjJxD+iCs5E",
+            passwords.CURRENT,
+            True,
+        ),
+    ],
+)
+def test_a_passlib_scrypt_hash_reads_as_ours(stored: str, cost: Cost, rehash: bool) -> None:
+    checker = Passwords(cost)
+    assert checker.verify("password", stored) == Verdict(ok=True, rehash=rehash)
+    assert checker.verify("Password", stored) == Verdict(ok=False)
+
+
 def test_a_seed_blake2b_hash_is_accepted_and_flagged_for_rehash() -> None:
     checker = Passwords(CHEAP)
     assert checker.verify("hunter2", seed_hash("hunter2")) == Verdict(ok=True, rehash=True)
@@ -161,11 +183,10 @@ def test_an_absurd_cost_is_refused_before_any_hashing(cost: str, reason: str) ->
 
 
 def test_check_stored_refuses_what_verify_would_refuse() -> None:
-    checker = Passwords(CHEAP)
-    checker.check_stored(GOOD)
-    checker.check_stored(seed_hash("x"))
+    passwords.check_stored(GOOD)
+    passwords.check_stored(seed_hash("x"))
     with pytest.raises(StoredHashError):
-        checker.check_stored(f"$scrypt$ln=21,r=8,p=1${SALT}${DIGEST}")
+        passwords.check_stored(f"$scrypt$ln=21,r=8,p=1${SALT}${DIGEST}")
 
 
 def test_an_unknown_user_costs_the_scrypt_a_wrong_password_costs() -> None:
