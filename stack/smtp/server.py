@@ -99,13 +99,19 @@ def stamp_received(message: Message, transaction: Transaction) -> Message:
 
 @dataclass(slots=True)
 class InboundConfig:
-    """What an inbound endpoint is: its name, limits, and what it does with bare line ends."""
+    """What an inbound endpoint is: its name, limits, and what it does with bare line ends.
+
+    ``recipients`` is a service's own check of each RCPT address, after the hop's: None to
+    take the address, else the reply that refuses it (the MX's is
+    :func:`stack.smtp.recipients.recipient_policy`).
+    """
 
     hostname: str
     limits: Limits = field(default_factory=Limits)
     bare_line_ends: BareLineEnds = BareLineEnds.REFUSE
     transforms: Sequence[Transform] = (stamp_received,)
     timeout: float = 300.0
+    recipients: Callable[[str], Reply | None] | None = None
 
 
 def _tls_info(transport: asyncio.BaseTransport | None) -> TlsInfo | None:
@@ -218,6 +224,8 @@ class Inbound:
         refusal = check_recipient_count(len(envelope.rcpt_tos), limits) or check_address(
             address, limits, sender=False
         )
+        if refusal is None and self.config.recipients is not None:
+            refusal = self.config.recipients(address)
         if refusal is not None:
             return str(refusal)
         envelope.rcpt_tos.append(address)
