@@ -48,7 +48,7 @@ from typing import Any
 
 from stack.auth.passwords import StoredHashError, check_stored
 from stack.errors import ElsinoreError, excerpt
-from stack.mime.errors import ParseError
+from stack.mime.errors import EncodeError, ParseError
 from stack.mime.fields.address import decode_mailbox
 from stack.mime.fields.lexer import is_dot_atom_text, is_text
 from stack.smtp.policy import Limits, check_address
@@ -61,6 +61,9 @@ __all__ = [
     "AliasMap",
     "Record",
     "Watcher",
+    "check_name",
+    "check_target",
+    "fingerprint",
     "write_record",
 ]
 
@@ -129,9 +132,10 @@ def check_target(target: object) -> str | None:
     shown = excerpt(target)
     try:
         mailbox = decode_mailbox(target)
-    except ParseError as error:
+        canonical = mailbox.addr_spec
+    except (ParseError, EncodeError) as error:
         return f"the target {shown} is not an address: {error}"
-    if mailbox.name is not None or mailbox.addr_spec != target:
+    if mailbox.name is not None or canonical != target:
         return f"the target {shown} is not a bare local-part@domain"
     if mailbox.domain.startswith("["):
         return f"the target {shown} has a domain literal, not a domain name"
@@ -172,6 +176,8 @@ def _parse(path: Path, data: bytes) -> Record:
         raise AliasError(path, f"{where}: not JSON: {error.msg}") from None
     except ValueError as error:
         raise AliasError(path, str(error)) from None
+    except RecursionError:  # json's C scanner recurses once per "[" or "{"
+        raise AliasError(path, "nested too deeply to be a record") from None
     if not isinstance(value, dict):
         raise AliasError(path, 'not a JSON object {"targets": [...], ...}')
     unknown = sorted(set(value) - _KEYS)

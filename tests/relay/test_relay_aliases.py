@@ -147,6 +147,11 @@ def test_a_bad_record_is_one_line_naming_the_file_and_the_problem(
     assert refusal(tmp_path).startswith(f"{path}: {reason}")
 
 
+def test_a_record_nested_deeper_than_the_parser_goes_is_one_line(tmp_path: Path) -> None:
+    put(tmp_path, "carol.json", "[" * 60_000)
+    assert refusal(tmp_path) == f"{tmp_path / 'carol.json'}: nested too deeply to be a record"
+
+
 def test_a_password_hash_with_an_absurd_cost_is_refused_at_load(tmp_path: Path) -> None:
     salt, digest = HASH.split("$")[3:]
     put(tmp_path, "eve.json", {"targets": [], "password": f"$scrypt$ln=25,r=8,p=1${salt}${digest}"})
