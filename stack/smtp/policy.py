@@ -176,6 +176,8 @@ def check_address(address: str, limits: Limits, *, sender: bool) -> Reply | None
     if position is not None:
         return Reply(553, code, f"Bad {what} address: not UTF-8 at character {position.start()}")
     local, at, domain = address.rpartition("@")
+    if not at and not sender and address.lower() == "postmaster":
+        return None  # RFC 5321 4.5.1: RCPT TO:<Postmaster>, in any case, needs no domain
     if not at or not local or not domain:
         return Reply(553, code, f"Bad {what} address syntax: no local-part@domain")
     if len(address.encode("utf-8", "surrogateescape")) + 2 > limits.path:
