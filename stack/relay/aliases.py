@@ -91,7 +91,9 @@ class AliasError(ElsinoreError):
         super().__init__(where, reason)
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.reason}"
+        # A file name is input too: one holding a line break must not break the line.
+        where = self.where if self.where.isprintable() else excerpt(self.where, 4096)
+        return f"{where}: {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.strategies import dot_atom_text, mailboxes
+from harness.strategies import dot_atom_text, hostile_text, mailboxes
 from stack.auth.passwords import Cost, Passwords
 from stack.errors import ElsinoreError
 from stack.mime.errors import EncodeError
@@ -150,6 +150,47 @@ def test_a_bad_record_is_one_line_naming_the_file_and_the_problem(
 def test_a_record_nested_deeper_than_the_parser_goes_is_one_line(tmp_path: Path) -> None:
     put(tmp_path, "carol.json", "[" * 60_000)
     assert refusal(tmp_path) == f"{tmp_path / 'carol.json'}: nested too deeply to be a record"
+
+
+@given(
+    content=st.one_of(
+        st.binary(max_size=300),
+        hostile_text().map(lambda text: json.dumps({"targets": [text]})),
+        hostile_text().map(lambda text: json.dumps({"targets": [], "password": text})),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | hostile_text(),
+            lambda inner: st.lists(inner) | st.dictionaries(st.sampled_from(["targets"]), inner),
+        ).map(json.dumps),
+    )
+)
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_file_content_is_a_record_or_one_line(tmp_path: Path, content: str | bytes) -> None:
+    path = tmp_path / "carol.json"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    try:
+        AliasMap.load(tmp_path, DOMAIN, postmaster="root@x.test")
+    except AliasError as error:
+        assert str(error).startswith(f"{path}: ") and "\n" not in str(error)
+
+
+@given(name=hostile_text())
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_name_is_written_or_refused_in_one_line(tmp_path: Path, name: str) -> None:
+    directory = tmp_path / str(len(list(tmp_path.iterdir())))
+    directory.mkdir()
+    try:
+        path = write_record(directory, name, ["a@x.test"], None)
+    except AliasError as error:
+        assert "\n" not in str(error) and list(directory.iterdir()) == []
+    else:
+        assert path.parent == directory
+
+
+def test_a_file_name_with_a_line_break_is_quoted_on_one_line(tmp_path: Path) -> None:
+    put(tmp_path, "a\nb.json", {"targets": ["a@x.test"]})
+    assert refusal(tmp_path).endswith(
+        "nb.json': the name 'a\\nb' is not a dot-atom local-part (RFC 5322 3.2.3)"
+    )
 
 
 def test_a_password_hash_with_an_absurd_cost_is_refused_at_load(tmp_path: Path) -> None:
