@@ -213,3 +213,24 @@ def test_the_unknown_user_check_is_never_right() -> None:
 def test_a_policy_cost_out_of_bounds_is_refused_at_construction() -> None:
     with pytest.raises(StoredHashError, match="ln must be 1 to 20"):
         Passwords(Cost(log_n=25, r=8, p=1))
+
+
+@given(
+    stored=st.one_of(
+        hostile_text(),
+        st.builds(
+            lambda cost, salt, digest: f"$scrypt${cost}${salt}${digest}",
+            hostile_text(),
+            hostile_text(),
+            hostile_text(),
+        ),
+    )
+)
+def test_any_stored_text_is_a_verdict_or_a_typed_error(stored: str) -> None:
+    kdf = CountingKdf()
+    try:
+        verdict = Passwords(CHEAP, kdf).verify("x", stored)
+    except StoredHashError as error:
+        assert "\n" not in str(error) and kdf.costs == []
+    else:
+        assert not verdict.ok
