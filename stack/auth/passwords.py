@@ -252,8 +252,8 @@ class Passwords:
         self.cost = cost
         self.kdf = kdf
         self.limits = limits
-        # What an unknown user's password is compared with: a real hash of nothing anyone
-        # knows, so the comparison is the same one a known user's check makes.
+        # What an unknown user's password is hashed with and compared to: random, so no
+        # password matches, and the same size as a real record's, so the work is the same.
         self._dummy_salt = secrets.token_bytes(SALT_BYTES)
         self._dummy_digest = secrets.token_bytes(HASH_BYTES)
 
