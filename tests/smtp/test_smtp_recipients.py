@@ -10,14 +10,22 @@ places where we answer otherwise, on purpose, are in :data:`NOT_POSTFIX`, each w
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import socket
 import string
+import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from random import Random
 
 import aiosmtplib
 import pytest
+from hop_testbed import listening, wait_until
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from smtp_peers import free_port
 
 from harness.strategies import domain_literals, domains, hostile_text, local_parts
 from stack.smtp.policy import Limits, Reply, check_address
@@ -330,3 +338,116 @@ def test_the_hop_lets_a_bare_postmaster_through_to_the_service(path: str) -> Non
     assert check_address(path, Limits(), sender=False) is None
     assert check_address(path, Limits(), sender=True) is not None
     assert check_address("alice", Limits(), sender=False) is not None
+
+
+# -- against Postfix itself ----------------------------------------------------------------
+
+POSTFIX_MAIN = """\
+compatibility_level = 3.6
+queue_directory = {root}/spool
+data_directory = {root}/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.castle.test
+mydomain = castle.test
+myorigin = castle.test
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 192.0.2.1/32
+virtual_alias_domains = castle.test, xn--bcher-kva.test
+virtual_alias_maps = inline:{{ {{alice@castle.test=alice@elsewhere.test}},
+    {{postmaster@castle.test=alice@elsewhere.test}},
+    {{alice@xn--bcher-kva.test=alice@elsewhere.test}}, {{jörg@castle.test=alice@elsewhere.test}} }}
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_recipient_restrictions = reject_non_fqdn_recipient
+smtputf8_enable = yes
+smtpd_error_sleep_time = 0
+smtpd_soft_error_limit = 1000
+smtpd_hard_error_limit = 1000
+alias_maps =
+alias_database =
+local_recipient_maps =
+relayhost = [127.0.0.1]:9
+maillog_file = {root}/maillog
+maillog_file_prefixes = {root}
+"""
+
+POSTFIX_MASTER = """\
+127.0.0.1:{port} inet n - n - - smtpd
+cleanup unix n - n - 0 cleanup
+qmgr unix n - n 300 1 qmgr
+rewrite unix - - n - - trivial-rewrite
+bounce unix - - n - 0 bounce
+defer unix - - n - 0 bounce
+trace unix - - n - 0 bounce
+verify unix - - n - 1 verify
+proxymap unix - - n - - proxymap
+smtp unix - - n - - smtp
+error unix - - n - - error
+anvil unix - - n - 1 anvil
+scache unix - - n - 1 scache
+postlog unix-dgram n - n - 1 postlogd
+"""
+
+
+def rcpt_replies(port: int, paths: list[str]) -> list[str]:
+    """Each path's reply to RCPT TO over one SMTP session, the bytes sent as written."""
+    replies = []
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        stream = connection.makefile("rb")
+
+        def reply() -> str:
+            while True:
+                line = stream.readline().decode("utf-8", "replace").rstrip("\r\n")
+                if line[3:4] != "-":
+                    return line
+
+        reply()
+        connection.sendall(b"EHLO client.test\r\n")
+        reply()
+        for path in paths:
+            connection.sendall(b"MAIL FROM:<someone@sender.test> SMTPUTF8\r\n")
+            assert reply().startswith("250")
+            connection.sendall(f"RCPT TO:{path}\r\n".encode())
+            replies.append(reply())
+            connection.sendall(b"RSET\r\n")
+            reply()
+        connection.sendall(b"QUIT\r\n")
+    return replies
+
+
+@pytest.fixture(scope="module")
+def postfix() -> Iterator[int]:
+    """A Postfix MX for castle.test on 127.0.0.1, set up as the module docstring says."""
+    if shutil.which("postfix") is None or not Path("/usr/lib/postfix/sbin/smtpd").exists():
+        pytest.skip("Postfix is not installed (apt-get install postfix)")
+    if os.geteuid() != 0:
+        pytest.skip("Postfix's master runs as root")
+    # Not under pytest's base temporary folder: Postfix's daemons drop to the postfix user,
+    # which must be able to walk to the queue, and pytest makes its folders 0700.
+    with tempfile.TemporaryDirectory(prefix="elsinore-postfix-") as folder:
+        root = Path(folder)
+        root.chmod(0o755)
+        port = free_port()
+        (root / "main.cf").write_text(POSTFIX_MAIN.format(root=root), encoding="utf-8")
+        (root / "master.cf").write_text(POSTFIX_MASTER.format(port=port), encoding="utf-8")
+        (root / "spool").mkdir()
+        (root / "data").mkdir()
+        shutil.chown(root / "data", "postfix")
+        postfix = ["postfix", "-c", str(root)]
+        subprocess.run([*postfix, "start"], capture_output=True, timeout=60, check=False)
+        try:
+            wait_until(lambda: listening(port), 30, f"Postfix on port {port}")
+            yield port
+        finally:
+            subprocess.run([*postfix, "stop"], capture_output=True, timeout=60, check=False)
+
+
+@pytest.mark.interop
+def test_the_table_is_what_postfix_answers(postfix: int) -> None:
+    paths = [path for path, _ in POSTFIX] + [path for path, _, _ in NOT_POSTFIX]
+    expected = [reply for _, reply in POSTFIX] + [reply for _, _, reply in NOT_POSTFIX]
+    assert dict(zip(paths, rcpt_replies(postfix, paths), strict=True)) == dict(
+        zip(paths, expected, strict=True)
+    )
