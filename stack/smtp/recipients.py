@@ -16,8 +16,8 @@ reads further.
 :func:`check_recipient` answers as Postfix 3.7 answers with its defaults
 (``allow_percent_hack``, ``swap_bangpath`` and ``resolve_dequoted_address`` on,
 ``strict_rfc821_envelopes`` off), our domains as ``virtual_alias_domains``, the alias map as
-``virtual_alias_maps``, ``reject_unauth_destination`` and ``reject_non_fqdn_recipient``.  The
-replies in the tests were read off a real Postfix 3.7.11 set up that way.  In order:
+``virtual_alias_maps``, ``reject_unauth_destination`` and ``reject_non_fqdn_recipient``; the
+tests ask a real Postfix set up that way the same questions.  In order:
 
 1. The path is read (RFC 5321 4.1.2): angle brackets are optional; a source route
    (``@a.test,@b.test:``) is dropped, as RFC 5321 3.6.1 and Postfix's trivial-rewrite do, and
@@ -57,6 +57,7 @@ from dataclasses import dataclass
 
 import idna
 
+from stack.errors import ElsinoreError, excerpt
 from stack.smtp.policy import Limits, Reply
 
 #: The local part that every domain must accept (RFC 5321 4.5.1), compared case-folded.
@@ -100,6 +101,16 @@ class Refuse:
     reason: str
 
 
+class NotOurDomainError(ElsinoreError):
+    """A domain configured as ours that no recipient could write: why, and where in it."""
+
+    def __init__(self, name: str, reason: str, position: int) -> None:
+        super().__init__(f"{excerpt(name)} cannot be one of our domains: {reason} at {position}")
+        self.name = name
+        self.reason = reason
+        self.position = position
+
+
 class _Unreadable(Exception):
     """The path cannot be read: why, and where (a character offset in the path)."""
 
@@ -130,8 +141,11 @@ def check_recipient(
     ``known`` is asked about the local part, unquoted and case-folded (``Alice`` and ``ALICE``
     are ``alice``), only once the domain is ours; ``our_domains`` may be written in U-labels
     or A-labels, in any case.  Never raises for any ``path``: what cannot be read is refused.
+    Raises :class:`NotOurDomainError` for an entry of ``our_domains`` that is not a domain.
     """
-    if len(path.encode("utf-8", "surrogatepass")) > limits.path:
+    # RFC 5321 4.5.3.1.3 counts the angle brackets, which aiosmtpd has taken off.
+    brackets = 0 if path.startswith("<") else 2
+    if len(path.encode("utf-8", "surrogatepass")) + brackets > limits.path:
         return _unreadable(_Unreadable(f"longer than {limits.path} octets", limits.path))
     try:
         mailbox = _read_path(path)
@@ -159,7 +173,7 @@ def check_recipient(
             ),
             "no domain, and only postmaster may go without one (RFC 5321 4.5.1)",
         )
-    if domain not in {_our(name) for name in our_domains}:
+    if domain not in {our_domain(name) for name in our_domains}:
         return _relay_denied(written, f"{domain} is not one of our domains")
     if local == POSTMASTER:
         return Accept(POSTMASTER, domain)
@@ -178,10 +192,15 @@ def check_recipient(
 def recipient_policy(
     our_domains: Collection[str], known: Callable[[str], bool], limits: Limits = _LIMITS
 ) -> Callable[[str], Reply | None]:
-    """:func:`check_recipient` as a hop's recipient check: None to accept, else the reply."""
+    """:func:`check_recipient` as a hop's recipient check
+    (:attr:`stack.smtp.server.InboundConfig.recipients`): None to accept, else the reply.
+
+    Raises :class:`NotOurDomainError` at once for a domain of ``our_domains`` that is not one.
+    """
+    ours = frozenset(our_domain(name) for name in our_domains)
 
     def policy(path: str) -> Reply | None:
-        result = check_recipient(path, our_domains=our_domains, known=known, limits=limits)
+        result = check_recipient(path, our_domains=ours, known=known, limits=limits)
         return result.reply if isinstance(result, Refuse) else None
 
     return policy
@@ -315,12 +334,19 @@ def _a_labels(domain: str, offset: int = 0) -> str:
     return a_labels
 
 
-def _our(domain: str) -> str:
-    """One of our domains as :func:`_a_labels` writes it; configuration, so trusted."""
+def our_domain(name: str) -> str:
+    """One of our domains (configuration: U-labels or A-labels, any case, one trailing dot or
+    none) as recipients' domains are compared: A-labels, lower case.
+
+    Raises :class:`NotOurDomainError` when ``name`` is not a domain name a recipient could
+    write, so that a mistake in the configuration shows at start, not as mail refused.
+    """
+    if name.startswith("["):
+        raise NotOurDomainError(name, "a domain literal: the MX is named by its domains", 0)
     try:
-        return _a_labels(domain)
-    except _Unreadable:
-        return domain.lower().rstrip(".")
+        return _a_labels(name)
+    except _Unreadable as problem:
+        raise NotOurDomainError(name, problem.reason, problem.position) from None
 
 
 def _utf8_text(char: str) -> bool:
@@ -348,7 +374,9 @@ __all__ = [
     "POSTMASTER",
     "SYNTAX_REPLY",
     "Accept",
+    "NotOurDomainError",
     "Refuse",
     "check_recipient",
+    "our_domain",
     "recipient_policy",
 ]

@@ -28,8 +28,16 @@ from hypothesis import strategies as st
 from smtp_peers import free_port
 
 from harness.strategies import domain_literals, domains, hostile_text, local_parts
+from stack.errors import ElsinoreError
 from stack.smtp.policy import Limits, Reply, check_address
-from stack.smtp.recipients import Accept, Refuse, check_recipient, recipient_policy
+from stack.smtp.recipients import (
+    Accept,
+    NotOurDomainError,
+    Refuse,
+    check_recipient,
+    our_domain,
+    recipient_policy,
+)
 from stack.smtp.server import Inbound, InboundConfig, InboundServer
 from stack.smtp.spool import AsyncSpool, Spool
 
@@ -188,6 +196,41 @@ def test_a_path_over_the_limit_is_refused_before_it_is_read() -> None:
     assert isinstance(result, Refuse)
     assert result.reply == Reply(501, "5.1.3", "Bad recipient address syntax")
     assert "longer than 256 octets" in result.reason
+
+
+def test_the_path_limit_counts_the_angle_brackets_whether_or_not_they_are_there() -> None:
+    # RFC 5321 4.5.3.1.3: 256 octets with the punctuation; aiosmtpd hands the path without.
+    longest = "a" * (254 - len("@castle.test")) + "@castle.test"
+    assert check(longest, known={longest.partition("@")[0]}) == Accept(
+        longest.partition("@")[0], "castle.test"
+    )
+    assert isinstance(check(f"<{longest}>", known={longest.partition("@")[0]}), Accept)
+    assert isinstance(check("a" + longest), Refuse)
+    assert isinstance(check(f"<a{longest}>"), Refuse)
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("[127.0.0.1]", "a domain literal: the MX is named by its domains at 0"),
+        ("castle..test", "not a host name label at 7"),
+        ("ｃａｓｔｌｅ.test", "not an IDNA 2008 label at 0"),
+        ("", "not a host name label at 0"),
+    ],
+)
+def test_a_domain_of_ours_that_is_not_one_is_a_configuration_error(name: str, reason: str) -> None:
+    with pytest.raises(NotOurDomainError) as raised:
+        recipient_policy([*OURS, name], USERS.__contains__)
+    assert str(raised.value).endswith(f"cannot be one of our domains: {reason}")
+    assert isinstance(raised.value, ElsinoreError)
+
+
+def test_our_domains_are_compared_in_a_labels_however_they_are_configured() -> None:
+    assert our_domain("Bücher.Test.") == "xn--bcher-kva.test"
+    assert our_domain("XN--BCHER-KVA.test") == "xn--bcher-kva.test"
+    policy = recipient_policy(["BÜCHER.TEST"], USERS.__contains__)
+    assert policy("alice@xn--bcher-kva.test") is None
+    assert policy("alice@bücher.test") is None
 
 
 # -- properties -----------------------------------------------------------------------------
