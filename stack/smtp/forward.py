@@ -33,6 +33,7 @@ from typing import Protocol
 from stack.mime.safe import safe_text
 from stack.smtp.client import RecipientResult
 from stack.smtp.dsn import build_dsn
+from stack.smtp.policy import LOG_LIMIT
 from stack.smtp.spool import AsyncSpool, Incoming, Outcome, Queued, Result, new_queue_id
 
 log = logging.getLogger("elsinore.smtp")
@@ -244,10 +245,10 @@ class QueueRunner:
         log.info(
             "%s: to=<%s>, relay=%s, status=%s (%s)",
             message.queue_id,
-            safe_text(reply.recipient),
-            safe_text(reply.remote) or "none",
+            safe_text(reply.recipient, limit=LOG_LIMIT),
+            safe_text(reply.remote, limit=LOG_LIMIT) or "none",
             status,
-            safe_text(text),
+            safe_text(text, limit=2 * LOG_LIMIT),
         )
 
 

@@ -52,6 +52,11 @@ class Limits:
     hops: int = 50
 
 
+#: The most octets of one value chosen by a client or a remote server that a log line repeats:
+#: escaped by ``safe_text`` and cut there, so that one log line stays one and stays short.
+LOG_LIMIT = 200
+
+
 # -- replies --------------------------------------------------------------------------------
 
 _ENHANCED = re.compile(r"[245]\.\d{1,3}\.\d{1,3}(?: |$)")
@@ -474,6 +479,7 @@ class DataReader:
 __all__ = [
     "DATA_TRANSITIONS",
     "DEFAULT_ENHANCED",
+    "LOG_LIMIT",
     "MESSAGE_TOO_BIG",
     "OK",
     "RECIPIENT_OK",

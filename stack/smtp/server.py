@@ -50,6 +50,7 @@ from stack.errors import ListenError
 from stack.mime.lossless import Message, parse
 from stack.mime.safe import safe_text
 from stack.smtp.policy import (
+    LOG_LIMIT,
     SHUTTING_DOWN,
     SPOOL_TROUBLE,
     BareLineEnds,
@@ -294,16 +295,17 @@ class Inbound:
         return str(queued(stored.queue_id))
 
     def _log(self, arrival: Arrival, sender: str, status: str, size: int | None = None) -> None:
-        # The client chose the names and addresses: escaped, so that one log line stays one.
+        # The client chose the names and addresses: escaped, so that one log line stays one,
+        # and bounded, so that a command's worth of control bytes cannot make it kilobytes long.
         extra = "" if size is None else f", size={size}"
         log.info(
             "%s: client=%s[%s], helo=%s, from=<%s>, to=<%s>%s, status=%s",
             arrival.queue_id,
-            safe_text(arrival.rdns or "unknown"),
+            safe_text(arrival.rdns or "unknown", limit=LOG_LIMIT),
             arrival.address,
-            safe_text(arrival.helo),
-            safe_text(sender),
-            safe_text(">,<".join(arrival.recipients)),
+            safe_text(arrival.helo, limit=LOG_LIMIT),
+            safe_text(sender, limit=LOG_LIMIT),
+            ">,<".join(safe_text(r, limit=LOG_LIMIT) for r in arrival.recipients),
             extra,
             status,
         )

@@ -39,6 +39,7 @@ from stack.dns.errors import AddressError
 from stack.errors import ListenError
 from stack.mime.safe import safe_text
 from stack.smtp.client import Outbound, RecipientResult
+from stack.smtp.policy import LOG_LIMIT
 from stack.smtp.server import TrackedSession
 from stack.smtp.tls import client_context, server_context
 
@@ -162,12 +163,12 @@ class Sink:
             log.error("client=%s not stored: %s", client, exc.strerror or exc)
             return "451 4.3.0 Cannot store the message now; try again later"
         self.stored += 1
-        recipients = ",".join(f"<{safe_text(r, limit=200)}>" for r in envelope.rcpt_tos)
+        recipients = ",".join(f"<{safe_text(r, limit=LOG_LIMIT)}>" for r in envelope.rcpt_tos)
         log.info(
             "stored %s client=%s from=<%s> to=%s size=%d",
             name,
             client,
-            safe_text(envelope.mail_from or "", limit=200),
+            safe_text(envelope.mail_from or "", limit=LOG_LIMIT),
             recipients,
             len(data),
         )

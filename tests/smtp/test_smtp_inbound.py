@@ -3,6 +3,7 @@ reply, limits enforced before the data is read, the Received field, and resends 
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from smtp_peers import DnsThread, Peer, free_port
 
 from stack.dns.resolver import Resolver
 from stack.mime import Message, parse
-from stack.smtp.policy import Limits, Reply
+from stack.smtp.policy import LOG_LIMIT, Limits, Reply
 from stack.smtp.server import InboundConfig, Transaction, stamp_received
 from stack.smtp.spool import State
 
@@ -360,3 +361,15 @@ def test_an_address_that_is_not_utf8_is_refused_before_data(
         session.send(b"MAIL FROM:<a@client.test>\r\n")
     assert session.send(command)[0].startswith(reply)
     session.close()
+
+
+def test_the_log_line_of_a_hostile_helo_is_one_short_line(
+    hop: InProcessHop, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 500 stray 8-bit bytes escape to 2,000 characters: the log repeats at most LOG_LIMIT.
+    with caplog.at_level(logging.INFO, logger="elsinore.smtp"):
+        stamped(hop, b"\x85" * 500, b"o@castle.test")
+    queued = [r.getMessage() for r in caplog.records if "status=queued" in r.getMessage()]
+    assert len(queued) == 1
+    assert "\n" not in queued[0] and "\r" not in queued[0]
+    assert len(queued[0]) < 2 * LOG_LIMIT + 200, len(queued[0])
