@@ -14,7 +14,6 @@ import logging
 import os
 import secrets
 import signal
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -39,6 +38,7 @@ from stack.dns.resolver import Resolver
 from stack.dns.server import DnsServer
 from stack.dns.service import ResolverService
 from stack.dns.zones import ZoneDirectory
+from stack.logs import service_log
 
 log = logging.getLogger("stack.dns")
 FC = TypeVar("FC", bound=Callable[..., Any])
@@ -72,12 +72,6 @@ def dns_group() -> None:
       elsinore dns serve --zones zones/ --listen 127.0.0.1:5353 --keys dns.keys
       elsinore dns resolve castle.test MX --server 127.0.0.1:5353
     """
-
-
-def _setup_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="elsinore dns: %(message)s", stream=sys.stderr, force=True
-    )
 
 
 async def _serve_until_stopped(
@@ -149,7 +143,6 @@ def serve(zones_dir: Path, listen: Endpoint, keys_file: Path | None, pid_file: P
     directory = ZoneDirectory(zones_dir)
     keyring = load_keys(keys_file) if keys_file is not None else {}
     primary = Primary.from_directory(directory, keyring)
-    _setup_logging()
 
     def reload() -> None:
         try:
@@ -162,11 +155,15 @@ def serve(zones_dir: Path, listen: Endpoint, keys_file: Path | None, pid_file: P
     names = " ".join(sorted(str(z.origin) for z in primary.zones))
     keys = f"{len(keyring)} TSIG key{'s' if len(keyring) != 1 else ''}"
     server = DnsServer(primary.respond, listen)
-    asyncio.run(
-        _serve_until_stopped(
-            server, lambda bound: f"serving {names} on {bound} udp+tcp; {keys}", pid_file, reload
+    with service_log("elsinore dns", timestamps=False):
+        asyncio.run(
+            _serve_until_stopped(
+                server,
+                lambda bound: f"serving {names} on {bound} udp+tcp; {keys}",
+                pid_file,
+                reload,
+            )
         )
-    )
 
 
 def _resolver_options(
@@ -208,17 +205,16 @@ def resolver(
       elsinore dns resolver --listen 127.0.0.53:53 --root-hints root.hints
     """
     service = ResolverService(_resolver_options(server, root_hints, port, timeout, retries))
-    _setup_logging()
-
     dns_server = DnsServer(service, listen)
-    asyncio.run(
-        _serve_until_stopped(
-            dns_server,
-            lambda bound: f"resolving on {bound} udp+tcp",
-            pid_file,
-            service.resolver.cache.clear,
+    with service_log("elsinore dns", timestamps=False):
+        asyncio.run(
+            _serve_until_stopped(
+                dns_server,
+                lambda bound: f"resolving on {bound} udp+tcp",
+                pid_file,
+                service.resolver.cache.clear,
+            )
         )
-    )
 
 
 def answer_to_json(answer: Answer) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import click
 from stack.dns.addresses import Endpoint, parse_endpoint
 from stack.dns.errors import AddressError
 from stack.dns.resolver import Resolver
+from stack.logs import service_log
 from stack.mime.safe import checked_text
 from stack.smtp.client import Outbound
 from stack.smtp.forward import QueueRunner, RetryPolicy
@@ -188,24 +189,22 @@ def hop(
         limits=Limits(size=max_size, recipients=max_recipients),
         bare_line_ends=BareLineEnds(bare_newlines),
     )
-    logging.basicConfig(format="%(asctime)s elsinore hop: %(message)s", level=logging.INFO)
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command log
-    asyncio.run(
-        _run_hop(
-            config,
-            listen,
-            forward,
-            spool,
-            server_tls,
-            implicit_tls,
-            client_tls,
-            forward_tls,
-            expire,
-            retry,
-            retry if dead_host_time is None else dead_host_time,
-            resolver,
-        )
+    run = _run_hop(
+        config,
+        listen,
+        forward,
+        spool,
+        server_tls,
+        implicit_tls,
+        client_tls,
+        forward_tls,
+        expire,
+        retry,
+        retry if dead_host_time is None else dead_host_time,
+        resolver,
     )
+    with service_log("elsinore hop"):
+        asyncio.run(run)
 
 
 async def _run_hop(

@@ -37,6 +37,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from stack.dns.addresses import Endpoint, parse_endpoint
 from stack.dns.errors import AddressError
 from stack.errors import ListenError
+from stack.logs import service_log
 from stack.mime.safe import safe_text
 from stack.smtp.client import Outbound, RecipientResult
 from stack.smtp.policy import LOG_LIMIT
@@ -268,14 +269,6 @@ def srv(
         if maildir
         else EmlDirectory(directory, fsync=not no_fsync)
     )
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s elsinore srv: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
-    # aiosmtpd logs every command at INFO: a third of the sink's time under load.
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
     sink = Sink(store)
 
     def session(sessions: set[_Tracked]) -> _Tracked:
@@ -289,14 +282,17 @@ def srv(
         )
 
     kind = "Maildir" if maildir else ".eml files"
-    asyncio.run(
-        serve_until_stopped(
-            listen,
-            session,
-            lambda bound: f"srv: listening on {bound}, storing {kind} in {directory}",
+    # aiosmtpd's own per-command log cost a third of the sink's time under load: service_log
+    # keeps it to warnings.
+    with service_log("elsinore srv"):
+        asyncio.run(
+            serve_until_stopped(
+                listen,
+                session,
+                lambda bound: f"srv: listening on {bound}, storing {kind} in {directory}",
+            )
         )
-    )
-    log.info("stopped after %d message%s", sink.stored, "" if sink.stored == 1 else "s")
+        log.info("stopped after %d message%s", sink.stored, "" if sink.stored == 1 else "s")
 
 
 # -- send ------------------------------------------------------------------------------------
