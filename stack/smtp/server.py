@@ -29,11 +29,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import hashlib
+import inspect
 import logging
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, Self
@@ -51,6 +53,7 @@ from stack.mime.lossless import Message, parse
 from stack.mime.safe import safe_text
 from stack.smtp.policy import (
     LOG_LIMIT,
+    NO_RECIPIENTS,
     SHUTTING_DOWN,
     SPOOL_TROUBLE,
     BareLineEnds,
@@ -84,12 +87,33 @@ class Transaction:
     arrival: Arrival
 
 
+@dataclass(frozen=True, slots=True)
+class Reroute:
+    """A transform's answer that changes the envelope as well as the message: the relay's
+    alias map and SRS give new recipients and a new sender.  The spool stores these."""
+
+    message: Message
+    sender: str
+    recipients: tuple[str, ...]
+
+
+#: What a transform answers: the message (fields prepended), a new envelope with it, or the
+#: reply that refuses the message.
+TransformResult = Message | Reroute | Reply
+
+
 class Transform(Protocol):
     """A service's change to a message: prepend fields to ``message`` (through
     :meth:`~stack.mime.lossless.Message.prepend`, never re-serialising it) and return it, or
-    return a :class:`~stack.smtp.policy.Reply` (4xx or 5xx) that refuses the message."""
+    return a :class:`~stack.smtp.policy.Reply` (4xx or 5xx) that refuses the message.
 
-    def __call__(self, message: Message, transaction: Transaction) -> Message | Reply: ...
+    A transform that waits on the network (the verifier asks DNS) is a coroutine function;
+    the hop awaits what it returns.  The transforms after it see the envelope it gave.
+    """
+
+    def __call__(
+        self, message: Message, transaction: Transaction
+    ) -> TransformResult | Awaitable[TransformResult]: ...
 
 
 def stamp_received(message: Message, transaction: Transaction) -> Message:
@@ -104,7 +128,8 @@ class InboundConfig:
 
     ``recipients`` is a service's own check of each RCPT address, after the hop's: None to
     take the address, else the reply that refuses it (the MX's is
-    :func:`stack.smtp.recipients.recipient_policy`).
+    :func:`stack.smtp.recipients.recipient_policy`).  ``session_options`` go to each
+    aiosmtpd session as they are (submission's ``authenticator`` and ``auth_require_tls``).
     """
 
     hostname: str
@@ -113,6 +138,7 @@ class InboundConfig:
     transforms: Sequence[Transform] = (stamp_received,)
     timeout: float = 300.0
     recipients: Callable[[str], Reply | None] | None = None
+    session_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _tls_info(transport: asyncio.BaseTransport | None) -> TlsInfo | None:
@@ -266,14 +292,26 @@ class Inbound:
         previous = previous_queue_id(upstream.unfolded()) if upstream is not None else None
         for transform in self.config.transforms:
             result = transform(message, transaction)
+            if inspect.isawaitable(result):
+                result = await result
             if isinstance(result, Reply):
                 self._log(arrival, sender, f"rejected ({result})")
                 return str(result)
+            if isinstance(result, Reroute):
+                transaction = dataclasses.replace(
+                    transaction, sender=result.sender, recipients=result.recipients
+                )
+                result = result.message
             message = result
+        if not transaction.recipients:
+            # A transform that leaves no recipient (the relay, for one whose alias went away
+            # after RCPT) would otherwise queue a message with nowhere to go.
+            self._log(arrival, sender, f"rejected ({NO_RECIPIENTS})")
+            return str(NO_RECIPIENTS)
         digest = hashlib.sha256(received).hexdigest()
         incoming = Incoming(
-            sender=sender,
-            recipients=arrival.recipients,
+            sender=transaction.sender,
+            recipients=transaction.recipients,
             data=bytes(message),
             queue_id=arrival.queue_id,
             arrival=now,
@@ -475,6 +513,7 @@ class InboundServer:
             enable_SMTPUTF8=True,
             tls_context=None if self.implicit_tls else self.tls_context,
             timeout=config.timeout,
+            **config.session_options,
         )
 
     async def start(self) -> tuple[str, int]:
@@ -548,9 +587,11 @@ __all__ = [
     "Inbound",
     "InboundConfig",
     "InboundServer",
+    "Reroute",
     "StrictSMTP",
     "TrackedSession",
     "Transaction",
     "Transform",
+    "TransformResult",
     "stamp_received",
 ]
