@@ -1,8 +1,9 @@
 """TSIG keys from the seed deployment's ``--dns-key`` form: one ``name:algorithm:secret`` a line.
 
-The secret is base64, as ``tsig-keygen`` and ``knsupdate -y`` print it.  Blank lines and lines
-starting with ``#`` are skipped.  The result is a dnspython keyring, so verifying and signing
-stay in :mod:`dns.tsig`.
+The secret is base64, as ``tsig-keygen`` and ``knsupdate -y`` print it.  The algorithm is
+RFC 8945's name (``hmac-sha256``, as BIND and knot write it) or the seed's (``SHA256``, as
+ocaml-dns writes it), in any case.  Blank lines and lines starting with ``#`` are skipped.
+The result is a dnspython keyring, so verifying and signing stay in :mod:`dns.tsig`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ ALGORITHMS = {
     "hmac-sha224": dns.tsig.HMAC_SHA224,
     "hmac-sha1": dns.tsig.HMAC_SHA1,
 }
+#: The seed's names for the same HMACs: ocaml-dns names a TSIG key's algorithm by its hash
+#: alone (``personal._update.castle.test:SHA256:...``).
+SEED_ALGORITHMS = {name.removeprefix("hmac-"): algorithm for name, algorithm in ALGORITHMS.items()}
 
 
 def parse_key(text: str, where: str = "key") -> dns.tsig.Key:
@@ -35,9 +39,10 @@ def parse_key(text: str, where: str = "key") -> dns.tsig.Key:
     if len(parts) != 3:
         raise KeyFileError(f"{where}: expected name:algorithm:secret")
     name_text, algorithm_text, secret_text = parts
-    algorithm = ALGORITHMS.get(algorithm_text.lower().rstrip("."))
+    lowered = algorithm_text.lower().rstrip(".")
+    algorithm = ALGORITHMS.get(lowered) or SEED_ALGORITHMS.get(lowered)
     if algorithm is None:
-        known = ", ".join(ALGORITHMS)
+        known = ", ".join([*ALGORITHMS, *(name.upper() for name in SEED_ALGORITHMS)])
         raise KeyFileError(f"{where}: unknown algorithm {algorithm_text!r} (known: {known})")
     try:
         name = dns.name.from_text(name_text)

@@ -68,6 +68,18 @@ def test_update_command_publishes_a_record(
     assert '"v=DKIM1; p=abc"' in capsys.readouterr().out
 
 
+def test_update_command_takes_the_seed_dns_key_form(
+    castle_server: Endpoint, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The seed writes --dns-key as name:SHA256:secret; the primary holds the same key as
+    # hmac-sha256, so the update verifies only if SHA256 is read as that HMAC.
+    name, _, secret = KEY_LINE.split(":")
+    argv = ["dns", "update", "--server", str(castle_server), "--zone", "castle.test"]
+    add = 'seed._domainkey 300 TXT "v=DKIM1; p=seed"'
+    assert run(cli(), [*argv, "--key", f"{name}:SHA256:{secret}", "--add", add, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rcode"] == "NOERROR"
+
+
 def test_keygen_prints_a_usable_key_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(cli(), ["dns", "keygen", "signer"]) == 0
     (key,) = parse_keys(capsys.readouterr().out).values()

@@ -12,7 +12,7 @@ from dns_testbed import KEY_LINE
 from stack.dns.addresses import Endpoint, parse_endpoint
 from stack.dns.errors import AddressError, KeyFileError, ZoneFileError
 from stack.dns.hints import format_root_hints, parse_root_hints
-from stack.dns.keys import format_key, parse_keys
+from stack.dns.keys import format_key, load_keys, parse_key, parse_keys, read_key_option
 from stack.dns.zones import ZoneDirectory
 
 
@@ -24,11 +24,52 @@ def test_keys_file_in_the_seed_form_round_trips() -> None:
     assert format_key(key) == KEY_LINE
 
 
+#: The seed's ``--dns-key`` names the algorithm as ocaml-dns writes it (``SHA256``).
+SEED_SECRET = "c2lnbmVyLXNlY3JldC1mb3ItdGhlLXRlc3RzLW9ubHktMzJieXRlcw=="
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "expected"),
+    [
+        ("SHA1", dns.tsig.HMAC_SHA1),
+        ("SHA224", dns.tsig.HMAC_SHA224),
+        ("SHA256", dns.tsig.HMAC_SHA256),
+        ("SHA384", dns.tsig.HMAC_SHA384),
+        ("SHA512", dns.tsig.HMAC_SHA512),
+        ("sha256", dns.tsig.HMAC_SHA256),
+        ("Sha512", dns.tsig.HMAC_SHA512),
+        ("HMAC-SHA256", dns.tsig.HMAC_SHA256),
+        ("hmac-sha384.", dns.tsig.HMAC_SHA384),
+    ],
+)
+def test_seed_dns_key_algorithm_names_are_read_as_their_hmac(
+    algorithm: str, expected: dns.name.Name
+) -> None:
+    key = parse_key(f"personal._update.castle.test:{algorithm}:{SEED_SECRET}")
+    assert key.name == dns.name.from_text("personal._update.castle.test.")
+    assert key.algorithm == expected
+    # Written back in RFC 8945's name, which the seed's form does not need to read.
+    assert parse_key(format_key(key)) == key
+
+
+def test_seed_dns_key_is_read_by_every_reader(tmp_path: Path) -> None:
+    line = f"personal._update.castle.test:SHA256:{SEED_SECRET}"
+    keys_file = tmp_path / "dns.keys"
+    keys_file.write_text(f"{line}\n", encoding="utf-8")
+    expected = parse_key(line)
+    assert expected.algorithm == dns.tsig.HMAC_SHA256
+    assert list(load_keys(keys_file).values()) == [expected]  # dns serve --keys
+    assert read_key_option(line) == expected  # dns update --key, dkim publish --tsig
+    assert read_key_option(f"@{keys_file}") == expected
+
+
 @pytest.mark.parametrize(
     ("text", "complaint"),
     [
         ("signer:hmac-sha256", "expected name:algorithm:secret"),
         ("signer:hmac-md5:c2VjcmV0", "unknown algorithm"),
+        ("signer:MD5:c2VjcmV0", "unknown algorithm 'MD5'"),
+        ("signer:SHA257:c2VjcmV0", "unknown algorithm 'SHA257'"),
         ("signer:hmac-sha256:not base64!", "keys:1"),
         ("signer:hmac-sha256:", "keys:1"),
         (f"{KEY_LINE}\n{KEY_LINE}", "keys:2: key signer. is defined twice"),
