@@ -92,6 +92,16 @@ class LocalAuthority:
         """The CA's certificate, what a client is given to verify servers with."""
         return self.certificate.public_bytes(serialization.Encoding.PEM)
 
+    @property
+    def key_pem(self) -> bytes:
+        """The CA's private key (PKCS #8, unencrypted): for a stack directory that issues
+        certificates again later; keep it private."""
+        return self._key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
     def write(self, path: Path) -> Path:
         """Write the CA certificate (not its key) to ``path``, for ``--tls-ca`` options."""
         path.write_bytes(self.certificate_pem)
