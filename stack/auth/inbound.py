@@ -4,7 +4,8 @@ One call per message arriving from outside.  It removes any Authentication-Resul
 that claims our authserv-id (RFC 8601 §5: it can only be forged), then prepends
 ``Received-SPF`` (RFC 7208 §9.1) and one ``Authentication-Results`` carrying our id and every
 result (RFC 8601 §2).  Other bytes are left as they came, so the signatures that were valid
-on arrival stay valid for the next hop.
+on arrival stay valid for the next hop.  :func:`stamp` works on bytes (the CLI, the fuzz
+targets); :func:`stamp_tree` is the same edit on the lossless tree a hop already holds.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 from stack.auth import arc, dkim, dmarc, results, spf
 from stack.auth.lookup import DnsLookup
-from stack.mime import parse
+from stack.mime import Message, parse
 
 
 @dataclass(frozen=True)
@@ -24,9 +25,14 @@ class Verdict:
     dkim: tuple[dkim.DkimResult, ...]
     dmarc: dmarc.DmarcOutcome
     arc: arc.ArcChain = arc.NO_CHAIN
+    #: The HELO identity checked on its own (RFC 7208 §2.3), when the hop checks it beside a
+    #: MAIL FROM that is not null; reported as a second ``spf=`` entry with ``smtp.helo``.
+    helo: spf.SpfResult | None = None
 
     def authentication_results(self, authserv_id: str) -> str:
         entries = [results.spf_result(self.spf)]
+        if self.helo is not None:
+            entries.append(results.spf_result(self.helo))
         entries += [results.dkim_result(result) for result in self.dkim]
         if self.dmarc.result != "none" or self.dmarc.from_domain:
             verdict = results.DmarcVerdict(
@@ -59,11 +65,16 @@ def authenticate(
 
 def stamp(message: bytes, verdict: Verdict, authserv_id: str) -> bytes:
     """``message`` without forged fields of ours, with Received-SPF and our A-R on top."""
-    tree = parse(message)
+    return bytes(stamp_tree(parse(message), verdict, authserv_id))
+
+
+def stamp_tree(tree: Message, verdict: Verdict, authserv_id: str) -> Message:
+    """:func:`stamp` in place on a parsed message, which it returns: no byte is written
+    again but the fields removed and the two prepended."""
     results.remove_forged(tree, authserv_id)
     tree.prepend(results.RECEIVED_SPF, results.received_spf(verdict.spf, authserv_id))
     tree.prepend(results.AUTHENTICATION_RESULTS, verdict.authentication_results(authserv_id))
-    return bytes(tree)
+    return tree
 
 
-__all__ = ["Verdict", "authenticate", "stamp"]
+__all__ = ["Verdict", "authenticate", "stamp", "stamp_tree"]
