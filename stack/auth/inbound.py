@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from stack.auth import arc, dkim, dmarc, results, spf
 from stack.auth.lookup import DnsLookup
+from stack.auth.spf import SpfResult
 from stack.mime import Message, parse
 
 
@@ -27,7 +28,7 @@ class Verdict:
     arc: arc.ArcChain = arc.NO_CHAIN
     #: The HELO identity checked on its own (RFC 7208 §2.3), when the hop checks it beside a
     #: MAIL FROM that is not null; reported as a second ``spf=`` entry with ``smtp.helo``.
-    helo: spf.SpfResult | None = None
+    helo: SpfResult | None = None
 
     def authentication_results(self, authserv_id: str) -> str:
         entries = [results.spf_result(self.spf)]
