@@ -76,6 +76,10 @@ STACK_COMMANDS: Mapping[str, LazyCommand] = {
         "stack.spam.cli:spam_group",
         "Bayesian spam filtering: train a word database, then classify and mark mail.",
     ),
+    "stack": LazyCommand(
+        "stack.services.cli:stack_group",
+        "Set up and run one mail domain: DNS, submission, signer, MX, spam filter and relay.",
+    ),
     "hop": LazyCommand(
         "stack.smtp.cli:hop",
         "Run a store-and-forward SMTP hop: accept, spool durably, forward to one address.",
