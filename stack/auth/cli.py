@@ -79,28 +79,55 @@ def dkim_group() -> None:
 )
 @click.option("--out", "prefix", required=True, type=click.Path(path_type=Path), help="PREFIX.")
 @click.option("--force", is_flag=True, help="Replace PREFIX.key and PREFIX.txt if they exist.")
+@click.option(
+    "--seed",
+    "seed_text",
+    help="Base64 of 32 bytes, or @FILE holding it: the same seed gives the same key.",
+)
 def keygen(
-    domain: str, selector: str, algorithm: keys.Algorithm, bits: int, prefix: Path, force: bool
+    domain: str,
+    selector: str,
+    algorithm: keys.Algorithm,
+    bits: int,
+    prefix: Path,
+    force: bool,
+    seed_text: str | None,
 ) -> None:
     """Write a new key to PREFIX.key and its TXT record to PREFIX.txt.
 
     PREFIX.txt is a master-file line, strings of at most 255 octets, to paste into the
-    zone as it is or to give to `dkim publish`.
+    zone as it is or to give to `dkim publish`.  With --seed, the key is the one the seed
+    gives (as the seed deployment's --key-seed): the RSA and Ed25519 keys of one seed differ.
 
     \b
     Example:
       elsinore dkim keygen --domain castle.test --selector s1 --algorithm ed25519 --out s1
+      elsinore dkim keygen --domain castle.test --selector r1 --seed @key.seed --out r1
     """
     name = publish.selector_name(selector, domain)
+    seed = None if seed_text is None else _read_seed_option(seed_text)
     if not force:
         for path in keys.paths(prefix):
             if path.exists():
                 raise SigningKeyError(f"{path}: exists already (--force replaces it)")
-    key = keys.generate(algorithm, bits)
+    key = keys.generate(algorithm, bits) if seed is None else keys.from_seed(seed, algorithm, bits)
     keys.write(key, prefix, publish.zone_line(name, key.record()), replace=force)
     key_path, record_path = keys.paths(prefix)
     click.echo(f"{key_path}: {algorithm} private key")
     click.echo(f"{record_path}: TXT record for {name.to_text(omit_final_dot=True)}")
+
+
+def _read_seed_option(text: str) -> bytes:
+    """``--seed``: the seed's base64, or ``@FILE`` holding it (off the command line, where
+    every user's ``ps`` would show it)."""
+    if not text.startswith("@"):
+        return keys.read_seed(text)
+    path = Path(text[1:])
+    try:
+        content = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SigningKeyError(f"{path}: {getattr(exc, 'strerror', None) or exc}") from None
+    return keys.read_seed(content, str(path))
 
 
 @dkim_group.command(name="publish")

@@ -4,20 +4,27 @@ Private keys are PEM files: RSA in PKCS#1 (what ``opendkim-genkey`` writes, so O
 sign with our keys too), Ed25519 in PKCS#8.  The record is the ``v=DKIM1; k=...; p=...`` text
 that goes at ``SELECTOR._domainkey.DOMAIN`` as a TXT record: ``p=`` is the DER
 SubjectPublicKeyInfo for RSA and the raw 32-octet key for Ed25519 (RFC 8463 §4).
+
+A key can also come from a seed, as the seed deployment's ``--key-seed`` makes its keys:
+:func:`from_seed` gives the same key for the same 32 bytes every time, so a signer that
+restarts, or a second one beside it, signs with the key already published.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from stack.auth import primes
 from stack.auth.errors import SigningKeyError
 
 Algorithm = Literal["rsa", "ed25519"]
@@ -28,6 +35,9 @@ MIN_RSA_BITS = 2048
 #: nowhere; and generating one of millions of bits never ends.
 MAX_RSA_BITS = 4096
 DEFAULT_RSA_BITS = 2048
+#: A seed is 32 random bytes (256 bits): as much as an Ed25519 key holds, and more than the
+#: 112 bits of strength of RSA-2048.
+SEED_BYTES = 32
 
 
 @dataclass(frozen=True)
@@ -54,14 +64,55 @@ class SigningKey:
 def generate(algorithm: Algorithm = "rsa", bits: int = DEFAULT_RSA_BITS) -> SigningKey:
     """A new key; RSA keys have :data:`MIN_RSA_BITS` to :data:`MAX_RSA_BITS` bits."""
     if algorithm == "rsa":
-        if not MIN_RSA_BITS <= bits <= MAX_RSA_BITS:
-            raise SigningKeyError(
-                f"RSA keys have {MIN_RSA_BITS} to {MAX_RSA_BITS} bits, not {bits}"
-            )
+        _check_bits(bits)
         return _from_rsa(rsa.generate_private_key(public_exponent=65537, key_size=bits))
     if algorithm == "ed25519":
         return _from_ed25519(ed25519.Ed25519PrivateKey.generate())
     raise SigningKeyError(f"unknown key algorithm {algorithm!r} (known: rsa, ed25519)")
+
+
+def from_seed(seed: bytes, algorithm: Algorithm, bits: int = DEFAULT_RSA_BITS) -> SigningKey:
+    """The key that ``seed`` (exactly :data:`SEED_BYTES` bytes) gives, the same every time.
+
+    Each algorithm draws from its own HKDF-SHA256 expansion of the seed (the info string
+    names the algorithm, and the size for RSA), so the RSA and the Ed25519 key of one seed
+    tell nothing about each other.  Ed25519's private key is 32 such bytes (RFC 8032 §5.1.5);
+    RSA's primes are drawn from a byte stream keyed by them (:mod:`stack.auth.primes`),
+    since OpenSSL only generates from the system's random numbers.  The keys are not the
+    seed deployment's own for the same seed: it draws from OCaml's Fortuna, which we do not
+    reproduce; its seeds give keys here that are as deterministic, and published anew.
+    """
+    if len(seed) != SEED_BYTES:
+        raise SigningKeyError(f"a key seed is {SEED_BYTES} bytes, not {len(seed)}")
+    if algorithm == "rsa":
+        _check_bits(bits)
+        stream = primes.ByteStream(_expand(seed, f"elsinore dkim rsa-{bits}"))
+        return _from_rsa(primes.private_numbers(bits, stream).private_key())
+    if algorithm == "ed25519":
+        raw = _expand(seed, "elsinore dkim ed25519")
+        return _from_ed25519(ed25519.Ed25519PrivateKey.from_private_bytes(raw))
+    raise SigningKeyError(f"unknown key algorithm {algorithm!r} (known: rsa, ed25519)")
+
+
+def read_seed(text: str, source: str = "--seed") -> bytes:
+    """A seed as the command line and configuration write it: base64 of 32 bytes."""
+    try:
+        seed = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise SigningKeyError(f"{source}: a key seed is base64") from None
+    if len(seed) != SEED_BYTES:
+        raise SigningKeyError(f"{source}: a key seed is {SEED_BYTES} bytes, not {len(seed)}")
+    return seed
+
+
+def _expand(seed: bytes, info: str) -> bytes:
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info.encode("ascii"))
+    return hkdf.derive(seed)
+
+
+def _check_bits(bits: int) -> None:
+    if not MIN_RSA_BITS <= bits <= MAX_RSA_BITS:
+        raise SigningKeyError(f"RSA keys have {MIN_RSA_BITS} to {MAX_RSA_BITS} bits, not {bits}")
 
 
 def from_pem(data: bytes, source: str = "key") -> SigningKey:
@@ -142,11 +193,14 @@ def _from_ed25519(key: ed25519.Ed25519PrivateKey) -> SigningKey:
 
 __all__ = [
     "ALGORITHMS",
+    "SEED_BYTES",
     "Algorithm",
     "SigningKey",
     "from_pem",
+    "from_seed",
     "generate",
     "load",
     "paths",
+    "read_seed",
     "write",
 ]
