@@ -5,11 +5,9 @@ one table per service, named as :data:`SERVICES` names them, and a few keys for 
 as a whole.  Every path in it is relative to the file's folder, so a stack directory can be
 moved or copied whole.
 
-Reading is strict: an unknown key, a value of the wrong type or an address that does not
-parse is a :class:`ConfigError` naming the file, the key and the reason, at start-up, never
-a service that runs with a setting silently ignored.  The tables are read through
-:class:`Table`, which records which keys were asked for, so that what no reader asked for
-is reported as unknown.
+Reading is strict: an unknown key (:data:`KEYS` lists them all), a value of the wrong type
+or an address that does not parse is a :class:`ConfigError` naming the file, the key and the
+reason, at start-up, never a service that runs with a setting silently ignored.
 """
 
 from __future__ import annotations
@@ -33,6 +31,20 @@ SERVICES: Final = ("dns", "resolver", "relay", "spamfilter", "verifier", "signer
 
 #: The services that speak SMTP (the others are DNS).
 SMTP_SERVICES: Final = ("relay", "spamfilter", "verifier", "signer", "submission")
+
+#: The keys of the top level and of each table; anything else is a misspelling.
+_HOP = frozenset({"hostname", "listen", "listen_tls", "forward"})
+KEYS: Final[Mapping[str, frozenset[str]]] = {
+    "": frozenset({"domain", "postmaster", "users", "spool", "ca", "tls", *SERVICES}),
+    "dns": frozenset({"listen", "zones", "keys"}),
+    "resolver": frozenset({"listen", "forwarders", "roots", "root_port"}),
+    "submission": _HOP | {"throttle_failures", "throttle_window"},
+    "signer": _HOP
+    | {"rsa_selector", "rsa_key", "ed25519_selector", "ed25519_key", "key_seed", "tsig_key"},
+    "verifier": _HOP | {"authserv_id"},
+    "spamfilter": _HOP | {"database"},
+    "relay": _HOP | {"smarthost", "srs_secrets", "arc"},
+}
 
 SMTP_PORT: Final = 25
 SUBMISSION_PORT: Final = 587
@@ -65,7 +77,6 @@ class Table:
         self.source = source
         self.path = path
         self.base = base
-        self._asked: set[str] = set()
 
     def _key(self, key: str) -> str:
         return f"{self.path}.{key}" if self.path else key
@@ -74,7 +85,6 @@ class Table:
         return ConfigError(self.source, self._key(key), reason)
 
     def _get(self, key: str, kind: type | tuple[type, ...], what: str) -> Any:
-        self._asked.add(key)
         value = self.values.get(key)
         # bool is an int in Python, and never what an int setting means.
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
@@ -82,7 +92,6 @@ class Table:
         return value
 
     def has(self, key: str) -> bool:
-        self._asked.add(key)
         return key in self.values
 
     def string(self, key: str, default: str | None = None) -> str:
@@ -107,7 +116,6 @@ class Table:
         return int(value)
 
     def boolean(self, key: str, default: bool) -> bool:
-        self._asked.add(key)
         value = self.values.get(key, default)
         if not isinstance(value, bool):
             raise self.error(key, f"must be true or false, not {excerpt(repr(value))}")
@@ -144,9 +152,11 @@ class Table:
         value = self._get(key, dict, "a table")
         return Table(value or {}, self.source, self._key(key), self.base)
 
-    def unknown(self) -> list[str]:
-        """The keys no reader asked for: misspelt settings, reported rather than ignored."""
-        return sorted(self._key(key) for key in self.values if key not in self._asked)
+    def check_keys(self, known: frozenset[str]) -> None:
+        """Refuse a key that is not in ``known``: a misspelt setting, never ignored."""
+        for key in self.values:
+            if key not in known:
+                raise self.error(key, "unknown setting (misspelt?)")
 
 
 @dataclass(frozen=True)
@@ -218,12 +228,14 @@ def load(directory: Path) -> StackConfig:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(path, "", f"not TOML: {exc}") from None
     root = Table(data, path, "", path.parent)
+    root.check_keys(KEYS[""])
     domain = root.string("domain").rstrip(".").lower()
     services: dict[str, ServiceConfig] = {}
     for name in SERVICES:
         if not root.has(name):
             raise root.error(name, "missing: every service has a table")
         table = root.table(name)
+        table.check_keys(KEYS[name])
         default_port = DNS_PORT if name in ("dns", "resolver") else SMTP_PORT
         services[name] = ServiceConfig(
             name=name,
@@ -246,15 +258,6 @@ def load(directory: Path) -> StackConfig:
         services=services,
         root=root,
     )
-
-
-def check_unknown(config: StackConfig) -> None:
-    """Refuse keys that no reader asked for; call once every service has read its table."""
-    unknown = config.root.unknown()
-    for service in config:
-        unknown += service.table.unknown()
-    if unknown:
-        raise ConfigError(config.path, unknown[0], "unknown setting (misspelt?)")
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -290,13 +293,13 @@ def toml_table(name: str, values: Mapping[str, object], comments: Mapping[str, s
 
 __all__ = [
     "CONFIG_NAME",
+    "KEYS",
     "SERVICES",
     "SMTP_SERVICES",
     "ConfigError",
     "ServiceConfig",
     "StackConfig",
     "Table",
-    "check_unknown",
     "config_path",
     "load",
     "toml_table",

@@ -1,0 +1,170 @@
+"""Each service of ``stack.toml``, built: its listeners, transform, spool and next hop.
+
+The hops between our own services talk STARTTLS, required, and verify each other's
+certificate against the stack's own CA (each certificate names its service's address, since
+the hops reach each other by address).  The relay alone talks to the world: opportunistic
+STARTTLS by MX through our resolver, or to a smarthost.
+
+Every builder reads its table through :class:`~stack.config.Table`, which checks each
+value's type; :func:`stack.config.load` has refused unknown keys already.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from stack.config import SMTP_PORT, ServiceConfig, StackConfig
+from stack.dns.addresses import Endpoint
+from stack.dns.keys import load_keys
+from stack.dns.primary import Primary
+from stack.dns.resolver import Resolver
+from stack.dns.service import ResolverService
+from stack.dns.zones import ZoneDirectory
+from stack.relay.aliases import Watcher
+from stack.services.base import Closer, DnsService, Service, SmtpService, smtp_service
+from stack.smtp.client import Outbound
+from stack.smtp.policy import Reply
+from stack.smtp.server import Inbound, InboundConfig, Transform, stamp_received
+from stack.smtp.tls import client_context, server_context
+
+#: Poll the users folder at most this often (seconds): a new user works within it.
+USERS_POLL = 1.0
+
+
+def resolver_endpoint(config: StackConfig) -> Endpoint:
+    """Where our resolver service listens: what the MX and the relay ask."""
+    return config.service("resolver").listen[0]
+
+
+def stack_resolver(config: StackConfig) -> Resolver:
+    """A client of our resolver service (a cache of its own in front of it)."""
+    return Resolver(forwarders=[resolver_endpoint(config)])
+
+
+def users_watcher(config: StackConfig) -> Watcher:
+    return Watcher(config.users, config.domain, postmaster=config.postmaster)
+
+
+def _hop(
+    config: StackConfig,
+    service: ServiceConfig,
+    transforms: Sequence[Transform],
+    *,
+    outbound: Outbound | None = None,
+    recipients: Callable[[str], Reply | None] | None = None,
+    session_options: dict[str, object] | None = None,
+    handler_class: type[Inbound] = Inbound,
+    closers: Sequence[Closer] = (),
+) -> SmtpService:
+    cert, key = config.certificate(service.name)
+    if outbound is None:
+        if service.forward is None:
+            raise service.table.error("forward", "missing: where this hop forwards to")
+        outbound = Outbound(
+            helo=service.hostname,
+            smarthost=(service.forward.host, service.forward.port),
+            starttls="required",
+            tls_context=client_context(config.ca_certificate),
+        )
+    inbound = InboundConfig(
+        hostname=service.hostname,
+        transforms=(stamp_received, *transforms),
+        recipients=recipients,
+        session_options=dict(session_options or {}),
+    )
+    return smtp_service(
+        service.name,
+        inbound,
+        config.spool / service.name,
+        outbound,
+        listen=service.listen,
+        listen_tls=service.listen_tls,
+        tls_context=server_context(cert, key),
+        handler_class=handler_class,
+        reverse_resolver=stack_resolver(config),
+        closers=closers,
+    )
+
+
+# -- DNS -------------------------------------------------------------------------------------
+
+
+def build_dns(config: StackConfig) -> Service:
+    table = config.service("dns").table
+    keys = table.path_value("keys", "keys/tsig.keys")
+    primary = Primary.from_directory(
+        ZoneDirectory(table.path_value("zones", "zones")), load_keys(keys)
+    )
+    return DnsService("dns", primary.respond, config.service("dns").listen)
+
+
+def build_resolver(config: StackConfig) -> Service:
+    table = config.service("resolver").table
+    roots = table.strings("roots")
+    forwarders = table.endpoints("forwarders", 53)
+    port = table.integer("root_port", 53, minimum=1)
+    if bool(roots) == bool(forwarders):
+        raise table.error("forwarders", "give `forwarders` or `roots`, one of the two")
+    resolver = Resolver(roots, forwarders, port=port)
+    return DnsService("resolver", ResolverService(resolver), config.service("resolver").listen)
+
+
+# -- the SMTP services -----------------------------------------------------------------------
+
+
+def build_submission(config: StackConfig) -> Service:
+    service = config.service("submission")
+    return _hop(config, service, ())
+
+
+def build_signer(config: StackConfig) -> Service:
+    service = config.service("signer")
+    return _hop(config, service, ())
+
+
+def build_verifier(config: StackConfig) -> Service:
+    service = config.service("verifier")
+    return _hop(config, service, ())
+
+
+def build_spamfilter(config: StackConfig) -> Service:
+    service = config.service("spamfilter")
+    return _hop(config, service, ())
+
+
+def build_relay(config: StackConfig) -> Service:
+    service = config.service("relay")
+    table = service.table
+    smarthost = table.optional_endpoint("smarthost", SMTP_PORT)
+    outbound = Outbound(
+        helo=service.hostname,
+        resolver=None if smarthost is not None else stack_resolver(config),
+        smarthost=None if smarthost is None else (smarthost.host, smarthost.port),
+        starttls="opportunistic",
+    )
+    return _hop(config, service, (), outbound=outbound)
+
+
+BUILDERS: dict[str, Callable[[StackConfig], Service]] = {
+    "dns": build_dns,
+    "resolver": build_resolver,
+    "relay": build_relay,
+    "spamfilter": build_spamfilter,
+    "verifier": build_verifier,
+    "signer": build_signer,
+    "submission": build_submission,
+}
+
+
+def build(config: StackConfig, names: Sequence[str]) -> list[Service]:
+    """The services ``names``, in the order given."""
+    return [BUILDERS[name](config) for name in names]
+
+
+__all__ = [
+    "BUILDERS",
+    "build",
+    "resolver_endpoint",
+    "stack_resolver",
+    "users_watcher",
+]
