@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dns.rcode
+
 from stack.errors import ElsinoreError
 from stack.mime.errors import ParseError
 
@@ -16,6 +18,15 @@ class SigningKeyError(AuthError):
 
 class PublishError(AuthError):
     """The primary refused, or never answered, the update that publishes a DKIM key."""
+
+
+class UpdateRefusedError(PublishError):
+    """The primary answered with an error: ``rcode`` says which (NOTAUTH for a TSIG key it
+    does not take, REFUSED, NOTZONE for a name outside the zone...)."""
+
+    def __init__(self, message: str, rcode: dns.rcode.Rcode) -> None:
+        super().__init__(message)
+        self.rcode = rcode
 
 
 class KeyNameError(AuthError):
