@@ -151,13 +151,13 @@ class Peer(Controller):
 class DnsThread:
     """A DNS primary for the given zones, serving on ``host`` from a thread of its own."""
 
-    def __init__(self, zones: dict[str, str], host: str = "127.0.0.1") -> None:
+    def __init__(self, zones: dict[str, str], host: str = "127.0.0.1", port: int = 0) -> None:
         parsed = [zone_from_text(text, origin) for origin, text in zones.items()]
         primary = Primary(ZoneSet({zone.origin: zone for zone in parsed if zone.origin}))
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.server = DnsServer(primary.respond, Endpoint(host, 0))
+        self.server = DnsServer(primary.respond, Endpoint(host, port))
         self.endpoint: Endpoint = asyncio.run_coroutine_threadsafe(
             self.server.start(), self.loop
         ).result(5)
