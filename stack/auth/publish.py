@@ -5,11 +5,22 @@ replaces whatever TXT the selector had, signed with a key the primary's keys fil
 The record is cut into 255-octet character-strings (RFC 1035 §3.3.14), which a 2048-bit RSA
 key needs; verifiers join them (RFC 6376 §3.6.2.2).  :func:`zone_line` writes the same
 strings as a master-file line, for whoever edits the zone by hand instead.
+
+:func:`publish_missing` is what the signer does at start: it asks the primary itself (not a
+cache, which could still hold the answer from before the last update) which of its keys are
+there, and adds only the missing ones, in one update whose prerequisites make a second
+signer racing it fail rather than add the same record twice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import dkim.util
+import dns.asyncquery
 import dns.exception
+import dns.flags
+import dns.message
 import dns.name
 import dns.query
 import dns.rcode
@@ -17,11 +28,12 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.TXT
+import dns.rdtypes.txtbase
 import dns.tsig
 import dns.update
 import dns.zone
 
-from stack.auth.errors import KeyNameError, PublishError, RecordTextError
+from stack.auth.errors import KeyNameError, PublishError, RecordTextError, UpdateRefusedError
 from stack.dns.addresses import Endpoint
 from stack.errors import excerpt
 
@@ -158,10 +170,135 @@ def publish(
     publish_txt(server, zone, name, record, key, ttl=ttl, timeout=timeout)
 
 
+#: How many times :func:`publish_missing` asks again when another signer changed one of its
+#: selectors between the question and the update (the update's prerequisite failed).
+RACE_ATTEMPTS = 2
+
+
+async def publish_missing(
+    primary: Endpoint,
+    key: dns.tsig.Key,
+    domain: str,
+    records: Sequence[tuple[str, str]],
+    *,
+    zone: str | None = None,
+    ttl: int = 300,
+    timeout: float = 5.0,
+) -> list[dns.name.Name]:
+    """Make sure each ``(selector, record)`` is published for ``domain``; return the names it
+    had to add (none when all were there).
+
+    ``primary`` is asked directly, over TCP (an RSA record does not fit 512 octets of UDP).
+    A selector holding our key, in whatever text, counts as published; one holding another
+    key is a :class:`PublishError`: replacing it would break the signatures in flight made
+    with that key, and two keys at one selector leave verifiers to pick one (RFC 6376
+    §3.6.2.2), so the user chooses a new selector or removes the old record.  The missing
+    ones go in one update signed with ``key``, each with the prerequisite that the name has
+    no TXT record yet (RFC 2136 §2.4.3); when another signer got there first (YXRRSET), the
+    question is asked again.  A refusal is an :class:`UpdateRefusedError` with the rcode
+    (NOTAUTH for a TSIG key the primary does not take); no answer, a :class:`PublishError`.
+
+    A coroutine, since the signer calls it from the event loop that, in a one-process stack,
+    also runs the primary: a blocking query there would wait for an answer it prevents.
+    """
+    wanted = [(selector_name(selector, domain), record) for selector, record in records]
+    for name, record in wanted:
+        txt_rdata(record, name)  # RecordTextError before anything is sent
+    for _ in range(RACE_ATTEMPTS):
+        missing = [
+            (name, record)
+            for name, record in wanted
+            if not await _holds(primary, name, record, timeout)
+        ]
+        if not missing:
+            return []
+        update = missing_update(zone or domain, missing, key, ttl)
+        response = await _exchange(update, primary, timeout, f"the update of {update.origin}")
+        if response.rcode() == dns.rcode.NOERROR:
+            return [name for name, _ in missing]
+        if response.rcode() != dns.rcode.YXRRSET:
+            raise _refused(primary, f"the update of {update.origin}", response.rcode())
+    raise _refused(primary, "the update (another signer keeps changing it)", dns.rcode.YXRRSET)
+
+
+def missing_update(
+    zone: str, missing: Sequence[tuple[dns.name.Name, str]], key: dns.tsig.Key, ttl: int = 300
+) -> dns.update.UpdateMessage:
+    """The update that adds each record at its name, if the name has no TXT yet (sans-IO)."""
+    message = dns.update.UpdateMessage(zone, keyring=key)
+    for name, record in missing:
+        message.absent(name, dns.rdatatype.TXT)
+        message.add(name, ttl, txt_rdata(record, name))
+    return message
+
+
+def same_key(published: bytes, record: str) -> bool:
+    """Whether a published key record carries ``record``'s key: the same ``k=`` (rsa when
+    absent, §3.6.1) and ``p=``, whatever the spacing or the other tags."""
+    theirs, ours = _key_tags(published), _key_tags(record.encode("ascii"))
+    return theirs is not None and theirs == ours and bool(ours[1])
+
+
+def _key_tags(text: bytes) -> tuple[bytes, bytes] | None:
+    try:
+        tags = dkim.util.parse_tag_value(text)
+    except dkim.util.InvalidTagValueList:
+        return None
+    algorithm = tags.get(b"k", b"rsa").strip().lower()
+    return algorithm, b"".join(tags.get(b"p", b"").split())
+
+
+async def _holds(primary: Endpoint, name: dns.name.Name, record: str, timeout: float) -> bool:
+    query = dns.message.make_query(name, dns.rdatatype.TXT)
+    query.flags &= ~dns.flags.RD  # the primary's own data, not what it would look up
+    response = await _exchange(query, primary, timeout, f"the query for {name}")
+    if response.rcode() == dns.rcode.NXDOMAIN:
+        return False
+    if response.rcode() != dns.rcode.NOERROR:
+        raise _refused(primary, f"the query for {name}", response.rcode())
+    found = response.get_rrset(response.answer, name, dns.rdataclass.IN, dns.rdatatype.TXT)
+    texts = [
+        b"".join(rdata.strings)
+        for rdata in found or ()
+        if isinstance(rdata, dns.rdtypes.txtbase.TXTBase)
+    ]
+    if any(same_key(text, record) for text in texts):
+        return True
+    if texts:
+        raise PublishError(
+            f"{name.to_text(omit_final_dot=True)} holds another key"
+            f" ({excerpt(texts[0].decode('ascii', 'replace'))}): choose a new selector, or"
+            " remove that record"
+        )
+    return False
+
+
+async def _exchange(
+    message: dns.message.Message, primary: Endpoint, timeout: float, what: str
+) -> dns.message.Message:
+    try:
+        return await dns.asyncquery.tcp(message, primary.host, timeout=timeout, port=primary.port)
+    except dns.tsig.PeerError as exc:
+        # The primary answered NOTAUTH with a TSIG error (RFC 8945 §5.3.2), which dnspython
+        # raises as it checks the reply's signature: the key name or the secret is wrong.
+        reason = f"{primary} refused {what}: NOTAUTH ({type(exc).__name__}: {exc})"
+        raise UpdateRefusedError(reason, dns.rcode.NOTAUTH) from None
+    except (dns.exception.DNSException, OSError) as exc:
+        raise PublishError(f"{what} via {primary}: {exc or type(exc).__name__}") from None
+
+
+def _refused(primary: Endpoint, what: str, rcode: dns.rcode.Rcode) -> UpdateRefusedError:
+    return UpdateRefusedError(f"{primary} refused {what}: {dns.rcode.to_text(rcode)}", rcode)
+
+
 __all__ = [
+    "RACE_ATTEMPTS",
+    "missing_update",
     "publish",
+    "publish_missing",
     "publish_txt",
     "read_record",
+    "same_key",
     "selector_name",
     "txt_rdata",
     "update_message",
