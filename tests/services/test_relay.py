@@ -12,31 +12,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import smtplib
-import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from hop_testbed import wait_until
+from smtp_peers import DnsThread, Peer, Received, free_port
 
 from stack.auth import arc, keys
 from stack.auth.errors import SigningKeyError
 from stack.auth.keys import SigningKey
 from stack.auth.publish import selector_name, zone_line
-from stack.dns.addresses import Endpoint
 from stack.dns.blocking import BlockingResolver
-from stack.dns.primary import Primary
 from stack.dns.resolver import Resolver
-from stack.dns.server import DnsServer
-from stack.dns.zones import ZoneSet, zone_from_text
 from stack.mime.lossless import parse
 from stack.relay.aliases import Watcher, write_record
 from stack.relay.srs import Srs
@@ -93,84 +87,6 @@ OUTBOUND = (
 @cache
 def sealing_key() -> SigningKey:
     return keys.generate("rsa")
-
-
-def wait_until(predicate: Callable[[], object], what: str, timeout: float = 20.0) -> None:
-    """Poll ``predicate`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.02)
-
-
-def free_port(host: str = HOST) -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
-# -- the peers -------------------------------------------------------------------------------
-
-
-@dataclass
-class Delivered:
-    sender: str
-    recipients: list[str]
-    data: bytes
-    tls: bool
-
-
-@dataclass
-class Recorder:
-    messages: list[Delivered] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        sender = envelope.mail_from or ""
-        with self.lock:
-            self.messages.append(
-                Delivered(
-                    "" if sender == "<>" else sender,
-                    list(envelope.rcpt_tos),
-                    envelope.original_content or b"",
-                    session.ssl is not None,
-                )
-            )
-        return "250 2.0.0 queued by the sink"
-
-
-class Sink(Controller):
-    """A recording SMTP server: the relay's smarthost, or a remote MX."""
-
-    def __init__(self, host: str = HOST, *, tls_context: ssl.SSLContext | None = None) -> None:
-        self.recorder = Recorder()
-        super().__init__(
-            self.recorder, hostname=host, port=free_port(host), tls_context=tls_context
-        )
-
-    @property
-    def messages(self) -> list[Delivered]:
-        return self.recorder.messages
-
-
-class DnsThread:
-    """A DNS primary for ``zones`` on 127.0.0.1, on a loop in a thread of its own."""
-
-    def __init__(self, zones: dict[str, str]) -> None:
-        parsed = [zone_from_text(text, origin) for origin, text in zones.items()]
-        primary = Primary(ZoneSet({zone.origin: zone for zone in parsed if zone.origin}))
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.server = DnsServer(primary.respond, Endpoint(HOST, 0))
-        self.endpoint = asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(5)
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(5)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
 
 
 def zone(origin: str, *records: str) -> str:
@@ -254,14 +170,14 @@ class Clock:
 @dataclass
 class Relay:
     hop: RelayHop
-    sink: Sink
+    sink: Peer
     users: Path
     clock: Clock
     srs: Srs
     dns: DnsThread
 
-    def delivered(self, count: int = 1) -> list[Delivered]:
-        wait_until(lambda: len(self.sink.messages) >= count, f"{count} message(s) at the sink")
+    def delivered(self, count: int = 1) -> list[Received]:
+        wait_until(lambda: len(self.sink.messages) >= count, 20, f"{count} message(s) at the sink")
         return self.sink.messages
 
 
@@ -282,7 +198,7 @@ def users(tmp_path: Path) -> Path:
 def relay(tmp_path: Path, users: Path) -> Iterator[Relay]:
     """A sealing relay whose smarthost is a sink, and castle.test's DNS."""
     dns = DnsThread({DOMAIN: castle_zone()})
-    sink = Sink()
+    sink = Peer(HOST, free_port(), name="smarthost.castle.test")
     sink.start()
     clock = Clock()
     sealer = Sealer(DOMAIN, "arc", sealing_key(), VERIFIER)
@@ -349,7 +265,8 @@ def test_a_bounce_to_the_srs_address_goes_back_to_the_original_sender(relay: Rel
     bounce = INBOUND.replace(b"Subject: a truant", b"Subject: Undelivered: a truant")
     relay.hop.send("", [rewritten], bounce)
     (got,) = relay.delivered()
-    assert (got.sender, got.recipients) == ("", ["horatio@wittenberg.test"])
+    # aiosmtpd keeps the null reverse-path as "<>".
+    assert (got.sender, got.recipients) == ("<>", ["horatio@wittenberg.test"])
     assert got.data.endswith(bounce)
 
 
@@ -411,7 +328,7 @@ def test_mx_delivery_finds_the_exchanger_through_our_resolver_and_verifies_its_t
     # are not root, reached through the outbound client's port option.
     mx_host = "127.0.25.7"
     tls = authority.issue(["mx.outpost.test"]).server_context()
-    sink = Sink(mx_host, tls_context=tls)
+    sink = Peer(mx_host, free_port(mx_host), name="mx.outpost.test", tls_context=tls)
     sink.start()
     dns = DnsThread({"outpost.test": zone("outpost.test", "@ IN MX 10 mx", f"mx IN A {mx_host}")})
     hop = RelayHop(
@@ -427,7 +344,7 @@ def test_mx_delivery_finds_the_exchanger_through_our_resolver_and_verifies_its_t
     )
     try:
         hop.send("alice@castle.test", ["bob@outpost.test"], OUTBOUND)
-        wait_until(lambda: sink.messages, "the message at outpost.test's MX")
+        wait_until(lambda: bool(sink.messages), 20, "the message at outpost.test's MX")
         (got,) = sink.messages
         assert (got.sender, got.recipients, got.tls) == (
             "alice@castle.test",
