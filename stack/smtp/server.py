@@ -328,7 +328,7 @@ class Inbound:
         self._log(arrival, sender, "queued", size=len(incoming.data))
         if self.on_queued is not None:
             self.on_queued(
-                Queued(stored.queue_id, sender, incoming.recipients, incoming.data, now, 0)
+                Queued(stored.queue_id, incoming.sender, incoming.recipients, incoming.data, now, 0)
             )
         return str(queued(stored.queue_id))
 

@@ -11,7 +11,9 @@ from hop_testbed import HOST, InProcessHop, hop, srv, stored, wait_until
 from smtp_peers import Peer, free_port
 
 from stack.mime import decode
+from stack.mime.lossless import Message
 from stack.smtp.forward import RetryPolicy
+from stack.smtp.server import InboundConfig, Reroute, Transaction, stamp_received
 from stack.smtp.spool import State
 
 
@@ -166,3 +168,26 @@ def test_mail_queues_while_downstream_is_down_and_flows_when_it_returns(tmp_path
     finally:
         relay.close()
         sink.close()
+
+
+def test_a_rerouted_envelope_is_what_the_first_attempt_delivers(tmp_path: Path, peer: Peer) -> None:
+    # The relay's transform gives new recipients and a new sender (alias map, SRS): the
+    # spool stores them, and the attempt started at once must use them too (it once used
+    # the sender as received).
+    async def reroute(message: Message, transaction: Transaction) -> Reroute:
+        return Reroute(message, "SRS0=x=AA=outside.test=carol@castle.test", ("o@bigmail.test",))
+
+    config = InboundConfig(hostname="hop.castle.test", transforms=(stamp_received, reroute))
+    running = InProcessHop(tmp_path, peer.port, config=config)
+    try:
+        queue_id = submit(running.port, "carol@outside.test", ["ophelia@castle.test"], MESSAGE)
+        wait_until(lambda: len(peer.messages) == 1, 20, "the message")
+        states = running.spool.states(queue_id)
+    finally:
+        running.close()
+    [delivered] = peer.messages
+    assert (delivered.sender, delivered.recipients) == (
+        "SRS0=x=AA=outside.test=carol@castle.test",
+        ["o@bigmail.test"],
+    )
+    assert states == {"o@bigmail.test": State.DELIVERED}
