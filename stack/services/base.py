@@ -33,6 +33,10 @@ log = logging.getLogger("elsinore.services")
 #: Something to do when a service stops, after its servers: close a resolver thread, a store.
 Closer = Callable[[], Awaitable[None] | None]
 
+#: Something to do before a service listens: the signer publishes its keys.  Raising stops
+#: the start, with the error.
+Starter = Callable[[], Awaitable[None]]
+
 
 class Service(Protocol):
     """A running part of the domain: :meth:`start` binds and returns where it listens."""
@@ -61,6 +65,7 @@ class SmtpService:
         listen: Sequence[Endpoint] = (),
         listen_tls: Sequence[Endpoint] = (),
         tls_context: ssl.SSLContext | None = None,
+        starters: Sequence[Starter] = (),
         closers: Sequence[Closer] = (),
     ) -> None:
         if listen_tls and tls_context is None:
@@ -69,6 +74,7 @@ class SmtpService:
         self.handler = handler
         self.runner = runner
         self.outbound = outbound
+        self.starters = list(starters)
         self.closers = list(closers)
         self.servers = [
             InboundServer(handler, e.host, e.port, tls_context=tls_context) for e in listen
@@ -79,6 +85,8 @@ class SmtpService:
         self._running: asyncio.Task[None] | None = None
 
     async def start(self) -> list[Endpoint]:
+        for starter in self.starters:
+            await starter()
         bound: list[Endpoint] = []
         try:
             for server in self.servers:
@@ -119,6 +127,7 @@ def smtp_service(
     handler_class: type[Inbound] = Inbound,
     reverse_resolver: Resolver | None = None,
     retry: RetryPolicy | None = None,
+    starters: Sequence[Starter] = (),
     closers: Sequence[Closer] = (),
 ) -> SmtpService:
     """An :class:`SmtpService` with its spool in ``spool_directory`` (made if missing)."""
@@ -139,6 +148,7 @@ def smtp_service(
         listen=listen,
         listen_tls=listen_tls,
         tls_context=tls_context,
+        starters=starters,
         closers=closers,
     )
 
@@ -216,6 +226,7 @@ __all__ = [
     "DnsService",
     "Service",
     "SmtpService",
+    "Starter",
     "run_until_stopped",
     "smtp_service",
 ]
