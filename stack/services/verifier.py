@@ -151,8 +151,10 @@ class Recipients:
     that finds the last poll older than that: a ``stat`` of the folder, and a read of it only
     when it changed.  A folder that reads badly leaves the previous map in force; the error
     is logged once per change of the folder (the :class:`~stack.relay.aliases.Watcher`'s
-    rule).  Raises :class:`~stack.smtp.recipients.NotOurDomainError` for a domain of
-    ``domains`` that is not one.
+    rule).  ``also`` knows local parts the map does not: the SRS addresses of bounces coming
+    back, which the relay reverses.  Raises
+    :class:`~stack.smtp.recipients.NotOurDomainError` for a domain of ``domains`` that is
+    not one.
     """
 
     def __init__(
@@ -163,8 +165,10 @@ class Recipients:
         limits: Limits | None = None,
         interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        also: Callable[[str], bool] | None = None,
     ) -> None:
         self.watcher = watcher
+        self.also = also
         self.interval = interval
         self.clock = clock
         self._polled: float | None = None
@@ -180,7 +184,9 @@ class Recipients:
         return self._policy(path)
 
     def _known(self, local_part: str) -> bool:
-        return self.watcher.map.lookup(local_part) is not None
+        if self.watcher.map.lookup(local_part) is not None:
+            return True
+        return self.also is not None and self.also(local_part)
 
 
 __all__ = ["Recipients", "Verification", "disposition"]
