@@ -13,15 +13,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from stack.auth.errors import SigningKeyError
+from stack.auth.keys import SigningKey
+from stack.auth.keys import load as load_signing_key
 from stack.config import SMTP_PORT, ServiceConfig, StackConfig
 from stack.dns.addresses import Endpoint
+from stack.dns.blocking import BlockingResolver
 from stack.dns.keys import load_keys
 from stack.dns.primary import Primary
 from stack.dns.resolver import Resolver
 from stack.dns.service import ResolverService
 from stack.dns.zones import ZoneDirectory
 from stack.relay.aliases import Watcher
+from stack.relay.srs import Srs, SrsError
 from stack.services.base import Closer, DnsService, Service, SmtpService, smtp_service
+from stack.services.relay import Routing, Sealer, relay_outbound
+from stack.services.verifier import Recipients, Verification
 from stack.smtp.client import Outbound
 from stack.smtp.policy import Reply
 from stack.smtp.server import Inbound, InboundConfig, Transform, stamp_received
@@ -86,6 +93,20 @@ def _hop(
     )
 
 
+def signing_keys(config: StackConfig) -> dict[str, SigningKey]:
+    """The signer's two keys, ``rsa`` and ``ed25519``, from their files (the seal uses the
+    RSA one too)."""
+    table = config.service("signer").table
+    keys = {}
+    for algorithm in ("rsa", "ed25519"):
+        path = table.path_value(f"{algorithm}_key")
+        try:
+            keys[algorithm] = load_signing_key(path)
+        except SigningKeyError as exc:
+            raise table.error(f"{algorithm}_key", str(exc)) from None
+    return keys
+
+
 # -- DNS -------------------------------------------------------------------------------------
 
 
@@ -122,9 +143,51 @@ def build_signer(config: StackConfig) -> Service:
     return _hop(config, service, ())
 
 
+def resolver_lookup(config: StackConfig) -> BlockingResolver:
+    """stack.auth's DNS (blocking calls) through our resolver service; close it on stop."""
+    return BlockingResolver(stack_resolver(config))
+
+
+def srs_of(config: StackConfig) -> Srs:
+    """The relay's SRS: one secret per line of its secrets file, the first one signing."""
+    table = config.service("relay").table
+    path = table.path_value("srs_secrets", "keys/srs.secrets")
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError as exc:
+        raise table.error("srs_secrets", f"{path}: {exc.strerror or exc}") from None
+    secrets = [line.strip() for line in lines if line.strip()]
+    if not secrets:
+        raise table.error("srs_secrets", f"{path}: holds no secret")
+    return Srs(secrets, config.domain)
+
+
+def authserv_id(config: StackConfig) -> str:
+    """The name the verifier's Authentication-Results start with (the relay seals those)."""
+    return config.service("verifier").table.string("authserv_id", config.domain)
+
+
 def build_verifier(config: StackConfig) -> Service:
     service = config.service("verifier")
-    return _hop(config, service, ())
+    lookup = resolver_lookup(config)
+    srs = srs_of(config)
+
+    def bounce_address(local_part: str) -> bool:
+        # A bounce coming back to a sender the relay rewrote: the relay reverses it.
+        try:
+            srs.reverse(f"{local_part}@{config.domain}")
+        except SrsError:
+            return False
+        return True
+
+    recipients = Recipients([config.domain], users_watcher(config), also=bounce_address)
+    return _hop(
+        config,
+        service,
+        (Verification(authserv_id(config), lookup),),
+        recipients=recipients,
+        closers=[lookup.close],
+    )
 
 
 def build_spamfilter(config: StackConfig) -> Service:
@@ -136,13 +199,28 @@ def build_relay(config: StackConfig) -> Service:
     service = config.service("relay")
     table = service.table
     smarthost = table.optional_endpoint("smarthost", SMTP_PORT)
-    outbound = Outbound(
-        helo=service.hostname,
-        resolver=None if smarthost is not None else stack_resolver(config),
+    outbound = relay_outbound(
+        service.hostname,
+        resolvers=[resolver_endpoint(config)],
         smarthost=None if smarthost is None else (smarthost.host, smarthost.port),
-        starttls="opportunistic",
     )
-    return _hop(config, service, (), outbound=outbound)
+    sealer = None
+    if table.boolean("arc", True):
+        signer = config.service("signer").table
+        sealer = Sealer(
+            config.domain,
+            signer.string("rsa_selector"),
+            signing_keys(config)["rsa"],
+            authserv_id=authserv_id(config),
+        )
+    routing = Routing(users_watcher(config), srs_of(config), sealer=sealer)
+    return _hop(
+        config,
+        service,
+        (routing,),
+        outbound=outbound,
+        recipients=routing.check_recipient,
+    )
 
 
 BUILDERS: dict[str, Callable[[StackConfig], Service]] = {
