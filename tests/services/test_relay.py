@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import secrets
 import smtplib
+import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -47,7 +50,7 @@ from stack.smtp.server import (
     Transaction,
     stamp_received,
 )
-from stack.smtp.spool import AsyncSpool, Spool
+from stack.smtp.spool import AsyncSpool, Spool, State
 from stack.smtp.tls import LocalAuthority
 
 pytestmark = pytest.mark.timeout(120)
@@ -114,8 +117,10 @@ class RelayHop:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
 
+        self.spool = Spool(spool)
+
         async def build() -> tuple[AsyncSpool, Outbound, QueueRunner, InboundServer]:
-            spooled = AsyncSpool(Spool(spool))
+            spooled = AsyncSpool(self.spool)
             client = outbound()
             runner = QueueRunner(
                 spooled,
@@ -229,12 +234,15 @@ def field_names(data: bytes) -> list[str]:
 # -- through the hop -------------------------------------------------------------------------
 
 
-def test_forwarded_mail_reaches_the_target_under_a_seal_that_verifies(
+def test_forwarded_mail_reaches_the_target_from_an_srs_sender_under_a_seal_that_verifies(
     relay: Relay,
 ) -> None:
     relay.hop.send("horatio@wittenberg.test", ["alice@castle.test"], INBOUND)
     (got,) = relay.delivered()
     assert got.recipients == ["alice@bigmail.test"]
+    assert got.sender.startswith("SRS0=")
+    assert got.sender.endswith("@castle.test")
+    assert relay.srs.reverse(got.sender) == "horatio@wittenberg.test"
     assert got.data.endswith(INBOUND)
     assert field_names(got.data)[:4] == [
         "ARC-Seal",
@@ -244,20 +252,6 @@ def test_forwarded_mail_reaches_the_target_under_a_seal_that_verifies(
     ]
     chain = verify_arc(got.data, relay.dns)
     assert (chain.result, chain.instances) == ("pass", 1), chain.reason
-
-
-@pytest.mark.xfail(
-    reason="stack/smtp/server.py Inbound.handle_DATA hands on_queued the sender as received, "
-    "not the rerouted one it stored (Queued(stored.queue_id, sender, ...)): the first attempt "
-    "goes out from the original sender; only a retry from the spool uses the SRS one",
-    strict=True,
-)
-def test_forwarded_mail_leaves_from_the_srs_sender_on_the_first_attempt(relay: Relay) -> None:
-    relay.hop.send("horatio@wittenberg.test", ["alice@castle.test"], INBOUND)
-    (got,) = relay.delivered()
-    assert got.sender.startswith("SRS0=")
-    assert got.sender.endswith("@castle.test")
-    assert relay.srs.reverse(got.sender) == "horatio@wittenberg.test"
 
 
 def test_a_bounce_to_the_srs_address_goes_back_to_the_original_sender(relay: Relay) -> None:
@@ -319,17 +313,31 @@ def test_outbound_mail_passes_with_its_sender_unchanged_and_no_seal(relay: Relay
     assert got.data.endswith(OUTBOUND)
 
 
-def test_mx_delivery_finds_the_exchanger_through_our_resolver_and_verifies_its_tls(
-    tmp_path: Path, users: Path
-) -> None:
-    authority = LocalAuthority()
-    ca_file = authority.write(tmp_path / "ca.pem")
-    # An MX on an address of its own, as a remote provider's would be; a high port when we
-    # are not root, reached through the outbound client's port option.
-    mx_host = "127.0.25.7"
-    tls = authority.issue(["mx.outpost.test"]).server_context()
-    sink = Peer(mx_host, free_port(mx_host), name="mx.outpost.test", tls_context=tls)
-    sink.start()
+@dataclass
+class Remote:
+    """outpost.test's MX on an address of its own, found through its zone, and our relay."""
+
+    hop: RelayHop
+    mx: Peer
+
+
+@pytest.fixture
+def remote(tmp_path: Path, users: Path, request: pytest.FixtureRequest) -> Iterator[Remote]:
+    """The relay trusts one CA; the MX's certificate comes from it, or (``stranger``) from a
+    CA of its own.  The MX listens on a high port unless we are root, reached through the
+    outbound client's port option (DNS gives addresses, not ports)."""
+    trusted = LocalAuthority()
+    ca_file = trusted.write(tmp_path / "ca.pem")
+    issuer = (
+        LocalAuthority("a stranger") if getattr(request, "param", "") == "stranger" else trusted
+    )
+    # An address of its own, so that port 25 is free on it even when tests run in parallel
+    # (secrets, not random: pytest-randomly gives every worker the same seed).
+    mx_host = f"127.{1 + secrets.randbelow(254)}.25.{2 + secrets.randbelow(253)}"
+    mx_port = 25 if os.geteuid() == 0 and not listening(mx_host, 25) else free_port(mx_host)
+    tls = issuer.issue(["mx.outpost.test"]).server_context()
+    mx = Peer(mx_host, mx_port, name="mx.outpost.test", tls_context=tls)
+    mx.start()
     dns = DnsThread({"outpost.test": zone("outpost.test", "@ IN MX 10 mx", f"mx IN A {mx_host}")})
     hop = RelayHop(
         tmp_path / "spool",
@@ -338,24 +346,47 @@ def test_mx_delivery_finds_the_exchanger_through_our_resolver_and_verifies_its_t
             "relay.castle.test",
             resolvers=[dns.endpoint],
             ca_file=ca_file,
-            port=sink.port,
+            port=mx_port,
             timeout=10,
         ),
     )
     try:
-        hop.send("alice@castle.test", ["bob@outpost.test"], OUTBOUND)
-        wait_until(lambda: bool(sink.messages), 20, "the message at outpost.test's MX")
-        (got,) = sink.messages
-        assert (got.sender, got.recipients, got.tls) == (
-            "alice@castle.test",
-            ["bob@outpost.test"],
-            True,
-        )
-        assert got.data.endswith(OUTBOUND)
+        yield Remote(hop, mx)
     finally:
         hop.close()
-        sink.stop()
+        mx.stop()
         dns.close()
+
+
+def listening(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.2)
+        return probe.connect_ex((host, port)) == 0
+
+
+def test_mx_delivery_finds_the_exchanger_through_our_resolver_and_verifies_its_tls(
+    remote: Remote,
+) -> None:
+    remote.hop.send("alice@castle.test", ["bob@outpost.test"], OUTBOUND)
+    wait_until(lambda: bool(remote.mx.messages), 20, "the message at outpost.test's MX")
+    (got,) = remote.mx.messages
+    assert (got.sender, got.recipients, got.tls) == (
+        "alice@castle.test",
+        ["bob@outpost.test"],
+        True,
+    )
+    assert got.data.endswith(OUTBOUND)
+
+
+@pytest.mark.parametrize("remote", ["stranger"], indirect=True)
+def test_an_mx_certificate_the_ca_did_not_issue_defers_the_mail_never_sends_it_in_clear(
+    remote: Remote,
+) -> None:
+    remote.hop.send("alice@castle.test", ["bob@outpost.test"], OUTBOUND)
+    spool = remote.hop.spool
+    wait_until(lambda: spool.counts().get(State.DEFERRED) == 1, 20, "the failed attempt")
+    assert remote.mx.recorder.connections >= 1
+    assert remote.mx.messages == []
 
 
 # -- the transform itself, without sockets ---------------------------------------------------
