@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import socket
 import ssl
@@ -161,7 +162,8 @@ def up_command(directory: Path, one_process: bool, only: tuple[str, ...]) -> Non
     config = load(directory)
     if one_process or only:
         names = [name for name in SERVICES if not only or name in only]
-        label = "elsinore stack" if len(names) > 1 else "elsinore"
+        # One service to a process: its log lines say which, as postfix/smtpd[PID] do.
+        label = "elsinore stack" if len(names) > 1 else f"elsinore/{names[0]}[{os.getpid()}]"
         with service_log(label):
             asyncio.run(_run_here(config, names))
         return
