@@ -3,11 +3,13 @@
 The message goes through the lossless parser, and the fields are added with
 ``Message.prepend``: every byte of the original follows the two new lines unchanged (its line
 endings, its folding, a DKIM signature over it), as DESIGN.md's first principle demands.
+:func:`mark` does this to bytes (``elsinore spam mark``); :func:`stamp` to a tree the caller
+parsed already (the spamfilter service, on the hop's tree), so both write the same fields.
 """
 
 from __future__ import annotations
 
-from stack.mime.lossless import parse
+from stack.mime.lossless import Field, Message, parse
 from stack.mime.safe import checked_text
 from stack.spam.verdict import Score
 
@@ -26,6 +28,14 @@ def score_value(score: Score, classifier: str) -> str:
     return f"{score.probability:.4f} ({classifier}; {score.meaningful} {words})"
 
 
+def stamp(message: Message, score: Score, classifier: str) -> tuple[Field, Field]:
+    """Prepend ``X-Spamtacus`` and the score field to ``message``, the verdict on top;
+    returns the two fields in that order."""
+    score_field = message.prepend(SCORE_FIELD, score_value(score, classifier))
+    verdict_field = message.prepend(VERDICT_FIELD, score.verdict.value)
+    return verdict_field, score_field
+
+
 def mark(data: bytes, score: Score, classifier: str) -> bytes:
     """``data`` with ``X-Spamtacus: yes|no|unknown`` and the score field prepended.
 
@@ -35,8 +45,7 @@ def mark(data: bytes, score: Score, classifier: str) -> bytes:
     lines go in front of the bytes instead, so no input is ever altered.
     """
     message = parse(data)
-    score_field = message.prepend(SCORE_FIELD, score_value(score, classifier))
-    verdict_field = message.prepend(VERDICT_FIELD, score.verdict.value)
+    verdict_field, score_field = stamp(message, score, classifier)
     added = bytes(verdict_field) + bytes(score_field)
     marked = bytes(message)
     at = marked.find(added)
