@@ -32,7 +32,7 @@ import random
 import re
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -46,6 +46,10 @@ from stack.dns.resolver import Resolver
 from stack.smtp.tls import client_context
 
 StartTls = Literal["opportunistic", "required", "never"]
+#: What a client does on each new session once it is greeted and secured, before its first
+#: MAIL: how it logs in (AUTH, RFC 4954) where a server asks for it.  An SMTP error it raises
+#: ends the session, and its reply stands for every recipient of the group.
+Login = Callable[[aiosmtplib.SMTP], Awaitable[None]]
 
 #: How long an idle session is kept for the next message (Postfix keeps them 2 s; a hop's
 #: queue runner picks the next message within milliseconds, so a little more costs nothing).
@@ -165,6 +169,8 @@ class Outbound:
         timeout: float = 60.0,
         dead_host_seconds: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
+        implicit_tls: bool = False,
+        login: Login | None = None,
     ) -> None:
         if resolver is None and smarthost is None:
             raise ValueError("an Outbound needs a resolver for MX look-ups, or a smarthost")
@@ -182,6 +188,9 @@ class Outbound:
         self.timeout = timeout
         self.dead_host_seconds = dead_host_seconds
         self.clock = clock
+        #: TLS from the first byte (RFC 8314's port 465) instead of STARTTLS.
+        self.implicit_tls = implicit_tls
+        self.login = login
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._idle: dict[str, list[_Session]] = {}
         #: (address, port) of each host that could not be connected to: until when it is
@@ -387,12 +396,16 @@ class Outbound:
             local_hostname=self.helo,
             timeout=self.timeout,
             start_tls=False,
+            use_tls=self.implicit_tls,
+            tls_context=self.tls_context if self.implicit_tls else None,
         )
         try:
             await self._connect(smtp, host)
             await _greet(smtp)
-            if tls:
+            if tls and not self.implicit_tls:
                 await self._secure(smtp, host)
+            if self.login is not None:
+                await self.login(smtp)
         except _Undeliverable as failure:
             smtp.close()
             raise type(failure)(
