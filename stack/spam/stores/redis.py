@@ -6,6 +6,7 @@ Layout, under a key prefix (default ``spamtacus:``, given after ``#`` in a ``--d
     <prefix>messages   hash  spam -> n, ham -> n (there from creation on, zeros included)
     <prefix>spam       hash  token -> messages of spam that held it
     <prefix>ham        hash  token -> messages of ham that held it
+    <prefix>generation string  how many changes were applied (missing: none yet)
 
 A change is applied by one Lua script, which Redis runs atomically: it first checks that no
 count would go below zero (an untraining of mail that was never trained), and only then
@@ -13,6 +14,10 @@ applies every increment and deletes the counts that reached zero.  A load reads 
 hashes in one MULTI/EXEC transaction, so every filter sees all of a training or none of it.
 Concurrent trainers need no retry loop (an earlier WATCH/MULTI version starved untrainers
 while trainers kept writing).
+
+The same script counts the change in ``generation``, so that a long-running filter, which
+classifies against counts loaded into memory, learns that they changed with one ``GET``
+(:meth:`RedisStore.generation`) instead of reading every count again.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ import redis
 from stack.spam.counts import Training, WordCounts
 from stack.spam.stores.base import StoreError, WordStore, missing_store
 
-# KEYS: messages, spam, ham.  ARGV: spam messages, ham messages, then token, spam, ham...
+# KEYS: messages, spam, ham, generation.
+# ARGV: spam messages, ham messages, then token, spam, ham...
 _APPLY = """
 local function count(key, field)
   return tonumber(redis.call('HGET', key, field) or '0')
@@ -56,6 +62,7 @@ for i = 3, #ARGV, 3 do
     end
   end
 end
+redis.call('INCR', KEYS[4])
 return 0
 """
 
@@ -71,6 +78,7 @@ class RedisStore(WordStore):
         self.url = url
         self.prefix = prefix
         self._keys = [prefix + "messages", prefix + "spam", prefix + "ham"]
+        self._generation = prefix + "generation"
         try:
             self._client: Any = redis.Redis.from_url(url, decode_responses=True)
             if create:
@@ -110,7 +118,7 @@ class RedisStore(WordStore):
         for token, (spam, ham) in training.items():
             arguments.extend((token, spam, ham))
         try:
-            self._apply(keys=self._keys, args=arguments)
+            self._apply(keys=[*self._keys, self._generation], args=arguments)
         except redis.ResponseError as exc:
             if "NEGATIVE" in str(exc):
                 reason = str(exc).split("NEGATIVE", 1)[1].strip()
@@ -119,9 +127,18 @@ class RedisStore(WordStore):
         except redis.RedisError as exc:
             raise StoreError(f"cannot update Redis at {self.url}: {exc}") from exc
 
+    def generation(self) -> int:
+        """How many changes were applied so far: a count that only grows, read in one
+        round trip; a filter loads the counts again when it moves."""
+        try:
+            value = self._client.get(self._generation)
+        except redis.RedisError as exc:
+            raise StoreError(f"cannot read Redis at {self.url}: {exc}") from exc
+        return int(value or 0)
+
     def clear(self) -> None:
         """Delete every key of this store (tests, and ``--reset``-style tools)."""
-        self._client.delete(*self._keys)
+        self._client.delete(*self._keys, self._generation)
 
     def close(self) -> None:
         self._client.close()
