@@ -129,6 +129,17 @@ class Verification:
         verdict = await asyncio.to_thread(
             self.verdict, bytes(message), arrival.address, transaction.sender, arrival.helo
         )
+        # Result names only (our words, not the client's): the hop's own line says who sent it.
+        log.info(
+            "%s: spf=%s helo=%s dkim=%s dmarc=%s (%s) arc=%s",
+            arrival.queue_id,
+            verdict.spf.result,
+            "-" if verdict.helo is None else verdict.helo.result,
+            ",".join(result.result for result in verdict.dkim) or "none",
+            verdict.dmarc.result,
+            verdict.dmarc.disposition,
+            verdict.arc.result,
+        )
         refusal = disposition(verdict)
         if refusal is not None:
             return refusal

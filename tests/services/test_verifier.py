@@ -4,7 +4,8 @@ the hop storing what it accepts in a real spool.
 
 sender.test lets 127.0.0.77 send (``ip4:``, and ``a`` for its HELO name), signs with an
 Ed25519 and an RSA key published in its zone, and publishes ``p=reject``; quiet.test is the
-same with ``p=quarantine``; plain.test publishes SPF ``-all`` and no DMARC record; the primary
+same with ``p=quarantine``; plain.test and forward.test (a forwarder that seals with ARC)
+publish SPF ``-all`` and no DMARC record; the primary
 serves no zone for unserved.test, so every question about it is a DNS failure (REFUSED).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import ssl
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ import aiosmtplib
 import authres
 import pytest
 
-from stack.auth import dkim, keys
+from stack.auth import arc, dkim, keys
 from stack.auth.arc import NO_CHAIN
 from stack.auth.dkim import DkimResult, DkimResultName
 from stack.auth.dmarc import DmarcOutcome, DmarcResultName, Policy
@@ -96,6 +98,7 @@ def zones() -> ZoneSet:
         "sender.test.": outside_zone("v=DMARC1; p=reject"),
         "quiet.test.": outside_zone("v=DMARC1; p=quarantine"),
         "plain.test.": outside_zone(None),
+        "forward.test.": outside_zone(None),
     }
     parsed = [zone_from_text(text, origin) for origin, text in texts.items()]
     return ZoneSet({zone.origin: zone for zone in parsed if zone.origin is not None})
@@ -290,7 +293,9 @@ def test_signed_mail_from_a_designated_address_passes_and_keeps_every_byte(tmp_p
     assert "client-ip=127.0.0.77;" in value_of(data, "Received-SPF")
 
 
-def test_a_forged_sender_under_p_reject_is_refused_at_end_of_data(tmp_path: Path) -> None:
+def test_a_forged_sender_under_p_reject_is_refused_at_end_of_data(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     async def scenario() -> tuple[Answer, Answer, list[bytes]]:
         async with running_mx(tmp_path) as mx:
             unsigned = await send(mx, message(), source=STRANGER)
@@ -300,10 +305,17 @@ def test_a_forged_sender_under_p_reject_is_refused_at_end_of_data(tmp_path: Path
             )
             return unsigned, broken, mx.stored()
 
-    unsigned, broken, stored = asyncio.run(scenario())
+    with caplog.at_level(logging.INFO, "elsinore"):
+        unsigned, broken, stored = asyncio.run(scenario())
     assert str(unsigned) == "550 5.7.1 Message refused by the DMARC policy of sender.test"
     assert str(broken) == str(unsigned)
     assert stored == []
+    # Why, for the operator: the verdict's results, then the hop's refusal.
+    verdicts = [r.getMessage() for r in caplog.records if r.name == "elsinore.services.verifier"]
+    assert [line.partition(": ")[2] for line in verdicts] == [
+        "spf=fail helo=fail dkim=none dmarc=fail (reject) arc=none",
+        "spf=fail helo=fail dkim=fail,fail dmarc=fail (reject) arc=none",
+    ]
 
 
 def test_a_signature_alone_passes_dmarc_from_an_address_spf_refuses(tmp_path: Path) -> None:
@@ -383,6 +395,38 @@ def test_a_bounce_is_checked_by_its_helo_name(tmp_path: Path) -> None:
     assert found[0] == ("spf", "pass", {"smtp.helo": "mail.sender.test"})
     assert [method for method, _, _ in found].count("spf") == 1
     assert "identity=helo;" in value_of(data, "Received-SPF")
+
+
+def test_a_chain_sealed_by_a_forwarder_is_reported_and_does_not_lift_p_reject(
+    tmp_path: Path,
+) -> None:
+    # forward.test received sender.test's message, stated its results and sealed them.
+    checked = b"Authentication-Results: forward.test; dkim=pass header.d=sender.test; arc=none\r\n"
+    sealed = arc.seal(
+        checked + signed(message()), "forward.test", "rsa", signing_key("rsa"), "forward.test"
+    )
+    # A list that tags the subject breaks the signature; the seal still verifies.
+    tagged = arc.seal(
+        checked + signed(message()).replace(b"Subject: ", b"Subject: [list] "),
+        "forward.test",
+        "rsa",
+        signing_key("rsa"),
+        "forward.test",
+    )
+
+    async def scenario() -> tuple[Answer, Answer, list[bytes]]:
+        async with running_mx(tmp_path) as mx:
+            intact = await send(mx, sealed, sender="bounces@forward.test")
+            broken = await send(mx, tagged, sender="bounces@forward.test")
+            return intact, broken, mx.stored()
+
+    intact, broken, stored = asyncio.run(scenario())
+    assert intact.code == 250, intact
+    (data,) = stored
+    assert results_of(data)[-1][:2] == ("arc", "pass")
+    assert data.endswith(sealed)
+    # RFC 8617 §7.2 lets a receiver lift a DMARC fail for sealers it trusts; we trust none.
+    assert str(broken) == "550 5.7.1 Message refused by the DMARC policy of sender.test"
 
 
 def test_results_claiming_our_authserv_id_are_removed_and_others_kept(tmp_path: Path) -> None:
