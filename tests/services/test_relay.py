@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import secrets
 import smtplib
 import socket
@@ -26,18 +27,23 @@ from typing import Any, TypeVar
 
 import pytest
 from hop_testbed import wait_until
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from smtp_peers import DnsThread, Peer, Received, free_port
 
+from harness.strategies import Entity, domains, hostile_text, local_parts, wire_messages
+from harness.strategies.auth import hostile_messages
 from stack.auth import arc, keys
 from stack.auth.errors import SigningKeyError
 from stack.auth.keys import SigningKey
-from stack.auth.publish import selector_name, zone_line
+from stack.auth.lookup import StaticLookup
+from stack.auth.publish import selector_name, txt_rdata, zone_line
 from stack.dns.blocking import BlockingResolver
 from stack.dns.resolver import Resolver
 from stack.mime.lossless import parse
 from stack.relay.aliases import Watcher, write_record
-from stack.relay.srs import Srs
-from stack.services.relay import Routing, Sealer, relay_outbound
+from stack.relay.srs import Srs, SrsError
+from stack.services.relay import Route, Routing, Sealer, relay_outbound
 from stack.smtp.client import Outbound
 from stack.smtp.forward import QueueRunner, RetryPolicy
 from stack.smtp.policy import Reply
@@ -62,6 +68,9 @@ DOMAIN = "castle.test"
 VERIFIER = "mx.castle.test"  # the authserv-id of the verifier's Authentication-Results
 SECRET = b"elsinore relay tests"
 POSTMASTER_TARGET = "hostmaster@outpost.test"
+#: RFC 5321 Dot-string (4.1.2), with RFC 6531's UTF-8: what a path carries unquoted.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\U0010ffff]"
+_DOT_STRING = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*")
 
 #: Mail from outside, as the spamfilter hands it to the relay: the verifier's stamp on top.
 INBOUND = (
@@ -500,3 +509,95 @@ def test_a_message_that_cannot_be_sealed_is_forwarded_unsealed(
 def test_a_sealer_refuses_a_key_arc_cannot_use() -> None:
     with pytest.raises(SigningKeyError):
         Sealer(DOMAIN, "arc", keys.generate("ed25519"), VERIFIER)
+
+
+# -- properties over the grammar ---------------------------------------------------------------
+
+STAMP = (
+    b"Authentication-Results: mx.castle.test; spf=pass smtp.mailfrom=wittenberg.test; arc=none\r\n"
+)
+
+
+@pytest.fixture(scope="module")
+def module_users(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("users")
+    write_record(folder, "alice", ["alice@bigmail.test"], None)
+    write_record(folder, "info", ["alice@castle.test", "info@castle.test"], None)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sealing_routing(module_users: Path) -> Routing:
+    return make_routing(
+        module_users, Clock(), sealer=Sealer(DOMAIN, "arc", sealing_key(), VERIFIER)
+    )
+
+
+def arc_lookup() -> StaticLookup:
+    record = txt_rdata(sealing_key().record()).to_text()
+    return StaticLookup({(f"arc._domainkey.{DOMAIN}", "TXT"): [record]})
+
+
+@given(entity=wire_messages())
+def test_any_forwarded_message_keeps_every_byte_under_a_seal_that_verifies(
+    sealing_routing: Routing, entity: Entity
+) -> None:
+    data = STAMP + entity.data
+    result = transform(sealing_routing, data, "horatio@wittenberg.test", "alice@castle.test")
+    assert isinstance(result, Reroute)
+    sealed = bytes(result.message)
+    assert sealed.endswith(data)
+    assert field_names(sealed)[0] == "ARC-Seal"
+    chain = arc.verify_chain(sealed, arc_lookup())
+    assert chain.result == "pass", chain.reason
+
+
+@given(data=hostile_messages())
+def test_any_hostile_message_is_forwarded_sealed_or_not_never_refused(
+    sealing_routing: Routing, data: bytes
+) -> None:
+    stamped = STAMP + data
+    result = transform(sealing_routing, stamped, "horatio@wittenberg.test", "alice@castle.test")
+    assert isinstance(result, Reroute)
+    assert result.recipients == ("alice@bigmail.test",)
+    assert bytes(result.message).endswith(stamped)
+
+
+@given(local=local_parts(), domain=domains())
+def test_a_bounce_to_any_rewritten_sender_goes_back_to_that_sender(
+    sealing_routing: Routing, local: str, domain: str
+) -> None:
+    srs = sealing_routing.srs
+    sender = on_the_wire(local, domain)
+    try:
+        rewritten = srs.forward(sender)
+    except SrsError:
+        assume(False)  # what SRS cannot rewrite is sent from the sender as it is (tested above)
+    assume(rewritten != sender)  # a sender of ours is not rewritten
+    route = sealing_routing.route(rewritten)
+    assert isinstance(route, Route), route
+    assert route.targets == (sender,)
+
+
+@given(local=st.one_of(local_parts(), hostile_text()), srs_shaped=st.booleans())
+def test_no_recipient_of_ours_is_ever_routed_back_into_our_domain(
+    sealing_routing: Routing, local: str, srs_shaped: bool
+) -> None:
+    # A target of ours would come back to the verifier: a loop, not a delivery.
+    recipient = f"SRS0={local}@{DOMAIN}" if srs_shaped else f"{local}@{DOMAIN}"
+    route = sealing_routing.route(recipient)
+    assert (sealing_routing.check_recipient(recipient) is None) == isinstance(route, Route)
+    if isinstance(route, Route):
+        assert route.forwarded
+        assert route.targets
+        assert not any(target.lower().endswith(f"@{DOMAIN}") for target in route.targets)
+    else:
+        assert 500 <= route.code < 600  # refused for good: a retry would not route it
+
+
+def on_the_wire(local: str, domain: str) -> str:
+    """``local@domain`` as an SMTP path writes it: the local-part quoted unless a dot-string."""
+    if _DOT_STRING.fullmatch(local):
+        return f"{local}@{domain}"
+    escaped = local.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"@{domain}'
