@@ -37,7 +37,8 @@ from stack.spam.filter import (
     learn,
 )
 from stack.spam.mark import mark
-from stack.spam.stores import open_store
+from stack.spam.stores import REDIS_SCHEMES, open_store
+from stack.spam.stores.sqlite import apply_by_replacing
 from stack.spam.verdict import Score, Verdict
 
 _GREEDY = ("--spam", "--ham")
@@ -140,11 +141,17 @@ def spam_group() -> None:
     "--ham", "ham_paths", multiple=True, metavar="PATH...", help="Good mail, read the same way."
 )  # fmt: skip
 @click.option("--forget", is_flag=True, help="Untrain: take these messages out again.")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Train a copy of the SQLite file and rename it over --db, so that a running "
+    "spamfilter service switches to the new counts whole.  One trainer at a time.",
+)
 @_json_option
 @_jobs_option
 def train_command(
     db_path: str, spam_paths: tuple[str, ...], ham_paths: tuple[str, ...], forget: bool,
-    as_json: bool, jobs: int,
+    replace: bool, as_json: bool, jobs: int,
 ) -> None:  # fmt: skip
     """Learn spam and ham (or unlearn them with --forget), in one transaction.
 
@@ -156,9 +163,15 @@ def train_command(
       elsinore spam train --db words.db --spam corpus/spam corpus/spam_2 \\
           --ham corpus/easy_ham
       elsinore spam train --db words.db --forget --ham misfiled.eml
+      elsinore spam train --db /var/lib/elsinore/words.db --replace --spam reported/
     """
     if not spam_paths and not ham_paths:
         raise click.UsageError("give at least one --spam or --ham PATH")
+    if replace and db_path.startswith(REDIS_SCHEMES):
+        raise click.UsageError(
+            "--replace renames a SQLite file; a Redis store changes in place, and running "
+            "filters see its changes"
+        )
     training = Training()
     start = time.perf_counter()
     spam = ham = 0
@@ -168,12 +181,15 @@ def train_command(
     if ham_paths:
         sources = _tracked(ham_paths, "ham")
         ham = learn(training, (s.data for s in sources), spam=False, forget=forget, jobs=jobs)
-    store = open_store(db_path)
-    try:
-        store.apply(training)
-        counts = store.load()
-    finally:
-        store.close()
+    if replace:
+        counts = apply_by_replacing(db_path, training)
+    else:
+        store = open_store(db_path)
+        try:
+            store.apply(training)
+            counts = store.load()
+        finally:
+            store.close()
     seconds = time.perf_counter() - start
     summary = {
         "forgot" if forget else "trained": {"spam": spam, "ham": ham},

@@ -28,10 +28,17 @@ Schema (version 2; version 1, without the snapshot, is upgraded when opened)::
              words BLOB, pairs BLOB, word_pairs BLOB)
 
 The snapshot's format is in :mod:`~stack.spam.stores.snapshot`.
+
+:func:`apply_by_replacing` trains a copy and renames it over the file instead: what a
+long-running filter (the spamfilter service) watches for, since a new file is noticed by its
+new inode at once and is read whole, where changes in place are only seen through the file's
+size and time.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
 import sqlite3
 from pathlib import Path
 
@@ -233,3 +240,56 @@ class SqliteStore(WordStore):
 
     def close(self) -> None:
         self._db.close()
+
+
+def apply_by_replacing(path: str | Path, training: Training) -> WordCounts:
+    """Apply ``training`` to a copy of the database at ``path`` (an empty one if there is
+    none), rename the copy over ``path``, and return the new counts.
+
+    A reader that opened the old file finishes with it; one that opens ``path`` afterwards
+    gets the new file, whole: the copy is trained, closed (SQLite folds its write-ahead log
+    into it), flushed to disk and only then renamed, and the folder flushed so that the
+    rename survives a crash.  On any failure the copy is removed and ``path`` is untouched.
+
+    One trainer at a time: two would each copy the same file, and the second rename would
+    drop the first one's change (:meth:`SqliteStore.apply`, in place, has no such limit).
+    """
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.new")
+    try:
+        if path.exists():
+            with SqliteStore(path, create=False) as source:
+                # SQLite's online backup: a consistent copy even while another process
+                # writes to the source in place.
+                target = sqlite3.connect(temporary)
+                try:
+                    source._db.backup(target)
+                finally:
+                    target.close()
+        with SqliteStore(temporary) as copy:
+            copy.apply(training)
+            counts = copy.load()
+        descriptor = os.open(temporary, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.replace(temporary, path)
+        _sync_folder(path.parent)
+    except BaseException as exc:
+        for leftover in (temporary, *(Path(f"{temporary}{end}") for end in ("-wal", "-shm"))):
+            leftover.unlink(missing_ok=True)
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise StoreError(f"cannot write spam database {path}: {exc}") from exc
+        if isinstance(exc, OSError):
+            raise StoreError(f"cannot replace spam database {path}: {exc.strerror}") from exc
+        raise
+    return counts
+
+
+def _sync_folder(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
