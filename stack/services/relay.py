@@ -15,7 +15,10 @@ Expansion follows targets in our domain to their own records (``info`` to
 ``alice@castle.test`` to ``alice@bigmail.test``), as Postfix's ``virtual_alias_maps`` do;
 a local address reached twice is followed once, so a loop in the records ends.  A target in
 our domain without a record is a mistake in the map: it is logged and left out, and a
-recipient whose expansion leaves nothing at all is refused like an unknown one.
+recipient whose expansion leaves nothing at all is refused like an unknown one.  A bounce
+whose reversed address is ours (SRS in a domain of its own rewrites our senders too) is
+expanded the same way: no target the relay delivers to is in our domain, so nothing it
+sends comes back to our own MX.
 
 Replies, at RCPT (:meth:`Routing.check_recipient`, the hop's recipient check) and again at
 the end of DATA (the transform), worded as Postfix with postsrsd 1.x words them (postsrsd
@@ -68,6 +71,7 @@ signer's downstream must, so it would be an open relay on a public one.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -278,16 +282,25 @@ class Routing:
                 "5.1.1",
                 f"<{recipient}>: {_REJECTED}: invalid SRS address ({error.failure.value})",
             )
+        _, _, domain = original.rpartition("@")
+        if self._is(domain, self._domain) or self._is(domain, self._srs_domain):
+            # A sender of ours (SRS in a domain of its own rewrites them too), or the SRS0
+            # part of an SRS1 address we made twice: routed like any recipient of ours, not
+            # sent back to our own MX.  Each reversal makes the address shorter: this ends.
+            inner = self.route(original)
+            if isinstance(inner, Reply):
+                return inner
+            return Route(recipient, inner.targets, forwarded=True)
         return Route(recipient, (original,), forwarded=True)
 
     def _expand(self, local: str) -> tuple[str, ...]:
         """Every address outside our domain that ``local`` leads to, breadth first."""
         aliases = self.aliases.map
-        pending = [local]
+        pending = collections.deque([local])
         seen = {local}
         found: dict[str, None] = {}
         while pending and len(found) <= MAX_EXPANSION:
-            name = pending.pop(0)
+            name = pending.popleft()
             record = aliases.lookup(name)
             if record is None:
                 log.warning(

@@ -601,3 +601,15 @@ def on_the_wire(local: str, domain: str) -> str:
         return f"{local}@{domain}"
     escaped = local.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"@{domain}'
+
+
+def test_a_bounce_reversed_to_an_address_of_ours_is_expanded_not_sent_back_to_us(
+    users: Path,
+) -> None:
+    # SRS in a domain of its own rewrites our own senders too; their bounces come back to
+    # an address of ours, which has a record like any other.
+    srs = Srs([SECRET], "srs.castle.test")
+    routing = Routing(Watcher(users, DOMAIN, postmaster=POSTMASTER_TARGET), srs, clock=Clock())
+    rewritten = srs.forward("alice@castle.test")
+    assert rewritten.endswith("@srs.castle.test")
+    assert routing.route(rewritten) == Route(rewritten, ("alice@bigmail.test",), forwarded=True)
