@@ -30,8 +30,10 @@ What it decides, in :func:`disposition` (a pure function of the verdict):
   (RFC 7489 §6.3), and a refusal in the session tells the real sender, where a message
   accepted and then dropped would tell nobody.  A passing ARC chain does not override it:
   that is only sound for sealers we trust (RFC 8617 §7.2), and we have no such list.
-- **...unless SPF or a DKIM signature ended in temperror**: then the fail may be our DNS's
-  fault, not the sender's, and the answer is ``451 4.7.0``; the sender's MTA tries again.
+- **...unless SPF or a DKIM signature whose domain aligns with the From domain ended in
+  temperror**: then the fail may be our DNS's fault, not the sender's, and the answer is
+  ``451 4.7.0``; the sender's MTA tries again.  A temperror of an identifier that does not
+  align could not have made DMARC pass, and changes nothing.
 - **DMARC temperror** (the policy record could not be read): ``451 4.7.0`` too.  The record
   might say reject; accepting now would deliver what the domain asked us to refuse, and a
   deferral costs a legitimate sender only a retry.  This is the one case where a DNS outage
@@ -70,6 +72,7 @@ from collections.abc import Callable, Collection
 from dataclasses import replace
 
 from stack.auth import spf
+from stack.auth.dmarc import aligned
 from stack.auth.inbound import Verdict, authenticate, stamp_tree
 from stack.auth.lookup import DnsLookup
 from stack.mime.lossless import Message
@@ -93,7 +96,7 @@ def disposition(verdict: Verdict) -> Reply | None:
         return Reply(451, "4.7.0", f"Cannot read the DMARC policy of {domain} now; try again later")
     if outcome.result != "fail" or outcome.disposition != "reject":
         return None
-    if verdict.spf.result == "temperror" or any(r.result == "temperror" for r in verdict.dkim):
+    if _could_have_passed(verdict):
         return Reply(
             451,
             "4.7.0",
@@ -101,6 +104,26 @@ def disposition(verdict: Verdict) -> Reply | None:
             "try again later",
         )
     return Reply(550, "5.7.1", f"Message refused by the DMARC policy of {domain}")
+
+
+def _could_have_passed(verdict: Verdict) -> bool:
+    """Whether an SPF or DKIM temperror hides what might have been an aligned pass: only an
+    identifier aligned with the From domain (RFC 7489 §3.1) could have changed the result, so
+    a sender cannot turn a refusal into a deferral with a MAIL FROM of a broken domain."""
+    outcome = verdict.dmarc
+    record = outcome.record
+    aspf, adkim = (record.aspf, record.adkim) if record is not None else ("r", "r")
+    spf_result = verdict.spf
+    if (
+        spf_result.result == "temperror"
+        and spf_result.identity == "mailfrom"
+        and aligned(spf_result.domain, outcome.from_domain, aspf)
+    ):
+        return True
+    return any(
+        result.result == "temperror" and aligned(result.domain, outcome.from_domain, adkim)
+        for result in verdict.dkim
+    )
 
 
 def _quotable(domain: str) -> str:

@@ -725,55 +725,68 @@ def verdict(
     spf_result: SpfResultName = "fail",
     dkim_result: DkimResultName = "fail",
     from_domain: str = "sender.test",
+    spf_domain: str = "sender.test",
+    dkim_domain: str = "sender.test",
 ) -> Verdict:
     """A verdict as stack.auth makes one: ``policy`` is the disposition after ``pct``."""
-    spf = SpfResult(spf_result, "mailfrom", CLIENT, "a@sender.test", "h", "sender.test")
-    signature = DkimResult(dkim_result, "sender.test", "ed", "ed25519-sha256", "")
+    spf = SpfResult(spf_result, "mailfrom", CLIENT, f"a@{spf_domain}", "h", spf_domain)
+    signature = DkimResult(dkim_result, dkim_domain, "ed", "ed25519-sha256", "")
     outcome = DmarcOutcome(dmarc_result, from_domain, policy, policy)
     return Verdict(spf, (signature,), outcome, NO_CHAIN)
 
 
-@pytest.mark.parametrize(
-    ("case", "reply"),
-    [
-        (
-            verdict("fail", "reject"),
-            Reply(550, "5.7.1", "Message refused by the DMARC policy of sender.test"),
-        ),
-        (verdict("fail", "quarantine"), None),
-        # pct= left this one outside the sample: the next milder disposition (RFC 7489 §6.6.4).
-        (verdict("fail", "none"), None),
-        (verdict("pass"), None),
-        (verdict("none"), None),
-        (verdict("permerror", from_domain=""), None),
-        (
-            verdict("fail", "reject", dkim_result="temperror"),
-            Reply(
-                451,
-                "4.7.0",
-                "Cannot authenticate the message for the DMARC policy of sender.test now; "
-                "try again later",
-            ),
-        ),
-        (
-            verdict("fail", "reject", spf_result="temperror"),
-            Reply(
-                451,
-                "4.7.0",
-                "Cannot authenticate the message for the DMARC policy of sender.test now; "
-                "try again later",
-            ),
-        ),
-        (verdict("fail", "quarantine", spf_result="temperror"), None),
-        (
-            verdict("temperror"),
-            Reply(451, "4.7.0", "Cannot read the DMARC policy of sender.test now; try again later"),
-        ),
-        (
-            verdict("fail", "reject", from_domain="évil.test\r\nX: y"),
-            Reply(550, "5.7.1", "Message refused by the DMARC policy of the From domain"),
-        ),
-    ],
+REFUSED = Reply(550, "5.7.1", "Message refused by the DMARC policy of sender.test")
+DEFERRED = Reply(
+    451,
+    "4.7.0",
+    "Cannot authenticate the message for the DMARC policy of sender.test now; try again later",
 )
+UNREAD = Reply(451, "4.7.0", "Cannot read the DMARC policy of sender.test now; try again later")
+
+#: A verdict, and what the MX answers at the end of data (None: it takes the message).
+DECISIONS = [
+    pytest.param(verdict("fail", "reject"), REFUSED, id="dmarc fail, p=reject"),
+    pytest.param(verdict("fail", "quarantine"), None, id="dmarc fail, p=quarantine"),
+    # pct= left this one outside the sample: the next milder disposition (RFC 7489 §6.6.4).
+    pytest.param(verdict("fail", "none"), None, id="dmarc fail outside pct"),
+    pytest.param(verdict("pass"), None, id="dmarc pass"),
+    pytest.param(verdict("none"), None, id="no dmarc policy"),
+    pytest.param(verdict("permerror", from_domain=""), None, id="no single author"),
+    pytest.param(verdict("temperror"), UNREAD, id="policy unreadable"),
+    pytest.param(
+        verdict("fail", "reject", dkim_result="temperror"), DEFERRED, id="aligned dkim temperror"
+    ),
+    pytest.param(
+        verdict("fail", "reject", dkim_result="temperror", dkim_domain="lists.sender.test"),
+        DEFERRED,
+        id="relaxed-aligned dkim temperror",
+    ),
+    pytest.param(
+        verdict("fail", "reject", spf_result="temperror"), DEFERRED, id="aligned spf temperror"
+    ),
+    pytest.param(
+        verdict("fail", "quarantine", spf_result="temperror"), None, id="temperror, quarantine"
+    ),
+    # A temperror where no aligned pass could have been: the refusal stands, and a forger
+    # cannot turn it into a deferral with a MAIL FROM or a signature of a broken domain.
+    pytest.param(
+        verdict("fail", "reject", spf_result="temperror", spf_domain="broken.test"),
+        REFUSED,
+        id="unaligned spf temperror",
+    ),
+    pytest.param(
+        verdict("fail", "reject", dkim_result="temperror", dkim_domain="broken.test"),
+        REFUSED,
+        id="unaligned dkim temperror",
+    ),
+    pytest.param(
+        verdict("fail", "reject", from_domain="évil.test\r\nX: y"),
+        Reply(550, "5.7.1", "Message refused by the DMARC policy of the From domain"),
+        id="hostile from domain not quoted",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "reply"), DECISIONS)
 def test_what_each_verdict_decides(case: Verdict, reply: Reply | None) -> None:
     assert disposition(case) == reply
