@@ -21,7 +21,8 @@ is null; every DKIM signature; DMARC; the ARC chain) against the client's addres
 authserv-id go (RFC 8601 §5), and ``Authentication-Results`` and ``Received-SPF`` are
 prepended to the tree the hop parsed, so the bytes below them are the bytes that came.
 stack.auth is synchronous over a :class:`~stack.auth.lookup.DnsLookup`; it runs in a worker
-thread (:func:`asyncio.to_thread`), so one message waiting on DNS holds up no other session.
+thread (:func:`asyncio.to_thread`), so a message waiting on DNS leaves the event loop, and
+every other session, free.
 
 What it decides, in :func:`disposition` (a pure function of the verdict):
 
@@ -37,7 +38,8 @@ What it decides, in :func:`disposition` (a pure function of the verdict):
 - **DMARC temperror** (the policy record could not be read): ``451 4.7.0`` too.  The record
   might say reject; accepting now would deliver what the domain asked us to refuse, and a
   deferral costs a legitimate sender only a retry.  This is the one case where a DNS outage
-  defers mail: Postfix defers the same way when a lookup it needs fails.
+  defers mail, as Postfix's ``reject_unknown_sender_domain`` answers 450 when its lookup
+  fails for the time being.
 - **DMARC fail, policy quarantine**: accepted.  Our ``Authentication-Results`` says
   ``dmarc=fail ... policy.dmarc=quarantine``; the spam filter and the user's own rules decide
   where it goes, as RFC 7489 §6.3 leaves "quarantine" to the receiver.
