@@ -239,10 +239,8 @@ class Routing:
                 "4.3.0",
                 f"<{recipient}>: the alias map changed during the transaction; try again",
             )
-        if len(targets) > MAX_EXPANSION:
-            return Reply(
-                550, "5.7.0", f"the recipients expand to more than {MAX_EXPANSION} addresses"
-            )
+        if len(targets) > MAX_EXPANSION:  # each within the limit, but not all together
+            return _too_many("the recipients")
         sender = transaction.sender
         if forwarded:
             sender = self._rewrite(queue_id, sender)
@@ -270,6 +268,8 @@ class Routing:
             return Reply(
                 550, "5.1.1", f"<{recipient}>: {_REJECTED}: its aliases lead to no mailbox"
             )
+        if len(targets) > MAX_EXPANSION:
+            return _too_many(f"<{recipient}>: {_REJECTED}: its aliases")
         return Route(recipient, targets, forwarded=True)
 
     def _reverse(self, recipient: str) -> Route | Reply:
@@ -366,6 +366,10 @@ class Routing:
             log.error("%s: forwarded unsealed: the seal changed the bytes below it", queue_id)
             return message
         return parse(sealed)
+
+
+def _too_many(what: str) -> Reply:
+    return Reply(550, "5.7.0", f"{what} expand to more than {MAX_EXPANSION} addresses")
 
 
 def _log_refusal(queue_id: str, recipient: str, refusal: Reply) -> None:

@@ -41,9 +41,9 @@ from stack.auth.publish import selector_name, txt_rdata, zone_line
 from stack.dns.blocking import BlockingResolver
 from stack.dns.resolver import Resolver
 from stack.mime.lossless import parse
-from stack.relay.aliases import Watcher, write_record
+from stack.relay.aliases import MAX_TARGETS, Watcher, write_record
 from stack.relay.srs import Srs, SrsError
-from stack.services.relay import Route, Routing, Sealer, relay_outbound
+from stack.services.relay import MAX_EXPANSION, Route, Routing, Sealer, relay_outbound
 from stack.smtp.client import Outbound
 from stack.smtp.forward import QueueRunner, RetryPolicy
 from stack.smtp.policy import Reply
@@ -613,3 +613,16 @@ def test_a_bounce_reversed_to_an_address_of_ours_is_expanded_not_sent_back_to_us
     rewritten = srs.forward("alice@castle.test")
     assert rewritten.endswith("@srs.castle.test")
     assert routing.route(rewritten) == Route(rewritten, ("alice@bigmail.test",), forwarded=True)
+
+
+def test_an_alias_that_expands_past_the_limit_is_refused_at_rcpt(users: Path) -> None:
+    names = [f"list{n}" for n in range(MAX_EXPANSION // MAX_TARGETS + 1)]
+    for name in names:
+        targets = [f"{name}.{n}@outpost.test" for n in range(MAX_TARGETS)]
+        write_record(users, name, targets, None)
+    write_record(users, "everyone", [f"{name}@castle.test" for name in names], None)
+    routing = make_routing(users, Clock())
+    refusal = routing.check_recipient("everyone@castle.test")
+    assert refusal is not None
+    assert (refusal.code, refusal.enhanced) == (550, "5.7.0")
+    assert routing.check_recipient("list0@castle.test") is None
