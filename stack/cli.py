@@ -92,6 +92,10 @@ STACK_COMMANDS: Mapping[str, LazyCommand] = {
         "stack.smtp.tools:send",
         "Send one message (a FILE, or stdin) through one SMTP server.",
     ),
+    "submit": LazyCommand(
+        "stack.smtp.tools:submit",
+        "Submit one message (a FILE, or stdin) through a submission server, logged in.",
+    ),
 }
 
 

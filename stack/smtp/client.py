@@ -632,10 +632,13 @@ def _reason(exc: BaseException) -> str:
     cause = exc.__cause__
     if isinstance(exc, TimeoutError) or isinstance(cause, TimeoutError):
         return "timed out"
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"certificate verify failed: {exc.verify_message}"
-    if isinstance(exc, ssl.SSLError):
-        return str(exc.reason or exc).lower().replace("_", " ")
+    # A handshake at connection time (implicit TLS) fails inside aiosmtplib's connect error;
+    # the SSL error is its cause, and its errno (1) is no reason a user can act on.
+    for error in (exc, cause):
+        if isinstance(error, ssl.SSLCertVerificationError):
+            return f"certificate verify failed: {error.verify_message}"
+        if isinstance(error, ssl.SSLError):
+            return str(error.reason or error).lower().replace("_", " ")
     for error in (exc, cause):
         if isinstance(error, OSError) and error.errno:
             return os.strerror(error.errno).lower()

@@ -1,4 +1,5 @@
-"""``elsinore srv`` and ``elsinore send``: blaze's two tools for talking SMTP by hand.
+"""``elsinore srv``, ``send`` and ``submit``: the tools for talking SMTP by hand (blaze has the
+first two).
 
 ``srv`` is a sink: it accepts every message and stores it exactly as received, one ``.eml``
 file each or a Maildir, so a test or a benchmark can look at what a hop forwarded.  A file
@@ -13,7 +14,11 @@ finished, exit 0.
 recipient (``--json`` for scripts).  Its exit status says what happened: 0 all delivered,
 1 some refused for good (5xx), 75 (``EX_TEMPFAIL``) some to be tried again later.
 
-Both are written on aiosmtpd and aiosmtplib; what is ours is storage, shutdown and output.
+``submit`` is ``send`` for a user of the domain: through a submission server (RFC 6409), over
+TLS only (implicit, RFC 8314, or STARTTLS, which it requires), logged in with AUTH PLAIN or
+LOGIN (RFC 4954) before MAIL.  Same output, same exit statuses; a failed login is one line.
+
+All three are written on aiosmtpd and aiosmtplib; what is ours is storage, shutdown and output.
 """
 
 from __future__ import annotations
@@ -25,12 +30,14 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, Protocol
+from typing import Any, BinaryIO, Literal, NoReturn, Protocol
 
+import aiosmtplib
 import click
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -39,10 +46,10 @@ from stack.dns.errors import AddressError
 from stack.errors import ListenError
 from stack.logs import service_log
 from stack.mime.safe import safe_text
-from stack.smtp.client import Outbound, RecipientResult
+from stack.smtp.client import Outbound, RecipientResult, read_reply
 from stack.smtp.policy import LOG_LIMIT
 from stack.smtp.server import TrackedSession
-from stack.smtp.tls import client_context, server_context
+from stack.smtp.tls import MINIMUM_VERSION, client_context, server_context
 
 log = logging.getLogger("elsinore.srv")
 
@@ -295,7 +302,11 @@ def srv(
         log.info("stopped after %d message%s", sink.stored, "" if sink.stored == 1 else "s")
 
 
-# -- send ------------------------------------------------------------------------------------
+# -- send and submit -------------------------------------------------------------------------
+#
+# Both hand one message to one server with the outbound client; submit logs in first.  What
+# they share is here once: the envelope and session options, reading the message, running the
+# delivery, and printing the per-recipient results.
 
 
 def _read_message(source: BinaryIO) -> bytes:
@@ -324,22 +335,84 @@ def exit_status(results: list[RecipientResult]) -> int:
     return 1 if any(result.permanent for result in results) else EX_TEMPFAIL
 
 
+def _options(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Apply click decorators in the order written, as if stacked by hand."""
+
+    def apply(function: Any) -> Any:
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+
+    return apply
+
+
+_envelope_options = _options(
+    click.option(
+        "--sender",
+        "-f",
+        required=True,
+        help="The envelope sender (MAIL FROM); '' for the null sender.",
+    ),
+    click.option(
+        "-r",
+        "--rcpt",
+        "recipients",
+        multiple=True,
+        required=True,
+        help="An envelope recipient (RCPT TO); repeatable.",
+    ),
+)
+_session_options = _options(
+    click.option("--helo", default="localhost", show_default=True, help="The name to EHLO with."),
+    click.option("--timeout", default=30.0, show_default=True, help="Seconds per SMTP step."),
+    click.option(
+        "--json", "as_json", is_flag=True, help="Print the per-recipient results as JSON."
+    ),
+    click.argument("message", type=click.File("rb"), default="-"),
+)
+
+
+def _deliver(
+    outbound: Outbound, sender: str, recipients: tuple[str, ...], data: bytes
+) -> list[RecipientResult]:
+    async def deliver() -> list[RecipientResult]:
+        try:
+            return await outbound.deliver(sender, recipients, data)
+        finally:
+            await outbound.aclose()
+
+    return asyncio.run(deliver())
+
+
+def _print_results(
+    results: list[RecipientResult], *, as_json: bool, extra: dict[str, Any] | None = None
+) -> None:
+    """One line per recipient, or ``--json``'s list: one object per recipient, each with the
+    ``extra`` keys too (so a script that reads ``send --json`` reads ``submit --json``)."""
+    if as_json:
+        records = [{**_result_json(result), **(extra or {})} for result in results]
+        click.echo(json.dumps(records, indent=2))
+        return
+    for result in results:
+        click.echo(f"{result.recipient}: {_reply_text(result)}")
+
+
+def _reply_text(result: RecipientResult) -> str:
+    reply = " ".join(str(part) for part in (result.code or "", result.enhanced) if part)
+    where = f" ({result.remote})" if result.remote else ""
+    return f"{reply} {safe_text(result.text)}{where}"
+
+
 @click.command("send")
 @click.option("--server", required=True, callback=_endpoint, metavar="ADDR:PORT",
               help="The SMTP server to hand the message to (port 25 if left out).")  # fmt: skip
-@click.option("--sender", "-f", required=True,
-              help="The envelope sender (MAIL FROM); '' for the null sender.")  # fmt: skip
-@click.option("-r", "--rcpt", "recipients", multiple=True, required=True,
-              help="An envelope recipient (RCPT TO); repeatable.")  # fmt: skip
+@_envelope_options
 @click.option("--starttls", type=click.Choice(["opportunistic", "required", "never"]),
               default="opportunistic", show_default=True,
               help="STARTTLS when offered, always (or fail), or never.")  # fmt: skip
 @click.option("--tls-ca", type=click.Path(dir_okay=False, path_type=Path),
               help="Verify the server's certificate against this CA (PEM).")  # fmt: skip
-@click.option("--helo", default="localhost", show_default=True, help="The name to EHLO with.")
-@click.option("--timeout", default=30.0, show_default=True, help="Seconds per SMTP step.")
-@click.option("--json", "as_json", is_flag=True, help="Print the per-recipient results as JSON.")
-@click.argument("message", type=click.File("rb"), default="-")
+@_session_options
 def send(
     *,
     server: Endpoint,
@@ -375,19 +448,223 @@ def send(
         per_destination=1,
         timeout=timeout,
     )
+    results = _deliver(outbound, sender, recipients, data)
+    _print_results(results, as_json=as_json)
+    click.get_current_context().exit(exit_status(results))
 
-    async def deliver() -> list[RecipientResult]:
+
+# -- submit ----------------------------------------------------------------------------------
+
+#: Where a password comes from when there is no ``--password-file``.  Not an option: the
+#: command line of a process is anybody's to read (``ps``), its environment only its owner's.
+PASSWORD_VARIABLE = "ELSINORE_PASSWORD"
+#: RFC 8314's implicit-TLS submission port, and RFC 6409's.
+SUBMISSIONS_PORT = 465
+SUBMISSION_PORT = 587
+
+Security = Literal["tls", "starttls"]
+
+
+class Login:
+    """How submit logs in: the outbound client's ``login`` hook (:data:`.client.Login`).
+
+    AUTH PLAIN when the server offers it, else LOGIN (RFC 4954; RFC 4616 for PLAIN), and only
+    on an encrypted session: the outbound client has already refused a server that does not
+    offer STARTTLS, and this checks again, since credentials sent in clear cannot be taken
+    back.  It remembers what happened, which the results of the delivery cannot say: each
+    recipient of a failed login gets the server's reply, but only this knows it came from AUTH.
+    """
+
+    def __init__(self, user: str, password: bytes) -> None:
+        self.user = user
+        self._password = password
+        #: The mechanism used, once AUTH was sent.
+        self.mechanism: str | None = None
+        #: The server's reply to AUTH: code, enhanced status code, text.
+        self.reply: tuple[int, str | None, str] | None = None
+        #: Why no credential was sent, when we refused to.
+        self.refusal: str | None = None
+
+    async def __call__(self, smtp: aiosmtplib.SMTP) -> None:
+        if smtp.get_transport_info("ssl_object") is None:
+            self._refuse("the session is not encrypted; credentials are never sent in clear")
+        offered = smtp.server_auth_methods
+        mechanism = next((m for m in ("plain", "login") if m in offered), None)
+        if mechanism is None:
+            shown = " ".join(m.upper() for m in offered) or "no AUTH at all"
+            self._refuse(f"the server offers neither AUTH PLAIN nor LOGIN ({shown})")
+        self.mechanism = mechanism.upper()
+        authenticate = smtp.auth_plain if mechanism == "plain" else smtp.auth_login
         try:
-            return await outbound.deliver(sender, recipients, data)
-        finally:
-            await outbound.aclose()
+            response = await authenticate(self.user, self._password)
+        except aiosmtplib.SMTPResponseException as exc:
+            self.reply = (exc.code, *read_reply(exc.code, exc.message))
+            raise
+        self.reply = (response.code, *read_reply(response.code, response.message))
 
-    results = asyncio.run(deliver())
+    def _refuse(self, reason: str) -> NoReturn:
+        self.refusal = reason
+        raise aiosmtplib.SMTPException(reason)
+
+    @property
+    def authenticated(self) -> bool:
+        return self.reply is not None and self.reply[0] == 235
+
+    def failure(self) -> tuple[str, int] | None:
+        """The one-line error and exit status of a login that did not happen, or None."""
+        if self.refusal is not None:
+            return f"refused to log in: {self.refusal}", 1
+        if self.reply is None or self.authenticated:
+            return None
+        code, enhanced, text = self.reply
+        reply = " ".join(str(part) for part in (code, enhanced) if part)
+        status = EX_TEMPFAIL if 400 <= code < 500 else 1
+        return f"authentication failed: {reply} {safe_text(text)}", status
+
+
+def read_password(password_file: Path | None) -> bytes:
+    """The password: the first line of ``password_file`` (without its line end), else
+    ``$ELSINORE_PASSWORD``, else asked for on the terminal; a :class:`click.UsageError` when
+    none of them gives one."""
+    if password_file is not None:
+        try:
+            first = password_file.read_bytes().split(b"\n", 1)[0].removesuffix(b"\r")
+        except OSError as exc:
+            reason = (exc.strerror or str(exc)).lower()
+            raise click.UsageError(f"cannot read {password_file}: {reason}") from None
+        if not first:
+            raise click.UsageError(f"the password file {password_file} has an empty first line")
+        return first
+    variable = os.environ.get(PASSWORD_VARIABLE)
+    if variable is not None:
+        if not variable:
+            raise click.UsageError(f"{PASSWORD_VARIABLE} is set but empty")
+        return os.fsencode(variable)
+    if sys.stdin.isatty():
+        typed = click.prompt("Password", hide_input=True, err=True, default="", show_default=False)
+        if typed:
+            return os.fsencode(typed)
+    raise click.UsageError(
+        f"no password: give --password-file FILE, or set {PASSWORD_VARIABLE}, or run on a terminal"
+    )
+
+
+def _security(tls: bool, starttls: bool, port: int) -> Security:
+    """``--tls`` or ``--starttls`` as given, else what the port is for: implicit TLS on 465,
+    STARTTLS on 587 and anywhere else."""
+    if tls and starttls:
+        raise click.UsageError("--tls and --starttls exclude each other")
+    if tls or starttls:
+        return "tls" if tls else "starttls"
+    return "tls" if port == SUBMISSIONS_PORT else "starttls"
+
+
+def system_context() -> ssl.SSLContext:
+    """A context that verifies the server against the system's trust store and checks its
+    name: for a client that sends credentials, never the opportunistic kind."""
+    context = ssl.create_default_context()
+    context.minimum_version = MINIMUM_VERSION
+    return context
+
+
+def _submission_endpoint(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> Endpoint | None:
+    if value is None:
+        return None
+    try:
+        return parse_endpoint(value, default_port=SUBMISSION_PORT)
+    except AddressError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+@click.command("submit")
+@click.option("--server", required=True, callback=_submission_endpoint, metavar="ADDR:PORT",
+              help="The submission server (port 587 if left out).")  # fmt: skip
+@click.option("--user", required=True, help="The name to log in as (AUTH).")
+@click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path),
+              help=f"Read the password from the first line of this file; else from "
+                   f"${PASSWORD_VARIABLE}, else asked for on a terminal.")  # fmt: skip
+@click.option("--tls", "implicit", is_flag=True,
+              help="TLS from the first byte (port 465); the default on port 465.")  # fmt: skip
+@click.option("--starttls", is_flag=True,
+              help="STARTTLS, then AUTH; the default on any other port.")  # fmt: skip
+@click.option("--ca", type=click.Path(dir_okay=False, path_type=Path),
+              help="Verify the server's certificate against this CA (PEM) instead of the "
+                   "system's trust store.")  # fmt: skip
+@_envelope_options
+@_session_options
+def submit(
+    *,
+    server: Endpoint,
+    user: str,
+    password_file: Path | None,
+    implicit: bool,
+    starttls: bool,
+    ca: Path | None,
+    sender: str,
+    recipients: tuple[str, ...],
+    helo: str,
+    timeout: float,
+    as_json: bool,
+    message: BinaryIO,
+) -> None:
+    """Submit one message (a FILE, or stdin) through a submission server, logged in.
+
+    Logs in with AUTH PLAIN (LOGIN when PLAIN is not offered), always over TLS: implicit TLS
+    with --tls, else STARTTLS, which the server must offer; credentials are never sent in
+    clear.  The server's certificate must verify (against --ca, else the system's CAs).
+
+    The password is never an option, since any user can read a command line with ps: it is
+    the first line of --password-file, else $ELSINORE_PASSWORD, else asked for on a terminal.
+
+    Prints the server's reply for each recipient, as send does.  Exit status: 0 when every
+    recipient was accepted, 1 when the login or a recipient was refused for good (5xx), 75
+    when it should be tried again later; a failed login is one line on stderr.
+
+    \b
+    Examples:
+      $ elsinore submit --server 127.0.10.3:587 --user hamlet --password-file ~/.castle \\
+            --ca castle/tls/ca.crt --sender hamlet@castle.test -r ophelia@bigmail.test msg.eml
+      $ read -rs ELSINORE_PASSWORD && export ELSINORE_PASSWORD
+      $ elsinore make --from hamlet@castle.test --to ophelia@bigmail.test -s Hi <<< 'Hello' \\
+            | elsinore submit --server 127.0.10.3:465 --user hamlet --ca castle/tls/ca.crt \\
+                --sender hamlet@castle.test -r ophelia@bigmail.test --json
+    """
+    security = _security(implicit, starttls, server.port)
+    password = read_password(password_file)
+    data = _read_message(message)
+    login = Login(user, password)
+    outbound = Outbound(
+        helo=helo,
+        smarthost=(server.host, server.port),
+        starttls="required",
+        tls_context=client_context(ca) if ca is not None else system_context(),
+        per_destination=1,
+        timeout=timeout,
+        implicit_tls=security == "tls",
+        login=login,
+    )
+    results = _deliver(outbound, sender, recipients, data)
+    auth = {
+        "user": user,
+        "tls": security,
+        "mechanism": login.mechanism,
+        "authenticated": login.authenticated,
+        "reply": list(login.reply) if login.reply is not None else None,
+        "refusal": login.refusal,
+    }
+    failure = login.failure()
     if as_json:
-        click.echo(json.dumps([_result_json(result) for result in results], indent=2))
-    else:
-        for result in results:
-            reply = " ".join(str(part) for part in (result.code or "", result.enhanced) if part)
-            where = f" ({result.remote})" if result.remote else ""
-            click.echo(f"{result.recipient}: {reply} {safe_text(result.text)}{where}")
+        _print_results(results, as_json=True, extra={"auth": auth})
+    elif failure is None and login.authenticated:
+        _print_results(results, as_json=False)
+    if failure is not None:
+        line, status = failure
+        click.echo(f"elsinore: error: submit: {line}", err=True)
+        raise click.exceptions.Exit(status)
+    if not login.authenticated:
+        # No session got as far as AUTH (no connection, no STARTTLS, a certificate that did
+        # not verify): every recipient holds the same reply, and it says why.
+        click.echo(f"elsinore: error: submit: not sent: {_reply_text(results[0])}", err=True)
     click.get_current_context().exit(exit_status(results))

@@ -1,0 +1,277 @@
+"""``elsinore submit`` as a user runs it, against a real aiosmtpd submission server on
+loopback: TLS from our local CA, AUTH that aiosmtpd refuses before TLS."""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from smtp_peers import Peer, free_port
+
+from stack.smtp.tls import LocalAuthority
+
+pytestmark = pytest.mark.timeout(60)
+
+ELSINORE = [sys.executable, "-m", "stack"]
+MESSAGE = (
+    b"From: hamlet@castle.test\r\nTo: ophelia@bigmail.test\r\nSubject: submitted\r\n\r\n"
+    b"Words, words, words.\r\n.leading dot\r\n"
+)
+USER, PASSWORD = "hamlet", "to be, or not"
+HOST = "127.0.0.1"
+
+
+class Authenticator:
+    """aiosmtpd's ``authenticator``: one user, and every attempt kept."""
+
+    def __init__(self) -> None:
+        self.attempts: list[tuple[str, bytes, bytes]] = []
+
+    def __call__(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        self.attempts.append((mechanism, data.login, data.password))
+        good = data.login == USER.encode() and data.password == PASSWORD.encode()
+        return AuthResult(success=good, handled=False)
+
+
+class _Watched(SMTP):
+    """aiosmtpd's session, noting every AUTH command it reads, whatever it answers."""
+
+    def __init__(self, seen: list[str], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.seen = seen
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        self.seen.append(arg)
+        await super().smtp_AUTH(arg)
+
+
+class Submission(Peer):
+    """A submission server: a :class:`Peer` with AUTH and TLS."""
+
+    def __init__(self, **smtp: Any) -> None:
+        self.auth_commands: list[str] = []
+        self.authenticator = Authenticator()
+        smtp.setdefault("auth_require_tls", True)
+        super().__init__(HOST, free_port(), authenticator=self.authenticator, **smtp)
+
+    def factory(self) -> SMTP:
+        return _Watched(self.auth_commands, self.handler, **self.SMTP_kwargs)
+
+
+@pytest.fixture(scope="module")
+def authority() -> LocalAuthority:
+    return LocalAuthority()
+
+
+@pytest.fixture
+def ca_file(authority: LocalAuthority, tmp_path: Path) -> Path:
+    return authority.write(tmp_path / "ca.crt")
+
+
+@pytest.fixture
+def tls(authority: LocalAuthority) -> ssl.SSLContext:
+    return authority.issue([HOST]).server_context()
+
+
+def _serving(server: Submission) -> Iterator[Submission]:
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def starttls_server(tls: ssl.SSLContext) -> Iterator[Submission]:
+    yield from _serving(Submission(tls_context=tls))
+
+
+@pytest.fixture
+def implicit_server(tls: ssl.SSLContext) -> Iterator[Submission]:
+    # aiosmtpd's auth_require_tls knows STARTTLS only: on a TLS-from-the-start listener it
+    # would never offer AUTH.  Nothing on this one is in clear text anyway.
+    yield from _serving(Submission(ssl_context=tls, auth_require_tls=False))
+
+
+def submit(
+    server: Submission,
+    *options: str,
+    password: str | None = PASSWORD,
+    message: bytes = MESSAGE,
+) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k != "ELSINORE_PASSWORD"}
+    if password is not None:
+        environment["ELSINORE_PASSWORD"] = password
+    return subprocess.run(
+        [*ELSINORE, "submit", "--server", f"{HOST}:{server.port}", "--user", USER,
+         "--sender", "hamlet@castle.test", "-r", "ophelia@bigmail.test", *options, "-"],
+        input=message.decode(),
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )  # fmt: skip
+
+
+def test_submit_over_starttls_logs_in_and_delivers_the_bytes(
+    starttls_server: Submission, ca_file: Path
+) -> None:
+    done = submit(starttls_server, "--ca", str(ca_file))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.startswith("ophelia@bigmail.test: 250 2.0.0 queued by 127.0.0.1 (127.0.0.1[")
+    assert starttls_server.authenticator.attempts == [("PLAIN", USER.encode(), PASSWORD.encode())]
+    [received] = starttls_server.messages
+    assert received.tls
+    assert received.sender == "hamlet@castle.test"
+    assert received.recipients == ["ophelia@bigmail.test"]
+    assert received.data == MESSAGE
+
+
+def test_submit_over_implicit_tls_delivers(implicit_server: Submission, ca_file: Path) -> None:
+    done = submit(implicit_server, "--tls", "--ca", str(ca_file))
+    assert done.returncode == 0, done.stderr
+    # aiosmtpd marks only STARTTLS sessions as TLS; this listener speaks nothing else.
+    [received] = implicit_server.messages
+    assert received.data == MESSAGE
+    assert [m for m, *_ in implicit_server.authenticator.attempts] == ["PLAIN"]
+
+
+def test_submit_logs_in_with_login_when_plain_is_not_offered(
+    tls: ssl.SSLContext, ca_file: Path
+) -> None:
+    for server in _serving(Submission(tls_context=tls, auth_exclude_mechanism=["PLAIN"])):
+        done = submit(server, "--ca", str(ca_file), "--json")
+        assert done.returncode == 0, done.stderr
+        assert server.authenticator.attempts == [("LOGIN", USER.encode(), PASSWORD.encode())]
+        assert json.loads(done.stdout)[0]["auth"]["mechanism"] == "LOGIN"
+
+
+def test_a_wrong_password_is_exit_1_and_the_servers_reply_in_one_line(
+    starttls_server: Submission, ca_file: Path
+) -> None:
+    done = submit(starttls_server, "--ca", str(ca_file), password="to be")
+    assert done.returncode == 1
+    assert done.stderr == (
+        "elsinore: error: submit: authentication failed: 535 5.7.8 Authentication credentials"
+        " invalid\n"
+    )
+    assert done.stdout == ""
+    assert starttls_server.messages == []
+
+
+def test_a_server_without_starttls_never_sees_a_credential(ca_file: Path) -> None:
+    # The trap: this server offers AUTH in clear text.
+    for server in _serving(Submission(auth_require_tls=False)):
+        done = submit(server, "--ca", str(ca_file))
+        assert done.returncode != 0
+        assert done.stderr.count("\n") == 1
+        assert "submit: not sent: 4.7.0 STARTTLS required but not offered" in done.stderr
+        assert server.auth_commands == []
+        assert server.authenticator.attempts == []
+        assert server.messages == []
+
+
+def test_without_ca_the_system_store_decides_and_our_local_ca_is_not_in_it(
+    starttls_server: Submission, implicit_server: Submission
+) -> None:
+    for server, options in ((starttls_server, ()), (implicit_server, ("--tls",))):
+        done = submit(server, *options)
+        assert done.returncode == 75
+        assert done.stderr.count("\n") == 1
+        assert "certificate verify failed" in done.stderr, done.stderr
+        assert server.auth_commands == []
+        assert server.messages == []
+
+
+def test_the_password_file_gives_its_first_line_without_the_line_end(
+    starttls_server: Submission, ca_file: Path, tmp_path: Path
+) -> None:
+    secret = tmp_path / "password"
+    secret.write_bytes(PASSWORD.encode() + b"\r\nnot this line\n")
+    done = submit(
+        starttls_server, "--ca", str(ca_file), "--password-file", str(secret), password="wrong"
+    )
+    assert done.returncode == 0, done.stderr
+    assert starttls_server.authenticator.attempts == [("PLAIN", USER.encode(), PASSWORD.encode())]
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(b"", "has an empty first line"), (b"\nsecret\n", "has an empty first line")],
+)
+def test_an_empty_password_is_refused_before_connecting(
+    starttls_server: Submission, tmp_path: Path, content: bytes, reason: str
+) -> None:
+    secret = tmp_path / "password"
+    secret.write_bytes(content)
+    done = submit(starttls_server, "--password-file", str(secret))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert reason in done.stderr
+    assert starttls_server.recorder.connections == 0
+
+
+def test_no_password_anywhere_is_one_line_and_exit_2(starttls_server: Submission) -> None:
+    done = submit(starttls_server, password=None)  # stdin is a pipe: no terminal to ask on
+    assert done.returncode == 2
+    assert done.stderr.startswith("elsinore: error: no password: give --password-file FILE")
+    assert done.stderr.count("\n") == 1
+    assert starttls_server.recorder.connections == 0
+
+
+def test_tls_and_starttls_together_are_a_usage_error(starttls_server: Submission) -> None:
+    done = submit(starttls_server, "--tls", "--starttls")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert "--tls and --starttls exclude each other" in done.stderr
+
+
+def test_json_is_sends_list_with_the_login_beside_each_result(
+    starttls_server: Submission, ca_file: Path
+) -> None:
+    starttls_server.recorder.refuse["nobody@castle.test"] = "550 5.1.1 no such user"
+    done = submit(starttls_server, "--ca", str(ca_file), "-r", "nobody@castle.test", "--json")
+    assert done.returncode == 1, done.stderr
+    results = json.loads(done.stdout)
+    auth = {
+        "user": USER,
+        "tls": "starttls",
+        "mechanism": "PLAIN",
+        "authenticated": True,
+        "reply": [235, "2.7.0", "Authentication successful"],
+        "refusal": None,
+    }
+    remote = f"127.0.0.1[127.0.0.1]:{starttls_server.port}"
+    assert results == [
+        {"recipient": "ophelia@bigmail.test", "code": 250, "enhanced": "2.0.0",
+         "text": "queued by 127.0.0.1", "remote": remote, "delivered": True,
+         "permanent": False, "auth": auth},
+        {"recipient": "nobody@castle.test", "code": 550, "enhanced": "5.1.1",
+         "text": "no such user", "remote": remote, "delivered": False, "permanent": True,
+         "auth": auth},
+    ]  # fmt: skip
+
+
+def test_json_of_a_failed_login_says_so_and_exits_1(
+    implicit_server: Submission, ca_file: Path
+) -> None:
+    done = submit(implicit_server, "--tls", "--ca", str(ca_file), "--json", password="wrong")
+    assert done.returncode == 1
+    [result] = json.loads(done.stdout)
+    assert (result["code"], result["enhanced"], result["delivered"]) == (535, "5.7.8", False)
+    assert result["auth"]["authenticated"] is False
+    assert result["auth"]["reply"] == [535, "5.7.8", "Authentication credentials invalid"]
+    assert "authentication failed: 535 5.7.8" in done.stderr
