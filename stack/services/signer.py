@@ -166,6 +166,8 @@ class DkimSigning:
         # Prepended innermost first, so the first of ``selectors`` ends up on top.
         for signature in reversed(signatures):
             message.prepend("DKIM-Signature", signature)
+        names = ", ".join(f"s={signer.selector}" for signer in signers)
+        log.info("%s: signed, d=%s %s", queue_id, signers[0].domain, names)
         return message
 
     def _signers_for(self, message: Message) -> list[Signer] | None:

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.strategies import local_part_wire, phrase_wire, wire_messages
+from harness.strategies import hostile_text, local_part_wire, phrase_wire, wire_messages
 from harness.strategies.grammar.mime import Entity
 from stack.auth import dkim, keys
 from stack.auth.errors import AuthError, KeyNameError, SigningKeyError
@@ -353,6 +353,21 @@ def test_any_message_passes_the_transform_with_its_bytes_kept(entity: Entity) ->
     assert result.endswith(entity.data)
     added = field_names(result)[: len(field_names(result)) - len(field_names(entity.data))]
     assert set(added) <= {"DKIM-Signature"}
+
+
+@given(
+    hostile_text(),
+    st.binary(max_size=300),
+    st.sampled_from([b"\r\n", b"\n", b"\r"]),
+    st.booleans(),
+)
+def test_any_bytes_pass_the_transform_kept_never_an_exception(
+    text: str, tail: bytes, eol: bytes, ours_first: bool
+) -> None:
+    hostile = text.encode("utf-8", "surrogatepass")
+    ours = b"From: a@castle.test" + eol
+    original = ours + hostile + eol + tail if ours_first else hostile + eol + ours + tail
+    assert signed(original).endswith(original)
 
 
 def test_from_must_be_oversigned() -> None:
