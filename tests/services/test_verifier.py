@@ -15,13 +15,15 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import aiosmtplib
 import authres
+import dns.message
+import dns.name
 import pytest
 
 from stack.auth import arc, dkim, keys
@@ -99,6 +101,7 @@ def zones() -> ZoneSet:
         "quiet.test.": outside_zone("v=DMARC1; p=quarantine"),
         "plain.test.": outside_zone(None),
         "forward.test.": outside_zone(None),
+        "slow.test.": outside_zone("v=DMARC1; p=reject"),
     }
     parsed = [zone_from_text(text, origin) for origin, text in texts.items()]
     return ZoneSet({zone.origin: zone for zone in parsed if zone.origin is not None})
@@ -150,11 +153,38 @@ class Mx:
         return [data for data in found if data is not None]
 
 
+class Stall:
+    """Holds the primary's answers about ``name`` until :meth:`release`: DNS that is slow
+    for one message, on the MX's own event loop, so a loop the verifier blocked would also
+    block the answer it waits for."""
+
+    def __init__(self, name: str) -> None:
+        self.name = dns.name.from_text(name)
+        self.asked = asyncio.Event()
+        self._released = asyncio.Event()
+
+    def release(self) -> None:
+        self._released.set()
+
+    def around(self, primary: Primary) -> Callable[[bytes, bool], Awaitable[list[bytes]]]:
+        async def respond(wire: bytes, tcp: bool) -> list[bytes]:
+            question = dns.message.from_wire(wire).question
+            if question and question[0].name == self.name:
+                self.asked.set()
+                await self._released.wait()
+            return primary.respond(wire, tcp)
+
+        return respond
+
+
 @contextlib.asynccontextmanager
-async def running_mx(tmp_path: Path) -> AsyncIterator[Mx]:
+async def running_mx(tmp_path: Path, *, stall: Stall | None = None) -> AsyncIterator[Mx]:
     """The verifier on 127.0.0.1 (STARTTLS with castle.test's certificate), our primary on
-    127.0.0.53, a resolver forwarding to it; alice is castle.test's one user."""
-    dns_server = DnsServer(Primary(zones()).respond, Endpoint(DNS_HOST, 0))
+    127.0.0.53, a resolver forwarding to it; alice is castle.test's one user.  With
+    ``stall``, the primary holds its answers about one name until the test lets them go."""
+    primary = Primary(zones())
+    handler = primary.respond if stall is None else stall.around(primary)
+    dns_server = DnsServer(handler, Endpoint(DNS_HOST, 0))
     dns_endpoint = await dns_server.start()
     users = tmp_path / "users"
     users.mkdir()
@@ -162,7 +192,7 @@ async def running_mx(tmp_path: Path) -> AsyncIterator[Mx]:
     watcher = Watcher(users, "castle.test", postmaster="root@bigmail.test")
     clock = Clock()
     authority = LocalAuthority()
-    lookup = BlockingResolver(Resolver(forwarders=[dns_endpoint], timeout=2.0))
+    lookup = BlockingResolver(Resolver(forwarders=[dns_endpoint], timeout=5.0))
     config = InboundConfig(
         hostname=MX,
         transforms=(stamp_received, Verification(MX, lookup)),
@@ -427,6 +457,28 @@ def test_a_chain_sealed_by_a_forwarder_is_reported_and_does_not_lift_p_reject(
     assert data.endswith(sealed)
     # RFC 8617 §7.2 lets a receiver lift a DMARC fail for sealers it trusts; we trust none.
     assert str(broken) == "550 5.7.1 Message refused by the DMARC policy of sender.test"
+
+
+def test_a_message_waiting_on_dns_leaves_other_sessions_answered(tmp_path: Path) -> None:
+    stall = Stall("_dmarc.slow.test.")
+
+    async def scenario() -> tuple[list[tuple[str, int, str]], Answer, list[bytes]]:
+        async with running_mx(tmp_path, stall=stall) as mx:
+            waiting = asyncio.create_task(
+                send(mx, signed(message("slow.test"), "slow.test"), sender="a@slow.test")
+            )
+            await asyncio.wait_for(stall.asked.wait(), 20)
+            # The first message's verification now waits on DNS; another client is served.
+            meanwhile = await asyncio.wait_for(rcpt_replies(mx, ["alice@castle.test"]), 20)
+            assert not waiting.done()
+            stall.release()
+            return meanwhile, await asyncio.wait_for(waiting, 20), mx.stored()
+
+    meanwhile, answer, stored = asyncio.run(scenario())
+    assert [code for _, code, _ in meanwhile] == [250]
+    assert answer.code == 250, answer
+    (data,) = stored
+    assert ("dmarc", "pass") in [(method, result) for method, result, _ in results_of(data)]
 
 
 def test_results_claiming_our_authserv_id_are_removed_and_others_kept(tmp_path: Path) -> None:
