@@ -64,6 +64,8 @@ __all__ = [
     "check_name",
     "check_target",
     "fingerprint",
+    "read_record",
+    "remove_record",
     "write_record",
 ]
 
@@ -224,6 +226,15 @@ def _entries(directory: Path) -> list[os.DirEntry[str]]:
             return [entry for entry in listing if not entry.name.startswith(".")]
     except OSError as error:
         raise AliasError(directory, f"cannot read the folder: {_reason(error)}") from None
+
+
+def read_record(path: Path) -> Record:
+    """The record in ``DIR/NAME.json``, checked as :meth:`AliasMap.load` checks each one;
+    :class:`AliasError` when it is not one (for ``elsinore user``, which reads one record
+    without the folder's map)."""
+    if not path.name.endswith(SUFFIX):
+        raise AliasError(path, f"not a record (records are NAME{SUFFIX} files)")
+    return _parse(path, _read(path))
 
 
 def _reason(error: OSError) -> str:
@@ -406,6 +417,16 @@ def write_record(
         temporary.unlink(missing_ok=True)
         raise AliasError(path, f"cannot write: {_reason(error)}") from None
     return path
+
+
+def remove_record(path: Path) -> None:
+    """Remove the record ``path`` so that the removal survives a crash (the folder is
+    flushed after the unlink); :class:`AliasError` when it cannot be removed."""
+    try:
+        path.unlink()
+        _sync_folder(path.parent)
+    except OSError as error:
+        raise AliasError(path, f"cannot remove: {_reason(error)}") from None
 
 
 def _sync_folder(directory: Path) -> None:
