@@ -1,0 +1,430 @@
+"""Submission: where our users hand in their mail, after they log in (RFC 6409, RFC 4954).
+
+Its parts, each built from explicit arguments (the service runner reads them from
+``stack.toml`` and wires them; nothing here reads a configuration)::
+
+    users = Watcher(users_directory, "castle.test", postmaster=postmaster)
+    logins = Logins(users)
+    config = InboundConfig(
+        hostname="smtp.castle.test",
+        transforms=(stamp_received,),
+        session_options=SESSION_OPTIONS,
+    )
+    handler = SubmissionInbound(config, spool, runner.enqueue, logins=logins,
+                                throttle=Throttle(failures=5, window=600.0))
+    # one handler, two listeners: 587 with STARTTLS, 465 with TLS from the first byte
+    InboundServer(handler, address, 587, tls_context=context)
+    InboundServer(handler, address, 465, tls_context=context, implicit_tls=True)
+
+What it adds to the hop:
+
+- **AUTH PLAIN and LOGIN** (RFC 4616, RFC 4954), offered in EHLO only once the connection is
+  encrypted; sent anyway before, AUTH is refused with aiosmtpd's
+  ``538 5.7.11 Encryption required for requested authentication mechanism`` (RFC 4954 6).
+  MAIL, RCPT and DATA before a login get ``530 5.7.0 Authentication required``.
+  aiosmtpd decodes the mechanisms (base64, the PLAIN triple, LOGIN's two challenges, the
+  ``*`` that cancels) through :data:`SESSION_OPTIONS`'s authenticator, which only hands the
+  name and password on; :class:`SubmissionInbound`'s own ``auth_PLAIN`` and ``auth_LOGIN``
+  then check them in a worker thread (:func:`asyncio.to_thread`), because aiosmtpd calls an
+  authenticator synchronously and scrypt at the current cost takes tens of milliseconds of
+  CPU that every other session would wait through.
+- **The users** are the relay's alias records (:mod:`stack.relay.aliases`): the login name is
+  the local part (``alice``) or the whole address in our domain (``Alice@Castle.test``), in
+  any case.  A record without a password is an alias nobody logs in as.  Passwords are
+  checked by :mod:`stack.auth.passwords`: the same scrypt work whether or not the user exists,
+  digests compared in constant time.  A good login against the seed's unsalted BLAKE2b hash
+  (or an older scrypt cost) rewrites the user's record with a fresh scrypt hash
+  (:func:`~stack.relay.aliases.write_record`, atomic), so the next login checks that.
+- **Failed logins are throttled** per client address (:class:`Throttle`, as Postfix's anvil
+  and ``smtpd_client_auth_rate_limit`` do): after ``failures`` wrong passwords within
+  ``window`` seconds, each AUTH from that address is answered ``421 4.7.0`` and the
+  connection closed, without looking at the password, until the oldest of those failures is
+  ``window`` seconds old.  A wrong password or an unknown user is
+  ``535 5.7.8 Authentication credentials invalid``, the same reply for both.
+- **An authenticated user sends only as itself**: MAIL FROM must be one of the user's own
+  addresses or aliases (:meth:`~stack.relay.aliases.AliasMap.may_send_as`), else
+  ``553 5.7.1 <ADDRESS>: Sender address rejected: not owned by user NAME``, Postfix's
+  ``reject_sender_login_mismatch`` reply.  The null reverse-path is refused the same way:
+  bounces come from MTAs, not from users, and a message without a sender could not bounce
+  back to the one who sent it.  Only the envelope is checked, as Postfix does: it is what
+  bounces, SPF and the relay's SRS act on.  The ``From:`` field is not checked here, because
+  a transform does not learn who logged in (:class:`~stack.smtp.server.Transaction` carries
+  only whether someone did); until it does, a user can write another local user's address in
+  ``From:``, and the signer will sign it.
+- **One log line per login event**: client address, login name (escaped and bounded, as the
+  client chose it), mechanism, and what became of it.
+
+The ``Received:`` field the hop writes says ``ESMTPSA`` for an authenticated session over
+TLS (RFC 3848), as :func:`~stack.smtp.received.protocol` reads the session's login.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ipaddress
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from stack.auth.passwords import Passwords, StoredHashError, Verdict
+from stack.dns.resolver import Resolver
+from stack.mime.safe import safe_text
+from stack.relay.aliases import AliasError, Record, Watcher, write_record
+from stack.smtp.policy import LOG_LIMIT, Reply, check_address
+from stack.smtp.server import Inbound, InboundConfig, StrictSMTP
+from stack.smtp.spool import AsyncSpool, Queued
+
+log = logging.getLogger("elsinore.services.submission")
+
+#: MAIL before a login (RFC 4954 6), in aiosmtpd's words.
+AUTHENTICATION_REQUIRED = Reply(530, "5.7.0", "Authentication required")
+#: AUTH before TLS (RFC 4954 6), in aiosmtpd's words.
+ENCRYPTION_REQUIRED = Reply(
+    538, "5.7.11", "Encryption required for requested authentication mechanism"
+)
+#: An address whose failed logins reached the limit: RFC 4954 names no code for it; 421 closes
+#: the connection (each new attempt costs the client a TLS handshake), 4.7.0 as Postfix says.
+TOO_MANY_FAILURES = Reply(421, "4.7.0", "Too many failed logins from your address; try later")
+
+
+def _decoded_credentials(
+    server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+) -> AuthResult:
+    # aiosmtpd's authenticator: called with what its PLAIN and LOGIN decoded.  It refuses,
+    # carrying the credentials on, so that a session without SubmissionInbound's own
+    # auth_PLAIN and auth_LOGIN (which check them off the event loop) lets nobody in.
+    return AuthResult(success=False, handled=False, auth_data=data)
+
+
+#: The aiosmtpd session options of a submission listener
+#: (:attr:`~stack.smtp.server.InboundConfig.session_options`).  TLS before AUTH, and AUTH
+#: before MAIL, are :class:`SubmissionInbound`'s to enforce, not aiosmtpd's: aiosmtpd 1.4.6
+#: knows a connection is encrypted only when STARTTLS made it so, and with its
+#: ``auth_require_tls`` would offer no AUTH at all on 465, where TLS starts with the first byte.
+SESSION_OPTIONS: Mapping[str, Any] = {
+    "authenticator": _decoded_credentials,
+    "auth_require_tls": False,
+}
+
+
+def client_key(address: str) -> str:
+    """What :class:`Throttle` counts failures under: an IPv4 address as it is, an IPv6
+    address as its /64, since one host usually holds a whole /64 and could otherwise take
+    a fresh address, and a fresh count, for every try."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
+class Throttle:
+    """Failed logins per client, in a sliding window, without I/O.
+
+    A client is refused (:meth:`refused`) while ``failures`` of its failed logins lie within
+    the last ``window`` seconds of ``clock``.  Each client keeps at most ``failures`` times,
+    and the table at most ``capacity`` clients: entries whose last failure left the window
+    are forgotten, and when the table is full the client whose last failure is oldest goes
+    first.  An attacker with more addresses than ``capacity`` can thus push others out, but
+    never grow the table.
+    """
+
+    def __init__(
+        self,
+        failures: int = 5,
+        window: float = 600.0,
+        *,
+        capacity: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if failures < 1 or window <= 0 or capacity < 1:
+            raise ValueError("failures and capacity must be at least 1, window positive")
+        self.failures = failures
+        self.window = window
+        self.capacity = capacity
+        self.clock = clock
+        # Ordered by each client's last failure, oldest first: what to forget is at the front.
+        self._table: collections.OrderedDict[str, collections.deque[float]] = (
+            collections.OrderedDict()
+        )
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def refused(self, client: str) -> bool:
+        """Whether ``client`` has used up its failures for now."""
+        now = self._forget()
+        times = self._table.get(client)
+        # A client keeps its last ``failures`` times: refused while the oldest is recent.
+        return times is not None and len(times) == self.failures and times[0] > now - self.window
+
+    def failed(self, client: str) -> None:
+        """Count one failed login by ``client``."""
+        now = self._forget()
+        times = self._table.pop(client, None)
+        if times is None:
+            times = collections.deque(maxlen=self.failures)
+        times.append(now)
+        self._table[client] = times
+        if len(self._table) > self.capacity:
+            self._table.popitem(last=False)
+
+    def _forget(self) -> float:
+        now = self.clock()
+        table = self._table
+        while table:
+            times = next(iter(table.values()))
+            if times[-1] > now - self.window:
+                break
+            table.popitem(last=False)
+        return now
+
+
+class Logins:
+    """Who a login name and password are: the users of the alias map, their passwords.
+
+    ``users`` is polled for changes at most every ``reload_interval`` seconds of ``clock``,
+    on the login that finds the last poll older than that.  ``passwords`` sets the scrypt
+    cost of new hashes (and lets a test count the work a check does).
+    """
+
+    def __init__(
+        self,
+        users: Watcher,
+        *,
+        passwords: Passwords | None = None,
+        reload_interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.users = users
+        self.passwords = Passwords() if passwords is None else passwords
+        self.reload_interval = reload_interval
+        self.clock = clock
+        self._polled: float | None = None
+
+    async def authenticate(self, name: bytes, password: bytes) -> str | None:
+        """The user (its record's name) that ``name`` and ``password`` log in as, or None.
+
+        Every refusal, an unknown name included, costs the same scrypt work as a wrong
+        password; the work runs in a worker thread.
+        """
+        self._reload()
+        record = self._record(name)
+        verdict = await asyncio.to_thread(self._check, record, password)
+        if not verdict.ok or record is None:
+            return None
+        if verdict.rehash:
+            await self._rehash(record, password)
+        return record.name
+
+    def may_send_as(self, user: str, address: str) -> bool:
+        """Whether ``user`` may write ``address`` as its reverse-path."""
+        return self.users.map.may_send_as(user, address)
+
+    def _reload(self, *, now: bool = False) -> None:
+        at = self.clock()
+        if not now and self._polled is not None and at - self._polled < self.reload_interval:
+            return
+        self._polled = at
+        error = self.users.poll()
+        if error is not None:
+            log.error("users folder not reloaded, the old one stays: %s", error)
+
+    def _record(self, name: bytes) -> Record | None:
+        try:
+            text = name.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        local, at, domain = text.rpartition("@")
+        if not at:
+            local = text
+        elif domain.casefold() != self.users.domain.casefold():
+            return None
+        return self.users.map.lookup(local) if local else None
+
+    def _check(self, record: Record | None, password: bytes) -> Verdict:
+        if record is not None and record.password is not None:
+            try:
+                return self.passwords.verify(password, record.password)
+            except StoredHashError as error:
+                # The map refuses such records at load; a stricter cost limit here may not.
+                log.error("user %s: %s", record.name, error)
+        return self.passwords.verify_unknown_user(password)
+
+    async def _rehash(self, record: Record, password: bytes) -> None:
+        # Only over the hash just checked: a record changed meanwhile (a new password set
+        # by the administrator) is the newer truth and stays.
+        self._reload(now=True)
+        current = self.users.map.lookup(record.name)
+        if current is None or current.password != record.password:
+            return
+        try:
+            await asyncio.to_thread(self._write, current, password)
+        except AliasError as error:
+            log.error("user %s: password not rehashed: %s", record.name, error)
+            return
+        self._reload(now=True)
+        log.info("user %s: password rehashed with scrypt %s", record.name, self.passwords.cost)
+
+    def _write(self, record: Record, password: bytes) -> None:
+        fresh = self.passwords.hash(password)
+        write_record(
+            self.users.directory, record.name, record.targets, fresh, insecure=record.insecure
+        )
+
+
+def _client(session: Session) -> str:
+    peer = session.peer
+    return str(peer[0]) if isinstance(peer, tuple) else "unknown"
+
+
+async def _decode(
+    server: SMTP, mechanism: Callable[[Any, list[str]], Awaitable[AuthResult]], args: list[str]
+) -> AuthResult:
+    """aiosmtpd's own ``auth_PLAIN`` or ``auth_LOGIN`` of ``server``: the exchange, decoded.
+
+    aiosmtpd writes its ``334`` challenges as bytes, which the hop's
+    :meth:`~stack.smtp.server.StrictSMTP.push` cannot take (it adds enhanced codes to text);
+    a challenge has none to add, and every reply aiosmtpd's decoding writes carries its own,
+    so the hop's rewriting is off for the exchange.  Once ``push`` passes bytes through,
+    this is ``await mechanism(None, args)``.
+    """
+    if not isinstance(server, StrictSMTP):
+        return await mechanism(None, args)
+    before = server._plain_replies
+    server._plain_replies = True
+    try:
+        return await mechanism(None, args)
+    finally:
+        server._plain_replies = before
+
+
+def _encrypted(server: SMTP) -> bool:
+    # The transport after STARTTLS, or the whole connection's on 465.
+    transport = server.transport
+    return transport is not None and transport.get_extra_info("ssl_object") is not None
+
+
+def _user(session: Session) -> str | None:
+    if session.authenticated and isinstance(session.auth_data, str):
+        return session.auth_data
+    return None
+
+
+class SubmissionInbound(Inbound):
+    """The hop's handler with logins: AUTH offered after TLS, checked off the event loop,
+    throttled per client; MAIL only after a login, and only as the user's own address."""
+
+    def __init__(
+        self,
+        config: InboundConfig,
+        spool: AsyncSpool,
+        on_queued: Callable[[Queued], None] | None = None,
+        *,
+        logins: Logins,
+        throttle: Throttle | None = None,
+        resolver: Resolver | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        options = config.session_options
+        missing = [key for key, value in SESSION_OPTIONS.items() if options.get(key) != value]
+        if missing:
+            # Without them nobody could log in, on 465 not even with the right password.
+            raise ValueError(f"submission needs SESSION_OPTIONS; missing {', '.join(missing)}")
+        super().__init__(config, spool, on_queued, resolver=resolver, clock=clock)
+        self.logins = logins
+        self.throttle = Throttle() if throttle is None else throttle
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        answer = await super().handle_EHLO(server, session, envelope, hostname, responses)
+        if not answer[0].startswith("250") or not _encrypted(server):
+            return answer
+        # The hop strips aiosmtpd's AUTH line; here, once TLS is up, it is the point.
+        auth = [line for line in responses[:-1] if line[4:].startswith("AUTH")]
+        return [*answer[:-1], *auth, answer[-1]]
+
+    async def handle_AUTH(
+        self, server: SMTP, session: Session, envelope: Envelope, args: list[str]
+    ) -> object:
+        if not _encrypted(server):
+            return str(ENCRYPTION_REQUIRED)
+        client = _client(session)
+        if not self.throttle.refused(client_key(client)):
+            return MISSING  # aiosmtpd goes on to the mechanism
+        self._log_login(client, None, args[0], "refused, too many failures")
+        await server.push(str(TOO_MANY_FAILURES))
+        assert server.transport is not None
+        server.transport.close()
+        # Nothing the client pipelined after AUTH is read: aiosmtpd's connection_lost()
+        # cancels this session's task once the reply has gone.
+        await asyncio.get_running_loop().create_future()
+        return None
+
+    async def auth_PLAIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await self._login(server, "PLAIN", await _decode(server, server.auth_PLAIN, args))
+
+    async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await self._login(server, "LOGIN", await _decode(server, server.auth_LOGIN, args))
+
+    async def _login(self, server: SMTP, mechanism: str, decoded: AuthResult) -> AuthResult:
+        credentials = decoded.auth_data
+        if not isinstance(credentials, LoginPassword):
+            return decoded  # cancelled with "*", or not base64: aiosmtpd has answered 501
+        assert server.session is not None
+        client = _client(server.session)
+        user = await self.logins.authenticate(credentials.login, credentials.password)
+        if user is None:
+            self.throttle.failed(client_key(client))
+            self._log_login(client, credentials.login, mechanism, "failed")
+            return AuthResult(success=False, handled=False)  # 535 5.7.8, aiosmtpd's words
+        self._log_login(client, credentials.login, mechanism, f"ok, user={user}")
+        return AuthResult(success=True, auth_data=user)
+
+    def _log_login(self, client: str, name: bytes | None, mechanism: str, status: str) -> None:
+        shown = "-" if name is None else name.decode("utf-8", "surrogateescape")
+        log.info(
+            "login: client=[%s], name=<%s>, mechanism=%s, status=%s",
+            client,
+            safe_text(shown, limit=LOG_LIMIT),
+            safe_text(mechanism, limit=LOG_LIMIT),
+            status,
+        )
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        user = _user(session)
+        if user is None:
+            return str(AUTHENTICATION_REQUIRED)
+        sender = "" if address == "<>" else address
+        well_formed = check_address(sender, self.config.limits, sender=True) is None
+        if well_formed and not self.logins.may_send_as(user, sender):
+            shown = safe_text(sender, limit=LOG_LIMIT)
+            log.info("client=[%s], user=%s, from=<%s>: not owned", _client(session), user, shown)
+            return f"553 5.7.1 <{shown}>: Sender address rejected: not owned by user {user}"
+        return await super().handle_MAIL(server, session, envelope, address, options)
+
+
+__all__ = [
+    "AUTHENTICATION_REQUIRED",
+    "ENCRYPTION_REQUIRED",
+    "SESSION_OPTIONS",
+    "TOO_MANY_FAILURES",
+    "Logins",
+    "SubmissionInbound",
+    "Throttle",
+    "client_key",
+]
