@@ -73,7 +73,7 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Se
 from stack.auth.passwords import Passwords, StoredHashError, Verdict
 from stack.dns.resolver import Resolver
 from stack.mime.safe import safe_text
-from stack.relay.aliases import AliasError, Record, Watcher, write_record
+from stack.relay.aliases import SUFFIX, AliasError, Record, Watcher, read_record, write_record
 from stack.smtp.policy import LOG_LIMIT, Reply, check_address
 from stack.smtp.server import Inbound, InboundConfig, StrictSMTP
 from stack.smtp.spool import AsyncSpool, Queued
@@ -258,25 +258,26 @@ class Logins:
         return self.passwords.verify_unknown_user(password)
 
     async def _rehash(self, record: Record, password: bytes) -> None:
-        # Only over the hash just checked: a record changed meanwhile (a new password set
-        # by the administrator) is the newer truth and stays.
-        self._reload(now=True)
-        current = self.users.map.lookup(record.name)
-        if current is None or current.password != record.password:
-            return
         try:
-            await asyncio.to_thread(self._write, current, password)
+            written = await asyncio.to_thread(self._write, record, password)
         except AliasError as error:
             log.error("user %s: password not rehashed: %s", record.name, error)
             return
-        self._reload(now=True)
-        log.info("user %s: password rehashed with scrypt %s", record.name, self.passwords.cost)
+        if written:
+            self._reload(now=True)  # the next login checks the new hash
+            log.info("user %s: password rehashed with scrypt %s", record.name, self.passwords.cost)
 
-    def _write(self, record: Record, password: bytes) -> None:
+    def _write(self, record: Record, password: bytes) -> bool:
+        # Only over the hash just checked, read again from its file: a record changed since
+        # the map was read (a new password the administrator set) is the newer truth.
+        current = read_record(self.users.directory / f"{record.name}{SUFFIX}")
+        if current.password != record.password:
+            return False
         fresh = self.passwords.hash(password)
         write_record(
-            self.users.directory, record.name, record.targets, fresh, insecure=record.insecure
+            self.users.directory, current.name, current.targets, fresh, insecure=current.insecure
         )
+        return True
 
 
 def _client(session: Session) -> str:

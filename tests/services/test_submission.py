@@ -356,6 +356,29 @@ def test_a_seed_hash_is_replaced_by_scrypt_on_the_first_good_login(
     run(body())
 
 
+def test_a_password_changed_during_the_login_is_not_overwritten_by_the_rehash(
+    users: Users,
+) -> None:
+    legacy = hashlib.blake2b(b"to be or not").hexdigest()
+    write_record(users.directory, "hamlet", ["hamlet@bigmail.test"], legacy)
+    logins = users.logins()
+    newer = users.passwords.hash("the rest is silence")
+    check = users.passwords.kdf
+
+    def check_then_change(password: bytes, salt: bytes, cost: Cost, length: int) -> bytes:
+        # The administrator sets a new password while the old one is being checked.
+        write_record(users.directory, "hamlet", ["hamlet@bigmail.test"], newer)
+        return check(password, salt, cost, length)
+
+    users.passwords.kdf = check_then_change
+
+    async def body() -> None:
+        assert await logins.authenticate(b"hamlet", b"to be or not") == "hamlet"
+
+    run(body())
+    assert newer in (users.directory / "hamlet.json").read_text()
+
+
 def test_a_wrong_password_leaves_a_seed_hash_alone(users: Users) -> None:
     legacy = hashlib.blake2b(b"to be or not").hexdigest()
     write_record(users.directory, "hamlet", ["hamlet@bigmail.test"], legacy)
