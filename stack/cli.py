@@ -92,6 +92,10 @@ STACK_COMMANDS: Mapping[str, LazyCommand] = {
         "stack.smtp.tools:send",
         "Send one message (a FILE, or stdin) through one SMTP server.",
     ),
+    "user": LazyCommand(
+        "stack.relay.cli:user_group",
+        "The domain's users and aliases: where each address's mail goes, and its password.",
+    ),
     "submit": LazyCommand(
         "stack.smtp.tools:submit",
         "Submit one message (a FILE, or stdin) through a submission server, logged in.",
