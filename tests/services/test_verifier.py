@@ -14,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
@@ -25,7 +27,11 @@ import authres
 import dns.message
 import dns.name
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from harness.strategies import hostile_text, wire_messages
+from harness.strategies.auth import MESSAGE, castle_lookup, fixed_key, hostile_messages
 from stack.auth import arc, dkim, keys
 from stack.auth.arc import NO_CHAIN
 from stack.auth.dkim import DkimResult, DkimResultName
@@ -42,7 +48,14 @@ from stack.mime import parse
 from stack.relay.aliases import Watcher, write_record
 from stack.services.verifier import Recipients, Verification, disposition
 from stack.smtp.policy import Reply
-from stack.smtp.server import Inbound, InboundConfig, InboundServer, stamp_received
+from stack.smtp.received import Arrival
+from stack.smtp.server import (
+    Inbound,
+    InboundConfig,
+    InboundServer,
+    Transaction,
+    stamp_received,
+)
 from stack.smtp.spool import AsyncSpool, Spool
 from stack.smtp.tls import LocalAuthority, client_context
 
@@ -842,3 +855,62 @@ DECISIONS = [
 @pytest.mark.parametrize(("case", "reply"), DECISIONS)
 def test_what_each_verdict_decides(case: Verdict, reply: Reply | None) -> None:
     assert disposition(case) == reply
+
+
+# -- properties: the transform itself, over the grammar and hostile text --------------------
+
+#: castle.test as the verifier sees it offline (its key, SPF for 127.0.0.25, p=reject).
+OFFLINE = castle_lookup(fixed_key())
+
+
+def transaction(helo: str, sender: str) -> Transaction:
+    arrival = Arrival(
+        helo=helo,
+        address="127.0.0.25",
+        rdns=None,
+        hostname=MX,
+        queue_id="0123456789ABCDEF",
+        recipients=("alice@castle.test",),
+        date=datetime(2026, 12, 3, 12, 0, tzinfo=UTC),
+    )
+    return Transaction(sender, arrival.recipients, arrival)
+
+
+@given(
+    data=st.one_of(
+        wire_messages().map(lambda entity: entity.data),
+        hostile_messages(),
+        st.builds(lambda data: dkim.sign(data, "castle.test", "s1", fixed_key()), st.just(MESSAGE)),
+    ),
+    helo=hostile_text(),
+    sender=hostile_text(),
+)
+def test_any_message_helo_and_sender_give_a_reply_or_two_safe_fields_on_top(
+    data: bytes, helo: str, sender: str
+) -> None:
+    verification = Verification(MX, OFFLINE)
+    result = asyncio.run(verification(parse(data), transaction(helo, sender)))
+    if isinstance(result, Reply):
+        assert result.code in (451, 550), result
+        assert str(result).isprintable() and str(result).isascii(), result
+        return
+    stamped = bytes(result)
+    fields = [f for f in parse(stamped).fields if f.is_field]
+    assert [f.name for f in fields[:2]] == ["Authentication-Results", "Received-SPF"]
+    head = b"".join(f.raw for f in fields[:2])
+    # Below our two fields: the message as it came, but for forged results of ours.
+    rest = stamped[len(head) :]
+    if b"mx.castle.test" not in data.lower():
+        assert rest == data
+    for line in head.split(b"\r\n")[:-1]:
+        assert b"\r" not in line and b"\n" not in line and b"\0" not in line, head
+        assert len(line) <= 998, head
+        line.decode("utf-8")  # a stray byte was escaped, not written
+    # authres reads ASCII only (RFC 8601); RFC 8616 §5 lets a value be UTF-8.  A letter in
+    # place of each non-ASCII character keeps every quoted-string and dot-atom one.
+    ascii_value = re.sub(r"[^\x00-\x7f]", "x", fields[0].unfolded().strip())
+    header = authres.AuthenticationResultsHeader.parse_value(ascii_value)
+    methods = [str(r.method) for r in header.results]
+    assert methods[: methods.count("spf")] == ["spf"] * methods.count("spf")
+    assert methods.count("spf") == (2 if sender else 1), methods
+    assert methods[-1] == "arc" and methods.count("arc") == 1, methods
