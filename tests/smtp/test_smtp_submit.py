@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
+import shutil
 import ssl
 import subprocess
 import sys
@@ -275,3 +278,43 @@ def test_json_of_a_failed_login_says_so_and_exits_1(
     assert result["auth"]["authenticated"] is False
     assert result["auth"]["reply"] == [535, "5.7.8", "Authentication credentials invalid"]
     assert "authentication failed: 535 5.7.8" in done.stderr
+
+
+@pytest.mark.skipif(shutil.which("setsid") is None, reason="needs util-linux's setsid")
+def test_on_a_terminal_the_password_is_asked_for_without_echo(
+    starttls_server: Submission, ca_file: Path, tmp_path: Path
+) -> None:
+    message = tmp_path / "message.eml"
+    message.write_bytes(MESSAGE)
+    controller, terminal = pty.openpty()
+    environment = {k: v for k, v in os.environ.items() if k != "ELSINORE_PASSWORD"}
+    # util-linux's setsid makes the terminal the child's controlling one, where getpass asks
+    # (preexec_fn could do it too, but not safely beside the server's thread).
+    process = subprocess.Popen(
+        ["setsid", "--ctty", "--wait", *ELSINORE, "submit",
+         "--server", f"{HOST}:{starttls_server.port}", "--user", USER, "--ca", str(ca_file),
+         "--sender", "hamlet@castle.test", "-r", "ophelia@bigmail.test", str(message)],
+        stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment,
+    )  # fmt: skip
+    os.close(terminal)
+    try:
+        shown = b""
+        while b"Password:" not in shown:
+            ready, _, _ = select.select([controller], [], [], 20)
+            assert ready, f"no prompt on the terminal: {shown!r}"
+            shown += os.read(controller, 1024)
+        os.write(controller, PASSWORD.encode() + b"\n")
+        _, err = process.communicate(timeout=30)
+        while select.select([controller], [], [], 0.2)[0]:
+            try:
+                shown += os.read(controller, 1024)
+            except OSError:  # the child is gone and the terminal with it
+                break
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(controller)
+    assert process.returncode == 0, err
+    assert PASSWORD.encode() not in shown
+    assert starttls_server.authenticator.attempts == [("PLAIN", USER.encode(), PASSWORD.encode())]
+    assert [m.data for m in starttls_server.messages] == [MESSAGE]
