@@ -3,10 +3,12 @@ primary serving castle.test (ours) and the outside domains, a resolver forwardin
 the hop storing what it accepts in a real spool.
 
 sender.test lets 127.0.0.77 send (``ip4:``, and ``a`` for its HELO name), signs with an
-Ed25519 and an RSA key published in its zone, and publishes ``p=reject``; quiet.test is the
-same with ``p=quarantine``; plain.test and forward.test (a forwarder that seals with ARC)
-publish SPF ``-all`` and no DMARC record; the primary
-serves no zone for unserved.test, so every question about it is a DNS failure (REFUSED).
+Ed25519 and an RSA key published in its zone, and publishes ``p=reject``; slow.test is the
+same (a test holds its DNS answers back); quiet.test is the same with ``p=quarantine``;
+plain.test and forward.test (a forwarder that seals with ARC) publish SPF ``-all`` and no
+DMARC record.  The primary serves no zone for unserved.test, so every question about it is a
+DNS failure (REFUSED).  The verdict table and a property over the grammar and hostile text
+need no sockets: they call :func:`disposition` and the transform itself.
 """
 
 from __future__ import annotations
