@@ -634,6 +634,36 @@ def test_the_users_folder_is_read_at_most_once_an_interval(tmp_path: Path) -> No
     assert check("horatio@castle.test") is None
 
 
+def test_addresses_known_besides_the_map_are_taken_and_relay_tricks_still_refused(
+    tmp_path: Path,
+) -> None:
+    # The relay's reverse SRS knows bounce addresses the alias map does not hold.
+    users = tmp_path / "users"
+    users.mkdir()
+    asked: list[str] = []
+
+    def bounce_address(local_part: str) -> bool:
+        asked.append(local_part)
+        return local_part.startswith("srs0=")
+
+    check = Recipients(
+        ["castle.test"],
+        Watcher(users, "castle.test", postmaster="p@x.test"),
+        also=bounce_address,
+    )
+    assert check("SRS0=HHHH=TT=sender.test=laertes@castle.test") is None
+    assert check("bob@castle.test") == Reply(
+        550,
+        "5.1.1",
+        "<bob@castle.test>: Recipient address rejected: User unknown in virtual alias table",
+    )
+    for path, _ in RELAY_TRICKS:
+        reply = check(path)
+        assert reply is not None and reply.code >= 500, (path, reply)
+    # Asked only about our domain's plain local parts, case-folded, never about a trick.
+    assert asked == ["srs0=hhhh=tt=sender.test=laertes", "bob"]
+
+
 # -- TLS and hostile values ---------------------------------------------------------------
 
 
