@@ -46,11 +46,18 @@ What it adds to the hop:
   ``553 5.7.1 <ADDRESS>: Sender address rejected: not owned by user NAME``, Postfix's
   ``reject_sender_login_mismatch`` reply.  The null reverse-path is refused the same way:
   bounces come from MTAs, not from users, and a message without a sender could not bounce
-  back to the one who sent it.  Only the envelope is checked, as Postfix does: it is what
-  bounces, SPF and the relay's SRS act on.  The ``From:`` field is not checked here, because
-  a transform does not learn who logged in (:class:`~stack.smtp.server.Transaction` carries
-  only whether someone did); until it does, a user can write another local user's address in
-  ``From:``, and the signer will sign it.
+  back to the one who sent it.
+- **...and writes only as itself in our domain.**  Postfix checks only the envelope; here the
+  signer downstream DKIM-signs every message whose ``From:`` is in our domain, so a user who
+  could write ``From: bob@castle.test`` would get our signature, and DMARC's pass, on mail
+  in bob's name.  So each ``From:`` mailbox in our domain must be the user's own or an
+  alias, else ``550 5.7.1 <ADDRESS>: Author address rejected: not owned by user NAME`` at the
+  end of data (:func:`unowned_author`).  The field is read exactly as the signer reads it
+  (one ``From:`` field, :func:`~stack.mime.decode.decode_field`, domains compared as
+  :func:`~stack.smtp.recipients.our_domain` writes them): a ``From:`` the signer would not
+  sign for our domain (none, two, unreadable, or another domain's, as when a user redirects
+  mail they received) is not ours to vouch for, and passes.
+- The seed's per-user ``insecure`` flag is not honoured here: AUTH is never taken in clear.
 - **One log line per login event**: client address, login name (escaped and bounded, as the
   client chose it), mechanism, and what became of it.
 
@@ -72,9 +79,14 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Se
 
 from stack.auth.passwords import Passwords, StoredHashError, Verdict
 from stack.dns.resolver import Resolver
+from stack.mime.decode import decode_field
+from stack.mime.errors import ParseError
+from stack.mime.fields.address import Mailbox
+from stack.mime.lossless import Message, parse
 from stack.mime.safe import safe_text
 from stack.relay.aliases import SUFFIX, AliasError, Record, Watcher, read_record, write_record
 from stack.smtp.policy import LOG_LIMIT, Reply, check_address
+from stack.smtp.recipients import NotOurDomainError, our_domain
 from stack.smtp.server import Inbound, InboundConfig, StrictSMTP
 from stack.smtp.spool import AsyncSpool, Queued
 
@@ -280,6 +292,34 @@ class Logins:
         return True
 
 
+def unowned_author(message: Message, domain: str, owns: Callable[[str], bool]) -> str | None:
+    """The first ``From:`` mailbox of ``message`` in ``domain`` (as :func:`our_domain`
+    writes it) whose local part ``owns`` refuses, or None.
+
+    Read as the signer reads the field to decide what it signs: exactly one ``From:`` field
+    that decodes as a mailbox list, or no author at all.
+    """
+    fields = message.get_all("From")
+    if len(fields) != 1:
+        return None
+    try:
+        authors = decode_field("From", fields[0].unfolded())
+    except ParseError:
+        return None
+    if not isinstance(authors, tuple):
+        return None
+    for author in authors:
+        if not isinstance(author, Mailbox):
+            continue
+        try:
+            ours = our_domain(author.domain) == domain
+        except NotOurDomainError:
+            continue  # no domain name at all, so not ours
+        if ours and not owns(author.local):
+            return author.addr_spec
+    return None
+
+
 def _client(session: Session) -> str:
     peer = session.peer
     return str(peer[0]) if isinstance(peer, tuple) else "unknown"
@@ -340,6 +380,7 @@ class SubmissionInbound(Inbound):
             raise ValueError(f"submission needs SESSION_OPTIONS; missing {', '.join(missing)}")
         super().__init__(config, spool, on_queued, resolver=resolver, clock=clock)
         self.logins = logins
+        self.domain = our_domain(logins.users.domain)
         self.throttle = Throttle() if throttle is None else throttle
 
     async def handle_EHLO(
@@ -418,6 +459,23 @@ class SubmissionInbound(Inbound):
             return f"553 5.7.1 <{shown}>: Sender address rejected: not owned by user {user}"
         return await super().handle_MAIL(server, session, envelope, address, options)
 
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        user = _user(session)
+        if user is None:
+            return str(AUTHENTICATION_REQUIRED)
+        message = parse(envelope.original_content or b"")
+        users = self.logins.users
+
+        def owns(local: str) -> bool:
+            return users.map.may_send_as(user, f"{local}@{users.domain}")
+
+        author = unowned_author(message, self.domain, owns)
+        if author is not None:
+            shown = safe_text(author, limit=LOG_LIMIT)
+            log.info("client=[%s], user=%s, From: <%s>: not owned", _client(session), user, shown)
+            return f"550 5.7.1 <{shown}>: Author address rejected: not owned by user {user}"
+        return await super().handle_DATA(server, session, envelope)
+
 
 __all__ = [
     "AUTHENTICATION_REQUIRED",
@@ -428,4 +486,5 @@ __all__ = [
     "SubmissionInbound",
     "Throttle",
     "client_key",
+    "unowned_author",
 ]

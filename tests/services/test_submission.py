@@ -25,13 +25,16 @@ import aiosmtplib
 import pytest
 
 from stack.auth.passwords import Cost, Passwords, scrypt
+from stack.mime.lossless import parse
 from stack.relay.aliases import Watcher, write_record
+from stack.services.signer import author_domains
 from stack.services.submission import (
     SESSION_OPTIONS,
     Logins,
     SubmissionInbound,
     Throttle,
     client_key,
+    unowned_author,
 )
 from stack.smtp.server import InboundConfig, InboundServer
 from stack.smtp.spool import AsyncSpool, Queued, Spool
@@ -510,6 +513,67 @@ def test_sending_as_an_alias_or_in_another_case_is_accepted(
             assert reply.startswith("553 5.7.1")
 
     run(body())
+
+
+def test_writing_another_users_address_in_from_is_refused(
+    tmp_path: Path, authority: LocalAuthority, users: Users
+) -> None:
+    forged = MESSAGE.replace(b"From: alice@castle.test", b"From: Bob <bob@castle.test>")
+
+    async def body() -> None:
+        async with submission(tmp_path, authority, users.logins()) as running:
+            async with running.client(implicit=True) as client:
+                await client.login("alice", "wonderland")
+                with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+                    await client.sendmail("alice@castle.test", ["ophelia@bigmail.test"], forged)
+            assert (refused.value.code, refused.value.message) == (
+                550,
+                "5.7.1 <bob@castle.test>: Author address rejected: not owned by user alice",
+            )
+            assert running.queued == []
+
+    run(body())
+
+
+@pytest.mark.parametrize(
+    ("author", "refused"),
+    [
+        (b"alice@castle.test", None),
+        (b"Alice <ALICE@Castle.Test>", None),
+        (b"info@castle.test", None),  # alice's alias
+        (b"bob@castle.test", "bob@castle.test"),
+        (b'"bob"@CASTLE.test', "bob@CASTLE.test"),  # quoted, and in another case
+        (b"alice@castle.test, bob@castle.test", "bob@castle.test"),
+        # Read leniently, as the signer reads them: what it would sign for us is checked.
+        (b"bob@castle.test (((", "bob@castle.test"),
+        (b"<bob@castle.test", "bob@castle.test"),
+        # No mailbox read at all, or a group: the signer signs nothing.
+        (b"bob@castle.test.", None),
+        (b"garbage ((", None),
+        (b"team: bob@castle.test;", None),
+        (b"nobody@castle.test", "nobody@castle.test"),
+        (b"bob@bigmail.test", None),  # not ours to vouch for: the signer does not sign it
+        (b"bob@sub.castle.test", None),
+    ],
+)
+def test_unowned_author_reads_from_as_the_signer_does(
+    users: Users, author: bytes, refused: str | None
+) -> None:
+    aliases = users.logins().users.map
+    message = parse(b"From: " + author + b"\r\nSubject: x\r\n\r\nbody\r\n")
+
+    def owns(local: str) -> bool:
+        return aliases.may_send_as("alice", f"{local}@castle.test")
+
+    assert unowned_author(message, "castle.test", owns) == refused
+    # The signer signs as castle.test for every address the check looked at.
+    signed = "castle.test" in [d.lower() for d in author_domains(message)]
+    assert signed or refused is None
+
+
+def test_two_from_fields_are_left_to_the_signer_which_signs_neither(users: Users) -> None:
+    message = parse(b"From: alice@castle.test\r\nFrom: bob@castle.test\r\n\r\nbody\r\n")
+    assert unowned_author(message, "castle.test", lambda local: local == "alice") is None
 
 
 # -- the throttle, without sockets -----------------------------------------------------------
