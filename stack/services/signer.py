@@ -139,8 +139,8 @@ class DkimSigning:
         if not selectors:
             raise SigningKeyError("the signer needs at least one key")
         if "from" not in {name.lower() for name in oversign}:
-            # The whole point of signing From twice (§8.15): without it a second From added
-            # below ours would be shown to the reader while the signature still verified.
+            # Signing From once more than present (§8.15) is what makes a second From,
+            # inserted above the signed one where most readers show it, break the signature.
             raise AuthError("From must be oversigned")
         self.signers: dict[str, list[Signer]] = {}
         for configured in domains:
@@ -154,7 +154,7 @@ class DkimSigning:
         queue_id = transaction.arrival.queue_id
         signers = self._signers_for(message)
         if signers is None:
-            log.info("%s: passed unsigned: the author is not at one of our domains", queue_id)
+            log.info("%s: passed unsigned: no single From field of our domains", queue_id)
             return message
         # Canonicalising a large body takes a while: in a worker thread, so that one big
         # message holds up no other session.
