@@ -37,13 +37,16 @@ classification is then a dict lookup per token) and looks at most once a second
   one ``GET``, which every training moves.  Its counts are shared live between filters, but
   a filter classifies against a copy in memory, so it too has to notice and reload.
 
-A new database is read in a worker thread while messages go on being classified with the
-old one; a message that arrives while it is being read waits for it, up to ``patience``
-seconds, then goes with what there is.  A message already being classified finishes with
-the filter it started with: the swap replaces a reference, never counts in use.  A database
-that cannot be read leaves the filter as it was (the last good counts, or none at all, then
-``unknown``), and is reported once, not on every look, until it changes again, as the relay's
-alias map :class:`~stack.relay.aliases.Watcher` does.
+A new database is read in a worker thread.  Messages that arrive while it is being read wait
+for it, until ``patience`` seconds after the read began (so a read that hangs, on a Redis
+server that accepts and never answers, delays mail by that much once, not per message), then
+go with what there is.  A Redis URL without ``socket_timeout`` gets ``redis_timeout``
+(5 s): redis-py waits for ever by default, and a read that hung would hold back every later
+look.  A message already being
+classified finishes with the filter it started with: the swap replaces a reference, never
+counts in use.  A database that cannot be read leaves the filter as it was (the last good
+counts, or none at all, then ``unknown``), and is reported once, not on every look, until it
+changes again, as the relay's alias map :class:`~stack.relay.aliases.Watcher` does.
 
 **Where classification runs.**  On the event loop.  Against the SpamAssassin corpus (61,000
 words trained) a typical message (3.7 kB) takes 0.3 ms to tokenize and classify, 3 ms at
@@ -70,6 +73,7 @@ import time
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from stack.mime.lossless import Message
 from stack.mime.safe import safe_text
@@ -101,21 +105,28 @@ class WordDatabase:
     change.
 
     Nothing is read at construction: the first :meth:`refresh` does it, in whatever thread
-    the caller chooses.  :attr:`filter` is None until a database was read.
+    the caller chooses.  :attr:`filter` is None until a database was read.  A Redis server
+    that does not answer within ``redis_timeout`` seconds is a :class:`StoreError`, unless
+    the URL says ``socket_timeout`` itself.
     """
 
     def __init__(
-        self, location: str | Path, *, classifier: ClassifierName = DEFAULT_CLASSIFIER
+        self,
+        location: str | Path,
+        *,
+        classifier: ClassifierName = DEFAULT_CLASSIFIER,
+        redis_timeout: float = 5.0,
     ) -> None:
-        self.location = location
+        self._redis = str(location).startswith(REDIS_SCHEMES)
+        self.location = _with_timeout(str(location), redis_timeout) if self._redis else location
         self.classifier = classifier
         self.filter: SpamFilter | None = None
         self.error: StoreError | None = None
-        self._redis = str(location).startswith(REDIS_SCHEMES)
         self._loaded: Hashable = None  # the identity of the database self.filter holds
         self._refused: Hashable = None  # the identity of the one that last failed to load
         self._client: RedisStore | None = None  # kept open, to ask its generation
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one refresh at a time
+        self._closed = False
 
     def refresh(self) -> StoreError | None:
         """Read the database again if it changed: None when there is nothing new to report
@@ -160,15 +171,31 @@ class WordDatabase:
     def _redis_store(self) -> RedisStore:
         # Kept open: its generation is asked at every look.  Opened on first use, so that a
         # server down at start is tried again at the next look.
-        if self._client is None:
-            self._client = cast("RedisStore", open_store(self.location, create=False))
-        return self._client
+        client = self._client
+        if client is None:
+            if self._closed:
+                raise StoreError("the spam database was closed")
+            client = self._client = cast("RedisStore", open_store(self.location, create=False))
+        return client
 
     def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        """Let go of the Redis connection.  Not under the lock: a read that hangs on the
+        server holds it, and closing the connection is what ends that read."""
+        self._closed = True
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+
+def _with_timeout(url: str, seconds: float) -> str:
+    """``url`` with ``socket_timeout`` and ``socket_connect_timeout`` (redis-py reads them
+    from the query) set to ``seconds``, unless it has a ``socket_timeout`` of its own."""
+    address, hash_mark, prefix = url.partition("#")  # open_store's key prefix stays last
+    if "socket_timeout" in parse_qs(urlsplit(address).query):
+        return url
+    timeouts = urlencode({"socket_timeout": seconds, "socket_connect_timeout": seconds})
+    joint = "&" if urlsplit(address).query else "?"
+    return f"{address}{joint}{timeouts}{hash_mark}{prefix}"
 
 
 def _file_identity(path: Path) -> tuple[int, int, int, int] | None:
@@ -186,8 +213,8 @@ class Labelling:
     """The spamfilter's transform: classify, then prepend ``X-Spamtacus`` and the score.
 
     ``database`` is looked at again at most every ``check_interval`` seconds of ``clock``;
-    a message waits at most ``patience`` seconds for a database being read (see the module's
-    docstring).  Never returns a refusal.
+    messages wait for a database being read until ``patience`` seconds after the read began
+    (see the module's docstring).  Never returns a refusal.
     """
 
     def __init__(
@@ -204,6 +231,7 @@ class Labelling:
         self.clock = clock
         self._next_check: float | None = None  # None: never looked yet
         self._reading: asyncio.Task[StoreError | None] | None = None
+        self._waited_until = 0.0  # on the loop's clock: when messages stop waiting for it
 
     async def __call__(self, message: Message, transaction: Transaction) -> Message:
         spam_filter = await self._current()
@@ -240,8 +268,11 @@ class Labelling:
             self._next_check = now + self.check_interval
             self._reading = asyncio.create_task(asyncio.to_thread(self.database.refresh))
             self._reading.add_done_callback(self._read)
+            self._waited_until = asyncio.get_running_loop().time() + self.patience
         if self._reading is not None:
-            await asyncio.wait((self._reading,), timeout=self.patience)
+            left = self._waited_until - asyncio.get_running_loop().time()
+            if left > 0:
+                await asyncio.wait((self._reading,), timeout=left)
         return self.database.filter
 
     def _read(self, reading: asyncio.Task[StoreError | None]) -> None:

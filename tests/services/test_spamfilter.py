@@ -145,12 +145,13 @@ class Spamfilter:
     """A spamfilter hop over ``database``, with STARTTLS, and a client for it."""
 
     def __init__(
-        self, spool: Path, sink: Peer, authority: LocalAuthority, database: WordDatabase
-    ) -> None:
+        self, spool: Path, sink: Peer, authority: LocalAuthority, database: WordDatabase,
+        *, patience: float = 5.0,
+    ) -> None:  # fmt: skip
         self.sink = sink
         self.authority = authority
         self.clock = Clock()
-        self.labelling = Labelling(database, clock=self.clock)
+        self.labelling = Labelling(database, clock=self.clock, patience=patience)
         config = InboundConfig(hostname=HOSTNAME, transforms=(stamp_received, self.labelling))
         credentials = authority.issue([HOSTNAME, HOST])
         self.hop = InProcessHop(
@@ -436,3 +437,28 @@ def test_an_unreachable_redis_labels_unknown(spamfilter_at: Start) -> None:
     verdict, _, rest = labels(hop.send(ham(7)))
     assert verdict == "unknown"
     assert below_received(rest) == ham(7)
+
+
+def test_a_redis_that_never_answers_costs_labels_not_messages(
+    tmp_path: Path, sink: Peer, authority: LocalAuthority
+) -> None:
+    pytest.importorskip("redis", reason="the redis extra is not installed")
+    # A listening socket nobody accepts on: the kernel completes the handshake, and the
+    # store's first command waits for an answer that never comes.
+    with socket.socket() as blackhole:
+        blackhole.bind((HOST, 0))
+        blackhole.listen(8)
+        location = f"redis://{HOST}:{blackhole.getsockname()[1]}/0"
+        database = WordDatabase(location, redis_timeout=1.0)
+        hop = Spamfilter(tmp_path / "spool", sink, authority, database, patience=0.1)
+        try:
+            for data in (ham(7), ham(8)):
+                verdict, _, rest = labels(hop.send(data))
+                assert verdict == "unknown"
+                assert below_received(rest) == data
+            # The read gave up after the timeout (redis-py alone would wait for ever), so
+            # the next look can try again.
+            wait_until(lambda: database.error is not None, 10, "the read to time out")
+            assert "cannot reach Redis" in str(database.error)
+        finally:
+            hop.close()
