@@ -72,6 +72,7 @@ def _hop(
             smarthost=(service.forward.host, service.forward.port),
             starttls="required",
             tls_context=client_context(config.ca_certificate),
+            source_address=service.endpoints()[0].host,
         )
     inbound = InboundConfig(
         hostname=service.hostname,
@@ -203,6 +204,9 @@ def build_relay(config: StackConfig) -> Service:
         service.hostname,
         resolvers=[resolver_endpoint(config)],
         smarthost=None if smarthost is None else (smarthost.host, smarthost.port),
+        # From the address our SPF record names, with Postfix's dead-host memory.
+        source_address=service.endpoints()[0].host,
+        dead_host_seconds=60.0,
     )
     sealer = None
     if table.boolean("arc", True):

@@ -390,6 +390,7 @@ def relay_outbound(
     port: int = 25,
     timeout: float = 60.0,
     dead_host_seconds: float = 0.0,
+    source_address: str | None = None,
 ) -> Outbound:
     """The relay's outbound client: by MX through a resolver that forwards to ``resolvers``
     (the domain's resolver service), or to ``smarthost`` (found through them when it is a
@@ -398,7 +399,8 @@ def relay_outbound(
     STARTTLS is opportunistic: taken whenever offered.  Without ``ca_file`` it encrypts only
     (RFC 7435) and a failed handshake is tried again in clear text; with one, the
     certificate must chain to that CA and name the host, and a failure defers the message
-    rather than send it in clear.  Raises :class:`ValueError` with neither ``resolvers`` nor
+    rather than send it in clear.  ``source_address`` is the relay's own address, the one
+    our SPF record names.  Raises :class:`ValueError` with neither ``resolvers`` nor
     ``smarthost``, :class:`~stack.smtp.tls.TlsConfigError` for a CA that cannot be read.
     """
     resolver = Resolver(forwarders=resolvers) if resolvers else None
@@ -411,4 +413,5 @@ def relay_outbound(
         tls_context=client_context(ca_file) if ca_file is not None else None,
         timeout=timeout,
         dead_host_seconds=dead_host_seconds,
+        source_address=source_address,
     )

@@ -171,6 +171,7 @@ class Outbound:
         clock: Callable[[], float] = time.monotonic,
         implicit_tls: bool = False,
         login: Login | None = None,
+        source_address: str | None = None,
     ) -> None:
         if resolver is None and smarthost is None:
             raise ValueError("an Outbound needs a resolver for MX look-ups, or a smarthost")
@@ -191,6 +192,9 @@ class Outbound:
         #: TLS from the first byte (RFC 8314's port 465) instead of STARTTLS.
         self.implicit_tls = implicit_tls
         self.login = login
+        #: The local address connections leave from: a service's own, as each unikernel of
+        #: the seed has its own, so the receiver's SPF and reverse DNS see that address.
+        self.source_address = source_address
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._idle: dict[str, list[_Session]] = {}
         #: (address, port) of each host that could not be connected to: until when it is
@@ -398,6 +402,7 @@ class Outbound:
             start_tls=False,
             use_tls=self.implicit_tls,
             tls_context=self.tls_context if self.implicit_tls else None,
+            source_address=None if self.source_address is None else (self.source_address, 0),
         )
         try:
             await self._connect(smtp, host)
