@@ -320,6 +320,38 @@ def test_the_password_check_runs_off_the_event_loop(users: Users) -> None:
     run(body())
 
 
+def test_a_login_in_progress_holds_up_no_other_session(
+    tmp_path: Path, authority: LocalAuthority, users: Users
+) -> None:
+    """The password check waits until another client has been answered: on the event loop,
+    that client would never be, and the check gives up (in 5 s) and the login fails."""
+    started, release = threading.Event(), threading.Event()
+    check = users.passwords.kdf
+
+    def held(password: bytes, salt: bytes, cost: Cost, length: int) -> bytes:
+        started.set()
+        if not release.wait(5):
+            raise AssertionError("no other session was answered during the check")
+        return check(password, salt, cost, length)
+
+    users.passwords.kdf = held
+
+    async def body() -> None:
+        async with submission(tmp_path, authority, users.logins()) as running:
+            first = await RawSession.open(running.tls_port, running.context)
+            await first.send("EHLO client.test")
+            first.writer.write(f"AUTH PLAIN {plain('alice', 'wonderland')}\r\n".encode())
+            assert await asyncio.to_thread(started.wait, 10)
+            second = await RawSession.open(running.starttls_port)
+            assert (await second.send("EHLO other.test")).startswith("250")
+            release.set()
+            assert (await first.reply()).startswith("235 2.7.0")
+            first.close()
+            second.close()
+
+    run(body())
+
+
 @pytest.mark.parametrize("name", ["alice", "ALICE", "alice@castle.test", "Alice@CASTLE.Test"])
 def test_login_name_is_the_local_part_or_our_address_in_any_case(users: Users, name: str) -> None:
     logins = users.logins()
@@ -438,7 +470,7 @@ def test_a_cancelled_auth_gets_one_reply(
 
 
 def test_throttle_closes_after_n_failures_and_spares_other_addresses(
-    tmp_path: Path, authority: LocalAuthority, users: Users
+    tmp_path: Path, authority: LocalAuthority, users: Users, caplog: pytest.LogCaptureFixture
 ) -> None:
     throttle = Throttle(failures=3, window=600.0)
 
@@ -465,7 +497,16 @@ def test_throttle_closes_after_n_failures_and_spares_other_addresses(
             async with running.client(implicit=True, source="127.0.0.2") as client:
                 assert (await client.login("alice", "wonderland")).code == 235
 
-    run(body())
+    with caplog.at_level(logging.INFO, logger="elsinore.services.submission"):
+        run(body())
+    refusals = [r.getMessage() for r in caplog.records if "too many" in r.getMessage()]
+    assert (
+        refusals
+        == [
+            "login: client=[127.0.0.1], name=<->, mechanism=PLAIN, status=refused, too many failures"
+        ]
+        * 2
+    )
 
 
 # -- sending as oneself ----------------------------------------------------------------------
