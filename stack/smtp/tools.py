@@ -540,13 +540,23 @@ def read_password(password_file: Path | None) -> bytes:
         if not variable:
             raise click.UsageError(f"{PASSWORD_VARIABLE} is set but empty")
         return os.fsencode(variable)
-    if sys.stdin.isatty():
+    if _has_terminal():
         typed = click.prompt("Password", hide_input=True, err=True, default="", show_default=False)
         if typed:
             return os.fsencode(typed)
     raise click.UsageError(
         f"no password: give --password-file FILE, or set {PASSWORD_VARIABLE}, or run on a terminal"
     )
+
+
+def _has_terminal() -> bool:
+    """Whether there is a terminal to ask on.  getpass asks on the controlling terminal, not
+    on stdin, so a message piped in does not stop it, as with ssh or sudo."""
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+    except OSError:
+        return False
+    return True
 
 
 def _security(tls: bool, starttls: bool, port: int) -> Security:

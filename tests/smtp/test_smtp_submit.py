@@ -11,6 +11,7 @@ import shutil
 import ssl
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,7 @@ def submit(
         text=True,
         timeout=30,
         check=False,
+        start_new_session=True,  # no controlling terminal to be asked for a password on
     )  # fmt: skip
 
 
@@ -228,7 +230,7 @@ def test_an_empty_password_is_refused_before_connecting(
 
 
 def test_no_password_anywhere_is_one_line_and_exit_2(starttls_server: Submission) -> None:
-    done = submit(starttls_server, password=None)  # stdin is a pipe: no terminal to ask on
+    done = submit(starttls_server, password=None)
     assert done.returncode == 2
     assert done.stderr.startswith("elsinore: error: no password: give --password-file FILE")
     assert done.stderr.count("\n") == 1
@@ -280,29 +282,47 @@ def test_json_of_a_failed_login_says_so_and_exits_1(
     assert "authentication failed: 535 5.7.8" in done.stderr
 
 
+def _read_until(controller: int, wanted: bytes, process: subprocess.Popen[bytes]) -> bytes:
+    """What the terminal shows until ``wanted``.  While no process holds the terminal open
+    (between the shell's redirection and getpass opening /dev/tty) Linux answers EIO: wait."""
+    shown = b""
+    deadline = time.monotonic() + 20
+    while wanted not in shown:
+        assert time.monotonic() < deadline, f"not on the terminal: {wanted!r} in {shown!r}"
+        assert process.poll() is None, f"exited {process.returncode} before {wanted!r}"
+        if select.select([controller], [], [], 0.1)[0]:
+            try:
+                shown += os.read(controller, 1024)
+            except OSError:
+                time.sleep(0.02)
+    return shown
+
+
 @pytest.mark.skipif(shutil.which("setsid") is None, reason="needs util-linux's setsid")
+@pytest.mark.parametrize("piped", [False, True], ids=["message-file", "message-on-stdin"])
 def test_on_a_terminal_the_password_is_asked_for_without_echo(
-    starttls_server: Submission, ca_file: Path, tmp_path: Path
+    starttls_server: Submission, ca_file: Path, tmp_path: Path, piped: bool
 ) -> None:
     message = tmp_path / "message.eml"
     message.write_bytes(MESSAGE)
     controller, terminal = pty.openpty()
     environment = {k: v for k, v in os.environ.items() if k != "ELSINORE_PASSWORD"}
+    command = [*ELSINORE, "submit", "--server", f"{HOST}:{starttls_server.port}",
+               "--user", USER, "--ca", str(ca_file), "--sender", "hamlet@castle.test",
+               "-r", "ophelia@bigmail.test"]  # fmt: skip
+    if piped:  # stdin is the message; the terminal is still there to ask on, as for ssh
+        command = ["sh", "-c", 'exec "$@" - < "$0"', str(message), *command]
+    else:
+        command = [*command, str(message)]
     # util-linux's setsid makes the terminal the child's controlling one, where getpass asks
     # (preexec_fn could do it too, but not safely beside the server's thread).
     process = subprocess.Popen(
-        ["setsid", "--ctty", "--wait", *ELSINORE, "submit",
-         "--server", f"{HOST}:{starttls_server.port}", "--user", USER, "--ca", str(ca_file),
-         "--sender", "hamlet@castle.test", "-r", "ophelia@bigmail.test", str(message)],
+        ["setsid", "--ctty", "--wait", *command],
         stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment,
     )  # fmt: skip
     os.close(terminal)
     try:
-        shown = b""
-        while b"Password:" not in shown:
-            ready, _, _ = select.select([controller], [], [], 20)
-            assert ready, f"no prompt on the terminal: {shown!r}"
-            shown += os.read(controller, 1024)
+        shown = _read_until(controller, b"Password:", process)
         os.write(controller, PASSWORD.encode() + b"\n")
         _, err = process.communicate(timeout=30)
         while select.select([controller], [], [], 0.2)[0]:
