@@ -39,7 +39,7 @@ from stack.smtp.spool import State
 from stack.smtp.tls import LocalAuthority, client_context
 from stack.spam.counts import Training
 from stack.spam.filter import learn
-from stack.spam.stores import SqliteStore, open_store
+from stack.spam.stores import SqliteStore, StoreError, open_store
 from stack.spam.stores.sqlite import apply_by_replacing
 
 pytestmark = pytest.mark.timeout(120)
@@ -371,6 +371,17 @@ def test_a_filter_in_use_keeps_its_counts_when_the_database_is_replaced(tmp_path
     assert in_flight.classify(spam(7)).verdict.value == "yes"
     assert database.filter is not None
     assert database.filter.classify(spam(7)).verdict.value == "no"
+
+
+def test_a_retraining_that_fails_leaves_the_database_and_no_copy_behind(tmp_path: Path) -> None:
+    path = trained(tmp_path / "words.db", [spam(n) for n in range(6)], [ham(n) for n in range(6)])
+    before = (path.read_bytes(), path.stat().st_ino)
+    impossible = Training()
+    learn(impossible, [STRANGER], spam=True, forget=True)  # never trained: a count below 0
+    with pytest.raises(StoreError, match="negative"):
+        apply_by_replacing(path, impossible)
+    assert (path.read_bytes(), path.stat().st_ino) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["words.db"]
 
 
 def test_reading_the_database_does_not_make_it_look_changed(tmp_path: Path) -> None:
