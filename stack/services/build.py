@@ -28,11 +28,13 @@ from stack.relay.aliases import Watcher
 from stack.relay.srs import Srs, SrsError
 from stack.services.base import Closer, DnsService, Service, SmtpService, smtp_service
 from stack.services.relay import Routing, Sealer, relay_outbound
+from stack.services.spamfilter import Labelling, WordDatabase
 from stack.services.verifier import Recipients, Verification
 from stack.smtp.client import Outbound
 from stack.smtp.policy import Reply
 from stack.smtp.server import Inbound, InboundConfig, Transform, stamp_received
 from stack.smtp.tls import client_context, server_context
+from stack.spam.stores import REDIS_SCHEMES
 
 #: Poll the users folder at most this often (seconds): a new user works within it.
 USERS_POLL = 1.0
@@ -193,7 +195,12 @@ def build_verifier(config: StackConfig) -> Service:
 
 def build_spamfilter(config: StackConfig) -> Service:
     service = config.service("spamfilter")
-    return _hop(config, service, ())
+    table = service.table
+    location = table.string("database", "spam.db")
+    if not location.startswith(REDIS_SCHEMES):
+        location = str(table.path_value("database"))
+    database = WordDatabase(location)
+    return _hop(config, service, (Labelling(database),), closers=[database.close])
 
 
 def build_relay(config: StackConfig) -> Service:
