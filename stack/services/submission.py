@@ -19,9 +19,10 @@ Its parts, each built from explicit arguments (the service runner reads them fro
 What it adds to the hop:
 
 - **AUTH PLAIN and LOGIN** (RFC 4616, RFC 4954), offered in EHLO only once the connection is
-  encrypted; sent anyway before, AUTH is refused with aiosmtpd's
-  ``538 5.7.11 Encryption required for requested authentication mechanism`` (RFC 4954 6).
-  MAIL, RCPT and DATA before a login get ``530 5.7.0 Authentication required``.
+  encrypted; sent anyway before, AUTH is refused with aiosmtpd's words,
+  ``538 5.7.11 Encryption required for requested authentication mechanism`` (RFC 4954 6),
+  and MAIL before a login with ``530 5.7.0 Authentication required`` (RCPT and DATA need a
+  MAIL first).  The handler enforces both, not aiosmtpd (see :data:`SESSION_OPTIONS`).
   aiosmtpd decodes the mechanisms (base64, the PLAIN triple, LOGIN's two challenges, the
   ``*`` that cancels) through :data:`SESSION_OPTIONS`'s authenticator, which only hands the
   name and password on; :class:`SubmissionInbound`'s own ``auth_PLAIN`` and ``auth_LOGIN``
@@ -99,7 +100,8 @@ ENCRYPTION_REQUIRED = Reply(
     538, "5.7.11", "Encryption required for requested authentication mechanism"
 )
 #: An address whose failed logins reached the limit: RFC 4954 names no code for it; 421 closes
-#: the connection (each new attempt costs the client a TLS handshake), 4.7.0 as Postfix says.
+#: the connection (each new attempt costs the client a TLS handshake); 4.7.0, a security
+#: matter, temporary (RFC 3463).
 TOO_MANY_FAILURES = Reply(421, "4.7.0", "Too many failed logins from your address; try later")
 
 
