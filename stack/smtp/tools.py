@@ -458,6 +458,8 @@ def send(
 #: Where a password comes from when there is no ``--password-file``.  Not an option: the
 #: command line of a process is anybody's to read (``ps``), its environment only its owner's.
 PASSWORD_VARIABLE = "ELSINORE_PASSWORD"
+#: The longest password read from a file; ``elsinore user`` stores none longer.
+MAX_PASSWORD_BYTES = 1024
 #: RFC 8314's implicit-TLS submission port, and RFC 6409's.
 SUBMISSIONS_PORT = 465
 SUBMISSION_PORT = 587
@@ -528,10 +530,16 @@ def read_password(password_file: Path | None) -> bytes:
     none of them gives one."""
     if password_file is not None:
         try:
-            first = password_file.read_bytes().split(b"\n", 1)[0].removesuffix(b"\r")
+            with password_file.open("rb") as source:  # one line: a FIFO or /dev/zero ends too
+                line = source.readline(MAX_PASSWORD_BYTES + 2)
         except OSError as exc:
             reason = (exc.strerror or str(exc)).lower()
             raise click.UsageError(f"cannot read {password_file}: {reason}") from None
+        first = line.removesuffix(b"\n").removesuffix(b"\r")
+        if len(first) > MAX_PASSWORD_BYTES:
+            raise click.UsageError(
+                f"the first line of {password_file} is longer than {MAX_PASSWORD_BYTES} bytes"
+            )
         if not first:
             raise click.UsageError(f"the password file {password_file} has an empty first line")
         return first

@@ -215,7 +215,13 @@ def test_the_password_file_gives_its_first_line_without_the_line_end(
 
 @pytest.mark.parametrize(
     ("content", "reason"),
-    [(b"", "has an empty first line"), (b"\nsecret\n", "has an empty first line")],
+    [
+        (b"", "has an empty first line"),
+        (b"\nsecret\n", "has an empty first line"),
+        (b"x" * 1025 + b"\n", "is longer than 1024 bytes"),
+        (b"x" * 10_000_000, "is longer than 1024 bytes"),
+    ],
+    ids=["empty", "empty-first-line", "long-line", "ten-megabytes-no-line-end"],
 )
 def test_an_empty_password_is_refused_before_connecting(
     starttls_server: Submission, tmp_path: Path, content: bytes, reason: str
@@ -338,3 +344,17 @@ def test_on_a_terminal_the_password_is_asked_for_without_echo(
     assert PASSWORD.encode() not in shown
     assert starttls_server.authenticator.attempts == [("PLAIN", USER.encode(), PASSWORD.encode())]
     assert [m.data for m in starttls_server.messages] == [MESSAGE]
+
+
+def test_a_server_that_offers_neither_plain_nor_login_gets_no_credential(
+    tls: ssl.SSLContext, ca_file: Path
+) -> None:
+    for server in _serving(Submission(tls_context=tls, auth_exclude_mechanism=["PLAIN", "LOGIN"])):
+        done = submit(server, "--ca", str(ca_file))
+        assert done.returncode == 1
+        assert done.stderr == (
+            "elsinore: error: submit: refused to log in: the server offers neither AUTH PLAIN"
+            " nor LOGIN (no AUTH at all)\n"
+        )
+        assert server.auth_commands == []
+        assert server.messages == []
