@@ -11,6 +11,7 @@ new look at the database is caused by moving it, never by sleeping; every wait i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -20,12 +21,16 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from hop_testbed import HOST, InProcessHop, wait_until
+from hypothesis import given, settings
 from smtp_peers import Peer, Received, free_port
 
+from harness.strategies import wire_messages
+from harness.strategies.mime import Entity
 from stack.mime.compose import assemble, body_part, complete_header
 from stack.mime.decode import decode_field
 from stack.mime.encode import encode
@@ -33,8 +38,8 @@ from stack.mime.fields import DateTime
 from stack.mime.lossless import parse
 from stack.mime.model import Header
 from stack.services.spamfilter import Labelling, WordDatabase
-from stack.smtp.received import previous_queue_id
-from stack.smtp.server import InboundConfig, stamp_received
+from stack.smtp.received import Arrival, previous_queue_id
+from stack.smtp.server import InboundConfig, Transaction, stamp_received
 from stack.smtp.spool import State
 from stack.smtp.tls import LocalAuthority, client_context
 from stack.spam.counts import Training
@@ -334,6 +339,36 @@ def test_a_file_that_is_not_a_database_at_all_labels_unknown(
     os.replace(good, path)
     hop.later()
     assert labels(hop.send(ham(8)))[0] == "no"
+
+
+# -- the transform, without the hop -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def words_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("words")
+    return trained(folder / "words.db", [spam(n) for n in range(6)], [ham(n) for n in range(6)])
+
+
+def _arrival() -> Arrival:
+    return Arrival(
+        helo="mx.castle.test", address=HOST, rdns=None, hostname=HOSTNAME,
+        queue_id="0661C30BA2BDA3FF", recipients=("alice@castle.test",),
+        date=datetime(2026, 12, 3, 12, 0, tzinfo=UTC),
+    )  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None)
+@given(entity=wire_messages())
+def test_any_message_of_the_grammar_gets_two_lines_and_keeps_every_byte(
+    words_db: Path, entity: Entity
+) -> None:
+    labelling = Labelling(WordDatabase(words_db))
+    transaction = Transaction("horatio@wittenberg.test", ("alice@castle.test",), _arrival())
+    labelled = asyncio.run(labelling(parse(entity.data), transaction))
+    verdict, _, rest = labels(Received("", [], bytes(labelled), tls=False))
+    assert verdict in ("yes", "no", "unknown")
+    assert rest == entity.data, f"bytes changed below the fields: {entity.data!r}"
 
 
 # -- the database, without the hop ------------------------------------------------------------
