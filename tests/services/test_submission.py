@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 
 import aiosmtplib
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stack.auth.passwords import Cost, Passwords, scrypt
 from stack.mime.lossless import parse
@@ -481,6 +483,31 @@ def test_each_login_event_is_one_escaped_log_line(
     ]
 
 
+def test_plain_and_login_take_their_credentials_after_a_challenge(
+    tmp_path: Path, authority: LocalAuthority, users: Users
+) -> None:
+    """RFC 4954 4: without an initial response, PLAIN's comes after an empty ``334 ``
+    challenge, LOGIN's name and password after one challenge each."""
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    async def body() -> None:
+        async with submission(tmp_path, authority, users.logins()) as running:
+            for exchange in (
+                [("AUTH PLAIN", "334 \r\n"), (plain("alice", "wonderland"), "235 2.7.0")],
+                [("AUTH LOGIN", "334 "), (b64("alice"), "334 "), (b64("wonderland"), "235 2.7.0")],
+            ):
+                raw = await RawSession.open(running.tls_port, running.context)
+                await raw.send("EHLO client.test")
+                for line, expected in exchange:
+                    reply = await raw.send(line)
+                    assert reply.startswith(expected), (line, reply)
+                raw.close()
+
+    run(body())
+
+
 def test_a_cancelled_auth_gets_one_reply(
     tmp_path: Path, authority: LocalAuthority, users: Users
 ) -> None:
@@ -693,6 +720,30 @@ def test_throttle_forgets_old_entries_and_stays_within_capacity() -> None:
     clock.now += 60
     assert not throttle.refused("10.0.3.231")
     assert len(throttle) == 0
+
+
+@given(
+    st.lists(
+        st.tuples(st.floats(0, 40), st.sampled_from(["a", "b", "c"]), st.booleans()),
+        max_size=60,
+    )
+)
+def test_throttle_agrees_with_counting_every_failure_in_the_window(
+    steps: list[tuple[float, str, bool]],
+) -> None:
+    """The throttle keeps a few times per client and forgets; the model keeps every failure
+    for ever.  They agree on every answer."""
+    clock = Clock()
+    throttle = Throttle(failures=3, window=60.0, clock=clock)
+    model: dict[str, list[float]] = {}
+    for elapsed, client, fails in steps:
+        clock.now += elapsed
+        if fails:
+            throttle.failed(client)
+            model.setdefault(client, []).append(clock.now)
+        recent = [at for at in model.get(client, []) if at > clock.now - 60.0]
+        assert throttle.refused(client) == (len(recent) >= 3)
+    assert len(throttle) <= 3
 
 
 def test_throttle_counts_an_ipv6_client_by_its_slash_64() -> None:
