@@ -137,6 +137,7 @@ RECIPIENT_OK = Reply(250, "2.1.5", "Recipient OK")
 TOO_MANY_RECIPIENTS = Reply(452, "4.5.3", "Too many recipients")
 MESSAGE_TOO_BIG = Reply(552, "5.3.4", "Message size exceeds the fixed maximum message size")
 SPOOL_TROUBLE = Reply(451, "4.3.0", "Temporary failure writing the queue; try again later")
+ACCESS_DENIED = Reply(554, "5.7.1", "Access denied: this hop takes mail from its upstream only")
 NO_RECIPIENTS = Reply(554, "5.5.1", "No valid recipients")
 SHUTTING_DOWN = Reply(421, "4.3.2", "Service shutting down; try again later")
 
@@ -478,6 +479,7 @@ class DataReader:
 
 
 __all__ = [
+    "ACCESS_DENIED",
     "DATA_TRANSITIONS",
     "DEFAULT_ENHANCED",
     "LOG_LIMIT",

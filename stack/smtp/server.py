@@ -52,6 +52,7 @@ from stack.errors import ListenError
 from stack.mime.lossless import Message, parse
 from stack.mime.safe import safe_text
 from stack.smtp.policy import (
+    ACCESS_DENIED,
     LOG_LIMIT,
     NO_RECIPIENTS,
     SHUTTING_DOWN,
@@ -130,6 +131,8 @@ class InboundConfig:
     take the address, else the reply that refuses it (the MX's is
     :func:`stack.smtp.recipients.recipient_policy`).  ``session_options`` go to each
     aiosmtpd session as they are (submission's ``authenticator`` and ``auth_require_tls``).
+    ``clients``, when given, are the only addresses whose mail the hop takes: an internal
+    hop (the signer signs whatever reaches it) takes mail from its upstream services only.
     """
 
     hostname: str
@@ -139,6 +142,7 @@ class InboundConfig:
     timeout: float = 300.0
     recipients: Callable[[str], Reply | None] | None = None
     session_options: Mapping[str, Any] = field(default_factory=dict)
+    clients: frozenset[str] | None = None
 
 
 def _tls_info(transport: asyncio.BaseTransport | None) -> TlsInfo | None:
@@ -172,6 +176,10 @@ async def confirmed_reverse_name(resolver: Resolver, address: str) -> str | None
     except (ResolveError, dns.exception.DNSException, ValueError):
         return None
     return None
+
+
+def _peer_address(session: Session) -> str:
+    return str(session.peer[0]) if isinstance(session.peer, tuple) else "unknown"
 
 
 def _sender(envelope: Envelope) -> str:
@@ -236,6 +244,10 @@ class Inbound:
     ) -> str:
         if self.stopping:
             return str(SHUTTING_DOWN)
+        clients = self.config.clients
+        if clients is not None and _peer_address(session) not in clients:
+            log.warning("refused mail from %s: not an upstream of this hop", _peer_address(session))
+            return str(ACCESS_DENIED)
         sender = "" if address == "<>" else address
         refusal = check_address(sender, self.config.limits, sender=True)
         if refusal is not None:
@@ -262,8 +274,7 @@ class Inbound:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         received = envelope.original_content or b""
         now = self.clock()
-        peer = session.peer if isinstance(session.peer, tuple) else ("unknown", 0)
-        address = str(peer[0])
+        address = _peer_address(session)
         rdns = None
         if self.resolver is not None:
             rdns = await confirmed_reverse_name(self.resolver, address)

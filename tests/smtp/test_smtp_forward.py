@@ -191,3 +191,25 @@ def test_a_rerouted_envelope_is_what_the_first_attempt_delivers(tmp_path: Path, 
         ["o@bigmail.test"],
     )
     assert states == {"o@bigmail.test": State.DELIVERED}
+
+
+def test_a_hop_with_clients_takes_mail_from_those_addresses_only(
+    tmp_path: Path, peer: Peer
+) -> None:
+    # The signer signs whatever reaches it: it takes mail from submission's address only.
+    config = InboundConfig(hostname="hop.castle.test", clients=frozenset({"127.0.0.2"}))
+    running = InProcessHop(tmp_path, peer.port, config=config)
+
+    def mail_from(source: str) -> bytes:
+        with socket.create_connection((HOST, running.port), 10, (source, 0)) as sock:
+            file = sock.makefile("rb")
+            file.readline()
+            sock.sendall(b"HELO client.test\r\nMAIL FROM:<a@castle.test>\r\n")
+            file.readline()
+            return file.readline()
+
+    try:
+        assert mail_from("127.0.0.1").startswith(b"554 5.7.1 Access denied")
+        assert mail_from("127.0.0.2").startswith(b"250 2.1.0")
+    finally:
+        running.close()
