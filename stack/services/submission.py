@@ -73,7 +73,7 @@ import collections
 import ipaddress
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
@@ -88,7 +88,7 @@ from stack.mime.safe import safe_text
 from stack.relay.aliases import SUFFIX, AliasError, Record, Watcher, read_record, write_record
 from stack.smtp.policy import LOG_LIMIT, Reply, check_address
 from stack.smtp.recipients import NotOurDomainError, our_domain
-from stack.smtp.server import Inbound, InboundConfig, StrictSMTP
+from stack.smtp.server import Inbound, InboundConfig
 from stack.smtp.spool import AsyncSpool, Queued
 
 log = logging.getLogger("elsinore.services.submission")
@@ -327,27 +327,6 @@ def _client(session: Session) -> str:
     return str(peer[0]) if isinstance(peer, tuple) else "unknown"
 
 
-async def _decode(
-    server: SMTP, mechanism: Callable[[Any, list[str]], Awaitable[AuthResult]], args: list[str]
-) -> AuthResult:
-    """aiosmtpd's own ``auth_PLAIN`` or ``auth_LOGIN`` of ``server``: the exchange, decoded.
-
-    aiosmtpd writes its ``334`` challenges as bytes, which the hop's
-    :meth:`~stack.smtp.server.StrictSMTP.push` cannot take (it adds enhanced codes to text);
-    a challenge has none to add, and every reply aiosmtpd's decoding writes carries its own,
-    so the hop's rewriting is off for the exchange.  Once ``push`` passes bytes through,
-    this is ``await mechanism(None, args)``.
-    """
-    if not isinstance(server, StrictSMTP):
-        return await mechanism(None, args)
-    before = server._plain_replies
-    server._plain_replies = True
-    try:
-        return await mechanism(None, args)
-    finally:
-        server._plain_replies = before
-
-
 def _encrypted(server: SMTP) -> bool:
     # The transport after STARTTLS, or the whole connection's on 465.
     transport = server.transport
@@ -418,10 +397,10 @@ class SubmissionInbound(Inbound):
         return None
 
     async def auth_PLAIN(self, server: SMTP, args: list[str]) -> AuthResult:
-        return await self._login(server, "PLAIN", await _decode(server, server.auth_PLAIN, args))
+        return await self._login(server, "PLAIN", await server.auth_PLAIN(None, args))
 
     async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
-        return await self._login(server, "LOGIN", await _decode(server, server.auth_LOGIN, args))
+        return await self._login(server, "LOGIN", await server.auth_LOGIN(None, args))
 
     async def _login(self, server: SMTP, mechanism: str, decoded: AuthResult) -> AuthResult:
         credentials = decoded.auth_data

@@ -38,7 +38,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, Self
+from typing import Any, AnyStr, Protocol, Self
 
 import dns.exception
 import dns.rdatatype
@@ -416,11 +416,13 @@ class StrictSMTP(SMTP):
         # soon as the transport has sent the reply.
         await asyncio.get_running_loop().create_future()
 
-    async def push(self, status: str) -> None:  # type: ignore[override]
-        if self._greeted and not self._plain_replies:
-            status = with_enhanced(status)
-        self._greeted = True  # the first reply is the greeting, which has no enhanced code
-        await super().push(status)
+    async def push(self, status: AnyStr) -> None:
+        self._greeted, greeted = True, self._greeted  # the greeting has no enhanced code
+        # aiosmtpd writes AUTH's 334 challenges as bytes: they carry no enhanced code.
+        if isinstance(status, str) and greeted and not self._plain_replies:
+            await super().push(with_enhanced(status))
+        else:
+            await super().push(status)
 
     def _set_post_data_state(self) -> None:
         super()._set_post_data_state()  # type: ignore[no-untyped-call]
