@@ -124,7 +124,7 @@ def smtp_service(
     listen: Sequence[Endpoint] = (),
     listen_tls: Sequence[Endpoint] = (),
     tls_context: ssl.SSLContext | None = None,
-    handler_class: type[Inbound] = Inbound,
+    handler_class: Callable[..., Inbound] = Inbound,
     reverse_resolver: Resolver | None = None,
     retry: RetryPolicy | None = None,
     starters: Sequence[Starter] = (),

@@ -11,12 +11,14 @@ value's type; :func:`stack.config.load` has refused unknown keys already.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
+import dns.name
+
 from stack.auth.errors import SigningKeyError
-from stack.auth.keys import SigningKey
-from stack.auth.keys import load as load_signing_key
-from stack.config import SMTP_PORT, ServiceConfig, StackConfig
+from stack.auth.keys import read_seed
+from stack.config import SMTP_PORT, ConfigError, ServiceConfig, StackConfig
 from stack.dns.addresses import Endpoint
 from stack.dns.blocking import BlockingResolver
 from stack.dns.keys import load_keys
@@ -26,15 +28,25 @@ from stack.dns.service import ResolverService
 from stack.dns.zones import ZoneDirectory
 from stack.relay.aliases import Watcher
 from stack.relay.srs import Srs, SrsError
-from stack.services.base import Closer, DnsService, Service, SmtpService, smtp_service
+from stack.services.base import Closer, DnsService, Service, SmtpService, Starter, smtp_service
 from stack.services.relay import Routing, Sealer, relay_outbound
+from stack.services.signer import DkimSigning, KeyPublisher, SigningKeys, signing_keys
 from stack.services.spamfilter import Labelling, WordDatabase
+from stack.services.submission import SESSION_OPTIONS, Logins, SubmissionInbound, Throttle
 from stack.services.verifier import Recipients, Verification
 from stack.smtp.client import Outbound
 from stack.smtp.policy import Reply
 from stack.smtp.server import Inbound, InboundConfig, Transform, stamp_received
 from stack.smtp.tls import client_context, server_context
 from stack.spam.stores import REDIS_SCHEMES
+
+#: The internal hops take mail from their upstream services only: the signer signs whatever
+#: reaches it, and the relay forwards anywhere.  The MX and submission take it from anyone.
+UPSTREAMS = {
+    "signer": ("submission",),
+    "spamfilter": ("verifier",),
+    "relay": ("signer", "spamfilter"),
+}
 
 #: Poll the users folder at most this often (seconds): a new user works within it.
 USERS_POLL = 1.0
@@ -62,7 +74,8 @@ def _hop(
     outbound: Outbound | None = None,
     recipients: Callable[[str], Reply | None] | None = None,
     session_options: dict[str, object] | None = None,
-    handler_class: type[Inbound] = Inbound,
+    handler_class: Callable[..., Inbound] = Inbound,
+    starters: Sequence[Starter] = (),
     closers: Sequence[Closer] = (),
 ) -> SmtpService:
     cert, key = config.certificate(service.name)
@@ -76,11 +89,15 @@ def _hop(
             tls_context=client_context(config.ca_certificate),
             source_address=service.endpoints()[0].host,
         )
+    upstream = UPSTREAMS.get(service.name)
     inbound = InboundConfig(
         hostname=service.hostname,
         transforms=(stamp_received, *transforms),
         recipients=recipients,
         session_options=dict(session_options or {}),
+        clients=None
+        if upstream is None
+        else frozenset(e.host for name in upstream for e in config.service(name).endpoints()),
     )
     return smtp_service(
         service.name,
@@ -92,22 +109,25 @@ def _hop(
         tls_context=server_context(cert, key),
         handler_class=handler_class,
         reverse_resolver=stack_resolver(config),
+        starters=starters,
         closers=closers,
     )
 
 
-def signing_keys(config: StackConfig) -> dict[str, SigningKey]:
-    """The signer's two keys, ``rsa`` and ``ed25519``, from their files (the seal uses the
-    RSA one too)."""
+def stack_signing_keys(config: StackConfig) -> SigningKeys:
+    """The signer's two keys, from ``key_seed`` or from their files (the relay's ARC seal
+    uses the RSA one too)."""
     table = config.service("signer").table
-    keys = {}
-    for algorithm in ("rsa", "ed25519"):
-        path = table.path_value(f"{algorithm}_key")
-        try:
-            keys[algorithm] = load_signing_key(path)
-        except SigningKeyError as exc:
-            raise table.error(f"{algorithm}_key", str(exc)) from None
-    return keys
+    try:
+        if table.has("key_seed"):
+            if table.has("rsa_key") or table.has("ed25519_key"):
+                raise table.error("key_seed", "give key_seed or the key files, not both")
+            return signing_keys(seed=read_seed(table.string("key_seed"), "key_seed"))
+        return signing_keys(
+            rsa_key=table.path_value("rsa_key"), ed25519_key=table.path_value("ed25519_key")
+        )
+    except SigningKeyError as exc:
+        raise ConfigError(config.path, "signer", str(exc)) from None
 
 
 # -- DNS -------------------------------------------------------------------------------------
@@ -138,12 +158,35 @@ def build_resolver(config: StackConfig) -> Service:
 
 def build_submission(config: StackConfig) -> Service:
     service = config.service("submission")
-    return _hop(config, service, ())
+    table = service.table
+    logins = Logins(users_watcher(config), reload_interval=USERS_POLL)
+    throttle = Throttle(
+        failures=table.integer("throttle_failures", 5, minimum=1),
+        window=float(table.integer("throttle_window", 600, minimum=1)),
+    )
+    return _hop(
+        config,
+        service,
+        (),
+        session_options=dict(SESSION_OPTIONS),
+        handler_class=functools.partial(SubmissionInbound, logins=logins, throttle=throttle),
+    )
 
 
 def build_signer(config: StackConfig) -> Service:
     service = config.service("signer")
-    return _hop(config, service, ())
+    table = service.table
+    selectors = stack_signing_keys(config).selectors(
+        table.string("rsa_selector"), table.string("ed25519_selector")
+    )
+    dns_table = config.service("dns").table
+    keyring = load_keys(dns_table.path_value("keys", "keys/tsig.keys"))
+    name = table.string("tsig_key")
+    tsig_key = keyring.get(dns.name.from_text(name))
+    if tsig_key is None:
+        raise table.error("tsig_key", f"no key {name} in the dns keys file")
+    publisher = KeyPublisher(config.service("dns").listen[0], tsig_key, [config.domain], selectors)
+    return _hop(config, service, (DkimSigning([config.domain], selectors),), starters=[publisher])
 
 
 def resolver_lookup(config: StackConfig) -> BlockingResolver:
@@ -221,7 +264,7 @@ def build_relay(config: StackConfig) -> Service:
         sealer = Sealer(
             config.domain,
             signer.string("rsa_selector"),
-            signing_keys(config)["rsa"],
+            stack_signing_keys(config).rsa,
             authserv_id=authserv_id(config),
         )
     routing = Routing(users_watcher(config), srs_of(config), sealer=sealer)

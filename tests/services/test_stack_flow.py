@@ -10,6 +10,7 @@ so SPF sees the address the outside domain publishes, or another.
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.utils
 import os
 import re
@@ -328,7 +329,7 @@ def test_a_bounce_from_the_target_comes_back_to_the_original_sender(world: World
     asyncio.run(_send(world, "verifier", "", [forwarded.sender], bounce, source=world.outside_mta))
     returned = world.wait_for_sink(before + 2)[before + 1]
     assert returned.recipients == ["carol@outside.test"]
-    assert returned.sender == ""
+    assert returned.sender == "<>"  # aiosmtpd writes the null reverse-path so
 
 
 def test_a_spoofed_sender_is_refused_by_dmarc(world: World) -> None:
@@ -405,6 +406,21 @@ def test_sending_as_someone_else_is_refused(world: World) -> None:
     assert "5.7.1" in refused.value.message
 
 
+@pytest.mark.parametrize("service", ["signer", "spamfilter", "relay"])
+def test_the_internal_hops_take_mail_from_their_upstream_only(world: World, service: str) -> None:
+    endpoint = world.address(service)
+    with socket.create_connection(
+        (endpoint.host, endpoint.port), 10, (world.outside_mta, 0)
+    ) as conn:
+        conn.settimeout(10)
+        assert conn.recv(512).startswith(b"220")
+        conn.sendall(b"HELO client.test\r\nMAIL FROM:<carol@outside.test>\r\n")
+        replies = b""
+        while replies.count(b"\r\n") < 2:
+            replies += conn.recv(4096)
+        assert replies.split(b"\r\n")[1].startswith(b"554 5.7.1"), replies
+
+
 def test_auth_is_not_offered_before_tls(world: World) -> None:
     endpoint = world.address("submission")
     with socket.create_connection((endpoint.host, endpoint.port), 10) as conn:
@@ -434,17 +450,30 @@ def test_no_bare_line_end_ends_the_data_of_any_service(
     world: World, service: str, ending: bytes
 ) -> None:
     endpoint = world.address(service)
-    with socket.create_connection((endpoint.host, endpoint.port), 10) as conn:
-        conn.settimeout(10)
+    # The internal hops take mail from their upstream only: come from there.
+    upstream = {"signer": "submission", "spamfilter": "verifier", "relay": "spamfilter"}
+    source = world.address(upstream[service]).host if service in upstream else None
+    with socket.create_connection(
+        (endpoint.host, endpoint.port), 10, None if source is None else (source, 0)
+    ) as raw:
+        raw.settimeout(10)
+        conn = raw
         assert conn.recv(512).startswith(b"220")
         conn.sendall(b"EHLO client.test\r\n")
         _read_reply(conn)
+        sender, recipient = b"<>", b"postmaster@castle.test"
         if service == "submission":
-            # Without AUTH, submission refuses the transaction before any data.
-            conn.sendall(b"MAIL FROM:<carol@outside.test>\r\n")
-            assert _read_reply(conn)[:1] == b"5"
-            return
-        conn.sendall(b"MAIL FROM:<>\r\nRCPT TO:<postmaster@castle.test>\r\nDATA\r\n")
+            conn.sendall(b"STARTTLS\r\n")
+            assert _read_reply(conn).startswith(b"220")
+            context = client_context(world.directory / "tls" / "ca.crt")
+            conn = context.wrap_socket(raw, server_hostname=endpoint.host)
+            conn.sendall(b"EHLO client.test\r\n")
+            _read_reply(conn)
+            token = base64.b64encode(f"\0alice\0{PASSWORD}".encode())
+            conn.sendall(b"AUTH PLAIN " + token + b"\r\n")
+            assert _read_reply(conn).startswith(b"235")
+            sender, recipient = b"<alice@castle.test>", b"bob@outpost.test"
+        conn.sendall(b"MAIL FROM:" + sender + b"\r\nRCPT TO:<" + recipient + b">\r\nDATA\r\n")
         replies = b""
         while replies.count(b"\r\n") < 3:
             replies += conn.recv(4096)
