@@ -24,6 +24,7 @@ from typing import BinaryIO
 import click
 
 from stack.auth.passwords import hash_password
+from stack.config import config_path, load
 from stack.relay.aliases import (
     SUFFIX,
     AliasError,
@@ -41,8 +42,11 @@ MAX_PASSWORD_BYTES = 1024
 
 
 def users_folder(stack_dir: Path) -> Path:
-    """Where the stack in ``stack_dir`` keeps its users: ``DIR/users``, as ``elsinore stack
-    init`` makes it.  The one place that knows; nothing here creates it."""
+    """Where the stack in ``stack_dir`` keeps its users: ``users`` of its ``stack.toml``
+    (``DIR/users`` as ``elsinore stack init`` makes it), or ``DIR/users`` when there is no
+    ``stack.toml``.  The one place that knows; nothing here creates it."""
+    if config_path(stack_dir).exists():
+        return load(stack_dir).users
     return stack_dir / "users"
 
 

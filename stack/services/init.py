@@ -5,7 +5,8 @@ What it writes, all under DIR::
     stack.toml              the topology: one table per service (see stack.config)
     zones/DOMAIN.zone       SOA, NS, MX, SPF, DMARC, an A record per service
     zones/REVERSE.zone      PTR records for the addresses used (forward-confirmed)
-    keys/tsig.keys          the signer's TSIG key, in the seed's NAME:SHA256:BASE64 form
+    keys/tsig.keys          the signer's TSIG key, NAME:hmac-sha256:BASE64 (the seed's
+                            NAME:SHA256:BASE64 form is read too)
     keys/dkim-rsa.key/.txt  the DKIM keys (RSA 2048 and Ed25519) and their records
     keys/dkim-ed25519.key/.txt
     keys/srs.secrets        the relay's SRS secret (the first line signs)

@@ -19,6 +19,7 @@ from harness.cli import cli
 from stack.cli import run
 from stack.config import SERVICES, ConfigError, load
 from stack.dns.zones import ZoneDirectory
+from stack.relay.aliases import AliasMap
 from stack.services.init import InitError, plan
 
 #: Unprivileged ports unless the tests run as root (as CI does).
@@ -191,3 +192,20 @@ def test_up_starts_every_service_and_sigterm_stops_them(tmp_path: Path, mode: li
     text = (tmp_path / "up.log").read_text()
     for name in SERVICES:
         assert f"{name}: stopped" in text
+
+
+def test_user_add_writes_where_stack_toml_keeps_the_users(tmp_path: Path) -> None:
+    directory = _init(tmp_path)
+    path = directory / "stack.toml"
+    path.write_text(
+        path.read_text().replace(
+            'domain = "castle.test"', 'domain = "castle.test"\nusers = "people"'
+        )
+    )
+    (directory / "people").mkdir()
+    assert (
+        run(cli(), ["user", "add", str(directory), "alice", "--target", "alice@bigmail.test"]) == 0
+    )
+    aliases = AliasMap.load(directory / "people", "castle.test", postmaster="admin@bigmail.test")
+    record = aliases.lookup("alice")
+    assert record is not None and record.targets == ("alice@bigmail.test",)
