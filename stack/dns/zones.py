@@ -142,9 +142,17 @@ def clone_zone(zone: dns.zone.Zone) -> dns.zone.Zone:
     return zone_from_text(zone_to_text(zone), zone.origin)
 
 
+#: The file name of the root zone: a file named ``.zone`` would be hidden, and ``.`` is not
+#: a file name.  There is no top-level domain ``root`` to mistake it for.
+ROOT_ZONE_STEM = "root"
+
+
 def origin_of(path: Path) -> dns.name.Name:
-    """The zone origin a file name stands for: ``castle.test.zone`` -> ``castle.test.``."""
+    """The zone origin a file name stands for: ``castle.test.zone`` -> ``castle.test.``,
+    and ``root.zone`` -> ``.``, the root zone (as a simulated internet's root server has)."""
     stem = path.name.removesuffix(ZONE_SUFFIX)
+    if stem.rstrip(".") == ROOT_ZONE_STEM:
+        return dns.name.root
     try:
         return dns.name.from_text(stem)
     except dns.exception.DNSException as exc:

@@ -113,3 +113,15 @@ def test_zone_directory_errors_name_the_file(tmp_path: Path) -> None:
     (tmp_path / "castle.test.zone").write_text("@ 300 IN A 127.0.0.1\n")
     with pytest.raises(ZoneFileError, match=r"castle\.test\.zone"):
         ZoneDirectory(tmp_path).load()
+
+
+def test_root_zone_file_is_named_root_zone(tmp_path: Path) -> None:
+    # A simulated internet's root server: `.zone` would be a hidden file, `.` no file at all.
+    (tmp_path / "root.zone").write_text(
+        "$ORIGIN .\n@ 3600 IN SOA ns.root. h.root. 1 3600 600 86400 300\n@ 3600 IN NS ns.root.\n"
+        "castle.test. 3600 IN NS ns.castle.test.\n"
+    )
+    zones = ZoneDirectory(tmp_path).load()
+    [zone] = list(zones)
+    assert zone.origin == dns.name.root
+    assert zones.find(dns.name.from_text("castle.test")) is zone
