@@ -43,7 +43,7 @@ KEYS: Final[Mapping[str, frozenset[str]]] = {
     | {"rsa_selector", "rsa_key", "ed25519_selector", "ed25519_key", "key_seed", "tsig_key"},
     "verifier": _HOP | {"authserv_id"},
     "spamfilter": _HOP | {"database"},
-    "relay": _HOP | {"smarthost", "srs_secrets", "arc"},
+    "relay": _HOP | {"smarthost", "srs_secrets", "arc", "mx_port"},
 }
 
 SMTP_PORT: Final = 25

@@ -254,6 +254,7 @@ def build_relay(config: StackConfig) -> Service:
         service.hostname,
         resolvers=[resolver_endpoint(config)],
         smarthost=None if smarthost is None else (smarthost.host, smarthost.port),
+        port=table.integer("mx_port", SMTP_PORT, minimum=1),
         # From the address our SPF record names, with Postfix's dead-host memory.
         source_address=service.endpoints()[0].host,
         dead_host_seconds=60.0,

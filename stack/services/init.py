@@ -304,8 +304,13 @@ def _config_text(
                 "smarthost": str(smarthost) if smarthost is not None else None,
                 "srs_secrets": "keys/srs.secrets",
                 "arc": True,
+                # Every MX of a world on high ports listens on the same high port.
+                "mx_port": layout.ports["smtp"] if layout.ports["smtp"] != 25 else None,
             },
-            {"smarthost": "Deliver everything here instead of by MX."},
+            {
+                "smarthost": "Deliver everything here instead of by MX.",
+                "mx_port": "The port MX hosts are reached on (25 unless the world runs high).",
+            },
         ),
     ]
     header = (

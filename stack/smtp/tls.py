@@ -87,6 +87,27 @@ class LocalAuthority:
             .sign(self._key, hashes.SHA256())
         )
 
+    @classmethod
+    def load(cls, certificate_file: Path, key_file: Path) -> LocalAuthority:
+        """The CA a stack directory keeps (``tls/ca.crt`` and ``tls/ca.key``), to issue more
+        certificates from it; :class:`TlsConfigError` when the two cannot be read as a pair."""
+        try:
+            certificate = x509.load_pem_x509_certificate(certificate_file.read_bytes())
+            key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+        except (OSError, ValueError, TypeError) as exc:
+            raise TlsConfigError(
+                f"cannot load the CA {certificate_file} with the key {key_file}: {_reason(exc)}"
+            ) from None
+        public = serialization.PublicFormat.SubjectPublicKeyInfo
+        if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key().public_bytes(
+            serialization.Encoding.DER, public
+        ) != certificate.public_key().public_bytes(serialization.Encoding.DER, public):
+            raise TlsConfigError(f"{key_file} is not the key of the CA {certificate_file}")
+        authority = cls.__new__(cls)
+        authority._key = key
+        authority.certificate = certificate
+        return authority
+
     @property
     def certificate_pem(self) -> bytes:
         """The CA's certificate, what a client is given to verify servers with."""

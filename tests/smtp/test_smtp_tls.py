@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from stack.smtp.tls import LocalAuthority, TlsConfigError, client_context, server_context
 
@@ -72,3 +73,16 @@ def test_a_key_that_does_not_match_is_a_typed_error(tmp_path: Path) -> None:
         server_context(cert, other_key)
     with pytest.raises(TlsConfigError, match="cannot load the CA"):
         client_context(tmp_path / "missing.pem")
+
+
+def test_a_stack_directory_ca_is_loaded_and_issues_again(tmp_path: Path) -> None:
+    # The world issues its providers' certificates from our stack's CA: one CA for all.
+    authority = LocalAuthority("castle CA")
+    authority.write(tmp_path / "ca.crt")
+    (tmp_path / "ca.key").write_bytes(authority.key_pem)
+    loaded = LocalAuthority.load(tmp_path / "ca.crt", tmp_path / "ca.key")
+    issued = x509.load_pem_x509_certificate(loaded.issue(["mx.bigmail.test"]).certificate_pem)
+    issued.verify_directly_issued_by(authority.certificate)
+    (tmp_path / "other.key").write_bytes(LocalAuthority().key_pem)
+    with pytest.raises(TlsConfigError, match="is not the key of the CA"):
+        LocalAuthority.load(tmp_path / "ca.crt", tmp_path / "other.key")
