@@ -1,0 +1,1 @@
+"""The simulated internet: hosts on loopback, its DNS hierarchy, the mail providers."""
