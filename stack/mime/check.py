@@ -3,7 +3,10 @@
 1. lossless: ``bytes(parse(b)) == b``;
 2. decode: no exception but :class:`ParseError`, and that one only in strict mode;
 3. round trip: ``decode(encode(decode(b)))`` equals ``decode(b)``, up to the differences
-   :func:`equivalent` allows.
+   :func:`equivalent` allows.  This holds for every input: a field that no conformant
+   writer could write (a word longer than a line of 998 octets, a year before 1900) is read
+   in lenient mode as it was written, with an ``unwritable-field`` defect, and written back
+   unchanged.
 
 Strict mode (``--strict``) holds a message to RFC 5322 and RFC 2045-2049 as a reader must
 apply them.  It accepts everything those say a reader MUST accept, the obsolete syntax of

@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from stack.mime import lossless, rules, transfer
+from stack.mime import folding, lossless, rules, transfer
 from stack.mime.encode import encode_field
 from stack.mime.errors import Defect, EncodeError, ParseError
 from stack.mime.fields import (
@@ -156,14 +156,12 @@ def _decode_value(name: str, text: str, base: int, sink: _Sink) -> FieldValue:
         # Before parsing, so that the value read is the one its written form reads back as.
         text = _without_bare_cr(name, text, base, sink)
     stripped = text.strip(" \t")
-    if kind is Kind.RAW:
-        return stripped
     if kind is Kind.UNSTRUCTURED:
         text = stripped
     # A list in strict mode too: the sink decides which defects (obsolete syntax) it accepts.
     found: list[Defect] = []
     try:
-        value: FieldValue = _DECODERS[kind](text, found)
+        value: FieldValue = stripped if kind is Kind.RAW else _DECODERS[kind](text, found)
     except ParseError as error:
         if sink.strict:
             raise error.within(name, base) from None
@@ -173,10 +171,17 @@ def _decode_value(name: str, text: str, base: int, sink: _Sink) -> FieldValue:
         found = [defect for defect in found if defect.kind != "empty-address-list"]
     for defect in found:
         sink.add(Defect(defect.kind, base + defect.offset, defect.detail, name))
-    if found or (kind is not Kind.UNSTRUCTURED and _UNWRITABLE.search(text)):
+    if (
+        found
+        or (kind is not Kind.UNSTRUCTURED and _UNWRITABLE.search(text))
+        or len(name) + len(text) > folding.PREFERRED
+    ):
         # A value read past defects, or holding bytes that are not text, may be one that no
         # conformant writer can produce (a year before 1900, an empty address list, a control
-        # character in a local-part): such a field is kept as the text it came as.
+        # character in a local-part); so may a long one, with a word no line of 998 octets
+        # holds (a sender's line was that long).  Such a field is kept as the text it came as.
+        # A field that fits on one preferred line cannot be unwritable: no field encoder
+        # writes a word ten times as long as it read it.
         try:
             encode_field(name, value)
         except EncodeError as error:

@@ -1,7 +1,8 @@
 """``encode``: the structured model to canonical wire form.
 
 Canonical means: CRLF line breaks; fields folded by :mod:`stack.mime.folding` (78 characters
-preferred, 998 never exceeded); encoded-words and RFC 2231 parameters only where a value needs
+preferred, 998 never exceeded but by a :class:`~stack.mime.model.Malformed` field, which is
+written back as it was read); encoded-words and RFC 2231 parameters only where a value needs
 them (the field codecs decide); bodies written in the transfer encoding their header declares;
 multipart boundaries that occur in none of the bytes they delimit.  ``encode`` is a pure
 function: the same model always gives the same bytes, so
@@ -10,7 +11,8 @@ function: the same model always gives the same bytes, so
 A model the encoder cannot write faithfully raises :class:`~stack.mime.errors.EncodeError`:
 a CR or LF in a value that has no encoded form (header injection, CVE-2024-6923), a field name
 outside RFC 5322's grammar, a value of the wrong type for its field, text that its declared
-charset cannot represent.
+charset cannot represent, a word (a run without white space) too long for a line of 998
+octets.
 """
 
 from __future__ import annotations
@@ -91,14 +93,14 @@ def encode_field(name: str, value: FieldValue) -> bytes:
     if not Field.valid_name(name):
         raise EncodeError(f"invalid field name {name!r}")
     if isinstance(value, Malformed):
-        text = value.text
-    else:
-        kind = Header(name, value).kind
-        accepts, encoder = _ENCODERS[kind]
-        if not accepts(value):
-            raise EncodeError(f"{name} field expects a {kind.value} value, not {value!r:.80}")
-        text = encoder(value)
-    return fold(name, text).encode("utf-8", "surrogateescape") + CRLF
+        # Kept as it was written, a line its sender made too long included: the decoder keeps
+        # a field this way only when no conformant form of it exists.
+        return fold(name, value.text, limit=None).encode("utf-8", "surrogateescape") + CRLF
+    kind = Header(name, value).kind
+    accepts, encoder = _ENCODERS[kind]
+    if not accepts(value):
+        raise EncodeError(f"{name} field expects a {kind.value} value, not {value!r:.80}")
+    return fold(name, encoder(value)).encode("utf-8", "surrogateescape") + CRLF
 
 
 def _entity(mail: Mail) -> bytes:
