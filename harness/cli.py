@@ -29,6 +29,10 @@ HARNESS_COMMANDS: Mapping[str, LazyCommand] = {
         "harness.conformance:conformance_group",
         "Compare mail parsers with the oracle over corpora: the conformance matrix.",
     ),
+    "loop": LazyCommand(
+        "harness.world.cli:loop",
+        "Run the seed's Gmail loop, and the ways it fails, in a simulated internet.",
+    ),
     "fuzz": LazyCommand(
         "harness.fuzz_cli:fuzz_group",
         "Coverage-guided fuzzing of every parser with atheris (libFuzzer).",
