@@ -5,6 +5,8 @@ Layout of ``fuzz/`` (the same one ClusterFuzzLite builds from, see ``.clusterfuz
     targets/<target>.py      fuzz_one_input(data: bytes) -> None, and an atheris __main__
     corpora/<family>/        committed seeds, shared by the targets of one input family
                              (real mail is added at run time: harness/fuzz_seeds.py)
+    corpora/<family>/campaign/  what the last campaign learned, merged and capped
+                             (harness/fuzz_corpus.py; libFuzzer reads folders recursively)
     dicts/<family>.dict      libFuzzer dictionary of the family's RFC tokens
     crashes/<target>/        findings; each file is a pytest regression test (tests/fuzz/)
     work/<target>/           the growing corpus and the log of the last run (not committed)
@@ -127,6 +129,14 @@ def default_layout() -> Layout:
             f"no fuzz targets in {root} (run from a checkout or set ELSINORE_FUZZ_DIR)"
         )
     return Layout(root)
+
+
+def seed_files(folder: Path) -> list[Path]:
+    """Every seed in ``folder`` and below it (the campaign's inputs are in a subfolder), as
+    libFuzzer reads a corpus folder."""
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.rglob("*") if path.is_file())
 
 
 def regression_inputs(layout: Layout, target: Target) -> list[Path]:
@@ -356,7 +366,7 @@ def export_oss_fuzz(layout: Layout, out: Path) -> list[Path]:
         seeds = layout.seeds(target)
         archive = out / f"{target.name}_seed_corpus.zip"
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
-            for path in sorted(seeds.iterdir()) if seeds.is_dir() else []:
+            for path in seed_files(seeds):
                 bundle.write(path, path.name)
             for path in regression_inputs(layout, target):  # old findings are good seeds
                 bundle.write(path, f"regression-{path.name}")

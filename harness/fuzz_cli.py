@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from harness.fuzz import (
+    KIB,
     TARGETS,
     Layout,
     Result,
@@ -19,8 +20,10 @@ from harness.fuzz import (
     regression_inputs,
     report,
     run_target,
+    seed_files,
     target_named,
 )
+from harness.fuzz_corpus import Cap, Merged, merge_family
 from stack.errors import ElsinoreError
 
 _TIME = click.option(
@@ -43,6 +46,26 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="Print the report a
 _VERBOSE = click.option(
     "-v", "--verbose", is_flag=True, help="Show libFuzzer's output as it runs (on stderr)."
 )
+_MERGE = click.option(
+    "--merge",
+    is_flag=True,
+    help="Afterwards, merge what the run learned into fuzz/corpora (see 'fuzz merge'), "
+    "findings or not.",
+)
+_MAX_FILES = click.option(
+    "--max-files",
+    type=click.IntRange(min=1),
+    default=Cap().files,
+    show_default=True,
+    help="Cap on the files of one family's seed folder, seeds included.",
+)
+_MAX_KIB = click.option(
+    "--max-kib",
+    type=click.IntRange(min=1),
+    default=Cap().bytes // KIB,
+    show_default=True,
+    help="Cap on the KiB of one family's seed folder, seeds included.",
+)
 
 
 @click.group("fuzz")
@@ -59,6 +82,7 @@ def fuzz_group() -> None:
       elsinore fuzz list
       elsinore fuzz run mime_decode --time 60 --jobs 2
       elsinore fuzz all --time 20 --json
+      elsinore fuzz all --time 600 --jobs 2 --merge    # a campaign (tox -e fuzz-campaign)
     """
 
 
@@ -102,7 +126,10 @@ def list_command(as_json: bool) -> None:
 @_JOBS
 @_JSON
 @_VERBOSE
-def run_command(target: str, seconds: int, jobs: int, as_json: bool, verbose: bool) -> None:
+@_MERGE
+def run_command(
+    target: str, seconds: int, jobs: int, as_json: bool, verbose: bool, merge: bool
+) -> None:
     """Fuzz one TARGET for --time seconds and print its executions per second and coverage.
 
     \b
@@ -110,7 +137,10 @@ def run_command(target: str, seconds: int, jobs: int, as_json: bool, verbose: bo
       elsinore fuzz run field_address --time 60 --jobs 2
     """
     layout = default_layout()
-    _finish([_run(layout, target_named(target), seconds, jobs, verbose)], as_json)
+    chosen = target_named(target)
+    results = [_run(layout, chosen, seconds, jobs, verbose)]
+    merged = _merge(layout, [chosen.family], Cap()) if merge else []
+    _finish(results, as_json, merged)
 
 
 @fuzz_group.command("all")
@@ -118,15 +148,50 @@ def run_command(target: str, seconds: int, jobs: int, as_json: bool, verbose: bo
 @_JOBS
 @_JSON
 @_VERBOSE
-def all_command(seconds: int, jobs: int, as_json: bool, verbose: bool) -> None:
+@_MERGE
+def all_command(seconds: int, jobs: int, as_json: bool, verbose: bool, merge: bool) -> None:
     """Fuzz every target, one after the other, for --time seconds each (what tox -e fuzz runs).
 
+    A campaign is the same command for minutes per target, with --merge so that the next
+    runs start from what it learned (tox -e fuzz-campaign: 10 minutes, 2 jobs).
+
     \b
-    Example:
+    Examples:
       FUZZ_SECONDS=20 elsinore fuzz all
+      elsinore fuzz all --time 600 --jobs 2 --merge
     """
     layout = default_layout()
-    _finish([_run(layout, target, seconds, jobs, verbose) for target in TARGETS], as_json)
+    results = [_run(layout, target, seconds, jobs, verbose) for target in TARGETS]
+    merged = _merge(layout, _families(TARGETS), Cap()) if merge else []
+    _finish(results, as_json, merged)
+
+
+@fuzz_group.command("merge")
+@click.argument("names", nargs=-1)
+@_MAX_FILES
+@_MAX_KIB
+@_JSON
+def merge_command(names: tuple[str, ...], max_files: int, max_kib: int, as_json: bool) -> None:
+    """Merge the inputs the last runs found (fuzz/work/) into the committed corpora.
+
+    For each family of the targets NAMES (every family when none is named), libFuzzer's
+    -merge=1 keeps the inputs that add coverage to the family's seeds under each of its
+    targets, smallest first, in fuzz/corpora/FAMILY/campaign/ (replacing what the previous
+    merge kept there), within the cap.  Inputs sharing a run of bytes with real mail are
+    never kept.  Commit the folder to let CI's short runs start from there.
+
+    \b
+    Examples:
+      elsinore fuzz merge
+      elsinore fuzz merge mime_check field_address --max-files 100 --max-kib 128
+    """
+    layout = default_layout()
+    chosen = [target_named(name) for name in names] if names else list(TARGETS)
+    merged = _merge(layout, _families(chosen), Cap(max_files, max_kib * KIB))
+    if as_json:
+        click.echo(json.dumps([m.as_json() for m in merged], indent=2))
+    else:
+        click.echo(merge_report(merged))
 
 
 @fuzz_group.command("export")
@@ -155,11 +220,44 @@ def _to_stderr(line: bytes) -> None:
     sys.stderr.buffer.flush()
 
 
-def _finish(results: list[Result], as_json: bool) -> None:
+def _families(targets: list[Target] | tuple[Target, ...]) -> list[str]:
+    return list(dict.fromkeys(target.family for target in targets))
+
+
+def _merge(layout: Layout, families: list[str], cap: Cap) -> list[Merged]:
+    if importlib.util.find_spec("atheris") is None:
+        raise ElsinoreError("atheris is not installed (pip install -e '.[fuzz]')")
+    merged = []
+    for family in families:
+        click.echo(f"fuzz: merging into corpora/{family} ...", err=True)
+        merged.append(merge_family(layout, family, cap))
+    return merged
+
+
+def merge_report(merged: list[Merged]) -> str:
+    """One line per family: what the merge kept, added and left out."""
+    return "\n".join(
+        f"corpora/{m.family}: {m.kept} campaign inputs kept ({m.added} new) of {m.candidates} "
+        f"offered, {m.dropped} over the cap, {m.real} sharing a run with real mail; "
+        f"{m.files} files, {m.bytes:,} bytes in all"
+        for m in merged
+    )
+
+
+def _finish(results: list[Result], as_json: bool, merged: list[Merged] | None = None) -> None:
+    merged = merged or []
     if as_json:
-        click.echo(json.dumps([r.as_json() for r in results], indent=2))
+        rows = [r.as_json() for r in results]
+        if merged:
+            click.echo(
+                json.dumps({"runs": rows, "merged": [m.as_json() for m in merged]}, indent=2)
+            )
+        else:
+            click.echo(json.dumps(rows, indent=2))
     else:
         click.echo(report(results))
+        if merged:
+            click.echo(merge_report(merged))
     failed = [r.target for r in results if r.status != "ok"]
     if failed:
         raise ElsinoreError(
@@ -168,4 +266,4 @@ def _finish(results: list[Result], as_json: bool) -> None:
 
 
 def _count(folder: Path) -> int:
-    return sum(1 for path in folder.iterdir() if path.is_file()) if folder.is_dir() else 0
+    return len(seed_files(folder))
