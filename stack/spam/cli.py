@@ -25,16 +25,18 @@ from typing import Any
 import click
 
 from stack.mime.sources import Source, count_messages, iter_messages
-from stack.spam.counts import Training
+from stack.spam.counts import Training, WordCounts
 from stack.spam.evaluation import Evaluation
 from stack.spam.filter import (
     CLASSIFIERS,
     DEFAULT_CLASSIFIER,
     ClassifierName,
+    Features,
     SpamFilter,
     classify_many,
     default_jobs,
     learn,
+    learn_regression,
 )
 from stack.spam.mark import mark
 from stack.spam.stores import REDIS_SCHEMES, open_store
@@ -85,7 +87,8 @@ _classifier_option = click.option(
     type=click.Choice(CLASSIFIERS),
     default=DEFAULT_CLASSIFIER,
     show_default=True,
-    help="fisher: Robinson-Fisher chi-square; graham: SpamOracle-compatible.",
+    help="fisher: Robinson-Fisher chi-square; graham: SpamOracle-compatible; lr: on-line "
+    "logistic regression on byte 4-grams of the message's head.",
 )
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 _jobs_option = click.option(
@@ -107,6 +110,14 @@ def _tracked(paths: Sequence[str], description: str) -> Iterator[Source]:
     from stack.progress import track  # noqa: PLC0415
 
     return track(iter_messages(paths), total=count_messages(paths), description=description)
+
+
+def _current_counts(db_path: str) -> WordCounts:
+    """The counts at ``db_path``, or none at all when there is no database yet."""
+    if not Path(db_path).exists():
+        return WordCounts()
+    with open_store(db_path, create=False) as store:
+        return store.load()
 
 
 def _load_filter(db_path: str, classifier: ClassifierName) -> SpamFilter:
@@ -174,18 +185,33 @@ def train_command(
         )
     training = Training()
     start = time.perf_counter()
+    redis = db_path.startswith(REDIS_SCHEMES)  # keeps word counts only
+    spam_features: list[Features] | None = None if redis else []
+    ham_features: list[Features] | None = None if redis else []
     spam = ham = 0
     if spam_paths:
         sources = _tracked(spam_paths, "spam")
-        spam = learn(training, (s.data for s in sources), spam=True, forget=forget, jobs=jobs)
+        spam = learn(
+            training, (s.data for s in sources), spam=True, forget=forget, jobs=jobs,
+            features=spam_features,
+        )  # fmt: skip
     if ham_paths:
         sources = _tracked(ham_paths, "ham")
-        ham = learn(training, (s.data for s in sources), spam=False, forget=forget, jobs=jobs)
+        ham = learn(
+            training, (s.data for s in sources), spam=False, forget=forget, jobs=jobs,
+            features=ham_features,
+        )  # fmt: skip
     if replace:
+        if spam_features is not None and ham_features is not None:
+            learn_regression(
+                training, _current_counts(db_path), spam_features, ham_features, forget=forget
+            )
         counts = apply_by_replacing(db_path, training)
     else:
         store = open_store(db_path)
         try:
+            if spam_features is not None and ham_features is not None:
+                learn_regression(training, store.load(), spam_features, ham_features, forget=forget)
             store.apply(training)
             counts = store.load()
         finally:

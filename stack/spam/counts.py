@@ -17,17 +17,23 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import repeat
 
+from stack.spam.regression import Regression, RegressionChange
+
 
 @dataclass(slots=True)
 class WordCounts:
     """How many spam and ham messages were trained, and in how many of each a token occurred.
 
-    ``words`` maps a token to ``(spam, ham)``.
+    ``words`` maps a token to ``(spam, ham)``.  ``regression`` is the on-line regression
+    trained beside the counts (None when the store keeps none), and ``cutoffs`` the
+    calibrated (ham, spam) cutoffs per classifier name (see :mod:`~stack.spam.calibration`).
     """
 
     spam_messages: int = 0
     ham_messages: int = 0
     words: dict[str, tuple[int, int]] = field(default_factory=dict)
+    regression: Regression | None = None
+    cutoffs: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def apply(self, training: Training) -> None:
         """Add ``training`` to these counts (the in-memory twin of a store's ``apply``)."""
@@ -59,11 +65,14 @@ class Training:
     hundreds of thousands of tokens, in the process that also feeds the tokenizing workers.
     """
 
-    __slots__ = ("_added", "_removed", "ham_messages", "spam_messages")
+    __slots__ = ("_added", "_removed", "cutoffs", "ham_messages", "regression", "spam_messages")
 
     def __init__(self) -> None:
         self.spam_messages = 0
         self.ham_messages = 0
+        #: The regression's part of the change, and new cutoffs (replacing those stored).
+        self.regression = RegressionChange()
+        self.cutoffs: dict[str, tuple[float, float]] = {}
         # (spam, ham) each: how many messages added, and removed, held the token.
         self._added: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
         self._removed: tuple[Counter[str], Counter[str]] = (Counter(), Counter())

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import itertools
 import os
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from typing import Literal, TypeVar
 
 from stack.spam.counts import Training, WordCounts
-from stack.spam.fisher import FisherClassifier
+from stack.spam.fisher import FisherClassifier, FisherSettings
 from stack.spam.graham import GrahamClassifier
+from stack.spam.ngrams import head_features, message_digest
+from stack.spam.regression import OnlineTrainer, RegressionClassifier
+from stack.spam.stores.base import StoreError
 from stack.spam.tokenizer import tokenize
 from stack.spam.verdict import Score
 
-ClassifierName = Literal["fisher", "graham"]
-CLASSIFIERS: tuple[ClassifierName, ...] = ("fisher", "graham")
+ClassifierName = Literal["fisher", "graham", "lr"]
+CLASSIFIERS: tuple[ClassifierName, ...] = ("fisher", "graham", "lr")
 #: Chosen by 5-fold cross-validation on the training part of the issue's SpamAssassin split.
 #: Graham (SpamOracle's settings) misfiled no ham but delivered 9.6% of spam as good ("no");
 #: Fisher at its settings misfiled 0.06% of ham and delivered 0.3% of spam as good, leaving
@@ -30,30 +34,66 @@ DEFAULT_CLASSIFIER: ClassifierName = "fisher"
 def make_classifier(
     counts: WordCounts, name: ClassifierName = DEFAULT_CLASSIFIER
 ) -> FisherClassifier | GrahamClassifier:
+    """One of the classifiers on counts (Fisher unless ``name`` is ``graham``), with the
+    database's calibrated cutoffs when it has some for Fisher."""
     if name == "graham":
         return GrahamClassifier(counts)
-    return FisherClassifier(counts)
+    cutoffs = counts.cutoffs.get("fisher")
+    if cutoffs is None:
+        return FisherClassifier(counts)
+    return FisherClassifier(counts, FisherSettings(ham_cutoff=cutoffs[0], spam_cutoff=cutoffs[1]))
 
 
 class SpamFilter:
-    """Classifies messages against counts loaded once into memory."""
+    """Classifies messages against counts (and the regression) loaded once into memory.
+
+    A database without a regression (a Redis store, or one trained before there was one)
+    is a :class:`~stack.spam.stores.base.StoreError` for ``lr``.
+    """
 
     def __init__(self, counts: WordCounts, classifier: ClassifierName = DEFAULT_CLASSIFIER):
-        self.classifier = make_classifier(counts, classifier)
+        self.name = classifier
+        self.regression: RegressionClassifier | None = None
+        self.classifier: FisherClassifier | GrahamClassifier | None = None
+        if classifier == "lr":
+            if counts.regression is None:
+                raise StoreError(
+                    "the database holds no regression for --classifier lr (train a SQLite "
+                    "database with this version; a Redis store keeps word counts only)"
+                )
+            self.regression = RegressionClassifier(counts.regression, counts.cutoffs.get("lr"))
+        else:
+            self.classifier = make_classifier(counts, classifier)
 
     def classify(self, data: bytes) -> Score:
+        if self.regression is not None:
+            return self.regression.score(data)
+        assert self.classifier is not None
         return self.classifier.score(tokenize(data, repeats=self.classifier.repeats))
+
+
+#: A message as the regression trains on it: its features and its digest.
+Features = tuple["array[int]", bytes]
 
 
 def learn(
     training: Training, messages: Iterable[bytes], *, spam: bool, forget: bool = False,
-    jobs: int = 1,
+    jobs: int = 1, features: list[Features] | None = None,
 ) -> int:  # fmt: skip
     """Add each message's tokens to ``training`` (or take them away with ``forget``),
-    tokenizing on ``jobs`` processes; return how many messages were read."""
+    tokenizing on ``jobs`` processes; return how many messages were read.  With
+    ``features``, also append each message's regression features to it, for
+    :func:`learn_regression`."""
     count = 0
-    for tokens in map_messages(training_tokens, messages, jobs=jobs):
-        training.add(tokens, spam=spam, sign=-1 if forget else 1)
+    sign = -1 if forget else 1
+    if features is None:
+        for tokens in map_messages(training_tokens, messages, jobs=jobs):
+            training.add(tokens, spam=spam, sign=sign)
+            count += 1
+        return count
+    for tokens, grams, digest in map_messages(_training_both, messages, jobs=jobs):
+        training.add(tokens, spam=spam, sign=sign)
+        features.append((array("I", grams), digest))
         count += 1
     return count
 
@@ -61,6 +101,47 @@ def learn(
 def training_tokens(data: bytes) -> list[str]:
     """The tokens training counts: each once, since a count is of messages."""
     return tokenize(data, repeats=False)
+
+
+def _training_both(data: bytes) -> tuple[list[str], list[int], bytes]:
+    return tokenize(data, repeats=False), head_features(data), message_digest(data)
+
+
+def learn_regression(
+    training: Training, counts: WordCounts, spam: list[Features], ham: list[Features],
+    *, forget: bool = False,
+) -> list[tuple[float, bool]]:  # fmt: skip
+    """Train (or untrain) the regression of ``counts`` on the messages, into ``training``;
+    return each trained message's margin before its step, with whether it is spam.
+
+    An on-line learner fed all the spam and then all the ham ends up a ham detector, so
+    the two classes are dealt in proportion (one spam, then as many ham as the ratio
+    says, and so on), in the order the messages came.
+    """
+    trainer = OnlineTrainer(counts.regression)
+    margins: list[tuple[float, bool]] = []
+    for (grams, digest), is_spam in interleave(spam, ham):
+        if forget:
+            trainer.forget(list(grams), digest)
+        else:
+            margins.append((trainer.train(list(grams), digest, spam=is_spam), is_spam))
+    training.regression = trainer.change
+    return margins
+
+
+def interleave(spam: list[_T], ham: list[_T]) -> Iterator[tuple[_T, bool]]:
+    """Both lists merged in proportion, each in its own order, with ``True`` for spam."""
+    taken_spam = taken_ham = 0
+    while taken_spam < len(spam) or taken_ham < len(ham):
+        # Spam next while its share taken is not ahead of ham's (cross-multiplied).
+        if taken_ham >= len(ham) or (
+            taken_spam < len(spam) and taken_spam * len(ham) <= taken_ham * len(spam)
+        ):
+            yield spam[taken_spam], True
+            taken_spam += 1
+        else:
+            yield ham[taken_ham], False
+            taken_ham += 1
 
 
 # -- many messages on several cores ------------------------------------------------------------

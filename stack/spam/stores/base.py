@@ -29,6 +29,10 @@ def missing_store(location: object) -> StoreError:
 class WordStore(ABC):
     """Where word counts live; a context manager that closes the store on exit."""
 
+    #: Whether the store keeps the regression (and calibrated cutoffs) beside the counts;
+    #: training skips the regression for one that does not, and ``apply`` refuses it.
+    keeps_regression = False
+
     @abstractmethod
     def load(self) -> WordCounts:
         """Every count, read into memory for classification: all of a concurrent change or

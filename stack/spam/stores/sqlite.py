@@ -20,12 +20,20 @@ not decode, ``load`` reads the rows instead: slower, never different.  A corrupt
 not an error, because the rows are there to fall back on, and the next training replaces
 it.  A snapshot that decodes is trusted as the rows are.
 
-Schema (version 2; version 1, without the snapshot, is upgraded when opened)::
+Schema (version 3; versions 1, without the snapshot, and 2, without the regression, are
+upgraded when opened)::
 
     meta(key TEXT PRIMARY KEY, value INTEGER)   -- 'schema', 'spam', 'ham'
     words(word TEXT PRIMARY KEY, spam INTEGER, ham INTEGER) WITHOUT ROWID
     snapshot(id INTEGER PRIMARY KEY CHECK (id = 1), format INTEGER,
              words BLOB, pairs BLOB, word_pairs BLOB)
+    regression(id INTEGER PRIMARY KEY CHECK (id = 1), features INTEGER,
+               weights BLOB, bias INTEGER)   -- weights: signed 64-bit little-endian
+    regression_messages(digest BLOB, step INTEGER, bias_step INTEGER)  -- by rowid: in order
+    cutoffs(classifier TEXT PRIMARY KEY, ham REAL, spam REAL)
+
+The regression (:mod:`~stack.spam.regression`) is read and rewritten whole, as the snapshot
+is; ``regression_messages`` holds each trained message's step, which untraining takes back.
 
 The snapshot's format is in :mod:`~stack.spam.stores.snapshot`.
 
@@ -40,13 +48,18 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
+import sys
+from array import array
 from pathlib import Path
 
 from stack.spam.counts import Training, WordCounts
+from stack.spam.ngrams import FEATURES
+from stack.spam.regression import Regression, RegressionError, resolve
 from stack.spam.stores.base import StoreError, WordStore, missing_store
 from stack.spam.stores.snapshot import SNAPSHOT_FORMAT, decode_snapshot, encode_snapshot
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+_BIG_ENDIAN = sys.byteorder == "big"
 
 # Run in order, in the transaction that creates or upgrades a database.
 _SCHEMA = (
@@ -66,6 +79,24 @@ _SCHEMA = (
         pairs BLOB NOT NULL,
         word_pairs BLOB NOT NULL
     )""",
+    """CREATE TABLE IF NOT EXISTS regression (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        features INTEGER NOT NULL,
+        weights BLOB NOT NULL,
+        bias INTEGER NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS regression_messages (
+        digest BLOB NOT NULL,
+        step INTEGER NOT NULL,
+        bias_step INTEGER NOT NULL
+    )""",
+    """CREATE INDEX IF NOT EXISTS regression_messages_by_digest
+        ON regression_messages (digest)""",
+    """CREATE TABLE IF NOT EXISTS cutoffs (
+        classifier TEXT PRIMARY KEY,
+        ham REAL NOT NULL,
+        spam REAL NOT NULL
+    )""",
     *(
         f"""CREATE TRIGGER IF NOT EXISTS words_{event.lower()}_drops_snapshot
         AFTER {event} ON words WHEN EXISTS (SELECT 1 FROM snapshot)
@@ -84,6 +115,8 @@ _LOWER_WORD = "UPDATE words SET spam = spam + ?, ham = ham + ? WHERE word = ?"
 class SqliteStore(WordStore):
     """Word counts in one SQLite file (created on first use; upgraded to the current schema
     when an older one is opened)."""
+
+    keeps_regression = True
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
         self.path = Path(path)
@@ -133,12 +166,12 @@ class SqliteStore(WordStore):
         return None if row is None else int(row[0])
 
     def _check_schema(self) -> None:
-        """Create a new database, or upgrade one of version 1, in one transaction; refuse
+        """Create a new database, or upgrade one of version 1 or 2, in one transaction; refuse
         any other version.  The common case, a current database, only reads."""
         version = self._schema_version()
         if version == SCHEMA_VERSION:
             return
-        if version not in (None, 1):
+        if version not in (None, 1, 2):
             raise StoreError(f"{self.path} has schema {version}, expected {SCHEMA_VERSION}")
         db = self._db
         db.execute("BEGIN IMMEDIATE")
@@ -152,8 +185,9 @@ class SqliteStore(WordStore):
                     "INSERT OR IGNORE INTO meta VALUES ('schema', ?), ('spam', 0), ('ham', 0)",
                     (SCHEMA_VERSION,),
                 )
-            elif version == 1:
-                self._write_snapshot()
+            else:
+                if version == 1:
+                    self._write_snapshot()
                 db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
         except BaseException:
             db.execute("ROLLBACK")
@@ -196,11 +230,61 @@ class SqliteStore(WordStore):
                         word: (spam, ham)
                         for word, spam, ham in db.execute("SELECT word, spam, ham FROM words")
                     }
+                regression = self._read_regression()
+                cutoffs = {
+                    name: (ham, spam)
+                    for name, ham, spam in db.execute("SELECT classifier, ham, spam FROM cutoffs")
+                }
             finally:
                 db.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot read spam database {self.path}: {exc}") from exc
-        return WordCounts(meta.get("spam", 0), meta.get("ham", 0), words)
+        return WordCounts(meta.get("spam", 0), meta.get("ham", 0), words, regression, cutoffs)
+
+    def _read_regression(self) -> Regression | None:
+        row = self._db.execute("SELECT features, weights, bias FROM regression").fetchone()
+        if row is None:
+            return None
+        features, blob, bias = row
+        weights = array("q")
+        if features != FEATURES or not isinstance(blob, bytes) or len(blob) != 8 * FEATURES:
+            raise StoreError(
+                f"{self.path} holds a regression of {features} features; this version reads "
+                f"{FEATURES} (train a new database)"
+            )
+        weights.frombytes(blob)
+        if _BIG_ENDIAN:
+            weights.byteswap()
+        return Regression(weights, int(bias))
+
+    def _apply_regression(self, training: Training) -> None:
+        """Add the regression's change to the stored weights, and keep or drop each touched
+        message's record (inside the transaction)."""
+        db = self._db
+
+        def lookup(digest: bytes) -> list[tuple[int, int]]:
+            rows = db.execute(
+                "SELECT step, bias_step FROM regression_messages WHERE digest = ? ORDER BY rowid",
+                (digest,),
+            )
+            return [(int(step), int(bias_step)) for step, bias_step in rows]
+
+        deltas, bias, records = resolve(training.regression, lookup)
+        model = self._read_regression() or Regression()
+        weights = model.weights
+        for feature, delta in deltas.items():
+            weights[feature] += delta
+        if _BIG_ENDIAN:
+            weights.byteswap()
+        db.execute(
+            "INSERT OR REPLACE INTO regression VALUES (1, ?, ?, ?)",
+            (FEATURES, weights.tobytes(), model.bias + bias),
+        )
+        db.executemany("DELETE FROM regression_messages WHERE digest = ?", ((d,) for d in records))
+        db.executemany(
+            "INSERT INTO regression_messages VALUES (?, ?, ?)",
+            ((digest, *steps) for digest, all_steps in records.items() for steps in all_steps),
+        )
 
     def apply(self, training: Training) -> None:
         db = self._db
@@ -226,10 +310,18 @@ class SqliteStore(WordStore):
                     ((w,) for _, _, w in lowered),
                 )
                 self._write_snapshot()
+                if training.regression:
+                    self._apply_regression(training)
+                db.executemany(
+                    "INSERT OR REPLACE INTO cutoffs VALUES (?, ?, ?)",
+                    ((name, ham, spam) for name, (ham, spam) in training.cutoffs.items()),
+                )
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+        except RegressionError as exc:
+            raise StoreError(f"{exc}; nothing was changed") from exc
         except sqlite3.IntegrityError as exc:
             raise StoreError(
                 "untraining would make a count negative (was that message trained as that "
