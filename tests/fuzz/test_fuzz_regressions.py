@@ -48,3 +48,10 @@ def test_saved_finding_no_longer_fails(target: Target, path: Path, tmp_path: Pat
         check=False,
     )
     assert replay.returncode == 0, replay.stdout.decode(errors="replace")[-2000:]
+
+
+def test_every_crash_folder_is_a_target_that_replays_it() -> None:
+    # A finding saved under a folder no target has (a renamed target, a typo) would never
+    # be replayed: the regression would be lost without a failure.
+    folders = {path.name for path in (layout().root / "crashes").iterdir() if path.is_dir()}
+    assert folders <= {target.name for target in TARGETS}

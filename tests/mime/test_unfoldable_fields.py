@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stack.mime import EncodeError, Header, Mail, Malformed, MessageId, Text, decode, encode
 from stack.mime.check import check
@@ -88,3 +90,33 @@ def test_a_built_value_with_a_word_longer_than_a_line_is_refused() -> None:
     mail = Mail((Header("Message-ID", MessageId(LONG, "b.example")),), Text("hi\n"))
     with pytest.raises(EncodeError, match="998 octets"):
         encode(mail)
+
+
+#: A word in each field kind, after the separator (a space or a fold) the input puts there.
+WORD_IN = (
+    "References:{}<{}@b.example>",
+    "Message-ID:{}<{}@b.example>",
+    "To:{}Joe <{}@b.example>",
+    "To:{}{}@b.example",
+    "Content-Type: text/plain;{}{}=1",
+    "Content-Type:{}text/{}",
+    "Content-Disposition:{}{}",
+    "Received:{}{}",
+    "Keywords:{}{}",
+)
+
+
+@given(
+    st.sampled_from(WORD_IN),
+    st.sampled_from([" ", "\r\n "]),
+    st.integers(min_value=970, max_value=1010),
+)
+def test_a_field_within_the_limit_is_written_within_it_and_any_other_as_it_was(
+    template: str, separator: str, length: int
+) -> None:
+    data = FROM_AND_DATE + template.format(separator, "a" * length).encode() + b"\r\n\r\nhi\r\n"
+    result = check(data)
+    assert result.passed, result.failures
+    wire = encode(decode(data))
+    if max(len(line) for line in data.split(b"\r\n")) <= 998:
+        assert max(len(line) for line in wire.split(b"\r\n")) <= 998
