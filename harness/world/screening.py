@@ -316,7 +316,14 @@ def our_results(data: bytes, authserv_id: str) -> list[authres.core.Authenticati
         try:
             header = authres.AuthenticationResultsHeader.parse_value(value)
         except authres.AuthResError:
-            return []
+            # authres reads ASCII only: a UTF-8 From domain (RFC 6532) in a quoted-string
+            # stops it.  Our writers quote every value that is not an ASCII token, so each
+            # non-ASCII character is inside quotes, and reading it as "?" keeps the structure.
+            ascii_value = value.encode("ascii", "replace").decode("ascii")
+            try:
+                header = authres.AuthenticationResultsHeader.parse_value(ascii_value)
+            except authres.AuthResError:
+                return []
         return list(header.results)
     return []
 

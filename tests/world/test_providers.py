@@ -22,8 +22,11 @@ from typing import Any, TypeVar
 
 import aiosmtplib
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from smtp_peers import DnsThread, free_port
 
+from harness.strategies import Entity, hostile_text, wire_messages
 from harness.world.provider import (
     BIGMAIL,
     OUTPOST,
@@ -33,9 +36,14 @@ from harness.world.provider import (
     SendAsError,
     find_code,
 )
-from harness.world.screening import our_results
+from harness.world.screening import compauth, folder_for, our_results, stamp_microsoft
+from stack.auth.dkim import DkimResult
+from stack.auth.dmarc import DmarcOutcome
+from stack.auth.inbound import Verdict, stamp_tree
+from stack.auth.spf import SpfResult
 from stack.dns.addresses import Endpoint
 from stack.dns.resolver import Resolver
+from stack.mime import parse
 from stack.smtp.tls import LocalAuthority, client_context
 
 T = TypeVar("T")
@@ -182,11 +190,18 @@ def _message(sender: str, recipient: str, subject: str) -> bytes:
 
 
 async def _from_stranger(
-    world: World, address: str, helo: str, sender: str, recipient: str, data: bytes
+    world: World,
+    address: str,
+    helo: str,
+    sender: str,
+    recipient: str,
+    data: bytes,
+    mx: str | None = None,
 ) -> None:
-    """What a host outside both providers sends to bigmail's MX, from its own address."""
+    """What a host outside both providers sends to an MX (bigmail's unless told), from its
+    own address."""
     client = aiosmtplib.SMTP(
-        hostname=world.bigmail.hosts.mx,
+        hostname=mx or world.bigmail.hosts.mx,
         port=world.smtp_port,
         local_hostname=helo,
         source_address=(address, 0),
@@ -364,3 +379,136 @@ def test_find_code_refuses_a_message_without_one() -> None:
 def test_a_provider_refuses_addresses_outside_loopback(tmp_path: Path) -> None:
     with pytest.raises(ProviderError, match=r"not an address in 127\.0\.0\.0/8"):
         Hosts(ns="127.0.0.2", mx="10.0.0.1", smtp="127.0.0.3", out="127.0.0.4")
+
+
+def test_bigmail_files_an_spf_fail_without_a_signature_in_spam(world: World) -> None:
+    # Mallory's own From domain has no DMARC record; the envelope claims outpost.test,
+    # whose SPF names only outpost's outbound address.
+    data = _message("mallory@elsewhere.test", "bob@bigmail.test", "an invoice")
+    spam = len(world.bigmail.folder("bob", "Spam"))
+    world.run(
+        _from_stranger(
+            world,
+            world.mallory,
+            "mallory.elsewhere.test",
+            "billing@outpost.test",
+            "bob@bigmail.test",
+            data,
+        )
+    )
+    filed = world.run(world.bigmail.wait_for_mail("bob", "Spam", count=spam + 1))[-1]
+    found = _results(filed, "mx.bigmail.test")
+    assert found["spf"][0] == "fail" and "dkim" not in found
+    assert found["dmarc"][0] == "none"
+
+
+def test_outpost_files_a_spoofed_quarantine_domain_as_junk_with_compauth_fail(
+    world: World,
+) -> None:
+    data = _message("carol@outpost.test", "carol@outpost.test", "note to self")
+    spam = len(world.outpost.folder("carol", "Spam"))
+    world.run(
+        _from_stranger(
+            world,
+            world.mallory,
+            "mallory.elsewhere.test",
+            "mallory@elsewhere.test",
+            "carol@outpost.test",
+            data,
+            mx=world.outpost.hosts.mx,
+        )
+    )
+    filed = world.run(world.outpost.wait_for_mail("carol", "Spam", count=spam + 1))[-1]
+    found = _results(filed, "mx.outpost.test")
+    assert found["dmarc"][0] == "fail"
+    assert found["compauth"] == ("fail", {"reason": "000"})
+    assert "spf=none (sender IP is " + world.mallory + ")" in _head(filed)
+    assert filed.endswith(data)
+
+
+def test_outpost_refuses_a_spoofed_reject_domain_with_5_7_509(world: World) -> None:
+    data = _message("alice@bigmail.test", "carol@outpost.test", "it is alice")
+    with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+        world.run(
+            _from_stranger(
+                world,
+                world.nobody,  # outpost asks for no PTR record
+                "nobody.elsewhere.test",
+                "nobody@elsewhere.test",
+                "carol@outpost.test",
+                data,
+                mx=world.outpost.hosts.mx,
+            )
+        )
+    assert refused.value.code == 550
+    assert refused.value.message.startswith(
+        "5.7.509 Access denied, sending domain bigmail.test does not pass DMARC verification"
+    )
+
+
+# -- the fields without the sockets ------------------------------------------------------------
+
+_SPF_RESULTS = st.sampled_from(["pass", "fail", "softfail", "neutral", "none"])
+_DKIM_RESULTS = st.sampled_from(["pass", "fail", "neutral", "permerror"])
+
+
+@st.composite
+def _verdicts(draw: st.DrawFn) -> Verdict:
+    """A verdict whose every sender-chosen value is hostile text."""
+    sender_domain, helo, signer, author = (draw(hostile_text()) for _ in range(4))
+    spf = SpfResult(
+        draw(_SPF_RESULTS), "mailfrom", "127.0.0.9", f"x@{sender_domain}", helo, sender_domain
+    )
+    signatures = tuple(
+        DkimResult(result, signer, "s", "rsa-sha256", f"@{signer}")
+        for result in draw(st.lists(_DKIM_RESULTS, max_size=2))
+    )
+    dmarc_result = draw(st.sampled_from(["pass", "fail", "none"]))
+    policy = draw(st.sampled_from(["none", "quarantine", "reject"]))
+    outcome = DmarcOutcome(dmarc_result, author, policy, policy)
+    return Verdict(spf, signatures, outcome)
+
+
+@settings(max_examples=60, deadline=None)
+@given(entity=wire_messages(), verdict=_verdicts())
+def test_outposts_fields_keep_every_byte_and_cannot_be_injected(
+    entity: Entity, verdict: Verdict
+) -> None:
+    stamped = bytes(stamp_microsoft(parse(entity.data), verdict, "mx.outpost.test"))
+    fields = parse(stamped).fields
+    assert [field.name for field in fields[:2]] == ["Authentication-Results", "Received-SPF"]
+    assert stamped.endswith(entity.data), f"bytes changed below the fields: {entity.data!r}"
+    found = our_results(stamped, "mx.outpost.test")
+    # Whatever the sender chose, our field reads back as the results we wrote, no more.
+    expected = ["spf", *(["dkim"] * max(1, len(verdict.dkim))), "dmarc", "compauth"]
+    assert [result.method for result in found] == expected
+    assert found[0].result == verdict.spf.result
+    assert (found[-1].result, found[-1].reason) == compauth(verdict)
+    assert folder_for("microsoft", "mx.outpost.test", stamped) == (
+        "Spam" if compauth(verdict)[0] == "fail" else "INBOX"
+    )
+
+
+def test_compauth_follows_microsofts_reason_classes() -> None:
+    def verdict(spf: str, dkim: str | None, dmarc: str, policy: str | None) -> Verdict:
+        signatures = () if dkim is None else (DkimResult(dkim, "a.test", "s", "rsa", ""),)  # type: ignore[arg-type]
+        spf_result = SpfResult(spf, "mailfrom", "127.0.0.9", "x@a.test", "h", "a.test")  # type: ignore[arg-type]
+        return Verdict(spf_result, signatures, DmarcOutcome(dmarc, "a.test", "none", policy))  # type: ignore[arg-type]
+
+    assert compauth(verdict("pass", "pass", "pass", "reject")) == ("pass", "100")
+    assert compauth(verdict("fail", None, "fail", "quarantine")) == ("fail", "000")
+    assert compauth(verdict("fail", None, "fail", "reject")) == ("fail", "000")
+    assert compauth(verdict("pass", None, "none", None)) == ("softpass", "200")
+    assert compauth(verdict("fail", "fail", "fail", "none")) == ("fail", "001")
+    assert compauth(verdict("none", None, "none", None)) == ("fail", "001")
+
+
+def test_bigmail_files_mail_from_a_utf8_domain_by_its_results() -> None:
+    # authres refuses UTF-8 in a quoted-string; the folder must not depend on that.
+    spf = SpfResult("pass", "mailfrom", "127.0.0.9", "x@xn--fsq.test", "h.test", "xn--fsq.test")
+    verdict = Verdict(spf, (), DmarcOutcome("none", "例.test"))
+    stamped = bytes(
+        stamp_tree(parse(b"From: x@\xe4\xbe\x8b.test\r\n\r\nhi\r\n"), verdict, "mx.bigmail.test")
+    )
+    assert [r.method for r in our_results(stamped, "mx.bigmail.test")][:1] == ["spf"]
+    assert folder_for("gmail", "mx.bigmail.test", stamped) == "INBOX"
