@@ -57,14 +57,14 @@ _MAX_FILES = click.option(
     type=click.IntRange(min=1),
     default=Cap().files,
     show_default=True,
-    help="Cap on the files of one family's seed folder, seeds included.",
+    help="Cap on the files of one family's campaign folder.",
 )
 _MAX_KIB = click.option(
     "--max-kib",
     type=click.IntRange(min=1),
     default=Cap().bytes // KIB,
     show_default=True,
-    help="Cap on the KiB of one family's seed folder, seeds included.",
+    help="Cap on the KiB of one family's campaign folder.",
 )
 
 

@@ -67,10 +67,10 @@ def test_merge_keeps_the_smallest_inputs_that_add_coverage_and_leaves_the_seeds(
 def test_the_cap_drops_the_largest_campaign_inputs(tmp_path: Path) -> None:
     pytest.importorskip("atheris")
     layout = _layout(tmp_path, [b"EL", b"ELS"])
-    merged = merge_family(layout, "branches", Cap(files=3), targets=[TARGET])
+    merged = merge_family(layout, "branches", Cap(files=1), targets=[TARGET])
     assert _campaign(layout) == {b"EL"}
     assert (merged.kept, merged.dropped, merged.files) == (1, 1, 3)
-    merged = merge_family(layout, "branches", Cap(bytes=3), targets=[TARGET])
+    merged = merge_family(layout, "branches", Cap(bytes=1), targets=[TARGET])
     assert _campaign(layout) == set()
     assert not (layout.seeds(TARGET) / CAMPAIGN).exists()
 
