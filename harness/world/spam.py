@@ -50,7 +50,7 @@ from harness.shared import corpora_dir
 from stack.errors import ElsinoreError
 from stack.spam.counts import Training, WordCounts
 from stack.spam.evaluation import corpus_split
-from stack.spam.filter import default_jobs, learn
+from stack.spam.filter import Features, default_jobs, learn, learn_regression
 from stack.spam.stores import SqliteStore, StoreError
 
 #: The shipped sample: a user's ham and spam, one message per file.
@@ -225,17 +225,20 @@ def _summary(
 
 
 def train(target: Path, spam: Iterable[Path], ham: Iterable[Path]) -> WordCounts:
-    """Train a new SQLite database at ``target`` (which must not exist) on these messages,
-    with the filter's own training (:func:`stack.spam.filter.learn`), in one transaction;
-    returns its counts."""
+    """Train a new SQLite database at ``target`` (which must not exist) on these messages
+    as ``elsinore spam train`` does (the word counts and the regression beside them, in one
+    transaction); returns its counts."""
     if target.exists():
         raise SpamDatabaseError(f"{target}: exists already; a database is trained new")
     training = Training()
     jobs = default_jobs()
-    learn(training, _read_all(spam), spam=True, jobs=jobs)
-    learn(training, _read_all(ham), spam=False, jobs=jobs)
+    spam_features: list[Features] = []
+    ham_features: list[Features] = []
+    learn(training, _read_all(spam), spam=True, jobs=jobs, features=spam_features)
+    learn(training, _read_all(ham), spam=False, jobs=jobs, features=ham_features)
     try:
         with SqliteStore(target) as store:
+            learn_regression(training, store.load(), spam_features, ham_features)
             store.apply(training)
             return store.load()
     except StoreError as error:

@@ -65,7 +65,12 @@ def gmail_confirmation(account: str, identity: str, code: str) -> bytes:
     return message.as_bytes()
 
 
-CONFIRMATION = gmail_confirmation("hamlet@bigmail.test", "user@castle.test", "482913706")
+#: The issue's identity, and the one the world's scenario adds (harness.world.world).
+IDENTITIES = ("user@castle.test", "hamlet@castle.test")
+
+
+def confirmation(identity: str) -> bytes:
+    return gmail_confirmation("hamlet@bigmail.test", identity, "482913706")
 
 
 def classify(database: Path, data: bytes) -> Score:
@@ -109,6 +114,7 @@ def test_the_sample_trains_every_message_it_ships(tmp_path: Path) -> None:
         counts = store.load()
     assert (counts.spam_messages, counts.ham_messages) == (len(spam), len(ham))
     assert summary.words == len(counts.words) > 1000
+    assert counts.regression is not None  # as `spam train` makes it: `--classifier lr` works
 
 
 def test_a_second_preparation_copies_the_cached_database(tmp_path: Path) -> None:
@@ -194,15 +200,16 @@ def test_a_cache_that_cannot_be_used_is_trained_again(tmp_path: Path, spoil: str
         assert prepare_sample(tmp_path).cached  # the cache was mended
 
 
-def test_gmails_confirmation_is_not_spam_to_the_sample(tmp_path: Path) -> None:
+@pytest.mark.parametrize("identity", IDENTITIES)
+def test_gmails_confirmation_is_not_spam_to_the_sample(tmp_path: Path, identity: str) -> None:
     prepare_sample(tmp_path)
-    score = classify(tmp_path / "spam.db", CONFIRMATION)
+    score = classify(tmp_path / "spam.db", confirmation(identity))
     assert score.verdict is not Verdict.YES, score
 
 
 @pytest.mark.slow
 def test_gmails_confirmation_is_not_spam_to_the_corpus(tmp_path: Path, spamassassin: Path) -> None:
-    """Trained on the corpus alone, the confirmation scores 0.9989: ``yes``, the seed's
+    """Trained on the corpus alone, the confirmation scored 0.9989: ``yes``, the seed's
     false positive (``click``, ``below``, ``please``, ``sincerely,`` are spam words in the
     corpus's ham of 2002 mailing lists).  With the user's own mail, the sample, it is not."""
     target = tmp_path / "spam.db"
@@ -214,8 +221,9 @@ def test_gmails_confirmation_is_not_spam_to_the_corpus(tmp_path: Path, spamassas
     assert summary.ham == len(split.ham_train) + len(sample.ham)
     trained = set(corpus_set(spamassassin).spam + corpus_set(spamassassin).ham)
     assert trained.isdisjoint(split.spam_test + split.ham_test)  # the test part stays unseen
-    score = classify(target, CONFIRMATION)
-    assert score.verdict is not Verdict.YES, score
+    for identity in IDENTITIES:
+        score = classify(target, confirmation(identity))
+        assert score.verdict is not Verdict.YES, (identity, score)
 
 
 #: Obvious spam of five kinds, and ham of four, each with siblings left in the sample.
