@@ -183,7 +183,7 @@ def merge_command(names: tuple[str, ...], max_files: int, max_kib: int, as_json:
     \b
     Examples:
       elsinore fuzz merge
-      elsinore fuzz merge mime_check field_address --max-files 100 --max-kib 128
+      elsinore fuzz merge mime_check field_address --max-files 50 --max-kib 32
     """
     layout = default_layout()
     chosen = [target_named(name) for name in names] if names else list(TARGETS)
