@@ -83,6 +83,7 @@ def fuzz_group() -> None:
       elsinore fuzz run mime_decode --time 60 --jobs 2
       elsinore fuzz all --time 20 --json
       elsinore fuzz all --time 600 --jobs 2 --merge    # a campaign (tox -e fuzz-campaign)
+      elsinore fuzz merge mime_check                   # keep what a run learned
     """
 
 
