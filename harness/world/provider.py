@@ -156,6 +156,25 @@ class Hosts:
             raise ProviderError("each host of a provider needs an address of its own")
 
 
+@dataclass(frozen=True)
+class Sent:
+    """A submission the server took: its reply, and each recipient it refused with the
+    reply it gave (the others will get the message)."""
+
+    reply: str
+    refused: dict[str, str]
+
+    def refusals(self) -> str:
+        """``; refused: ADDRESS (REPLY), ...`` for a log line, or nothing."""
+        if not self.refused:
+            return ""
+        return "; refused: " + ", ".join(f"{a} ({r})" for a, r in self.refused.items())
+
+
+def _sent(errors: dict[str, aiosmtplib.SMTPResponse], reply: str) -> Sent:
+    return Sent(reply, {address: f"{r.code} {r.message}" for address, r in errors.items()})
+
+
 @dataclass
 class _Identity:
     """An address a user asked to send as, and how to reach its submission server."""
@@ -430,10 +449,11 @@ class Provider:
 
     async def send(
         self, user: str, password: str, recipients: Sequence[str], message: bytes
-    ) -> str:
+    ) -> Sent:
         """Submit ``message`` as ``user``'s mail client does: to the provider's submission
-        port with STARTTLS and AUTH, MAIL FROM the user.  Returns the server's reply text;
-        raises :class:`SubmitError` with the server's reply when it refuses."""
+        port with STARTTLS and AUTH, MAIL FROM the user.  Returns the server's reply and the
+        recipients it refused; raises :class:`SubmitError` with the server's reply when it
+        refuses the message (or every recipient)."""
         sender = f"{self._user(user)}@{self.domain}"
         client = aiosmtplib.SMTP(
             hostname=self.hosts.smtp,
@@ -445,13 +465,20 @@ class Provider:
         try:
             async with client:
                 await client.login(sender, password)
-                _, text = await client.sendmail(sender, list(recipients), message)
+                sent = _sent(*await client.sendmail(sender, list(recipients), message))
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             failure = _failure(exc)
             log.info("%s: %s could not submit: %s", self.domain, sender, failure)
             raise SubmitError(f"{sender} could not submit", *failure) from None
-        log.info("%s: %s submitted to %s: %s", self.domain, sender, ", ".join(recipients), text)
-        return text
+        log.info(
+            "%s: %s submitted to %s: %s%s",
+            self.domain,
+            sender,
+            ", ".join(recipients),
+            sent.reply,
+            sent.refusals(),
+        )
+        return sent
 
     # -- send mail as -------------------------------------------------------------------------
 
@@ -518,10 +545,11 @@ class Provider:
 
     async def send_as(
         self, user: str, identity: str, recipients: Sequence[str], message: bytes
-    ) -> str:
+    ) -> Sent:
         """Send ``message`` as the confirmed ``identity``: through its own submission server
-        with the stored credentials, MAIL FROM the identity.  Returns the server's reply
-        text; raises :class:`SendAsError` with the reply when refused."""
+        with the stored credentials, MAIL FROM the identity.  Returns the server's reply and
+        the recipients it refused; raises :class:`SendAsError` with the reply when it
+        refuses the message (or every recipient)."""
         name = self._user(user)
         found = self._identities.get((name, identity.lower()))
         if found is None or not found.confirmed:
@@ -529,21 +557,22 @@ class Provider:
         try:
             async with self._identity_client(found) as client:
                 await client.login(found.username, found.password)
-                _, text = await client.sendmail(found.address, list(recipients), message)
+                sent = _sent(*await client.sendmail(found.address, list(recipients), message))
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             failure = _failure(exc)
             log.info("%s: %s: send as %s refused: %s", self.domain, name, identity, failure)
             raise SendAsError(f"{found.server} refused mail as {identity}", *failure) from None
         log.info(
-            "%s: %s: sent as %s through %s to %s: %s",
+            "%s: %s: sent as %s through %s to %s: %s%s",
             self.domain,
             name,
             identity,
             found.server,
             ", ".join(recipients),
-            text,
+            sent.reply,
+            sent.refusals(),
         )
-        return text
+        return sent
 
     def _identity_client(self, identity: _Identity) -> aiosmtplib.SMTP:
         # From the provider's outbound address, as Gmail's servers make this connection.
@@ -697,6 +726,7 @@ __all__ = [
     "ProviderError",
     "ReplyError",
     "SendAsError",
+    "Sent",
     "SubmitError",
     "find_code",
 ]

@@ -512,3 +512,16 @@ def test_bigmail_files_mail_from_a_utf8_domain_by_its_results() -> None:
     )
     assert [r.method for r in our_results(stamped, "mx.bigmail.test")][:1] == ["spf"]
     assert folder_for("gmail", "mx.bigmail.test", stamped) == "INBOX"
+
+
+def test_a_recipient_refused_at_submission_is_reported_and_the_others_get_the_mail(
+    world: World,
+) -> None:
+    data = _message("alice@bigmail.test", "carol@outpost.test", "one good, one bad")
+    before = len(world.outpost.folder("carol"))
+    sent = world.run(
+        world.bigmail.send("alice", PASSWORD, ["carol@outpost.test", "two@@outpost.test"], data)
+    )
+    assert list(sent.refused) == ["two@@outpost.test"]
+    assert sent.refused["two@@outpost.test"].startswith("5")
+    assert world.run(world.outpost.wait_for_mail("carol", count=before + 1))[-1].endswith(data)
