@@ -1,9 +1,10 @@
 """Fuzz target: ``elsinore mime check`` on any bytes, in lenient mode.
 
 The three checks of ``stack.mime.check``: lossless bytes, a decode that does not raise, and a
-round trip ``decode(encode(decode(b)))`` equal to ``decode(b)`` (or an ``EncodeError`` that
-the check reports as a failure).  What passes for the 6,046 real messages of the SpamAssassin
-corpus should pass for whatever the fuzzer derives from them.
+round trip ``decode(encode(decode(b)))`` equal to ``decode(b)``, for any bytes at all (an
+``EncodeError`` is a failure: a field no conformant writer could write is kept as written, so
+the encoder never has to refuse what lenient decode read).  What passes for the 6,046 real
+messages of the SpamAssassin corpus should pass for whatever the fuzzer derives from them.
 
     elsinore fuzz run mime_check --time 60
 """
