@@ -4,9 +4,10 @@ A :class:`Provider` is one domain's mail service as its users and the rest of th
 see it, built from the stack's own parts, on real sockets:
 
 - **MX** (``mx.DOMAIN``, port 25 or the world's high port): the hop of :mod:`stack.smtp`
-  (STARTTLS with a certificate of the world's CA) with :class:`~harness.world.screening.
-  Screening` after ``Received:``, a durable spool, and a queue runner whose deliverer files
-  each message in the user's INBOX or Spam folder (:mod:`harness.world.mailbox`).
+  (STARTTLS with a certificate of the world's CA) with
+  :class:`~harness.world.screening.Screening` after ``Received:``, a durable spool, and a
+  queue runner whose deliverer files each message in the user's INBOX or Spam folder
+  (:mod:`harness.world.mailbox`).
 - **Submission** (``smtp.DOMAIN``, 587 STARTTLS and 465 TLS): our submission service
   (:class:`~stack.services.submission.SubmissionInbound`, AUTH over TLS, users in an alias
   folder), whose transform DKIM-signs with the provider's key
@@ -19,9 +20,9 @@ see it, built from the stack's own parts, on real sockets:
 
 The :class:`Policy` says which receiver it imitates (:data:`BIGMAIL`, :data:`OUTPOST`; see
 :mod:`harness.world.screening` for what each checks and writes) and what DMARC policy it
-publishes: bigmail ``p=reject``, as gmail.com does; outpost ``p=quarantine``, so that the
-world holds a domain whose failures a receiver files as spam rather than refuses, and a
-scenario can show both ends of DMARC.
+publishes: bigmail ``p=reject``, as google.com does, so that a spoof of it shows Gmail's
+5.7.26; outpost ``p=quarantine``, so that the world also holds a domain whose failures a
+receiver files as spam rather than refuses, and a scenario can show both ends of DMARC.
 
 **Send mail as** (:meth:`Provider.begin_send_as`, :meth:`Provider.confirm_send_as`,
 :meth:`Provider.send_as`) is Gmail's feature, step by step: the provider logs in to the
