@@ -193,6 +193,7 @@ def merge_command(names: tuple[str, ...], max_files: int, max_kib: int, as_json:
         click.echo(json.dumps([m.as_json() for m in merged], indent=2))
     else:
         click.echo(merge_report(merged))
+    _merges_succeeded(merged)
 
 
 @fuzz_group.command("export")
@@ -231,16 +232,23 @@ def _merge(layout: Layout, families: list[str], cap: Cap) -> list[Merged]:
     merged = []
     for family in families:
         click.echo(f"fuzz: merging into corpora/{family} ...", err=True)
-        merged.append(merge_family(layout, family, cap))
+        try:
+            merged.append(merge_family(layout, family, cap))
+        except ElsinoreError as error:
+            # The runs' report still matters: it is printed, and the command fails after it.
+            targets = [target.name for target in TARGETS if target.family == family]
+            merged.append(Merged(family, targets, error=str(error)))
     return merged
 
 
 def merge_report(merged: list[Merged]) -> str:
     """One line per family: what the merge kept, added and left out."""
     return "\n".join(
-        f"corpora/{m.family}: {m.kept} campaign inputs kept ({m.added} new) of {m.candidates} "
-        f"offered, {m.dropped} over the cap, {m.real} sharing a run with real mail; "
-        f"{m.files} files, {m.bytes:,} bytes in all"
+        f"corpora/{m.family}: merge failed: {m.error}"
+        if m.error
+        else f"corpora/{m.family}: {m.kept} campaign inputs kept ({m.added} new) of "
+        f"{m.candidates} offered, {m.dropped} over the cap, {m.real} sharing a run with real "
+        f"mail; {m.files} files, {m.bytes:,} bytes in all"
         for m in merged
     )
 
@@ -264,6 +272,13 @@ def _finish(results: list[Result], as_json: bool, merged: list[Merged] | None = 
         raise ElsinoreError(
             f"{len(failed)} of {len(results)} fuzz targets failed: {', '.join(failed)}"
         )
+    _merges_succeeded(merged)
+
+
+def _merges_succeeded(merged: list[Merged]) -> None:
+    failed = [m.family for m in merged if m.error]
+    if failed:
+        raise ElsinoreError(f"the merge failed for corpora/{', corpora/'.join(failed)}")
 
 
 def _count(folder: Path) -> int:

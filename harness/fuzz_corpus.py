@@ -65,6 +65,7 @@ class Merged:
     dropped: int = 0  # chosen by the merge but over the cap
     files: int = 0  # files in the folder now, seeds included
     bytes: int = 0
+    error: str = ""  # why the merge failed (the folder is then as it was)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)

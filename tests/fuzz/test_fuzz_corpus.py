@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from harness.cli import cli
 from harness.fuzz import Layout, Target, run_target
 from harness.fuzz_corpus import CAMPAIGN, REAL_RUN, Cap, merge_family
+from stack.errors import ElsinoreError
 
 # Three nested branches, instrumented (the runner instruments only the stack by default).
 BRANCHES = """
@@ -98,6 +99,18 @@ def test_an_input_sharing_a_run_with_real_mail_is_never_kept(tmp_path: Path) -> 
     merged = merge_family(layout, "branches", targets=[TARGET])
     assert merged.real == 1
     assert _campaign(layout) == {b"EL" + short}
+
+
+def test_a_failed_merge_leaves_the_campaign_folder_as_it_was(tmp_path: Path) -> None:
+    pytest.importorskip("atheris")
+    layout = _layout(tmp_path, [b"EL", b"ELS"])
+    earlier = layout.seeds(TARGET) / CAMPAIGN
+    earlier.mkdir()
+    (earlier / "from-the-last-campaign").write_bytes(b"ELSEWHERE")
+    layout.script(TARGET).write_text("raise SystemExit(3)\n")
+    with pytest.raises(ElsinoreError, match="merge for branches exited with status 3"):
+        merge_family(layout, "branches", targets=[TARGET])
+    assert _campaign(layout) == {b"ELSEWHERE"}
 
 
 def test_the_next_run_reads_the_campaign_folder(tmp_path: Path) -> None:
