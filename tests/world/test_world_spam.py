@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness.world.spam import (
+    CACHE_ENTRIES,
     SAMPLE,
     SpamDatabaseError,
     TrainingSummary,
@@ -166,6 +167,28 @@ def test_a_changed_corpus_is_trained_again(tmp_path: Path) -> None:
     assert not changed.cached
     assert changed.cache_file != first.cache_file
     assert (changed.spam, changed.ham) == (first.spam, first.ham + 1)
+
+
+def test_the_cache_keeps_the_databases_written_last(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for age in range(1, CACHE_ENTRIES + 3):  # older trainings, an hour apart
+        stale = cache / f"spam-{age:032}.db"
+        stale.write_bytes(b"an older training")
+        os.utime(stale, (1_700_000_000 - 3600 * age,) * 2)
+    unrelated = cache / "notes.txt"
+    unrelated.write_text("not ours")
+
+    summary = prepare_sample(tmp_path, cache)
+
+    kept = sorted(cache.glob("spam-*.db"))
+    assert summary.cache_file is not None
+    assert summary.cache_file in kept
+    assert len(kept) == CACHE_ENTRIES
+    assert {path.name for path in kept} - {summary.cache_file.name} == {
+        f"spam-{age:032}.db" for age in range(1, CACHE_ENTRIES)
+    }
+    assert unrelated.exists()
 
 
 @pytest.mark.parametrize("spoil", ["garbage", "empty", "truncated", "other counts", "a folder"])
