@@ -203,7 +203,9 @@ def evaluate(
     sample: float | None = None,
     suffixes: SuffixList | None = None,
 ) -> DmarcOutcome:
-    """The DMARC outcome for ``message``; ``sample`` in [0, 100) decides ``pct``."""
+    """The DMARC outcome for ``message``; ``spf`` is the MAIL FROM identity's result
+    (:func:`stack.auth.spf.check_host`, never a separate HELO check); ``sample`` in
+    [0, 100) decides ``pct``."""
     from_domain = author_domain(message)
     if from_domain is None:
         return DmarcOutcome("permerror", "", reason="not exactly one From author")
@@ -211,11 +213,11 @@ def evaluate(
     if found.record is None:
         return DmarcOutcome(found.error or "none", from_domain, reason=found.reason)
     record = found.record
+    # ``spf`` is the MAIL FROM identity's result; for a null reverse-path that identity is
+    # postmaster@HELO (RFC 7208 2.4), which pyspf reports as "helo": it aligns all the same,
+    # or no bounce from a domain with p=reject would ever arrive.
     spf_ok = (
-        spf is not None
-        and spf.identity == "mailfrom"
-        and spf.passed
-        and aligned(spf.domain, from_domain, record.aspf, suffixes)
+        spf is not None and spf.passed and aligned(spf.domain, from_domain, record.aspf, suffixes)
     )
     dkim_ok = tuple(
         result.domain

@@ -226,3 +226,18 @@ def test_an_invalid_record_is_quoted_in_a_short_excerpt(bad: str) -> None:
     with pytest.raises(RecordError) as error:
         parse_record("v=DMARC1; " + bad.replace("X", "x" * 60_000))
     assert len(str(error.value)) < 150 and "(60,00" in str(error.value)
+
+
+def test_a_bounce_aligns_through_its_helo_identity() -> None:
+    # A null reverse-path: SPF checks postmaster@HELO (RFC 7208 2.4), and that is the
+    # MAIL FROM identity DMARC aligns (RFC 7489 3.1.2).  Refusing it lost every bounce from
+    # a domain with p=reject.
+    bounce = SpfResult(
+        "pass", "helo", "192.0.2.1", "postmaster@mx.castle.test", "mx.castle.test", "mx.castle.test"
+    )  # type: ignore[arg-type]
+    outcome = evaluate(MESSAGE, bounce, [], policy("v=DMARC1; p=reject"))
+    assert (outcome.result, outcome.spf_aligned) == ("pass", True)
+    elsewhere = SpfResult(
+        "pass", "helo", "192.0.2.1", "postmaster@mx.other.test", "mx.other.test", "mx.other.test"
+    )  # type: ignore[arg-type]
+    assert evaluate(MESSAGE, elsewhere, [], policy("v=DMARC1; p=reject")).result == "fail"
