@@ -19,8 +19,8 @@ with one trained as a user's filter would be, on one of two sources:
   the spam that reached them (lotteries, pills, crypto, phishing).
 
 The database is what ``elsinore spam train`` writes: the word counts and the regression
-beside them (:func:`train`).  On the corpus that takes 12 seconds on two idle cores, and a
-world must start in a few, so the trained file is kept in a cache (``$XDG_CACHE_HOME/
+beside them (:func:`train`).  On the corpus that takes 12 to 16 seconds here, and a world
+must start in a few, so the trained file is kept in a cache (``$XDG_CACHE_HOME/
 elsinore/``, else ``~/.cache/elsinore/``), from which it is copied in a fifth of a second.
 Its key changes with anything that would change the database: the listing of what is
 trained (each file's class, name, size and modification time) and the code that turns mail
@@ -54,7 +54,7 @@ from harness.shared import corpora_dir
 from stack.errors import ElsinoreError
 from stack.spam.counts import Training, WordCounts
 from stack.spam.evaluation import corpus_split
-from stack.spam.filter import Features, default_jobs, learn, learn_regression
+from stack.spam.filter import Features, learn, learn_regression
 from stack.spam.stores import SqliteStore, StoreError
 
 #: The shipped sample: a user's ham and spam, one message per file.
@@ -238,11 +238,13 @@ def train(target: Path, spam: Iterable[Path], ham: Iterable[Path]) -> WordCounts
     if target.exists():
         raise SpamDatabaseError(f"{target}: exists already; a database is trained new")
     training = Training()
-    jobs = default_jobs()
     spam_features: list[Features] = []
     ham_features: list[Features] = []
-    learn(training, _read_all(spam), spam=True, jobs=jobs, features=spam_features)
-    learn(training, _read_all(ham), spam=False, jobs=jobs, features=ham_features)
+    # In this process: the world calls this from a worker thread beside its event loop,
+    # where forking tokenizer workers is unsafe, and two jobs were no faster here (16 s
+    # for one, 20 s for two on the corpus, on two busy cores).
+    learn(training, _read_all(spam), spam=True, features=spam_features)
+    learn(training, _read_all(ham), spam=False, features=ham_features)
     try:
         with SqliteStore(target) as store:
             learn_regression(training, store.load(), spam_features, ham_features)
