@@ -21,6 +21,7 @@ from harness.world.spam import (
     TrainingSummary,
     cache_key,
     corpus_set,
+    default_cache,
     prepare_spam_database,
     sample_set,
     train,
@@ -291,3 +292,20 @@ def test_a_corpus_without_one_of_its_folders_is_an_error_with_the_path(tmp_path:
     shutil.rmtree(corpora / "spamassassin" / "easy_ham_2")
     with pytest.raises(SpamDatabaseError, match="easy_ham_2"):
         prepare_spam_database(tmp_path / "spam.db", corpora=corpora, cache=tmp_path / "cache")
+
+
+def test_elsinore_corpora_and_xdg_cache_home_are_where_it_looks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpora = small_corpus(tmp_path / "corpora")
+    monkeypatch.setenv("ELSINORE_CORPORA", str(corpora))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache() == tmp_path / "xdg" / "elsinore"
+    summary = prepare_spam_database(tmp_path / "spam.db")
+    assert summary.source == "spamassassin+sample"
+    assert summary.cache_file is not None
+    assert summary.cache_file.parent == tmp_path / "xdg" / "elsinore"
+
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # invalid: the spec says ignore it
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache() == tmp_path / "home" / ".cache" / "elsinore"
