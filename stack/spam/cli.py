@@ -25,6 +25,7 @@ from typing import Any
 import click
 
 from stack.mime.sources import Source, count_messages, iter_messages
+from stack.spam.calibration import calibrate
 from stack.spam.counts import Training, WordCounts
 from stack.spam.evaluation import Evaluation
 from stack.spam.filter import (
@@ -112,6 +113,19 @@ def _tracked(paths: Sequence[str], description: str) -> Iterator[Source]:
     return track(iter_messages(paths), total=count_messages(paths), description=description)
 
 
+def _learn_model(
+    training: Training,
+    prior: WordCounts,
+    features: tuple[list[Features], list[Features]],
+    tokens: tuple[list[list[str]], list[list[str]]],
+    forget: bool,
+) -> None:
+    """The regression's part of ``training``, and the cutoffs this run calibrates."""
+    spam_margins, ham_margins = learn_regression(training, prior, *features, forget=forget)
+    if not forget:
+        training.cutoffs = calibrate(prior, *tokens, spam_margins, ham_margins)
+
+
 def _current_counts(db_path: str) -> WordCounts:
     """The counts at ``db_path``, or none at all when there is no database yet."""
     if not Path(db_path).exists():
@@ -185,33 +199,27 @@ def train_command(
         )
     training = Training()
     start = time.perf_counter()
-    redis = db_path.startswith(REDIS_SCHEMES)  # keeps word counts only
-    spam_features: list[Features] | None = None if redis else []
-    ham_features: list[Features] | None = None if redis else []
-    spam = ham = 0
-    if spam_paths:
-        sources = _tracked(spam_paths, "spam")
-        spam = learn(
-            training, (s.data for s in sources), spam=True, forget=forget, jobs=jobs,
-            features=spam_features,
-        )  # fmt: skip
-    if ham_paths:
-        sources = _tracked(ham_paths, "ham")
-        ham = learn(
-            training, (s.data for s in sources), spam=False, forget=forget, jobs=jobs,
-            features=ham_features,
-        )  # fmt: skip
+    # A Redis store keeps word counts only: no regression, no cutoffs.
+    full = not db_path.startswith(REDIS_SCHEMES)
+    features: tuple[list[Features], list[Features]] = ([], [])
+    tokens: tuple[list[list[str]], list[list[str]]] = ([], [])
+    counted = [0, 0]
+    for index, (paths, kind) in enumerate(((spam_paths, "spam"), (ham_paths, "ham"))):
+        if paths:
+            counted[index] = learn(
+                training, (s.data for s in _tracked(paths, kind)), spam=index == 0,
+                forget=forget, jobs=jobs, features=features[index] if full else None,
+                tokens=tokens[index] if full and not forget else None,
+            )  # fmt: skip
+    spam, ham = counted
     if replace:
-        if spam_features is not None and ham_features is not None:
-            learn_regression(
-                training, _current_counts(db_path), spam_features, ham_features, forget=forget
-            )
+        _learn_model(training, _current_counts(db_path), features, tokens, forget)
         counts = apply_by_replacing(db_path, training)
     else:
         store = open_store(db_path)
         try:
-            if spam_features is not None and ham_features is not None:
-                learn_regression(training, store.load(), spam_features, ham_features, forget=forget)
+            if full:
+                _learn_model(training, store.load(), features, tokens, forget)
             store.apply(training)
             counts = store.load()
         finally:

@@ -6,6 +6,7 @@ numbers from here, so a rate means the same thing everywhere.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from typing import Any
 from stack.spam.verdict import Score, Verdict
 
 _VERDICTS = (Verdict.YES, Verdict.NO, Verdict.UNKNOWN)
+#: The shares of ham misfiled at which ``spam test`` reports the spam caught.
+MISFILED_RATES = (0.0, 0.001)
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,8 @@ class Evaluation:
         return {key: (value / total if total else 0.0) for key, value in counts.items()}
 
     def as_json(self, **extra: Any) -> dict[str, Any]:
-        """The issue's shape, ``{"spam": {...}, "ham": {...}}``, then rates and ``extra``."""
+        """The issue's shape, ``{"spam": {...}, "ham": {...}}``, then rates, the ranking's
+        figures and ``extra``."""
         return {
             "spam": self.counts("spam"),
             "ham": self.counts("ham"),
@@ -48,8 +52,37 @@ class Evaluation:
                 kind: {key: round(value, 6) for key, value in self.rates(kind).items()}
                 for kind in ("spam", "ham")
             },
+            "caught_at_misfiled": {
+                str(rate): round(self.caught_at(rate), 6) for rate in MISFILED_RATES
+            },
+            "roc_area": round(self.roc_area(), 8),
             **extra,
         }
+
+    def caught_at(self, misfiled_rate: float) -> float:
+        """The share of spam the best cutoff catches while misfiling at most
+        ``misfiled_rate`` of the ham: what the scores' order allows, whatever the
+        classifier's own cutoffs.  A spam tied with the last ham let through is not caught
+        (no cutoff separates them)."""
+        if not self.spam:
+            return 0.0
+        ham = sorted((s.probability for s in self.ham), reverse=True)
+        allowed = int(misfiled_rate * len(ham))
+        if allowed >= len(ham):
+            return 1.0
+        return sum(s.probability > ham[allowed] for s in self.spam) / len(self.spam)
+
+    def roc_area(self) -> float:
+        """The area under the ROC curve: the chance that a random spam scores above a
+        random ham, ties counting half (the Mann-Whitney statistic)."""
+        if not self.spam or not self.ham:
+            return 0.0
+        spam = sorted(s.probability for s in self.spam)
+        below = 0.0
+        for score in (s.probability for s in self.ham):
+            low, high = bisect_left(spam, score), bisect_right(spam, score)
+            below += len(spam) - high + (high - low) / 2
+        return below / (len(spam) * len(self.ham))
 
     def table(self) -> str:
         """Counts and rates per class, as a confusion matrix with an ``unknown`` column."""
@@ -60,6 +93,13 @@ class Evaluation:
                 f"{counts[key]:>7} ({rates[key]:6.1%})" for key in ("yes", "no", "unknown")
             )
             lines.append(f"{kind:8}{cells}{sum(counts.values()):>8}")
+        lines.append(
+            "spam caught at "
+            + ", ".join(
+                f"{rate:.1%} ham misfiled: {self.caught_at(rate):.1%}" for rate in MISFILED_RATES
+            )
+            + f"; 1 - ROC area: {1 - self.roc_area():.4%}"
+        )
         return "\n".join(lines)
 
     def roc(self) -> list[tuple[float, float]]:

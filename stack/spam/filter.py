@@ -12,6 +12,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator
 from typing import Literal, TypeVar
 
+from stack.spam.combined import CombinedClassifier
 from stack.spam.counts import Training, WordCounts
 from stack.spam.fisher import FisherClassifier, FisherSettings
 from stack.spam.graham import GrahamClassifier
@@ -21,8 +22,8 @@ from stack.spam.stores.base import StoreError
 from stack.spam.tokenizer import tokenize
 from stack.spam.verdict import Score
 
-ClassifierName = Literal["fisher", "graham", "lr"]
-CLASSIFIERS: tuple[ClassifierName, ...] = ("fisher", "graham", "lr")
+ClassifierName = Literal["fisher", "graham", "lr", "fisher-lr"]
+CLASSIFIERS: tuple[ClassifierName, ...] = ("fisher", "graham", "lr", "fisher-lr")
 #: Chosen by 5-fold cross-validation on the training part of the issue's SpamAssassin split.
 #: Graham (SpamOracle's settings) misfiled no ham but delivered 9.6% of spam as good ("no");
 #: Fisher at its settings misfiled 0.06% of ham and delivered 0.3% of spam as good, leaving
@@ -38,6 +39,8 @@ def make_classifier(
     database's calibrated cutoffs when it has some for Fisher."""
     if name == "graham":
         return GrahamClassifier(counts)
+    if name in ("lr", "fisher-lr"):
+        name = "fisher"  # the counts' part of either
     cutoffs = counts.cutoffs.get("fisher")
     if cutoffs is None:
         return FisherClassifier(counts)
@@ -48,12 +51,14 @@ class SpamFilter:
     """Classifies messages against counts (and the regression) loaded once into memory.
 
     A database without a regression (a Redis store, or one trained before there was one)
-    is a :class:`~stack.spam.stores.base.StoreError` for ``lr``.
+    is a :class:`~stack.spam.stores.base.StoreError` for ``lr``; ``fisher-lr`` then falls
+    back to Fisher alone, so that the spamfilter service on such a database still labels
+    mail as it did.
     """
 
     def __init__(self, counts: WordCounts, classifier: ClassifierName = DEFAULT_CLASSIFIER):
         self.name = classifier
-        self.regression: RegressionClassifier | None = None
+        self.on_bytes: RegressionClassifier | CombinedClassifier | None = None
         self.classifier: FisherClassifier | GrahamClassifier | None = None
         if classifier == "lr":
             if counts.regression is None:
@@ -61,13 +66,16 @@ class SpamFilter:
                     "the database holds no regression for --classifier lr (train a SQLite "
                     "database with this version; a Redis store keeps word counts only)"
                 )
-            self.regression = RegressionClassifier(counts.regression, counts.cutoffs.get("lr"))
+            self.on_bytes = RegressionClassifier(counts.regression, counts.cutoffs.get("lr"))
+        elif classifier == "fisher-lr" and counts.regression is not None:
+            cutoffs = counts.cutoffs.get("fisher-lr")
+            self.on_bytes = CombinedClassifier(counts, counts.regression, cutoffs)
         else:
             self.classifier = make_classifier(counts, classifier)
 
     def classify(self, data: bytes) -> Score:
-        if self.regression is not None:
-            return self.regression.score(data)
+        if self.on_bytes is not None:
+            return self.on_bytes.score(data)
         assert self.classifier is not None
         return self.classifier.score(tokenize(data, repeats=self.classifier.repeats))
 
@@ -79,21 +87,26 @@ Features = tuple["array[int]", bytes]
 def learn(
     training: Training, messages: Iterable[bytes], *, spam: bool, forget: bool = False,
     jobs: int = 1, features: list[Features] | None = None,
+    tokens: list[list[str]] | None = None,
 ) -> int:  # fmt: skip
     """Add each message's tokens to ``training`` (or take them away with ``forget``),
     tokenizing on ``jobs`` processes; return how many messages were read.  With
     ``features``, also append each message's regression features to it, for
-    :func:`learn_regression`."""
+    :func:`learn_regression`; with ``tokens``, its tokens, for calibration."""
     count = 0
     sign = -1 if forget else 1
     if features is None:
-        for tokens in map_messages(training_tokens, messages, jobs=jobs):
-            training.add(tokens, spam=spam, sign=sign)
+        for message_tokens in map_messages(training_tokens, messages, jobs=jobs):
+            training.add(message_tokens, spam=spam, sign=sign)
+            if tokens is not None:
+                tokens.append(message_tokens)
             count += 1
         return count
-    for tokens, grams, digest in map_messages(_training_both, messages, jobs=jobs):
-        training.add(tokens, spam=spam, sign=sign)
+    for message_tokens, grams, digest in map_messages(_training_both, messages, jobs=jobs):
+        training.add(message_tokens, spam=spam, sign=sign)
         features.append((array("I", grams), digest))
+        if tokens is not None:
+            tokens.append(message_tokens)
         count += 1
     return count
 
@@ -110,21 +123,23 @@ def _training_both(data: bytes) -> tuple[list[str], list[int], bytes]:
 def learn_regression(
     training: Training, counts: WordCounts, spam: list[Features], ham: list[Features],
     *, forget: bool = False,
-) -> list[tuple[float, bool]]:  # fmt: skip
+) -> tuple[list[float], list[float]]:  # fmt: skip
     """Train (or untrain) the regression of ``counts`` on the messages, into ``training``;
-    return each trained message's margin before its step, with whether it is spam.
+    return each trained message's margin before its own step, spam and ham each in their
+    order (empty when forgetting).
 
     An on-line learner fed all the spam and then all the ham ends up a ham detector, so
     the two classes are dealt in proportion (one spam, then as many ham as the ratio
     says, and so on), in the order the messages came.
     """
     trainer = OnlineTrainer(counts.regression)
-    margins: list[tuple[float, bool]] = []
+    margins: tuple[list[float], list[float]] = ([], [])
     for (grams, digest), is_spam in interleave(spam, ham):
         if forget:
             trainer.forget(list(grams), digest)
         else:
-            margins.append((trainer.train(list(grams), digest, spam=is_spam), is_spam))
+            margin = trainer.train(list(grams), digest, spam=is_spam)
+            margins[0 if is_spam else 1].append(margin)
     training.regression = trainer.change
     return margins
 
