@@ -252,7 +252,10 @@ def chosen_network(run: str, worker: int, workers: int, taken: Callable[[str], b
     for network in candidates:
         if not taken(network):
             return network
-    raise RuntimeError(f"every /16 this worker may take is in use ({len(candidates)} tried)")
+    raise RuntimeError(
+        f"every /16 this worker may take is in use ({len(candidates)} tried; is a server "
+        "listening on the DNS port of every address?)"
+    )
 
 
 def _xdist_worker() -> tuple[int, int, str]:

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import aiosmtplib
 
-from harness.world.net import HIGH, STANDARD, AddressPlan
+from harness.world.net import AddressPlan, choose_ports
 from harness.world.provider import Provider, ProviderError, Sent, SubmitError
 from harness.world.world import HAMLET_BIGMAIL, HAMLET_CASTLE, HORATIO, Account, World
 from stack.dns.addresses import Endpoint
@@ -57,16 +57,15 @@ def loopback_problem(network: str) -> str | None:
 
 
 def network_in_use(network: str) -> bool:
-    """Whether something (another world, most likely) holds the root name server's port
-    in ``network`` already, the standard one or the high one."""
+    """Whether something (another world, most likely) holds the DNS port that a world in
+    ``network`` would give its root name server."""
     root = AddressPlan(network).root
-    for port in (STANDARD.dns, HIGH.dns):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            try:
-                probe.bind((root, port))
-            except OSError as exc:
-                if exc.errno == errno.EADDRINUSE:
-                    return True
+    ports, _ = choose_ports(root)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((root, ports.dns))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
     return False
 
 

@@ -9,6 +9,8 @@ the providers' tiny worlds, 127.100+ and 127.150+ for the loop's).
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -21,6 +23,8 @@ from harness.pytest_plugin import (
     configured_network,
     strategies,
 )
+from harness.world.net import AddressPlan, choose_ports
+from harness.world.sync import network_in_use
 
 pytest_plugins = ["pytester"]
 
@@ -177,6 +181,17 @@ def test_a_network_in_use_is_passed_over(run: str, workers: int, taken: set[str]
             continue  # every candidate of this worker taken: refused, not shared
     assert not set(chosen) & taken
     assert len(set(chosen)) == len(chosen)
+
+
+def test_a_network_whose_root_dns_port_is_held_is_passed_over() -> None:
+    first = chosen_network("a run", 0, 1, lambda _: False)
+    root = AddressPlan(first).root
+    assert not network_in_use(first)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind((root, choose_ports(root)[0].dns))
+        assert network_in_use(first)
+        assert chosen_network("a run", 0, 1, network_in_use) != first
+    assert not network_in_use(first)
 
 
 def test_a_configured_network_moves_by_the_worker_number() -> None:
