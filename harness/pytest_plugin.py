@@ -342,4 +342,5 @@ __all__ = [
     "mail_world",
     "smtp_sink",
     "strategies",
+    "world_network",
 ]

@@ -194,6 +194,48 @@ def test_a_network_whose_root_dns_port_is_held_is_passed_over() -> None:
     assert not network_in_use(first)
 
 
+XDIST_TESTS = r"""
+import os
+from pathlib import Path
+
+from harness.pytest_plugin import world_network
+
+
+def test_note_the_network(request):
+    network = world_network(request.config, lambda _: False)
+    worker = os.environ["PYTEST_XDIST_WORKER"]
+    (Path(os.environ["NOTES"]) / worker).write_text(network)
+"""
+
+
+@pytest.mark.parametrize(
+    ("configured", "expected"),
+    [
+        ("127.91.0.0/16", {"gw0": "127.91.0.0/16", "gw1": "127.92.0.0/16"}),
+        ("", None),
+    ],
+)
+def test_xdist_workers_take_networks_of_their_own(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    configured: str,
+    expected: dict[str, str] | None,
+) -> None:
+    notes = pytester.mkdir("notes")
+    monkeypatch.setenv("NOTES", str(notes))
+    if configured:
+        monkeypatch.setenv(NETWORK_VARIABLE, configured)
+    pytester.makepyfile(test_xdist=XDIST_TESTS)
+    result = pytester.runpytest_subprocess(*LOAD, "-n", "2", "--dist", "each", timeout=120)
+    result.assert_outcomes(passed=2)
+    taken = {path.name: path.read_text() for path in notes.iterdir()}
+    assert len(set(taken.values())) == 2, taken
+    if expected is not None:
+        assert taken == expected
+    else:
+        assert all(int(network.split(".")[1]) in AUTO_OCTETS for network in taken.values())
+
+
 def test_a_configured_network_moves_by_the_worker_number() -> None:
     assert configured_network("127.91.0.0/16", 0) == "127.91.0.0/16"
     assert configured_network("127.91.0.0/16", 3) == "127.94.0.0/16"
