@@ -236,7 +236,6 @@ class Labelling:
     async def __call__(self, message: Message, transaction: Transaction) -> Message:
         spam_filter = await self._current()
         queue_id = transaction.arrival.queue_id
-        classifier = self.database.classifier
         if spam_filter is None:
             error = self.database.error
             reason = "no spam database read yet" if error is None else str(error)
@@ -245,6 +244,7 @@ class Labelling:
             score = spam_filter.classify(bytes(message))
         except Exception as error:  # never drop mail: label it unknown and say why
             return self._unclassified(message, queue_id, f"classifier failed: {error!r}")
+        classifier = spam_filter.name  # fisher when fisher-lr finds no regression
         stamp(message, score, classifier)
         log.info(
             "%s: X-Spamtacus: %s %s", queue_id, score.verdict.value, score_value(score, classifier)

@@ -49,9 +49,11 @@ def check_can_write(out_dir: Path) -> None:
     pyplot()
 
 
-def write_report(evaluation: Evaluation, out_dir: Path, *, title: str) -> tuple[Path, Path]:
+def write_report(
+    evaluation: Evaluation, out_dir: Path, *, title: str, cutoffs: tuple[float, float] | None = None
+) -> tuple[Path, Path]:
     """Write ``scores.png`` and ``report.html`` into ``out_dir`` (made if its parent is
-    there); return both paths."""
+    there); return both paths.  ``cutoffs`` (ham, spam) are drawn on the histogram."""
     plt = pyplot()
     out_dir.mkdir(exist_ok=True)
     png_path = out_dir / "scores.png"
@@ -59,6 +61,10 @@ def write_report(evaluation: Evaluation, out_dir: Path, *, title: str) -> tuple[
     bins = [i / 50 for i in range(51)]
     histogram.hist([s.probability for s in evaluation.ham], bins=bins, alpha=0.6, label="ham")
     histogram.hist([s.probability for s in evaluation.spam], bins=bins, alpha=0.6, label="spam")
+    if cutoffs is not None:
+        kinds = (("ham cutoff", ":"), ("spam cutoff", "--"))
+        for value, (label, style) in zip(cutoffs, kinds, strict=True):
+            histogram.axvline(value, color="black", linestyle=style, label=f"{label} {value:.4f}")
     histogram.set_yscale("log")
     histogram.set_xlabel("spam score")
     histogram.set_ylabel("messages")
@@ -69,18 +75,23 @@ def write_report(evaluation: Evaluation, out_dir: Path, *, title: str) -> tuple[
     roc.set_xscale("symlog", linthresh=0.001)
     roc.set_xlabel("ham misfiled as spam (rate)")
     roc.set_ylabel("spam caught (rate)")
-    roc.set_title("ROC")
+    area = evaluation.roc_area()
+    roc.set_title(f"ROC (area {area:.6f}; 1 - area {1 - area:.4%})")
     figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(png_path, dpi=100)
     plt.close(figure)
 
     html_path = out_dir / "report.html"
+    marked = ""
+    if cutoffs is not None:
+        marked = f"<p>Cutoffs: ham at or below {cutoffs[0]:.4f}, spam at or above {cutoffs[1]:.4f}."
     html_path.write_text(
         "<!doctype html>\n<meta charset='utf-8'>\n"
         f"<title>Spam report: {html.escape(title)}</title>\n"
         f"<h1>Spam report: {html.escape(title)}</h1>\n"
         f"<pre>{html.escape(evaluation.table())}</pre>\n"
+        f"{marked}<p>ROC area {area:.6f} (1 - area {1 - area:.4%}).</p>\n"
         f"<img src='{png_path.name}' alt='score histograms and ROC curve'>\n",
         encoding="utf-8",
     )

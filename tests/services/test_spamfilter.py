@@ -312,7 +312,7 @@ def test_a_corrupt_database_labels_unknown_and_the_message_is_still_delivered(
     hop = spamfilter_at(WordDatabase(path))
     received = hop.send(spam(7))
     verdict, score, rest = labels(received)
-    assert (verdict, score) == ("unknown", "0.5000 (fisher; 0 words)")
+    assert (verdict, score) == ("unknown", "0.5000 (fisher-lr; 0 words)")
     assert below_received(rest) == spam(7)
     our_id = previous_queue_id(parse(rest).fields[0].unfolded())  # ID@HOST
     assert our_id is not None
