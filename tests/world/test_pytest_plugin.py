@@ -9,7 +9,11 @@ the providers' tiny worlds, 127.100+ and 127.150+ for the loop's).
 
 from __future__ import annotations
 
+import shlex
+import shutil
 import socket
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given
@@ -155,6 +159,27 @@ def test_a_test_file_using_mail_world_sends_from_bigmail_to_outpost(
     pytester.makepyfile(test_world=WORLD_TESTS)
     result = pytester.runpytest_subprocess(*LOAD, "-p", "no:cacheprovider", timeout=300)
     result.assert_outcomes(passed=2)
+
+
+#: A network namespace whose loopback has 127.0.0.1 alone, as on macOS: the real condition
+#: under which mail_world cannot run, made on this machine.
+ONLY_127_0_0_1 = (
+    "ip link set lo up && ip addr del 127.0.0.1/8 dev lo && ip addr add 127.0.0.1/32 dev lo"
+)
+
+
+def test_mail_world_skips_where_only_127_0_0_1_can_be_bound(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unshare = shutil.which("unshare")
+    if unshare is None or subprocess.run([unshare, "-n", "true"], check=False).returncode:
+        pytest.skip("cannot make a network namespace (unshare -n needs root or CAP_SYS_ADMIN)")
+    monkeypatch.setenv(NETWORK_VARIABLE, NETWORK)
+    pytester.makepyfile(test_world="def test_world(mail_world):\n    pass\n")
+    inner = shlex.join([sys.executable, "-m", "pytest", *LOAD, "-p", "no:cacheprovider", "-rs"])
+    result = pytester.run(unshare, "-n", "sh", "-c", f"{ONLY_127_0_0_1} && exec {inner}")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*cannot bind 127.91.0.1 (Cannot assign requested address)*"])
 
 
 # -- where a world lives --------------------------------------------------------------------
