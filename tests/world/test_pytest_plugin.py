@@ -4,7 +4,8 @@ Each run loads the plugin with ``-p harness.pytest_plugin`` and blocks the ``els
 entry point's name, so that the runs hold whether or not the entry point is installed (a
 plugin module registered twice, under two names, is an error).  The one run with a whole
 world goes in a subprocess, on 127.91.0.0/16 (other tests of tests/world use 127.20-219 for
-the providers' tiny worlds, 127.100+ and 127.150+ for the loop's).
+the providers' tiny worlds, 127.100+ and 127.150+ for the loop's); the others start no world
+and only bind ports the kernel picks, or probe 127.91-92 and one of the run-picked /16s.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ NETWORK = "127.91.0.0/16"
 
 
 @pytest.fixture(autouse=True)
-def _no_outer_world(monkeypatch: pytest.MonkeyPatch) -> None:
+def _inner_runs_start_clean(monkeypatch: pytest.MonkeyPatch) -> None:
     # The inner runs are not xdist workers, whatever this run is.
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
         monkeypatch.delenv(name, raising=False)
@@ -151,6 +152,7 @@ def test_a_client_of_our_own_logs_in_to_castle(mail_world):
 """
 
 
+@pytest.mark.xdist_group("world")  # beside the other worlds: two at once crowd two cores
 def test_a_test_file_using_mail_world_sends_from_bigmail_to_outpost(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
