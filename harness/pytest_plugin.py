@@ -2,8 +2,9 @@
 whole simulated internet, and the grammar of valid mail.
 
 Load it with ``-p harness.pytest_plugin``, or ``pytest_plugins = ["harness.pytest_plugin"]``
-in your top ``conftest.py``; where the package's ``pytest11`` entry point is installed, pytest
-loads it by itself.  It gives:
+in your top ``conftest.py``; where the package's ``pytest11`` entry point (``elsinore``) is
+installed, pytest loads it by itself, and naming it again as well is an error (one module,
+two plugin names): ``-p no:elsinore -p harness.pytest_plugin`` works either way.  It gives:
 
 ``smtp_sink`` (function scope)
     An aiosmtpd server on ``127.0.0.1``, on a port the kernel picks, that accepts every
