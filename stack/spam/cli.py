@@ -25,7 +25,6 @@ from typing import Any
 import click
 
 from stack.mime.sources import Source, count_messages, iter_messages
-from stack.spam.calibration import calibrate
 from stack.spam.counts import Training, WordCounts
 from stack.spam.evaluation import Evaluation
 from stack.spam.filter import (
@@ -123,6 +122,8 @@ def _learn_model(
     """The regression's part of ``training``, and the cutoffs this run calibrates."""
     spam_margins, ham_margins = learn_regression(training, prior, *features, forget=forget)
     if not forget:
+        from stack.spam.calibration import calibrate  # noqa: PLC0415 - only training calibrates
+
         training.cutoffs = calibrate(prior, *tokens, spam_margins, ham_margins)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from stack.spam.counts import WordCounts
 from stack.spam.fisher import FisherClassifier, evidence, mean_log_odds
-from stack.spam.ngrams import head_features
+from stack.spam.ngrams import head_buckets
 from stack.spam.regression import Regression, probability
 from stack.spam.tokenizer import tokenize
 from stack.spam.verdict import Score, verdict_for
@@ -49,6 +49,6 @@ class CombinedClassifier:
 
     def score(self, data: bytes) -> Score:
         clues = self.fisher.clues(tokenize(data, repeats=False))
-        p = combine(mean_log_odds(clues), self.model.margin(head_features(data)))
+        p = combine(mean_log_odds(clues), self.model.margin(head_buckets(data)))
         verdict = verdict_for(p, ham_cutoff=self.ham_cutoff, spam_cutoff=self.spam_cutoff)
         return Score(verdict, p, evidence(clues))

@@ -34,6 +34,12 @@ def head_features(data: bytes) -> list[int]:
     """The distinct buckets of the 4-grams of ``data``'s first :data:`HEAD_BYTES` bytes, in
     ascending order (so that two runs agree on order too; a message shorter than four
     bytes has none)."""
+    return sorted(head_buckets(data))
+
+
+def head_buckets(data: bytes) -> set[int]:
+    """The same buckets as a set, for scoring, where order does not matter and sorting
+    cost a fifth of the time."""
     head = data[:HEAD_BYTES]
     grams = array("I")
     for offset in range(4):
@@ -41,7 +47,7 @@ def head_features(data: bytes) -> list[int]:
         grams.frombytes(head[offset : offset + whole])
     if _BIG_ENDIAN:
         grams.byteswap()
-    return sorted(set(map(operator.mod, set(grams), repeat(FEATURES))))
+    return set(map(operator.mod, set(grams), repeat(FEATURES)))
 
 
 def message_digest(data: bytes) -> bytes:

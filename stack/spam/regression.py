@@ -26,7 +26,7 @@ from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from stack.spam.ngrams import FEATURES, head_features, message_digest
+from stack.spam.ngrams import FEATURES, head_buckets, head_features, message_digest
 from stack.spam.verdict import Score, verdict_for
 
 #: Fixed-point weights: this many units to 1.0.  A step of 0.002 * 0.001 is still 34 units.
@@ -192,6 +192,6 @@ class RegressionClassifier:
         self.ham_cutoff, self.spam_cutoff = cutoffs or DEFAULT_CUTOFFS
 
     def score(self, data: bytes) -> Score:
-        p = probability(self.model.margin(head_features(data)))
+        p = probability(self.model.margin(head_buckets(data)))
         verdict = verdict_for(p, ham_cutoff=self.ham_cutoff, spam_cutoff=self.spam_cutoff)
         return Score(verdict, p)

@@ -17,7 +17,7 @@ from harness.strategies import wire_messages
 from harness.strategies.mime import Entity
 from stack.spam.counts import Training
 from stack.spam.filter import SpamFilter, interleave, learn, learn_regression
-from stack.spam.ngrams import FEATURES, HEAD_BYTES, head_features
+from stack.spam.ngrams import FEATURES, HEAD_BYTES, head_buckets, head_features
 from stack.spam.regression import Regression
 from stack.spam.stores import MemoryStore, SqliteStore, StoreError, WordStore
 
@@ -57,6 +57,11 @@ def test_a_4gram_is_its_little_endian_integer_modulo_the_buckets() -> None:
     grams = {b"abcd", b"bcda", b"cdab", b"dabc"}
     expected = sorted({int.from_bytes(g, "little") % FEATURES for g in grams})
     assert head_features(b"abcdabcd") == expected
+
+
+@given(st.binary(max_size=5000))
+def test_scoring_reads_the_same_buckets_as_training(data: bytes) -> None:
+    assert head_buckets(data) == set(head_features(data))
 
 
 def test_only_the_head_is_read() -> None:
