@@ -27,7 +27,9 @@ from harness.world.spam import (
     train,
 )
 from stack.services.spamfilter import WordDatabase
+from stack.spam.calibration import MIN_PER_CLASS
 from stack.spam.evaluation import SPAMASSASSIN_HAM, SPAMASSASSIN_SPAM, corpus_split
+from stack.spam.filter import DEFAULT_CLASSIFIER
 from stack.spam.stores import open_store
 from stack.spam.verdict import Score, Verdict
 
@@ -110,7 +112,7 @@ def test_the_sample_trains_every_message_it_ships(tmp_path: Path) -> None:
     spam = list((SAMPLE / "spam").glob("*.eml"))
     ham = list((SAMPLE / "ham").glob("*.eml"))
     assert (summary.source, summary.spam, summary.ham) == ("sample", len(spam), len(ham))
-    assert len(spam) >= 30 and len(ham) >= 30
+    assert min(len(spam), len(ham)) >= MIN_PER_CLASS  # enough for calibrated cutoffs
     assert not summary.cached
     with open_store(tmp_path / "spam.db", create=False) as store:
         counts = store.load()
@@ -243,6 +245,8 @@ def test_gmails_confirmation_is_not_spam_to_the_corpus(tmp_path: Path, spamassas
     assert summary.source == "spamassassin+sample"
     assert summary.spam == len(split.spam_train) + len(sample.spam)
     assert summary.ham == len(split.ham_train) + len(sample.ham)
+    with open_store(target, create=False) as store:
+        assert DEFAULT_CLASSIFIER in store.load().cutoffs  # calibrated, as `spam train` does
     trained = set(corpus_set(spamassassin).spam + corpus_set(spamassassin).ham)
     assert trained.isdisjoint(split.spam_test + split.ham_test)  # the test part stays unseen
     for identity in IDENTITIES:
@@ -268,11 +272,12 @@ HELD_OUT_HAM = (
 
 def test_obvious_spam_held_out_of_the_sample_is_marked_yes(tmp_path: Path) -> None:
     sample = sample_set()
-    train(
+    counts = train(
         tmp_path / "spam.db",
         [path for path in sample.spam if path.name not in HELD_OUT_SPAM],
         [path for path in sample.ham if path.name not in HELD_OUT_HAM],
     )
+    assert DEFAULT_CLASSIFIER in counts.cutoffs  # as the world's database is: calibrated
     for name in HELD_OUT_SPAM:
         score = classify(tmp_path / "spam.db", (SAMPLE / "spam" / name).read_bytes())
         assert score.verdict is Verdict.YES, (name, score)
