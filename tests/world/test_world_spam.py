@@ -36,8 +36,9 @@ from stack.spam.verdict import Score, Verdict
 
 def gmail_confirmation(account: str, identity: str, code: str) -> bytes:
     """Gmail's "Send Mail as" confirmation as it reaches our spamfilter: the verifier's
-    fields on top.  The wording is Gmail's as users quote it; harness.world.provider writes
-    its own (a private method of a running provider), which is not used here."""
+    fields on top.  The wording follows Gmail's as users quote it, link and all;
+    harness.world.provider words its own without a link, in a method of a running provider,
+    and the world's recap scenario checks that one end to end."""
     message = EmailMessage(policy=email.policy.SMTP)
     message["Received"] = (
         "from out.bigmail.test (out.bigmail.test [127.77.20.4]) by mx.castle.test "
