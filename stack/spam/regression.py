@@ -11,7 +11,10 @@ integer under the message's digest; untraining subtracts it again, exactly, and
 ``train`` then ``untrain`` leaves every weight as it was, bit for bit.  Untraining takes
 back what the message added when it was trained; it does not replay the messages trained
 after it, whose own steps were computed with it in the model (an on-line learner's history
-cannot be edited, only amended).
+cannot be edited, only amended).  A message the regression holds no step for (trained
+before the database had a regression, or by counts only) is left out of it: the regression
+can only take back what it added, and the counts, untrained in the same change, still
+refuse a message that was never trained at all.
 
 **Changes are additive.**  A training run reads the model, trains a copy message by message,
 and hands the store the sum of its steps per feature (:class:`RegressionChange`), which the
@@ -55,10 +58,6 @@ class Regression:
 
 def probability(margin: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-_CLAMP, min(_CLAMP, margin))))
-
-
-class RegressionError(ValueError):
-    """Untraining names a message the model was never trained on (or untrained already)."""
 
 
 @dataclass(slots=True)
@@ -126,9 +125,8 @@ Records = dict[bytes, list[tuple[int, int]]]
 
 
 def apply_change(model: Regression, records: Records, change: RegressionChange) -> None:
-    """Apply ``change`` to ``model`` and ``records`` in place; raise
-    :class:`RegressionError`, changing nothing, when a forgotten message has no record.  The
-    in-memory twin of what the SQLite store does."""
+    """Apply ``change`` to ``model`` and ``records`` in place: the in-memory twin of what
+    the SQLite store does."""
     deltas, bias, records_after = resolve(change, lambda digest: records.get(digest, []))
     weights = model.weights
     for feature, delta in deltas.items():
@@ -149,7 +147,8 @@ def resolve(
     gives a digest's stored records.
 
     A message trained twice has two records; untraining it takes back the later one, so
-    that train, train, untrain leaves the model as after the first training.
+    that train, train, untrain leaves the model as after the first training.  A forgotten
+    message without a record changes nothing here.
     """
     deltas = dict(change.deltas)
     bias = change.bias
@@ -163,7 +162,7 @@ def resolve(
     for digest, features in change.forgotten:
         steps = current(digest)
         if not steps:
-            raise RegressionError("untraining a message the regression was never trained on")
+            continue
         step, bias_step = steps.pop()
         for feature in features:
             deltas[feature] = deltas.get(feature, 0) - step

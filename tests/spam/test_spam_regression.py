@@ -124,12 +124,31 @@ def test_a_message_trained_twice_and_untrained_once_counts_once(
     assert _model(regression_store) == once
 
 
-def test_untraining_a_message_never_trained_changes_nothing(regression_store: WordStore) -> None:
+def test_untraining_a_message_the_regression_never_saw_untrains_only_the_counts(
+    regression_store: WordStore,
+) -> None:
+    # Trained by counts alone, as a database trained before the regression existed was.
+    training = Training()
+    training.add(["cash"], spam=True)
+    regression_store.apply(training)
+    _train(regression_store, [SPAM], [HAM])
+    before = _model(regression_store)
+    training = Training()
+    training.add(["cash"], spam=True, sign=-1)
+    learn_regression(training, regression_store.load(), [(head_features(b"cash"), b"?" * 16)], [],
+                     forget=True)  # fmt: skip
+    regression_store.apply(training)
+    assert _model(regression_store) == before
+    assert "cash" not in regression_store.load().words
+
+
+def test_untraining_a_message_never_trained_at_all_changes_nothing(
+    regression_store: WordStore,
+) -> None:
     _train(regression_store, [SPAM], [HAM])
     before = regression_store.load()
-    # The same tokens (the counts could be untrained), but other bytes: never trained.
-    with pytest.raises(StoreError, match="never trained"):
-        _train(regression_store, [], [HAM + b"\r\n"], forget=True)
+    with pytest.raises(StoreError, match="negative"):
+        _train(regression_store, [b"Subject: never\r\n\r\nseen at all\r\n"], [], forget=True)
     after = regression_store.load()
     assert (after.regression, after.words) == (before.regression, before.words)
 

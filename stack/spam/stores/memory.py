@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stack.spam.counts import NegativeCountError, Training, WordCounts
-from stack.spam.regression import Records, Regression, RegressionError, apply_change
+from stack.spam.regression import Records, Regression, apply_change
 from stack.spam.stores.base import StoreError, WordStore
 
 
@@ -38,7 +38,7 @@ class MemoryStore(WordStore):
                 regression = regression.copy()
                 apply_change(regression, records, training.regression)
             self.counts.apply(training)
-        except (NegativeCountError, RegressionError) as exc:
+        except NegativeCountError as exc:
             raise StoreError(f"{exc}; nothing was changed") from exc
         if training.regression:
             self.counts.regression, self.records = regression, records

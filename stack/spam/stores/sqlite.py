@@ -54,7 +54,7 @@ from pathlib import Path
 
 from stack.spam.counts import Training, WordCounts
 from stack.spam.ngrams import FEATURES
-from stack.spam.regression import Regression, RegressionError, resolve
+from stack.spam.regression import Regression, resolve
 from stack.spam.stores.base import StoreError, WordStore, missing_store
 from stack.spam.stores.snapshot import SNAPSHOT_FORMAT, decode_snapshot, encode_snapshot
 
@@ -320,8 +320,6 @@ class SqliteStore(WordStore):
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
-        except RegressionError as exc:
-            raise StoreError(f"{exc}; nothing was changed") from exc
         except sqlite3.IntegrityError as exc:
             raise StoreError(
                 "untraining would make a count negative (was that message trained as that "
