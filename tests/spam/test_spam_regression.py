@@ -166,16 +166,18 @@ def test_classes_are_dealt_in_proportion() -> None:
 
 _TRAINED = MemoryStore()
 _train(_TRAINED, [SPAM, SPAM + b"!"], [HAM, HAM + b"."])
-_LR = SpamFilter(_TRAINED.load(), "lr")
+_FILTERS = [SpamFilter(_TRAINED.load(), name) for name in ("lr", "fisher-lr")]
 
 
 @settings(max_examples=50, deadline=None)
 @given(wire_messages())
 def test_classifying_any_message_of_the_grammar_never_raises(entity: Entity) -> None:
-    assert 0.0 <= _LR.classify(entity.data).probability <= 1.0
+    for spam_filter in _FILTERS:
+        assert 0.0 <= spam_filter.classify(entity.data).probability <= 1.0
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=4000))
 def test_classifying_any_bytes_never_raises(data: bytes) -> None:
-    assert 0.0 <= _LR.classify(data).probability <= 1.0
+    for spam_filter in _FILTERS:
+        assert 0.0 <= spam_filter.classify(data).probability <= 1.0
