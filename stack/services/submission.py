@@ -93,6 +93,16 @@ from stack.smtp.spool import AsyncSpool, Queued
 
 log = logging.getLogger("elsinore.services.submission")
 
+
+def _not_aiosmtpd_deprecating_itself(record: logging.LogRecord) -> bool:
+    # aiosmtpd 1.4.6 sets its own deprecated Session.login_data on every successful AUTH,
+    # and warns about it each time: a warning per login in every submission log, about
+    # nothing we do.
+    return not str(record.msg).startswith("Session.login_data is deprecated")
+
+
+logging.getLogger("mail.log").addFilter(_not_aiosmtpd_deprecating_itself)
+
 #: MAIL before a login (RFC 4954 6), in aiosmtpd's words.
 AUTHENTICATION_REQUIRED = Reply(530, "5.7.0", "Authentication required")
 #: AUTH before TLS (RFC 4954 6), in aiosmtpd's words.
