@@ -68,13 +68,20 @@ def calibrate(
     folds += [index % FOLDS for index in range(len(ham_tokens))]
     fisher: list[float] = [0.0] * len(labelled)
     log_odds: list[float] = [0.0] * len(labelled)
+    # Each fold's counts are the whole run's less the fold's own messages: every message is
+    # added once and taken away once, not added in four folds of five.
+    run = Training()
+    for tokens, is_spam in labelled:
+        run.add(tokens, spam=is_spam)
+    whole = WordCounts(prior.spam_messages, prior.ham_messages, dict(prior.words))
+    whole.apply(run)
     for fold in range(FOLDS):
-        training = Training()
+        held_out = Training()
         for (tokens, is_spam), where in zip(labelled, folds, strict=True):
-            if where != fold:
-                training.add(tokens, spam=is_spam)
-        counts = WordCounts(prior.spam_messages, prior.ham_messages, dict(prior.words))
-        counts.apply(training)
+            if where == fold:
+                held_out.add(tokens, spam=is_spam, sign=-1)
+        counts = WordCounts(whole.spam_messages, whole.ham_messages, dict(whole.words))
+        counts.apply(held_out)
         classifier = FisherClassifier(counts)
         for index, ((tokens, _), where) in enumerate(zip(labelled, folds, strict=True)):
             if where == fold:

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stack.spam.calibration import MIN_PER_CLASS, calibrate, cutoffs
+from stack.spam.calibration import FOLDS, MIN_PER_CLASS, calibrate, cutoffs
 from stack.spam.counts import Training, WordCounts
 from stack.spam.evaluation import Evaluation
 from stack.spam.filter import SpamFilter
-from stack.spam.fisher import FisherSettings
+from stack.spam.fisher import FisherClassifier, FisherSettings
 from stack.spam.stores import SqliteStore
 from stack.spam.verdict import Score, Verdict
 
@@ -102,3 +102,23 @@ def test_roc_area_is_the_share_of_pairs_in_order_ties_half() -> None:
     assert _evaluation([0.9, 0.8], [0.1, 0.2]).roc_area() == 1.0
     assert _evaluation([0.1], [0.9]).roc_area() == 0.0
     assert _evaluation([0.5, 0.9], [0.5]).roc_area() == 0.75
+
+
+def test_fisher_is_calibrated_on_scores_from_counts_without_the_fold() -> None:
+    spam, ham = _tokens("s", 60), _tokens("h", 70)
+    spam[3] = ["h1", "shared0", "s-2"]  # a spam that looks like ham moves the cutoffs
+    prior = WordCounts(3, 4, {"shared1": (3, 4)})
+    scores: list[list[float]] = [[], []]
+    for kind, messages in enumerate((spam, ham)):
+        for index, tokens in enumerate(messages):
+            # Trained on the prior and every message of the other folds, as by hand.
+            training = Training()
+            for other_kind, others in enumerate((spam, ham)):
+                for other_index, other in enumerate(others):
+                    if other_index % FOLDS != index % FOLDS:
+                        training.add(other, spam=other_kind == 0)
+            counts = WordCounts(prior.spam_messages, prior.ham_messages, dict(prior.words))
+            counts.apply(training)
+            scores[kind].append(FisherClassifier(counts).score(tokens).probability)
+    expected = cutoffs(scores[0], scores[1])
+    assert calibrate(prior, spam, ham, None, None)["fisher"] == expected
