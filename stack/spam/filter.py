@@ -118,18 +118,21 @@ def learn(
     :func:`learn_regression`; with ``tokens``, its tokens, for calibration."""
     count = 0
     sign = -1 if forget else 1
+    # Tokens kept are kept once: each message's come unpickled from a worker as new strings,
+    # and 60,000 messages' worth of copies would take a gigabyte.
+    pool: dict[str, str] = {}
     if features is None:
         for message_tokens in map_messages(training_tokens, messages, jobs=jobs):
             training.add(message_tokens, spam=spam, sign=sign)
             if tokens is not None:
-                tokens.append(message_tokens)
+                tokens.append(list(map(pool.setdefault, message_tokens, message_tokens)))
             count += 1
         return count
     for message_tokens, grams, digest in map_messages(_training_both, messages, jobs=jobs):
         training.add(message_tokens, spam=spam, sign=sign)
         features.append((array("I", grams), digest))
         if tokens is not None:
-            tokens.append(message_tokens)
+            tokens.append(list(map(pool.setdefault, message_tokens, message_tokens)))
         count += 1
     return count
 
