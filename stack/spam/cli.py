@@ -87,8 +87,9 @@ _classifier_option = click.option(
     type=click.Choice(CLASSIFIERS),
     default=DEFAULT_CLASSIFIER,
     show_default=True,
-    help="fisher: Robinson-Fisher chi-square; graham: SpamOracle-compatible; lr: on-line "
-    "logistic regression on byte 4-grams of the message's head.",
+    help="fisher-lr: Fisher's clues plus the regression (Fisher alone on a database "
+    "without one); fisher: Robinson-Fisher chi-square; graham: SpamOracle-compatible; lr: "
+    "on-line logistic regression on byte 4-grams of the message's head.",
 )
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 _jobs_option = click.option(
