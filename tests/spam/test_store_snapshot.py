@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stack.spam.counts import Training, WordCounts
+from stack.spam.regression import OnlineTrainer
 from stack.spam.stores import SqliteStore, StoreError
 from stack.spam.stores.snapshot import decode_snapshot, encode_snapshot
 from stack.spam.stores.sqlite import SCHEMA_VERSION
@@ -130,6 +131,33 @@ def test_a_database_of_schema_1_is_upgraded_and_given_its_snapshot(tmp_path: Pat
         assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == (
             SCHEMA_VERSION,
         )
+
+
+def test_a_database_of_schema_2_is_upgraded_and_then_keeps_a_regression(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "words.db"
+    _trained(path)
+    with sqlite3.connect(path) as db:  # back to schema 2: no regression, no cutoffs
+        db.executescript(
+            """
+            DROP TABLE regression; DROP TABLE regression_messages; DROP TABLE cutoffs;
+            UPDATE meta SET value = 2 WHERE key = 'schema';
+            """
+        )
+    with SqliteStore(path, create=False) as store:
+        before = store.load()
+        assert before.regression is None
+        training = Training()
+        change = OnlineTrainer(None)
+        change.train([1, 2, 3], b"d" * 16, spam=True)
+        training.regression = change.change
+        training.cutoffs = {"fisher": (0.25, 0.75)}
+        store.apply(training)
+        after = store.load()
+    assert after.words == before.words
+    assert after.regression is not None and after.regression.weights[2] != 0
+    assert after.cutoffs == {"fisher": (0.25, 0.75)}
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
