@@ -55,6 +55,7 @@ import stack.mime
 import stack.spam
 from harness.shared import corpora_dir
 from stack.errors import ElsinoreError
+from stack.files import fsync_directory, fsync_path
 from stack.spam.calibration import calibrate
 from stack.spam.counts import Training, WordCounts
 from stack.spam.evaluation import corpus_split
@@ -280,7 +281,7 @@ def _train_into(
     fresh = _temporary(target)
     try:
         counts = train(fresh, training_set.spam, training_set.ham)
-        _flush(fresh)
+        fsync_path(fresh)
         kept = _keep(fresh, cache_file)
         _replace(fresh, target)
     finally:
@@ -302,7 +303,7 @@ def _install(cache_file: Path, target: Path, expected: tuple[int, int]) -> WordC
         counts = _counts(copy)
         if counts is None or (counts.spam_messages, counts.ham_messages) != expected:
             return None
-        _flush(copy)
+        fsync_path(copy)
         _replace(copy, target)
         return counts
     finally:
@@ -326,7 +327,7 @@ def _keep(fresh: Path, cache_file: Path) -> Path | None:
         copy = _temporary(cache_file)
         try:
             shutil.copyfile(fresh, copy)
-            _flush(copy)
+            fsync_path(copy)
             os.replace(copy, cache_file)
         finally:
             _remove(copy)
@@ -355,18 +356,10 @@ def _temporary(beside: Path) -> Path:
     return beside.with_name(f".{beside.name}.{secrets.token_hex(8)}.new")
 
 
-def _flush(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def _replace(source: Path, target: Path) -> None:
     try:
         os.replace(source, target)
-        _flush(target.parent)
+        fsync_directory(target.parent)
     except OSError as error:
         raise SpamDatabaseError(
             f"cannot put the spam database at {target}: {error.strerror}"

@@ -48,6 +48,7 @@ from typing import Any
 
 from stack.auth.passwords import StoredHashError, check_stored
 from stack.errors import ElsinoreError, excerpt
+from stack.files import fsync_directory
 from stack.mime.errors import EncodeError, ParseError
 from stack.mime.fields.address import decode_mailbox
 from stack.mime.fields.lexer import is_dot_atom_text, is_text
@@ -412,7 +413,7 @@ def write_record(
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
-        _sync_folder(directory)
+        fsync_directory(directory)
     except OSError as error:
         temporary.unlink(missing_ok=True)
         raise AliasError(path, f"cannot write: {_reason(error)}") from None
@@ -424,14 +425,6 @@ def remove_record(path: Path) -> None:
     flushed after the unlink); :class:`AliasError` when it cannot be removed."""
     try:
         path.unlink()
-        _sync_folder(path.parent)
+        fsync_directory(path.parent)
     except OSError as error:
         raise AliasError(path, f"cannot remove: {_reason(error)}") from None
-
-
-def _sync_folder(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

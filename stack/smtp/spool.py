@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import os
 import secrets
 import sqlite3
 import time
@@ -41,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stack.errors import ElsinoreError
+from stack.files import fsync_directory
 
 #: How long a finished message's row is kept, so that a resend is still recognised: longer
 #: than an upstream hop goes on retrying (5 days by default, then it bounces).
@@ -174,15 +174,6 @@ CREATE TABLE IF NOT EXISTS recipient (
 );
 CREATE INDEX IF NOT EXISTS recipient_due ON recipient (state, next_attempt);
 """
-
-
-def fsync_directory(path: Path) -> None:
-    """Make the directory entries under ``path`` durable (the files' own data is not)."""
-    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 class Spool:

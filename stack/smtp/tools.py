@@ -44,6 +44,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from stack.dns.addresses import Endpoint, parse_endpoint
 from stack.dns.errors import AddressError
 from stack.errors import ListenError
+from stack.files import fsync_directory
 from stack.logs import service_log
 from stack.mime.safe import safe_text
 from stack.smtp.client import Outbound, RecipientResult, read_reply
@@ -92,11 +93,7 @@ def _write_durably(data: bytes, temporary: Path, final: Path, *, fsync: bool) ->
             os.fsync(out.fileno())
     os.replace(temporary, final)
     if fsync:
-        directory = os.open(final.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        fsync_directory(final.parent)
 
 
 class _Names:

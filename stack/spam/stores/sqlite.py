@@ -52,6 +52,7 @@ import sys
 from array import array
 from pathlib import Path
 
+from stack.files import fsync_directory, fsync_path
 from stack.spam.counts import Training, WordCounts
 from stack.spam.ngrams import FEATURES
 from stack.spam.regression import Regression, resolve
@@ -359,13 +360,9 @@ def apply_by_replacing(path: str | Path, training: Training) -> WordCounts:
         with SqliteStore(temporary) as copy:
             copy.apply(training)
             counts = copy.load()
-        descriptor = os.open(temporary, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        fsync_path(temporary)
         os.replace(temporary, path)
-        _sync_folder(path.parent)
+        fsync_directory(path.parent)
     except BaseException as exc:
         for leftover in (temporary, *(Path(f"{temporary}{end}") for end in ("-wal", "-shm"))):
             leftover.unlink(missing_ok=True)
@@ -375,11 +372,3 @@ def apply_by_replacing(path: str | Path, training: Training) -> WordCounts:
             raise StoreError(f"cannot replace spam database {path}: {exc.strerror}") from exc
         raise
     return counts
-
-
-def _sync_folder(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
