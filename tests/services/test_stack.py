@@ -14,6 +14,7 @@ import dns.rdatatype
 import dns.reversename
 import pytest
 from click.testing import CliRunner
+from smtp_peers import loopback_slash24
 
 from harness.cli import cli
 from stack.cli import run
@@ -27,9 +28,7 @@ HIGH = [] if os.geteuid() == 0 else ["--high-ports"]
 
 
 def _network(tmp_path: Path) -> str:
-    # A /24 of its own per test (and per xdist worker): the services bind fixed ports.
-    seed = abs(hash(str(tmp_path))) % (200 * 250)
-    return f"127.{20 + seed // 250}.{seed % 250}.0/24"
+    return loopback_slash24(str(tmp_path)) + "0/24"
 
 
 def _init(tmp_path: Path, *extra: str) -> Path:

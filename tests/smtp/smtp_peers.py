@@ -10,6 +10,7 @@ DNS gives MX hosts addresses but no ports.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import socket
 import ssl
 import threading
@@ -167,3 +168,11 @@ class DnsThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         self.loop.close()
+
+
+def loopback_slash24(seed_text: str) -> str:
+    """``127.A.B.``: a /24 of loopback of its own for a test that binds fixed ports (a whole
+    stack), picked from ``seed_text`` (its tmp path differs per test and per xdist worker).
+    127.20-99 only: the simulated worlds of tests/world take /16s from 127.100 up."""
+    seed = int.from_bytes(hashlib.sha256(seed_text.encode()).digest()[:4], "big") % (80 * 250)
+    return f"127.{20 + seed // 250}.{seed % 250}."
