@@ -24,7 +24,7 @@ import aiosmtplib
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from smtp_peers import DnsThread, free_port
+from smtp_peers import DnsThread, free_port, loopback_slash24
 
 from harness.strategies import Entity, hostile_text, wire_messages
 from harness.world.provider import (
@@ -71,11 +71,6 @@ class World:
     @property
     def nobody(self) -> str:
         return self.base + "42"
-
-
-def _base(seed: str) -> str:
-    number = abs(hash(seed)) % (200 * 250)
-    return f"127.{20 + number // 250}.{number % 250}."
 
 
 def _zones(base: str, bigmail: Provider, outpost: Provider) -> dict[str, dict[str, str]]:
@@ -131,7 +126,7 @@ def _zones(base: str, bigmail: Provider, outpost: Provider) -> dict[str, dict[st
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("providers")
-    base = _base(str(tmp))
+    base = loopback_slash24(str(tmp))
     dns_port = free_port(base + "1")
     smtp_port = free_port(base + "22")
     resolver = Resolver(roots=[base + "1"], port=dns_port)
