@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -266,13 +265,17 @@ def snapshot_seeds() -> dict[str, bytes]:
 
 def write(family: str, picked: list[bytes], named: dict[str, bytes]) -> None:
     folder = FUZZ / "corpora" / family
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    # The seeds are replaced; what the last campaign learned (campaign/, harness/fuzz_corpus.py)
+    # stays: the next merge prunes it against the new seeds.
+    for old in folder.iterdir():
+        if old.is_file():
+            old.unlink()
     for data in picked:
         (folder / hashlib.sha1(data).hexdigest()[:16]).write_bytes(data)
     for name, data in named.items():
         (folder / re.sub(r"[^A-Za-z0-9_.-]", "_", name)).write_bytes(data)
-    total = sum(path.stat().st_size for path in folder.iterdir())
+    total = sum(path.stat().st_size for path in folder.iterdir() if path.is_file())
     print(f"{family}: {len(picked) + len(named)} seeds, {total:,} bytes")
 
 
