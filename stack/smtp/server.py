@@ -336,17 +336,32 @@ class Inbound:
         if not stored.new:
             self._log(arrival, sender, f"duplicate of {stored.queue_id} from {previous}")
             return str(queued(stored.queue_id))
-        self._log(arrival, sender, "queued", size=len(incoming.data))
+        rewritten = ""
+        if (incoming.sender, incoming.recipients) != (sender, arrival.recipients):
+            # A transform gave a new envelope (the relay's aliases and SRS): what is queued
+            # is that one, as Postfix logs orig_to beside to.
+            rewritten = ", queued as from=<{}>, to=<{}>".format(
+                safe_text(incoming.sender, limit=LOG_LIMIT),
+                ">,<".join(safe_text(r, limit=LOG_LIMIT) for r in incoming.recipients),
+            )
+        self._log(arrival, sender, "queued", size=len(incoming.data), extra=rewritten)
         if self.on_queued is not None:
             self.on_queued(
                 Queued(stored.queue_id, incoming.sender, incoming.recipients, incoming.data, now, 0)
             )
         return str(queued(stored.queue_id))
 
-    def _log(self, arrival: Arrival, sender: str, status: str, size: int | None = None) -> None:
+    def _log(
+        self,
+        arrival: Arrival,
+        sender: str,
+        status: str,
+        size: int | None = None,
+        extra: str = "",
+    ) -> None:
         # The client chose the names and addresses: escaped, so that one log line stays one,
         # and bounded, so that a command's worth of control bytes cannot make it kilobytes long.
-        extra = "" if size is None else f", size={size}"
+        extra = ("" if size is None else f", size={size}") + extra
         log.info(
             "%s: client=%s[%s], helo=%s, from=<%s>, to=<%s>%s, status=%s",
             arrival.queue_id,

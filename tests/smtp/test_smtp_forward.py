@@ -4,9 +4,11 @@ the downstream is back."""
 
 from __future__ import annotations
 
+import logging
 import socket
 from pathlib import Path
 
+import pytest
 from hop_testbed import HOST, InProcessHop, hop, srv, stored, wait_until
 from smtp_peers import Peer, free_port
 
@@ -170,7 +172,9 @@ def test_mail_queues_while_downstream_is_down_and_flows_when_it_returns(tmp_path
         sink.close()
 
 
-def test_a_rerouted_envelope_is_what_the_first_attempt_delivers(tmp_path: Path, peer: Peer) -> None:
+def test_a_rerouted_envelope_is_what_the_first_attempt_delivers(
+    tmp_path: Path, peer: Peer, caplog: pytest.LogCaptureFixture
+) -> None:
     # The relay's transform gives new recipients and a new sender (alias map, SRS): the
     # spool stores them, and the attempt started at once must use them too (it once used
     # the sender as received).
@@ -180,11 +184,17 @@ def test_a_rerouted_envelope_is_what_the_first_attempt_delivers(tmp_path: Path, 
     config = InboundConfig(hostname="hop.castle.test", transforms=(stamp_received, reroute))
     running = InProcessHop(tmp_path, peer.port, config=config)
     try:
-        queue_id = submit(running.port, "carol@outside.test", ["ophelia@castle.test"], MESSAGE)
+        with caplog.at_level(logging.INFO, logger="elsinore.smtp"):
+            queue_id = submit(running.port, "carol@outside.test", ["ophelia@castle.test"], MESSAGE)
         wait_until(lambda: len(peer.messages) == 1, 20, "the message")
         states = running.spool.states(queue_id)
     finally:
         running.close()
+    # The log says what was received and what was queued in its place.
+    [line] = [r.getMessage() for r in caplog.records if "status=queued" in r.getMessage()]
+    assert "from=<carol@outside.test>, to=<ophelia@castle.test>" in line
+    queued = "queued as from=<SRS0=x=AA=outside.test=carol@castle.test>, to=<o@bigmail.test>"
+    assert queued in line
     [delivered] = peer.messages
     assert (delivered.sender, delivered.recipients) == (
         "SRS0=x=AA=outside.test=carol@castle.test",
