@@ -26,6 +26,7 @@ import click
 from stack.auth.passwords import hash_password
 from stack.config import config_path, load
 from stack.relay.aliases import (
+    POSTMASTER,
     SUFFIX,
     AliasError,
     Record,
@@ -255,5 +256,17 @@ def remove(*, stack_dir: Path, name: str) -> None:
       $ elsinore user remove castle info
     """
     path = _existing(_folder(stack_dir), name)
+    if path.name.removesuffix(SUFFIX).lower() == POSTMASTER and not _postmaster_configured(
+        stack_dir
+    ):
+        # RFC 5321 4.5.1: postmaster must always work.  Without this record and without
+        # `postmaster` in stack.toml, the relay and the MX could load no alias map at all.
+        raise AliasError(
+            path, "postmaster must always work: set postmaster in stack.toml before removing it"
+        )
     remove_record(path)
     click.echo(f"removed {path.name.removesuffix(SUFFIX)}")
+
+
+def _postmaster_configured(stack_dir: Path) -> bool:
+    return config_path(stack_dir).exists() and load(stack_dir).postmaster is not None

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from stack.auth.passwords import verify
+from stack.config import SERVICES
 from stack.relay.aliases import AliasMap, write_record
 from stack.relay.cli import users_folder
 
@@ -247,6 +248,20 @@ def test_remove_takes_the_record_away_even_a_broken_one(stack_dir: Path) -> None
         assert done.returncode == 0, done.stderr
         assert done.stdout == f"removed {shown}\n"
     assert list(users_folder(stack_dir).iterdir()) == []
+
+
+def test_postmaster_is_removed_only_when_stack_toml_names_another(stack_dir: Path) -> None:
+    # RFC 5321 4.5.1: postmaster must always work; without its record and without
+    # `postmaster` in stack.toml the relay and the MX could load no alias map.
+    write_record(users_folder(stack_dir), "postmaster", ["root@bigmail.test"], None)
+    error = one_line_error(user("remove", str(stack_dir), "Postmaster"), 1)
+    assert "postmaster must always work" in error
+    assert (users_folder(stack_dir) / "postmaster.json").exists()
+    (stack_dir / "stack.toml").write_text(
+        'domain = "castle.test"\npostmaster = "root@bigmail.test"\n'
+        + "".join(f"[{name}]\nlisten = ['127.0.0.1:1']\n" for name in SERVICES)
+    )
+    assert user("remove", str(stack_dir), "postmaster").returncode == 0
 
 
 def test_help_shows_examples() -> None:
