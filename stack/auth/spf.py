@@ -20,6 +20,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import dns.exception
+import dns.name
 import dns.rdata
 import dns.rdtypes.ANY.CNAME
 import dns.rdtypes.ANY.MX
@@ -133,8 +135,14 @@ def pyspf_answer(lookup: DnsLookup, name: str, qtype: str) -> _PyspfAnswer:
     """Our records in the shape pyspf's lookups return: ``[((name, TYPE), value), ...]``.
 
     The lookup has already followed CNAMEs, so every record is filed under the name asked;
-    a lookup that got no answer is pyspf's :class:`TempError` (§4.4: temperror).
+    a lookup that got no answer is pyspf's :class:`TempError` (§4.4: temperror).  A name
+    that is no DNS name holds no record (§4.3: a malformed domain is "none"), and is never
+    asked about: our resolver would refuse it, which pyspf would take for a temperror.
     """
+    try:
+        dns.name.from_text(name)
+    except (dns.exception.DNSException, UnicodeError):
+        return []
     try:
         records = lookup.records(name, qtype)
     except ResolveError as exc:

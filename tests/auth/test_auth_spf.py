@@ -91,3 +91,13 @@ def test_outside_our_evaluations_pyspf_keeps_its_own_lookup(
     monkeypatch.setattr(spf, "_pyspf_own", lambda name, *args: asked.append(name) or [])
     assert pyspf.DNSLookup("elsewhere.test", "TXT") == []
     assert asked == ["elsewhere.test"]
+
+
+@pytest.mark.parametrize(
+    "helo", ["bad\u2028helo.test", "a" * 64 + ".castle.test", "a..castle.test"]
+)
+def test_a_helo_that_is_no_domain_name_has_no_record_not_a_temperror(helo: str) -> None:
+    # RFC 7208 4.3: a malformed domain is "none".  The resolver refuses to ask about it
+    # (modelled here as no answer); that was a temperror, which a receiver may defer on.
+    lookup = StaticLookup({}, unreachable=[helo])
+    assert spf.check_host(IP, "", helo, lookup).result == "none"
