@@ -17,14 +17,17 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 import stack
 from stack.errors import ElsinoreError, bounded
+
+if TYPE_CHECKING:
+    from stack.dns.addresses import Endpoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +143,27 @@ class LazyGroup(click.Group):
             formatter.write_dl(
                 [(name, command.get_short_help_str(limit)) for name, command in shown]
             )
+
+
+def endpoint_callback(
+    default_port: int,
+) -> Callable[[click.Context, click.Parameter, str | None], Endpoint | None]:
+    """A click callback reading ``ADDR[:PORT]`` options (``default_port`` when none is
+    written); a bad one is click's one-line usage error naming the option.  stack.dns is
+    imported when an option is read, not here: ``elsinore spam`` imports no other part."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> Endpoint | None:
+        from stack.dns.addresses import parse_endpoint  # noqa: PLC0415 - see above
+        from stack.dns.errors import AddressError  # noqa: PLC0415
+
+        if value is None:
+            return None
+        try:
+            return parse_endpoint(value, default_port)
+        except AddressError as exc:
+            raise click.BadParameter(str(exc), ctx, param) from None
+
+    return callback
 
 
 def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:

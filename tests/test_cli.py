@@ -17,7 +17,9 @@ import stack
 from harness.cli import HARNESS_COMMANDS, cli
 from stack import __version__
 from stack.cli import STACK_COMMANDS, LazyCommand, make_group, run
+from stack.dns.addresses import Endpoint
 from stack.errors import ElsinoreError, excerpt
+from stack.smtp.cli import hop as hop_command
 from stack.spam.stores import StoreError
 
 _HINT = " (run with --debug for the traceback)"
@@ -301,3 +303,14 @@ def test_a_lazy_command_fails_in_one_line_unless_debug_comes_first(
     )
     with pytest.raises(StoreError, match="no spam database"):
         run(cli(), ["--debug", *args])
+
+
+def test_an_address_option_takes_its_own_default_port() -> None:
+    # `hop --resolver ADDR` once read a DNS server's address with SMTP's port 25.
+    resolver = next(p for p in hop_command.params if p.name == "resolver")
+    context = click.Context(hop_command)
+    assert resolver.process_value(context, "127.0.0.53") == Endpoint("127.0.0.53", 53)
+    listen = next(p for p in hop_command.params if p.name == "listen")
+    assert listen.process_value(context, "127.0.0.1") == Endpoint("127.0.0.1", 25)
+    with pytest.raises(click.BadParameter, match="bad address"):
+        listen.process_value(context, "castle:x")

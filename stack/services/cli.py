@@ -28,8 +28,9 @@ import dns.exception
 import dns.message
 import dns.query
 
-from stack.config import SERVICES, SMTP_SERVICES, StackConfig, load
-from stack.dns.addresses import Endpoint, parse_endpoint
+from stack.cli import endpoint_callback
+from stack.config import SERVICES, SMTP_PORT, SMTP_SERVICES, StackConfig, load
+from stack.dns.addresses import Endpoint
 from stack.logs import service_log
 from stack.services.init import InitError, initialise, plan
 
@@ -55,15 +56,6 @@ def stack_group() -> None:
 # -- init ------------------------------------------------------------------------------------
 
 
-def _endpoint(ctx: click.Context, param: click.Parameter, value: str | None) -> Endpoint | None:
-    if value is None:
-        return None
-    try:
-        return parse_endpoint(value, 25)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
 @stack_group.command("init")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--domain", required=True, help="The mail domain, e.g. castle.test.")
@@ -75,7 +67,7 @@ def _endpoint(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 )
 @click.option(
     "--smarthost",
-    callback=_endpoint,
+    callback=endpoint_callback(SMTP_PORT),
     metavar="ADDR:PORT",
     help="The relay delivers everything there instead of by MX.",
 )

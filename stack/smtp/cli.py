@@ -18,8 +18,8 @@ from pathlib import Path
 
 import click
 
-from stack.dns.addresses import Endpoint, parse_endpoint
-from stack.dns.errors import AddressError
+from stack.cli import endpoint_callback
+from stack.dns.addresses import DNS_PORT, Endpoint
 from stack.dns.resolver import Resolver
 from stack.logs import service_log
 from stack.mime.safe import checked_text
@@ -31,15 +31,6 @@ from stack.smtp.spool import AsyncSpool, Spool
 from stack.smtp.tls import client_context, server_context
 
 SMTP_PORT = 25
-
-
-def _endpoint(ctx: click.Context, param: click.Parameter, value: str | None) -> Endpoint | None:
-    if value is None:
-        return None
-    try:
-        return parse_endpoint(value, SMTP_PORT)
-    except AddressError as exc:
-        raise click.BadParameter(str(exc), ctx, param) from None
 
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -75,12 +66,16 @@ Example:
 """,
 )
 @click.option(
-    "--listen", required=True, callback=_endpoint, metavar="ADDR:PORT", help="Where to accept mail."
+    "--listen",
+    required=True,
+    callback=endpoint_callback(SMTP_PORT),
+    metavar="ADDR:PORT",
+    help="Where to accept mail.",
 )
 @click.option(
     "--forward",
     required=True,
-    callback=_endpoint,
+    callback=endpoint_callback(SMTP_PORT),
     metavar="ADDR:PORT",
     help="Where to send every message (a smarthost, like Postfix's relayhost).",
 )
@@ -149,7 +144,7 @@ Example:
 )
 @click.option(
     "--resolver",
-    callback=_endpoint,
+    callback=endpoint_callback(DNS_PORT),
     metavar="ADDR:PORT",
     help="A DNS server to ask for clients' reverse names (else Received: says unknown).",
 )

@@ -41,8 +41,8 @@ import aiosmtplib
 import click
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from stack.dns.addresses import Endpoint, parse_endpoint
-from stack.dns.errors import AddressError
+from stack.cli import endpoint_callback
+from stack.dns.addresses import Endpoint
 from stack.errors import ListenError
 from stack.files import fsync_directory
 from stack.logs import service_log
@@ -60,15 +60,6 @@ EX_TEMPFAIL = 75
 STOP_GRACE = 30.0
 #: aiosmtpd's default, a little over 32 MiB: what srv accepts unless told otherwise.
 DEFAULT_MAX_SIZE = 33_554_432
-
-
-def _endpoint(ctx: click.Context, param: click.Parameter, value: str | None) -> Endpoint | None:
-    if value is None:
-        return None
-    try:
-        return parse_endpoint(value, default_port=25)
-    except AddressError as exc:
-        raise click.BadParameter(str(exc), ctx, param) from None
 
 
 # -- storage ----------------------------------------------------------------------------------
@@ -226,7 +217,7 @@ async def serve_until_stopped(
 
 
 @click.command("srv")
-@click.option("--listen", required=True, callback=_endpoint, metavar="ADDR:PORT",
+@click.option("--listen", required=True, callback=endpoint_callback(25), metavar="ADDR:PORT",
               help="Where to accept SMTP, e.g. 127.0.0.1:2525.")  # fmt: skip
 @click.option("-o", "--output", "directory", required=True,
               type=click.Path(file_okay=False, path_type=Path),
@@ -401,7 +392,7 @@ def _reply_text(result: RecipientResult) -> str:
 
 
 @click.command("send")
-@click.option("--server", required=True, callback=_endpoint, metavar="ADDR:PORT",
+@click.option("--server", required=True, callback=endpoint_callback(25), metavar="ADDR:PORT",
               help="The SMTP server to hand the message to (port 25 if left out).")  # fmt: skip
 @_envelope_options
 @click.option("--starttls", type=click.Choice(["opportunistic", "required", "never"]),
@@ -582,19 +573,9 @@ def system_context() -> ssl.SSLContext:
     return context
 
 
-def _submission_endpoint(
-    ctx: click.Context, param: click.Parameter, value: str | None
-) -> Endpoint | None:
-    if value is None:
-        return None
-    try:
-        return parse_endpoint(value, default_port=SUBMISSION_PORT)
-    except AddressError as exc:
-        raise click.BadParameter(str(exc), ctx, param) from None
-
-
 @click.command("submit")
-@click.option("--server", required=True, callback=_submission_endpoint, metavar="ADDR:PORT",
+@click.option("--server", required=True, callback=endpoint_callback(SUBMISSION_PORT),
+              metavar="ADDR:PORT",
               help="The submission server (port 587 if left out).")  # fmt: skip
 @click.option("--user", required=True, help="The name to log in as (AUTH).")
 @click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path),
