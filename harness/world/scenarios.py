@@ -184,7 +184,6 @@ class Context:
     token: str
     step: int = 0
     code: str | None = None
-    messages: dict[str, bytes] = field(default_factory=dict)
     #: How many messages each (provider, user, folder) held when a step began waiting for
     #: mail that has no token of ours (the confirmation): older ones are not it.
     marks: dict[tuple[str, str, str], int] = field(default_factory=dict)
@@ -266,7 +265,6 @@ async def send_as(context: Context, step: Step) -> None:
     recipient = str(step.arguments["to"])
     subject = context.subject(str(step.arguments.get("subject", "sent as")))
     data = message(HAMLET_CASTLE.address, recipient, subject, "Sent as my castle address.")
-    context.messages[subject] = data
     error: ReplyError | None = None
     try:
         await context.world.bigmail.send_as(
@@ -284,7 +282,6 @@ async def send(context: Context, step: Step) -> None:
     recipient = str(step.arguments["to"])
     subject = context.subject(str(step.arguments.get("subject", "a message")))
     data = message(account.address, recipient, subject, "Good night, sweet prince.")
-    context.messages[subject] = data
     error: ReplyError | None = None
     try:
         await context.provider(account.domain).send(
@@ -322,7 +319,6 @@ async def inject(context: Context, step: Step) -> None:
     if arguments.get("tamper"):
         data = data.replace(b"Something is rotten", b"Nothing is rotten")
     envelope_sender = str(arguments.get("mail_from", sender))
-    context.messages[subject] = data
     host, port = _mx(context, recipient.rpartition("@")[2])
     client = aiosmtplib.SMTP(
         hostname=host,
