@@ -68,3 +68,38 @@ def run_with_resolver(
     """``argv`` in a private mount namespace whose /etc/resolv.conf is ``conf``."""
     command = ["unshare", "-m", "sh", "-c", _MOUNT_AND_RUN, str(conf), *argv]
     return subprocess.run(command, input=stdin, capture_output=True, timeout=timeout, check=False)
+
+
+#: Mail::DKIM's verifier: one line per signature, its result and the result's detail.
+MAIL_DKIM = r"""
+use strict; use warnings; use Mail::DKIM::Verifier;
+binmode STDIN;
+my $dkim = Mail::DKIM::Verifier->new();
+while (<STDIN>) { s/\r?\n\z/\r\n/; $dkim->PRINT($_); }
+$dkim->CLOSE;
+printf "%s %s\n", $_->result, $_->result_detail foreach $dkim->signatures;
+"""
+
+
+def require_mail_dkim() -> str:
+    """Perl with Mail::DKIM, or a skip naming the Debian package."""
+    perl = require("perl")
+    probe = subprocess.run([perl, "-MMail::DKIM", "-e1"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip("Mail::DKIM not installed (libmail-dkim-perl, see .ci/run)")
+    return perl
+
+
+def mail_dkim(perl: str, server: Endpoint, message: bytes) -> list[tuple[str, str]]:
+    """Mail::DKIM's (result, detail) for each signature of ``message``, asking ``server``."""
+    done = subprocess.run(
+        [perl, "-e", MAIL_DKIM],
+        input=message,
+        capture_output=True,
+        env={**os.environ, "RES_NAMESERVERS": server.host},
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    found = [line.partition(" ") for line in done.stdout.decode().splitlines()]
+    return [(result, detail) for result, _, detail in found]

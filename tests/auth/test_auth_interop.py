@@ -4,7 +4,6 @@ spfquery is compared with us on every test of the RFC 7208 suite."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -13,7 +12,9 @@ import pytest
 from auth_testbed import DOMAIN, MESSAGE, signing_key, tsig_key
 from dns_testbed import KEY_LINE, ServerThread, castle_zone
 from interop_tools import (
+    mail_dkim,
     require,
+    require_mail_dkim,
     require_namespaces,
     resolv_conf,
     run_with_resolver,
@@ -29,15 +30,6 @@ from stack.dns.keys import parse_keys
 from stack.dns.primary import Primary
 
 pytestmark = pytest.mark.interop
-
-MAIL_DKIM = r"""
-use strict; use warnings; use Mail::DKIM::Verifier;
-binmode STDIN;
-my $dkim = Mail::DKIM::Verifier->new();
-while (<STDIN>) { s/\r?\n\z/\r\n/; $dkim->PRINT($_); }
-$dkim->CLOSE;
-printf "%s %s\n", $_->result, $_->result_detail foreach $dkim->signatures;
-"""
 
 
 def castle_on_port_53(servers: ServerThread) -> Endpoint:
@@ -72,30 +64,14 @@ def test_opendkim_verifies_our_signatures_with_keys_from_our_dns(
 
 @pytest.mark.timeout(60)
 def test_mail_dkim_verifies_our_rsa_signatures(servers: ServerThread) -> None:
-    perl = require("perl")
-    probe = subprocess.run([perl, "-MMail::DKIM", "-e1"], capture_output=True, check=False)
-    if probe.returncode != 0:
-        pytest.skip("Mail::DKIM not installed (libmail-dkim-perl, see .ci/run)")
+    perl = require_mail_dkim()
     server = castle_on_port_53(servers)
     key = signing_key("rsa")
     published(server, "s1", key)
-    env = {**os.environ, "RES_NAMESERVERS": server.host}
-
-    def verify(message: bytes) -> str:
-        done = subprocess.run(
-            [perl, "-e", MAIL_DKIM],
-            input=message,
-            capture_output=True,
-            env=env,
-            timeout=30,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout.decode()
-
     signed = dkim.sign(MESSAGE, DOMAIN, "s1", key)
-    assert verify(signed) == "pass pass\n"
-    assert verify(signed.replace(b"rosemary,", b"rue,")).startswith("fail ")
+    assert mail_dkim(perl, server, signed) == [("pass", "pass")]
+    [(result, _)] = mail_dkim(perl, server, signed.replace(b"rosemary,", b"rue,"))
+    assert result == "fail"
 
 
 @pytest.mark.timeout(60)
