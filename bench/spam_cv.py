@@ -16,8 +16,14 @@ Tokenizing runs once, on every core; training and scoring a fold take well under
 ``--fraction``-th message of it: spam caught at 0 and at 0.1% misfiled ham, and 1 - ROC
 area.  This is how the default classifier and ``LR_WEIGHT`` were chosen.
 
+``--calibration`` runs ``fisher-lr`` as ``spam train`` sets it up, on every fold: the weight
+and the cutoffs calibrated on the other folds' held-out scores decide the fold's verdicts
+(the table ``spam test`` prints), at the whole training part and at a ``--fraction``.  This
+is how :mod:`stack.spam.calibration` was chosen.
+
 Run:  python bench/spam_cv.py [--classifier graham] [--show 10] [--json]
       python bench/spam_cv.py --models [--fraction 10]
+      python bench/spam_cv.py --calibration [--fraction 10]
 """
 
 from __future__ import annotations
@@ -31,20 +37,29 @@ from pathlib import Path
 from typing import Any
 
 from harness.shared import corpora_dir
+from stack.spam.calibration import calibrate
+from stack.spam.combined import LR_WEIGHT, CombinedClassifier, combine
 from stack.spam.counts import Training, WordCounts
 from stack.spam.evaluation import Evaluation, corpus_split
 from stack.spam.filter import (
     CLASSIFIERS,
     ClassifierName,
     default_jobs,
+    learn_regression,
     make_classifier,
     map_messages,
     training_tokens,
 )
 from stack.spam.fisher import FisherClassifier, mean_log_odds
-from stack.spam.regression import OnlineTrainer, features_and_digest, probability
+from stack.spam.regression import (
+    OnlineTrainer,
+    Regression,
+    apply_change,
+    features_and_digest,
+    probability,
+)
 from stack.spam.tokenizer import tokenize
-from stack.spam.verdict import Score, Verdict
+from stack.spam.verdict import Score, Verdict, verdict_for
 
 #: The regression's weights in the combination that ``--models`` compares.
 WEIGHTS = (0.1, 0.3, 1.0, 3.0)
@@ -129,12 +144,13 @@ def cross_validate_models(
             [i for i in indexes if labels[i]], [i for i in indexes if not labels[i]]
         ):
             trainer.train(*features[index], spam=is_spam)
+        model = trainer.model
         for index in (i for i in range(len(paths)) if folded[i] == fold):
             clues = fisher.clues(tokens[index])
             parts[index] = (
                 fisher.score(tokens[index]).probability,
                 mean_log_odds(clues),
-                trainer.model.margin(features[index][0]),
+                model.margin(features[index][0]),
             )
     scorers: dict[str, Any] = {
         "fisher": lambda p, _o, _m: p,
@@ -176,6 +192,82 @@ def print_models(
             )
 
 
+def cross_validate_calibration(
+    spam: list[Path], ham: list[Path], *, folds: int, jobs: int
+) -> tuple[Evaluation, list[float]]:
+    """``fisher-lr`` as ``spam train`` sets it up, on every fold: the counts and the
+    regression trained on the other folds, the weight and cutoffs calibrated on their
+    held-out scores (:func:`stack.spam.calibration.calibrate`), the fold classified with
+    them.  Returns the verdicts of every fold together, and each fold's weight."""
+    paths = [*spam, *ham]
+    labels = [True] * len(spam) + [False] * len(ham)
+    folded = [index % folds for index in range(len(spam))]
+    folded += [index % folds for index in range(len(ham))]
+    tokens = _tokens(paths, repeats=False, jobs=jobs)
+    features = list(
+        map_messages(features_and_digest, (path.read_bytes() for path in paths), jobs=jobs)
+    )
+    verdicts: list[Score | None] = [None] * len(paths)
+    weights = []
+    for fold in range(folds):
+        inside = [i for i in range(len(paths)) if folded[i] != fold]
+        by_class = [[i for i in inside if labels[i]], [i for i in inside if not labels[i]]]
+        training = Training()
+        for index in inside:
+            training.add(tokens[index], spam=labels[index])
+        whole = WordCounts()
+        whole.apply(training)
+        spam_in, ham_in = by_class
+        margins = learn_regression(
+            training, whole, [features[i] for i in spam_in], [features[i] for i in ham_in]
+        )
+        calibration = calibrate(
+            whole, [tokens[i] for i in spam_in], [tokens[i] for i in ham_in], *margins
+        )
+        weights.append(calibration.lr_weight or LR_WEIGHT)
+        whole.regression = Regression()
+        apply_change(whole.regression, {}, training.regression)
+        whole.cutoffs, whole.lr_weight = calibration.cutoffs, calibration.lr_weight
+        combined = CombinedClassifier(
+            whole, whole.regression, whole.cutoffs["fisher-lr"], whole.lr_weight
+        )
+        fisher, model = combined.fisher, combined.model
+        for index in (i for i in range(len(paths)) if folded[i] == fold):
+            p = combine(
+                mean_log_odds(fisher.clues(tokens[index])),
+                model.margin(features[index][0]),
+                combined.weight,
+            )
+            verdict = verdict_for(
+                p, ham_cutoff=combined.ham_cutoff, spam_cutoff=combined.spam_cutoff
+            )
+            verdicts[index] = Score(verdict, p)
+    scores = [score for score in verdicts if score is not None]
+    return (
+        Evaluation(
+            spam=[s for s, is_spam in zip(scores, labels, strict=True) if is_spam],
+            ham=[s for s, is_spam in zip(scores, labels, strict=True) if not is_spam],
+        ),
+        weights,
+    )
+
+
+def print_calibration(
+    split_spam: list[Path], split_ham: list[Path], folds: int, jobs: int, fraction: int
+) -> None:
+    """The table of ``--calibration``, at the whole training part and at a fraction of it."""
+    for every in (1, fraction):
+        spam, ham = split_spam[::every], split_ham[::every]
+        evaluation, weights = cross_validate_calibration(spam, ham, folds=folds, jobs=jobs)
+        share = "the whole training part" if every == 1 else f"every {every}th message of it"
+        chosen = ", ".join(f"{weight:g}" for weight in weights)
+        print(
+            f"\nfisher-lr calibrated as spam train does, {folds}-fold on {share}: "
+            f"{len(spam):,} spam, {len(ham):,} ham (weights chosen: {chosen})\n"
+        )
+        print(evaluation.table())
+
+
 def caught_at_misfiled(results: list[Scored], misfiled: int) -> float:
     """The share of spam scored above the ham in place ``misfiled`` (from the top): the spam
     a cutoff just above that ham catches, with ``misfiled`` ham above it."""
@@ -197,6 +289,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--show", type=int, default=0, metavar="N")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--models", action="store_true", help="compare fisher, lr, fisher-lr")
+    parser.add_argument(
+        "--calibration", action="store_true", help="fisher-lr with calibrated cutoffs, per fold"
+    )
     parser.add_argument("--fraction", type=int, default=10, metavar="N")
     args = parser.parse_args(argv)
     if not args.corpus.is_dir():
@@ -205,6 +300,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.folds < 2:
         parser.error("--folds must be at least 2")
     split = corpus_split(args.corpus)
+    if args.calibration:
+        print_calibration(split.spam_train, split.ham_train, args.folds, args.jobs, args.fraction)
+        return 0
     if args.models:
         print_models(split.spam_train, split.ham_train, args.folds, args.jobs, args.fraction)
         return 0

@@ -56,11 +56,10 @@ import stack.spam
 from harness.shared import corpora_dir
 from stack.errors import ElsinoreError
 from stack.files import fsync_directory, fsync_path
-from stack.spam.calibration import calibrate
-from stack.spam.counts import Training, WordCounts
+from stack.spam.counts import WordCounts
 from stack.spam.evaluation import corpus_split
-from stack.spam.filter import Features, learn, learn_regression
 from stack.spam.stores import SqliteStore, StoreError
+from stack.spam.training import train_database
 
 #: The shipped sample: a user's ham and spam, one message per file.
 SAMPLE = Path(__file__).with_name("sample")
@@ -238,29 +237,15 @@ def _summary(
 
 def train(target: Path, spam: Iterable[Path], ham: Iterable[Path]) -> WordCounts:
     """Train a new SQLite database at ``target`` (which must not exist) on these messages
-    as ``elsinore spam train`` does: the word counts, the regression beside them and the
-    cutoffs calibrated on the run's held-out scores, in one transaction; returns its
-    counts."""
+    as ``elsinore spam train`` does (:func:`stack.spam.training.train_database`: the word
+    counts, the regression beside them, and the cutoffs and weight calibrated on the run's
+    held-out scores, in one transaction); returns its counts."""
     if target.exists():
         raise SpamDatabaseError(f"{target}: exists already; a database is trained new")
-    training = Training()
-    features: tuple[list[Features], list[Features]] = ([], [])
-    tokens: tuple[list[list[str]], list[list[str]]] = ([], [])
-    # In this process: the world calls this from a worker thread beside its event loop,
-    # where forking tokenizer workers is unsafe, and two jobs were no faster here (16 s
-    # for one, 20 s for two on the corpus, on two busy cores).
-    for index, paths in enumerate((spam, ham)):
-        learn(
-            training, _read_all(paths), spam=index == 0, features=features[index],
-            tokens=tokens[index],
-        )  # fmt: skip
+    # In this process (jobs=1): the world calls this from a worker thread beside its event
+    # loop, where forking tokenizer workers is unsafe.
     try:
-        with SqliteStore(target) as store:
-            prior = store.load()
-            margins = learn_regression(training, prior, *features)
-            training.cutoffs = calibrate(prior, *tokens, *margins)
-            store.apply(training)
-            return store.load()
+        return train_database(target, _read_all(spam), _read_all(ham), jobs=1).counts
     except StoreError as error:
         raise SpamDatabaseError(str(error)) from error
 

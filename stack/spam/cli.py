@@ -25,22 +25,18 @@ from typing import Any
 import click
 
 from stack.mime.sources import Source, count_messages, iter_messages
-from stack.spam.counts import Training, WordCounts
+from stack.spam.counts import Training
 from stack.spam.evaluation import Evaluation
 from stack.spam.filter import (
     CLASSIFIERS,
     DEFAULT_CLASSIFIER,
     ClassifierName,
-    Features,
     SpamFilter,
     classify_many,
     default_jobs,
-    learn,
-    learn_regression,
 )
 from stack.spam.mark import mark
 from stack.spam.stores import REDIS_SCHEMES, open_store
-from stack.spam.stores.sqlite import apply_by_replacing
 from stack.spam.verdict import Score, Verdict
 
 _GREEDY = ("--spam", "--ham")
@@ -113,29 +109,6 @@ def _tracked(paths: Sequence[str], description: str) -> Iterator[Source]:
     return track(iter_messages(paths), total=count_messages(paths), description=description)
 
 
-def _learn_model(
-    training: Training,
-    prior: WordCounts,
-    features: tuple[list[Features], list[Features]],
-    tokens: tuple[list[list[str]], list[list[str]]],
-    forget: bool,
-) -> None:
-    """The regression's part of ``training``, and the cutoffs this run calibrates."""
-    spam_margins, ham_margins = learn_regression(training, prior, *features, forget=forget)
-    if not forget:
-        from stack.spam.calibration import calibrate  # noqa: PLC0415 - only training calibrates
-
-        training.cutoffs = calibrate(prior, *tokens, spam_margins, ham_margins)
-
-
-def _current_counts(db_path: str) -> WordCounts:
-    """The counts at ``db_path``, or none at all when there is no database yet."""
-    if not Path(db_path).exists():
-        return WordCounts()
-    with open_store(db_path, create=False) as store:
-        return store.load()
-
-
 def _load_filter(db_path: str, classifier: ClassifierName) -> SpamFilter:
     store = open_store(db_path, create=False)
     try:
@@ -199,33 +172,17 @@ def train_command(
             "--replace renames a SQLite file; a Redis store changes in place, and running "
             "filters see its changes"
         )
-    training = Training()
+    from stack.spam.training import train_database  # noqa: PLC0415 - only this command trains
+
     start = time.perf_counter()
-    # A Redis store keeps word counts only: no regression, no cutoffs.
-    full = not db_path.startswith(REDIS_SCHEMES)
-    features: tuple[list[Features], list[Features]] = ([], [])
-    tokens: tuple[list[list[str]], list[list[str]]] = ([], [])
-    counted = [0, 0]
-    for index, (paths, kind) in enumerate(((spam_paths, "spam"), (ham_paths, "ham"))):
-        if paths:
-            counted[index] = learn(
-                training, (s.data for s in _tracked(paths, kind)), spam=index == 0,
-                forget=forget, jobs=jobs, features=features[index] if full else None,
-                tokens=tokens[index] if full and not forget else None,
-            )  # fmt: skip
-    spam, ham = counted
-    if replace:
-        _learn_model(training, _current_counts(db_path), features, tokens, forget)
-        counts = apply_by_replacing(db_path, training)
-    else:
-        store = open_store(db_path)
-        try:
-            if full:
-                _learn_model(training, store.load(), features, tokens, forget)
-            store.apply(training)
-            counts = store.load()
-        finally:
-            store.close()
+    result = train_database(
+        db_path, *(
+            (s.data for s in _tracked(paths, kind)) if paths else ()
+            for paths, kind in ((spam_paths, "spam"), (ham_paths, "ham"))
+        ),
+        forget=forget, replace=replace, jobs=jobs,
+    )  # fmt: skip
+    spam, ham, counts = result.spam, result.ham, result.counts
     seconds = time.perf_counter() - start
     summary = {
         "forgot" if forget else "trained": {"spam": spam, "ham": ham},

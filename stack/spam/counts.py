@@ -25,8 +25,9 @@ class WordCounts:
     """How many spam and ham messages were trained, and in how many of each a token occurred.
 
     ``words`` maps a token to ``(spam, ham)``.  ``regression`` is the on-line regression
-    trained beside the counts (None when the store keeps none), and ``cutoffs`` the
-    calibrated (ham, spam) cutoffs per classifier name (see :mod:`~stack.spam.calibration`).
+    trained beside the counts (None when the store keeps none), ``cutoffs`` the calibrated
+    (ham, spam) cutoffs per classifier name and ``lr_weight`` the regression's weight in
+    ``fisher-lr`` (None: not chosen; see :mod:`~stack.spam.calibration`).
     """
 
     spam_messages: int = 0
@@ -34,6 +35,7 @@ class WordCounts:
     words: dict[str, tuple[int, int]] = field(default_factory=dict)
     regression: Regression | None = None
     cutoffs: dict[str, tuple[float, float]] = field(default_factory=dict)
+    lr_weight: float | None = None
 
     def apply(self, training: Training) -> None:
         """Add ``training`` to these counts (the in-memory twin of a store's ``apply``)."""
@@ -65,14 +67,18 @@ class Training:
     hundreds of thousands of tokens, in the process that also feeds the tokenizing workers.
     """
 
-    __slots__ = ("_added", "_removed", "cutoffs", "ham_messages", "regression", "spam_messages")
+    __slots__ = (
+        "_added", "_removed", "cutoffs", "ham_messages", "lr_weight", "regression", "spam_messages",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.spam_messages = 0
         self.ham_messages = 0
-        #: The regression's part of the change, and new cutoffs (replacing those stored).
+        #: The regression's part of the change, and new cutoffs and weight (replacing those
+        #: stored).
         self.regression = RegressionChange()
         self.cutoffs: dict[str, tuple[float, float]] = {}
+        self.lr_weight: float | None = None
         # (spam, ham) each: how many messages added, and removed, held the token.
         self._added: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
         self._removed: tuple[Counter[str], Counter[str]] = (Counter(), Counter())

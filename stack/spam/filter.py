@@ -9,14 +9,14 @@ from __future__ import annotations
 import itertools
 import os
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Literal, TypeVar
 
 from stack.spam.combined import CombinedClassifier
 from stack.spam.counts import Training, WordCounts
 from stack.spam.fisher import FisherClassifier, FisherSettings
 from stack.spam.graham import GrahamClassifier
-from stack.spam.ngrams import head_features, message_digest
+from stack.spam.ngrams import head_buckets, message_digest
 from stack.spam.regression import OnlineTrainer, RegressionClassifier
 from stack.spam.stores.base import StoreError
 from stack.spam.tokenizer import tokenize
@@ -79,7 +79,7 @@ class SpamFilter:
             self.on_bytes = RegressionClassifier(counts.regression, counts.cutoffs.get("lr"))
         elif classifier == "fisher-lr" and counts.regression is not None:
             cutoffs = counts.cutoffs.get("fisher-lr")
-            self.on_bytes = CombinedClassifier(counts, counts.regression, cutoffs)
+            self.on_bytes = CombinedClassifier(counts, counts.regression, cutoffs, counts.lr_weight)
         else:
             self.classifier = make_classifier(counts, classifier)
             if classifier == "fisher-lr":
@@ -104,7 +104,7 @@ class SpamFilter:
 
 
 #: A message as the regression trains on it: its features and its digest.
-Features = tuple["array[int]", bytes]
+Features = tuple[Sequence[int], bytes]
 
 
 def learn(
@@ -130,7 +130,7 @@ def learn(
         return count
     for message_tokens, grams, digest in map_messages(_training_both, messages, jobs=jobs):
         training.add(message_tokens, spam=spam, sign=sign)
-        features.append((array("I", grams), digest))
+        features.append((grams, digest))
         if tokens is not None:
             tokens.append(list(map(pool.setdefault, message_tokens, message_tokens)))
         count += 1
@@ -142,8 +142,9 @@ def training_tokens(data: bytes) -> list[str]:
     return tokenize(data, repeats=False)
 
 
-def _training_both(data: bytes) -> tuple[list[str], list[int], bytes]:
-    return tokenize(data, repeats=False), head_features(data), message_digest(data)
+def _training_both(data: bytes) -> tuple[list[str], array[int], bytes]:
+    # An array crosses the pipe from a worker as one string of bytes, not 2,500 ints.
+    return tokenize(data, repeats=False), array("I", head_buckets(data)), message_digest(data)
 
 
 def learn_regression(
@@ -151,23 +152,27 @@ def learn_regression(
     *, forget: bool = False,
 ) -> tuple[list[float], list[float]]:  # fmt: skip
     """Train (or untrain) the regression of ``counts`` on the messages, into ``training``;
-    return each trained message's margin before its own step, spam and ham each in their
-    order (empty when forgetting).
+    return each trained message's held-out margin (the trained model's, less the message's
+    own step: :meth:`~stack.spam.regression.OnlineTrainer.held_out_margin`), spam and ham
+    each in their order (empty when forgetting).
 
     An on-line learner fed all the spam and then all the ham ends up a ham detector, so
     the two classes are dealt in proportion (one spam, then as many ham as the ratio
     says, and so on), in the order the messages came.
     """
     trainer = OnlineTrainer(counts.regression)
-    margins: tuple[list[float], list[float]] = ([], [])
-    for (grams, digest), is_spam in interleave(spam, ham):
+    steps: tuple[list[tuple[Features, int]], list[tuple[Features, int]]] = ([], [])
+    for message, is_spam in interleave(spam, ham):
+        grams, digest = message
         if forget:
             trainer.forget(list(grams), digest)
         else:
-            margin = trainer.train(list(grams), digest, spam=is_spam)
-            margins[0 if is_spam else 1].append(margin)
+            steps[0 if is_spam else 1].append((message, trainer.train(grams, digest, spam=is_spam)))
     training.regression = trainer.change
-    return margins
+    spam_margins, ham_margins = (
+        [trainer.held_out_margin(grams, step) for (grams, _), step in trained] for trained in steps
+    )
+    return spam_margins, ham_margins
 
 
 def interleave(spam: list[_T], ham: list[_T]) -> Iterator[tuple[_T, bool]]:

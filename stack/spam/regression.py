@@ -25,9 +25,12 @@ lose nothing of each other's, as with counts.
 from __future__ import annotations
 
 import math
+import operator
 from array import array
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import compress, count, repeat
 
 from stack.spam.ngrams import FEATURES, head_buckets, head_features, message_digest
 from stack.spam.verdict import Score, verdict_for
@@ -75,29 +78,53 @@ class RegressionChange:
 
 
 class OnlineTrainer:
-    """Trains a copy of ``model`` one message at a time; :attr:`change` is what it did."""
+    """Trains a copy of ``model`` one message at a time; :attr:`change` is what it did.
+
+    The copy's weights are a list, so that every per-feature operation of a step runs in C:
+    :func:`operator.itemgetter` reads a message's weights (the fastest gather CPython has,
+    twice as fast as ``map`` over an array), and ``map`` of the list's ``__setitem__``
+    writes them back.  A loop in Python over the ~1,600 features of each message, or a dict
+    of the changed weights, made training 2 to 5 times slower.
+    """
 
     def __init__(self, model: Regression | None, rate: float = RATE) -> None:
         self.start = model if model is not None else Regression()
-        self.model = self.start.copy()
         self.rate = rate
-        self._touched: set[int] = set()
+        self._weights = self.start.weights.tolist()
+        self._bias = self.start.bias
         self._trained: list[tuple[bytes, int, int]] = []
         self._forgotten: list[tuple[bytes, list[int]]] = []
 
-    def train(self, features: list[int], digest: bytes, *, spam: bool) -> float:
-        """One gradient step on one message; returns the margin it had before the step
-        (the model had not seen it: a held-out score, for calibration)."""
-        margin = self.model.margin(features)
+    def _read(self, features: Sequence[int]) -> tuple[int, ...]:
+        """The weights of ``features``, in their order."""
+        if len(features) > 1:
+            read: tuple[int, ...] = operator.itemgetter(*features)(self._weights)
+            return read
+        return tuple(map(self._weights.__getitem__, features))  # itemgetter of one is no tuple
+
+    def margin(self, features: Sequence[int]) -> float:
+        """The margin of the model trained so far, in log-odds."""
+        return (sum(self._read(features)) + self._bias) / SCALE
+
+    def held_out_margin(self, features: Sequence[int], step: int) -> float:
+        """The margin of the model trained so far less one message's own ``step`` (as
+        :meth:`train` returned it) on its ``features``: what the model says of that message
+        as if it had not trained on it, for calibration (see
+        :mod:`~stack.spam.calibration`)."""
+        return self.margin(features) - step * (len(features) + 1) / SCALE
+
+    def train(self, features: Sequence[int], digest: bytes, *, spam: bool) -> int:
+        """One gradient step on one message, whose ``features`` are distinct; returns the step
+        (added to each of its features and to the bias), in units."""
+        before = self._read(features)
+        margin = (sum(before) + self._bias) / SCALE
         error = (1.0 if spam else 0.0) - probability(margin)
         step = round(self.rate * error * SCALE)
-        weights = self.model.weights
-        for feature in features:
-            weights[feature] += step
-        self.model.bias += step
-        self._touched.update(features)
+        # deque(..., maxlen=0) runs the map to its end in C and keeps nothing.
+        deque(map(self._weights.__setitem__, features, map(operator.add, before, repeat(step))), 0)
+        self._bias += step
         self._trained.append((digest, step, step))
-        return margin
+        return step
 
     def forget(self, features: list[int], digest: bytes) -> None:
         """Record that the message with ``digest`` is to be untrained: the store knows its
@@ -105,15 +132,19 @@ class OnlineTrainer:
         self._forgotten.append((digest, features))
 
     @property
+    def model(self) -> Regression:
+        """The model as trained so far (a copy: 8 MB, for measurements, not the hot path)."""
+        return Regression(array("q", self._weights), self._bias)
+
+    @property
     def change(self) -> RegressionChange:
-        """The steps taken, per feature: the trained copy's weights less the model's,
-        where a message touched them (a dict update per feature and message cost
-        training more than the steps themselves)."""
-        new, old = self.model.weights, self.start.weights
-        deltas = {feature: new[feature] - old[feature] for feature in self._touched}
+        """The steps taken: the trained weights less the model's, where they differ (found
+        by one comparison of the two in C, not by keeping every feature touched)."""
+        new, old = self._weights, self.start.weights
+        changed = compress(count(), map(operator.ne, new, old))
         return RegressionChange(
-            {feature: delta for feature, delta in deltas.items() if delta},
-            self.model.bias - self.start.bias,
+            {feature: new[feature] - old[feature] for feature in changed},
+            self._bias - self.start.bias,
             list(self._trained),
             list(self._forgotten),
         )

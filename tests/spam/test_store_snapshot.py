@@ -160,6 +160,33 @@ def test_a_database_of_schema_2_is_upgraded_and_then_keeps_a_regression(
     assert after.cutoffs == {"fisher": (0.25, 0.75)}
 
 
+def test_a_database_of_schema_3_is_upgraded_and_then_keeps_the_weight_it_chose(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "words.db"
+    _trained(path)
+    with sqlite3.connect(path) as db:  # back to schema 3: cutoffs, but no weight
+        db.executescript(
+            """
+            DROP TABLE lr_weight;
+            INSERT INTO cutoffs VALUES ('fisher-lr', 0.2, 0.8);
+            UPDATE meta SET value = 3 WHERE key = 'schema';
+            """
+        )
+    with SqliteStore(path, create=False) as store:
+        before = store.load()
+        # Its cutoffs were calibrated for the constant weight: fisher-lr uses that one.
+        assert before.lr_weight is None
+        assert before.cutoffs == {"fisher-lr": (0.2, 0.8)}
+        training = Training()
+        training.lr_weight = 3.0
+        store.apply(training)
+    with SqliteStore(path, create=False) as store:
+        after = store.load()
+    assert after.words == before.words
+    assert after.lr_weight == 3.0
+
+
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "words.db"
     SqliteStore(path).close()

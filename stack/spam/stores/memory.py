@@ -26,6 +26,7 @@ class MemoryStore(WordStore):
             dict(self.counts.words),
             regression.copy() if regression is not None else None,
             dict(self.counts.cutoffs),
+            self.counts.lr_weight,
         )
 
     def apply(self, training: Training) -> None:
@@ -43,6 +44,8 @@ class MemoryStore(WordStore):
         if training.regression:
             self.counts.regression, self.records = regression, records
         self.counts.cutoffs.update(training.cutoffs)
+        if training.lr_weight is not None:
+            self.counts.lr_weight = training.lr_weight
 
     def close(self) -> None:
         pass

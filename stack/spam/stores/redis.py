@@ -114,7 +114,7 @@ class RedisStore(WordStore):
         return WordCounts(int(messages.get("spam", 0)), int(messages.get("ham", 0)), words)
 
     def apply(self, training: Training) -> None:
-        if training.regression or training.cutoffs:
+        if training.regression or training.cutoffs or training.lr_weight is not None:
             # keeps_regression is False: training leaves both out for this store.
             raise StoreError("a Redis store keeps word counts only, not the regression")
         arguments: list[str | int] = [training.spam_messages, training.ham_messages]

@@ -20,8 +20,8 @@ not decode, ``load`` reads the rows instead: slower, never different.  A corrupt
 not an error, because the rows are there to fall back on, and the next training replaces
 it.  A snapshot that decodes is trusted as the rows are.
 
-Schema (version 3; versions 1, without the snapshot, and 2, without the regression, are
-upgraded when opened)::
+Schema (version 4; versions 1, without the snapshot, 2, without the regression, and 3,
+without the regression's weight, are upgraded when opened)::
 
     meta(key TEXT PRIMARY KEY, value INTEGER)   -- 'schema', 'spam', 'ham'
     words(word TEXT PRIMARY KEY, spam INTEGER, ham INTEGER) WITHOUT ROWID
@@ -31,6 +31,7 @@ upgraded when opened)::
                weights BLOB, bias INTEGER)   -- weights: signed 64-bit little-endian
     regression_messages(digest BLOB, step INTEGER, bias_step INTEGER)  -- by rowid: in order
     cutoffs(classifier TEXT PRIMARY KEY, ham REAL, spam REAL)
+    lr_weight(id INTEGER PRIMARY KEY CHECK (id = 1), weight REAL)  -- in fisher-lr
 
 The regression (:mod:`~stack.spam.regression`) is read and rewritten whole, as the snapshot
 is; ``regression_messages`` holds each trained message's step, which untraining takes back.
@@ -59,7 +60,7 @@ from stack.spam.regression import Regression, resolve
 from stack.spam.stores.base import StoreError, WordStore, missing_store
 from stack.spam.stores.snapshot import SNAPSHOT_FORMAT, decode_snapshot, encode_snapshot
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _BIG_ENDIAN = sys.byteorder == "big"
 
 # Run in order, in the transaction that creates or upgrades a database.
@@ -97,6 +98,10 @@ _SCHEMA = (
         classifier TEXT PRIMARY KEY,
         ham REAL NOT NULL,
         spam REAL NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS lr_weight (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        weight REAL NOT NULL CHECK (weight >= 0)
     )""",
     *(
         f"""CREATE TRIGGER IF NOT EXISTS words_{event.lower()}_drops_snapshot
@@ -167,12 +172,12 @@ class SqliteStore(WordStore):
         return None if row is None else int(row[0])
 
     def _check_schema(self) -> None:
-        """Create a new database, or upgrade one of version 1 or 2, in one transaction; refuse
+        """Create a new database, or upgrade one of version 1 to 3, in one transaction; refuse
         any other version.  The common case, a current database, only reads."""
         version = self._schema_version()
         if version == SCHEMA_VERSION:
             return
-        if version not in (None, 1, 2):
+        if version not in (None, 1, 2, 3):
             raise StoreError(f"{self.path} has schema {version}, expected {SCHEMA_VERSION}")
         db = self._db
         db.execute("BEGIN IMMEDIATE")
@@ -236,11 +241,15 @@ class SqliteStore(WordStore):
                     name: (ham, spam)
                     for name, ham, spam in db.execute("SELECT classifier, ham, spam FROM cutoffs")
                 }
+                weight = db.execute("SELECT weight FROM lr_weight").fetchone()
             finally:
                 db.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot read spam database {self.path}: {exc}") from exc
-        return WordCounts(meta.get("spam", 0), meta.get("ham", 0), words, regression, cutoffs)
+        return WordCounts(
+            meta.get("spam", 0), meta.get("ham", 0), words, regression, cutoffs,
+            None if weight is None else float(weight[0]),
+        )  # fmt: skip
 
     def _read_regression(self) -> Regression | None:
         row = self._db.execute("SELECT features, weights, bias FROM regression").fetchone()
@@ -317,6 +326,10 @@ class SqliteStore(WordStore):
                     "INSERT OR REPLACE INTO cutoffs VALUES (?, ?, ?)",
                     ((name, ham, spam) for name, (ham, spam) in training.cutoffs.items()),
                 )
+                if training.lr_weight is not None:
+                    db.execute(
+                        "INSERT OR REPLACE INTO lr_weight VALUES (1, ?)", (training.lr_weight,)
+                    )
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
