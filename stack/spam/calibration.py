@@ -111,8 +111,8 @@ def held_out_fisher(
         classifier = FisherClassifier(less)
         found = []
         for tokens in messages:
-            score = classifier.score(tokens)
-            found.append((score.probability, mean_log_odds(classifier.clues(tokens))))
+            clues = classifier.clues(tokens)
+            found.append((classifier.score_clues(clues).probability, mean_log_odds(clues)))
         scored.append(found)
     return scored[0], scored[1]
 

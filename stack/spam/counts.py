@@ -42,6 +42,11 @@ class WordCounts:
         training.check_against(self)
         self.spam_messages += training.spam_messages
         self.ham_messages += training.ham_messages
+        if not self.words:
+            # Nothing to add to (a new database, or calibration's copy of one): checked
+            # above, so no change is negative, and a dict built in C takes them all.
+            self.words = dict(training.items())
+            return
         for word, (spam, ham) in training.items():
             old_spam, old_ham = self.words.get(word, (0, 0))
             new = (old_spam + spam, old_ham + ham)
@@ -127,6 +132,8 @@ class Training:
             raise NegativeCountError("more spam untrained than was trained")
         if counts.ham_messages + self.ham_messages < 0:
             raise NegativeCountError("more ham untrained than was trained")
+        if not any(self._removed):
+            return  # only a removal can lower a count
         for word, (spam, ham) in self.items():
             if spam >= 0 and ham >= 0:
                 continue

@@ -146,8 +146,11 @@ class FisherClassifier(CountsClassifier[Clue]):
         assumes independent evidence.  Merging them raised the spam caught at two misfiled
         ham in 5-fold cross-validation from 93.7% to 95.1%.
         """
+        return self.score_clues(self.clues(tokens))
+
+    def score_clues(self, clues: list[Clue]) -> Score:
+        """The score of clues :meth:`clues` gave (for a caller that reads them too)."""
         s = self.settings
-        clues = self.clues(tokens)
         if not clues:
             return Score(Verdict.UNKNOWN, 0.5)
         n = len(clues)
