@@ -1,0 +1,307 @@
+"""Mutation testing of the cores with mutmut 3, and the score of each module.
+
+    python mutation/run.py                   # every group; exits 1 if a module is below 90%
+    python mutation/run.py mime auth         # some groups
+    python mutation/run.py spam --report     # the score of the last run, without running
+    python mutation/run.py dns --survivors   # each surviving mutant and the line it changed
+
+A mutant is the code with one small change (``<`` to ``<=``, ``+`` to ``-``, a constant, a
+string); it is killed when a test fails on it.  A surviving mutant is a behaviour no test
+states.
+
+Each group (see GROUPS) is run in its own folder, ``.mutation/<group>/``, holding a copy of
+the sources and tests and a pyproject.toml whose ``[tool.mutmut]`` table names the group's
+modules and only the group's tests: mutmut runs, for each mutant, every selected test that
+calls the mutated function, so selecting the module's own tests keeps a survivor from costing
+the whole suite.  mutmut keeps its results there (``mutants/``), and re-tests only the
+functions that changed since the last run.
+
+Hypothesis runs under the ``mutation`` profile (tests/conftest.py): derandomized, so that a
+mutant is killed or not the same way on every run.  Tests marked ``slow`` are left out.
+
+Equivalent mutants, which no behaviour can tell from the original, are listed in
+mutation/equivalents.toml with the line the mutant writes and a reason; an entry whose mutant
+no longer writes that line (the function changed) is reported stale and not excluded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+try:
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+    from mutmut.stats import status_by_exit_code
+except ImportError:
+    sys.exit("mutation/run.py: mutmut is not installed: pip install 'elsinore[mutation]'")
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / ".mutation"
+EQUIVALENTS = ROOT / "mutation" / "equivalents.toml"
+COPIED = ("stack", "harness", "tests")
+
+
+@dataclass(frozen=True)
+class Group:
+    modules: tuple[str, ...]  # globs, relative to the repository root
+    tests: tuple[str, ...]
+
+
+GROUPS = {
+    "mime": Group(
+        (
+            "stack/mime/lossless.py",
+            "stack/mime/transfer.py",
+            "stack/mime/decode.py",
+            "stack/mime/encode.py",
+            "stack/mime/fields/*.py",
+        ),
+        ("tests/mime",),
+    ),
+    "auth": Group(
+        (
+            "stack/auth/dkim.py",
+            "stack/auth/spf.py",
+            "stack/auth/dmarc.py",
+            "stack/auth/arc.py",
+            "stack/auth/results.py",
+        ),
+        ("tests/auth",),
+    ),
+    "spam": Group(
+        (
+            "stack/spam/tokenizer.py",
+            "stack/spam/fisher.py",
+            "stack/spam/graham.py",
+            "stack/spam/counts.py",
+            "stack/spam/stores/*.py",
+        ),
+        ("tests/spam",),
+    ),
+    "dns": Group(
+        ("stack/dns/authority.py", "stack/dns/update.py", "stack/dns/zones.py"),
+        ("tests/dns",),
+    ),
+    "smtp": Group(("stack/smtp/*.py",), ("tests/smtp",)),
+    "iso": Group(("harness/iso.py",), ("tests/harness",)),
+}
+
+# mutmut's exit codes read as kills: a failing test, a test run that broke, a timeout (the
+# mutant looped), mypy refusing the mutant.
+KILLED = {"killed", "timeout", "caught by type check", "segfault"}
+UNCOUNTED = {"skipped"}
+
+
+class MutationError(click.ClickException):
+    """A run that could not be made or read; one line, exit 1."""
+
+
+@dataclass
+class Score:
+    module: str
+    statuses: Counter[str] = field(default_factory=Counter)
+    equivalent: int = 0
+    stale: list[str] = field(default_factory=list)
+
+    @property
+    def counted(self) -> int:
+        uncounted = sum(self.statuses[s] for s in UNCOUNTED)
+        return sum(self.statuses.values()) - uncounted - self.equivalent
+
+    @property
+    def killed(self) -> int:
+        return sum(self.statuses[s] for s in KILLED)
+
+    @property
+    def unchecked(self) -> int:
+        return self.statuses["not checked"]
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.killed / self.counted if self.counted else 100.0
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "module": self.module,
+            "mutants": sum(self.statuses.values()),
+            "killed": self.killed,
+            "survived": self.counted - self.killed - self.unchecked,
+            "unchecked": self.unchecked,
+            "equivalent": self.equivalent,
+            "score": round(self.percent, 1),
+            "statuses": dict(self.statuses),
+            "stale_equivalents": self.stale,
+        }
+
+
+def _modules(group: Group) -> list[str]:
+    found = {
+        path.relative_to(ROOT).as_posix()
+        for pattern in group.modules
+        for path in ROOT.glob(pattern)
+        if path.name != "__init__.py"
+    }
+    return sorted(found)
+
+
+def _mutmut_table(group: Group) -> str:
+    """The ``[tool.mutmut]`` table for one group, in TOML (JSON lists are TOML arrays)."""
+    args = ["-p", "no:xdist", "-p", "no:randomly", "-p", "no:cacheprovider", "-m", "not slow"]
+    return "\n".join(
+        [
+            "",
+            "[tool.mutmut]",
+            f"source_paths = {json.dumps(list(COPIED[:2]))}",
+            f"only_mutate = {json.dumps(_modules(group))}",
+            f"pytest_add_cli_args = {json.dumps(args)}",
+            f"pytest_add_cli_args_test_selection = {json.dumps(list(group.tests))}",
+            "",
+        ]
+    )
+
+
+def _prepare(name: str, group: Group) -> Path:
+    """Copy the sources and tests into the group's folder, keeping mutmut's results."""
+    work = WORK / name
+    work.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
+    for folder in COPIED:
+        shutil.rmtree(work / folder, ignore_errors=True)
+        shutil.copytree(ROOT / folder, work / folder, ignore=ignore)
+    pyproject = (ROOT / "pyproject.toml").read_text("utf-8")
+    if "[tool.mutmut]" in pyproject:
+        raise MutationError("pyproject.toml has a [tool.mutmut] table; the groups set their own")
+    (work / "pyproject.toml").write_text(pyproject + _mutmut_table(group), "utf-8")
+    return work
+
+
+def _run(work: Path, max_children: int) -> None:
+    mutmut = shutil.which("mutmut")
+    if mutmut is None:
+        raise MutationError("the mutmut command is not on PATH")
+    env = {**os.environ, "HYPOTHESIS_PROFILE": "mutation"}
+    done = subprocess.run(
+        [mutmut, "run", "--max-children", str(max_children)], cwd=work, env=env, check=False
+    )
+    if done.returncode != 0:
+        raise MutationError(f"mutmut run in {work} exited {done.returncode}")
+
+
+def _load_equivalents() -> dict[str, tuple[str, str]]:
+    """Mutant name -> (the line it writes, why no behaviour can tell it apart)."""
+    if not EQUIVALENTS.exists():
+        return {}
+    try:
+        entries = tomllib.loads(EQUIVALENTS.read_text("utf-8")).get("equivalent", [])
+    except tomllib.TOMLDecodeError as error:
+        raise MutationError(f"{EQUIVALENTS}: {error}") from None
+    table = {}
+    for number, entry in enumerate(entries, 1):
+        if not {"mutant", "line", "why"} <= entry.keys() or not str(entry["why"]).strip():
+            raise MutationError(f"{EQUIVALENTS}: entry {number} needs mutant, line and why")
+        table[entry["mutant"]] = (entry["line"].strip(), entry["why"])
+    return table
+
+
+def _changed_lines(work: Path, mutant: str, module: str) -> list[str]:
+    """The lines the mutant writes (the ``+`` lines of ``mutmut show``), stripped."""
+    with contextlib.chdir(work):
+        diff = get_diff_for_mutant(mutant, path=module)
+    return [
+        line[1:].strip()
+        for line in diff.splitlines()
+        if line.startswith("+") and not line.startswith("+++")
+    ]
+
+
+def _statuses(work: Path, module: str) -> dict[str, str]:
+    """Each mutant of the module and what became of it in the last run."""
+    meta = work / "mutants" / f"{module}.meta"
+    if not meta.exists():
+        return {}
+    codes: dict[str, int | None] = json.loads(meta.read_text("utf-8"))["exit_code_by_key"]
+    return {mutant: status_by_exit_code[code] for mutant, code in codes.items()}
+
+
+def _score(work: Path, module: str, equivalents: dict[str, tuple[str, str]]) -> Score:
+    score = Score(module)
+    for mutant, status in _statuses(work, module).items():
+        if mutant in equivalents and status not in KILLED:
+            if equivalents[mutant][0] in _changed_lines(work, mutant, module):
+                score.equivalent += 1
+                continue
+            score.stale.append(mutant)
+        score.statuses[status] += 1
+    return score
+
+
+def _survivors(work: Path, module: str, equivalents: dict[str, tuple[str, str]]) -> list[str]:
+    lines = []
+    for mutant, status in _statuses(work, module).items():
+        if status in KILLED | UNCOUNTED or mutant in equivalents:
+            continue
+        changed = " / ".join(_changed_lines(work, mutant, module)) or "(a line removed)"
+        lines.append(f"{mutant}  [{status}]  {changed}")
+    return lines
+
+
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Examples:\n\n  python mutation/run.py dns\n\n  python mutation/run.py --report --json",
+)
+@click.argument("groups", nargs=-1, type=click.Choice(sorted(GROUPS)))
+@click.option("--threshold", default=90.0, show_default=True, help="Lowest score per module.")
+@click.option("--max-children", default=os.cpu_count() or 1, show_default=True)
+@click.option("--report", is_flag=True, help="Score the last run without running mutmut.")
+@click.option("--survivors", is_flag=True, help="List each surviving mutant and its line.")
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+def main(
+    groups: tuple[str, ...],
+    threshold: float,
+    max_children: int,
+    report: bool,
+    survivors: bool,
+    as_json: bool,
+) -> None:
+    """Run mutmut over the cores and print each module's score."""
+    equivalents = _load_equivalents()
+    scores: list[Score] = []
+    for name in groups or tuple(GROUPS):
+        group = GROUPS[name]
+        work = WORK / name
+        if not report:
+            _run(_prepare(name, group), max_children)
+        for module in _modules(group):
+            scores.append(_score(work, module, equivalents))
+            if survivors:
+                for line in _survivors(work, module, equivalents):
+                    click.echo(line)
+    failing = [s for s in scores if s.percent < threshold or s.unchecked or not s.counted]
+    if as_json:
+        click.echo(json.dumps([s.as_json() for s in scores], indent=2))
+    else:
+        click.echo(f"{'module':34} {'mutants':>7} {'killed':>7} {'equiv':>6} {'score':>6}")
+        for s in scores:
+            total = sum(s.statuses.values())
+            flag = "" if s not in failing else "  < threshold" if s.counted else "  not run"
+            click.echo(
+                f"{s.module:34} {total:7d} {s.killed:7d} {s.equivalent:6d} {s.percent:5.1f}%{flag}"
+            )
+            for mutant in s.stale:
+                click.echo(f"  stale equivalent (its mutant changed): {mutant}")
+    if failing:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
