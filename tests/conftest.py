@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from harness.shared import conformance_dir, corpora_dir
 
@@ -23,13 +23,15 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 # mutation/run.py: the same examples on every run, so that a mutant is killed or not the same
-# way each time (a random draw could kill it once and let it live the next).
+# way each time (a random draw could kill it once and let it live the next); no shrinking, since
+# a mutant is killed by the first failing example, and shrinking a whole message took a minute.
 settings.register_profile(
     "mutation",
     max_examples=50,
     deadline=None,
     derandomize=True,
     database=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
