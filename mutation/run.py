@@ -251,7 +251,7 @@ def _survivors(work: Path, module: str, equivalents: dict[str, tuple[str, str]])
 
 @click.command(
     context_settings={"help_option_names": ["-h", "--help"]},
-    epilog="Examples:\n\n  python mutation/run.py dns\n\n  python mutation/run.py --report --json",
+    epilog="\b\nExamples:\n  python mutation/run.py dns iso\n  python mutation/run.py --report --json",
 )
 @click.argument("groups", nargs=-1, type=click.Choice(sorted(GROUPS)))
 @click.option("--threshold", default=90.0, show_default=True, help="Lowest score per module.")
