@@ -22,9 +22,10 @@ with one trained as a user's filter would be, on one of two sources:
   calls every message of so small a training ``unknown``.
 
 The database is what ``elsinore spam train`` writes: the word counts and the regression
-beside them (:func:`train`).  On the corpus that takes 12 to 16 seconds here, and a world
-must start in a few, so the trained file is kept in a cache (``$XDG_CACHE_HOME/
-elsinore/``, else ``~/.cache/elsinore/``), from which it is copied in a fifth of a second.
+beside them (:func:`train`).  On the corpus that takes 12 to 33 seconds here (one process;
+the machine's load decides), and a world must start in a few, so the trained file is kept
+in a cache (``$XDG_CACHE_HOME/elsinore/``, else ``~/.cache/elsinore/``), from which it is
+copied in a fifth of a second.
 Its key changes with anything that would change the database: the listing of what is
 trained (each file's class, name, size and modification time) and the code that turns mail
 into counts (the sources of ``stack.mime``, ``stack.spam`` and this module).  A cached file

@@ -14,8 +14,10 @@ The parts, each in its own module:
 - :mod:`~stack.spam.regression` is the on-line logistic regression on the hashed byte
   4-grams of :mod:`~stack.spam.ngrams`, trained beside the counts in the same store, and
   :mod:`~stack.spam.combined` adds it to Fisher's clues (``fisher-lr``, the default);
-- :mod:`~stack.spam.calibration` sets each database's cutoffs from held-out scores of the
-  mail that trained it;
+- :mod:`~stack.spam.calibration` sets each database's cutoffs, and fisher-lr's weight, from
+  held-out scores of the mail that trained it;
+- :mod:`~stack.spam.training` is a whole training run (``spam train``, and the simulated
+  world's filter);
 - :mod:`~stack.spam.filter` puts them together: bytes in, :class:`~stack.spam.verdict.Score`
   out, on one core or several;
 - :mod:`~stack.spam.mark` prepends ``X-Spamtacus`` without touching any other byte;
