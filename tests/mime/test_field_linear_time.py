@@ -101,6 +101,17 @@ CASES: dict[str, tuple[Callable[[int], str], Callable[[str], object], int]] = {
         _lenient(decode_unstructured),
         256_000,
     ),
+    # Encoded-words with specials look ahead for the angle-addr that makes them a name.
+    "address-encoded-words-with-dots-before-an-angle-addr": (
+        lambda n: "=?utf-8?q?a.b?= " * (n // 16) + "<x@y>",
+        _lenient(decode_address_list),
+        25_000,
+    ),
+    "address-encoded-words-with-dots-before-no-angle-addr": (
+        lambda n: "=?utf-8?q?a.b?= " * (n // 16) + "x@y",
+        _lenient(decode_address_list),
+        25_000,
+    ),
     "msg-id-list-phrases": (lambda n: "x " * (n // 2), _lenient(decode_msg_id_list), 25_000),
     "msg-id-list-open-brackets": (lambda n: "<" * n, _lenient(decode_msg_id_list), 5_000),
     "date-unclosed-comment": (

@@ -13,6 +13,10 @@ Security properties, each pinned by a test:
   encoded, so a ``,`` or ``@`` in a name can never split or change the address (gh-80222,
   gh-121284).  Encoded-words inside a quoted-string are not decoded (RFC 2047 §5(3)), so a
   quoted name that merely looks encoded stays what it is.
+* What RFC 5322 reads as an address stays one.  An encoded-word with a ``.`` or ``@`` in a
+  display name (``=?utf-8?q?J._Doe?=``, a producer bug) is read whole only where nothing but
+  a display name can stand, so an addr-spec whose local-part begins with ``=?`` is never
+  taken for a name (found by the mime_check fuzzer).
 * Empty list elements, a trailing comma and a comment-only display name are defects, not
   crashes.
 
@@ -28,7 +32,7 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from stack.mime.errors import Defect, EncodeError, ParseError
-from stack.mime.fields.encoded_word import ENCODED_WORD, decode_encoded_words, encode_phrase
+from stack.mime.fields.encoded_word import decode_encoded_words, encode_phrase
 from stack.mime.fields.lexer import (
     ATEXT_CLASS,
     PLAIN_QTEXT,
@@ -121,6 +125,18 @@ _FAST_MAILBOX = re.compile(
 )
 _WSP_RUN = re.compile(r"[ \t]+")
 
+# RFC 2047 §5(3) admits an encoded-word in a phrase only as a whole atom.  Producers that
+# Q-encode a name by the looser rule for unstructured text (§4.2) leave its '.' (an initial)
+# or '@' (a name that is an address) as it is, and such a word is read whole; but it holds
+# no other special.  '(', '"', '[' and '<' open a comment, a quoted-string, a domain literal
+# or an angle-addr, and ',', ';' and ':' end an address or a group: RFC 5322 reads each of
+# them before any encoded-word, so the word must stop short of them.
+_NOT_IN_LOOSE_WORD = r'?\s()<>\[\]:;,\\"'
+_LOOSE_ENCODED_WORD = re.compile(
+    f"=\\?([^{_NOT_IN_LOOSE_WORD}*]+)(?:\\*[^{_NOT_IN_LOOSE_WORD}]*)?"
+    f"\\?([QqBb])\\?([^{_NOT_IN_LOOSE_WORD}]*)\\?="
+)
+
 
 def _fast_mailbox(text: str, pos: int, stops: str) -> tuple[Mailbox, int] | None:
     """The mailbox at ``pos`` if it has one of the common shapes and ends the element."""
@@ -151,6 +167,7 @@ def _read_words(text: str, pos: int, defects: list[Defect] | None) -> tuple[list
     """Read phrase-like words (RFC 5322 §3.2.5, obs-phrase §4.1) up to the first special."""
     words: list[_Word] = []
     end = len(text)
+    names: dict[int, bool] = {}
     while True:
         before = pos
         pos = skip_cfws(text, pos, defects)
@@ -172,18 +189,40 @@ def _read_words(text: str, pos: int, defects: list[Defect] | None) -> tuple[list
             if atom.startswith("=?"):
                 # An encoded-word whose text holds specials (``=?utf-8?q?J._Doe?=``) is a
                 # producer bug common enough to read: take the whole word, and say so.  Only
-                # in front of an angle-addr (or another such word), so that an addr-spec
-                # like ``=?x?q?a@b?=`` keeps its meaning.
-                match = ENCODED_WORD.match(text, start)
-                if match and match.end() > pos and _before_angle_addr(text, match.end()):
+                # in a display name, so that an addr-spec like ``=?x?q?a@b?=`` (or
+                # ``=?x?q?a@b?==?y``) keeps its meaning.
+                match = _LOOSE_ENCODED_WORD.match(text, start)
+                if match and match.end() > pos and _before_angle_addr(text, match.end(), names):
                     report(defects, "encoded-word-with-specials", start, "specials in a phrase")
                     atom, pos = match.group(), match.end()
             words.append(_Word("atom", atom, start, spaced))
 
 
-def _before_angle_addr(text: str, pos: int) -> bool:
-    """Whether an angle-addr, or another encoded-word, follows ``pos`` (after any CFWS)."""
-    return text.startswith(("<", "=?"), skip_cfws(text, pos, []))
+def _before_angle_addr(text: str, pos: int, known: dict[int, bool]) -> bool:
+    """Whether an angle-addr follows ``pos``, after CFWS and any number of encoded-words.
+
+    Only then are the words before it a display name: '@' follows a local-part, and ',',
+    ';' or the end follow an addr-spec.  ``known`` keeps the answer for each encoded-word
+    passed on the way, which the caller reads next, so that a name of n such words is
+    looked through once, not n times.
+    """
+    passed: list[int] = []
+    while True:
+        pos = skip_cfws(text, pos, [])
+        answer = known.get(pos)
+        if answer is not None:
+            break
+        if text.startswith("<", pos):
+            answer = True
+            break
+        match = _LOOSE_ENCODED_WORD.match(text, pos)
+        if match is None:
+            answer = False
+            break
+        passed.append(pos)
+        pos = match.end()
+    known.update(dict.fromkeys(passed, answer))
+    return answer
 
 
 def _phrase(words: list[_Word], defects: list[Defect] | None) -> str:
