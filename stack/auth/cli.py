@@ -113,6 +113,12 @@ def keygen(
     key = keys.generate(algorithm, bits) if seed is None else keys.from_seed(seed, algorithm, bits)
     keys.write(key, prefix, publish.zone_line(name, key.record()), replace=force)
     key_path, record_path = keys.paths(prefix)
+    if algorithm == "rsa" and bits < keys.RECOMMENDED_RSA_BITS:
+        click.echo(
+            f"elsinore: warning: {bits}-bit RSA is allowed but weak; RFC 8301 3.2 says a"
+            f" signing key SHOULD have at least {keys.RECOMMENDED_RSA_BITS} bits",
+            err=True,
+        )
     click.echo(f"{key_path}: {algorithm} private key")
     click.echo(f"{record_path}: TXT record for {name.to_text(omit_final_dot=True)}")
 

@@ -29,8 +29,10 @@ from stack.auth.errors import SigningKeyError
 
 Algorithm = Literal["rsa", "ed25519"]
 ALGORITHMS: tuple[Algorithm, ...] = ("rsa", "ed25519")
-#: RFC 8301 §3.2: signers MUST use at least 1024 bits; we refuse anything below 2048.
-MIN_RSA_BITS = 2048
+#: RFC 8301 §3.2: signers MUST use at least 1024 bits, and SHOULD use at least 2048
+#: (:data:`RECOMMENDED_RSA_BITS`; ``dkim keygen`` warns below it).
+MIN_RSA_BITS = 1024
+RECOMMENDED_RSA_BITS = 2048
 #: RFC 8301 §3.2 asks verifiers to handle keys up to 4096 bits, so a longer key may verify
 #: nowhere; and generating one of millions of bits never ends.
 MAX_RSA_BITS = 4096

@@ -115,9 +115,9 @@ def test_a_message_without_signatures_has_no_results() -> None:
     assert dkim.verify_all(MESSAGE, StaticLookup({})) == []
 
 
-def test_short_rsa_keys_are_refused() -> None:
-    with pytest.raises(SigningKeyError):
-        keys.generate("rsa", 1024)
+def test_rsa_keys_below_rfc_8301s_floor_are_refused() -> None:
+    with pytest.raises(SigningKeyError, match="1024 to 4096 bits, not 1023"):
+        keys.generate("rsa", 1023)
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from auth_testbed import DOMAIN, MESSAGE
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from dns_testbed import ServerThread, castle_text
 
 from stack.auth import dkim, keys, publish
@@ -25,15 +27,26 @@ def keygen(prefix: Path, *options: str, domain: str = DOMAIN, selector: str = "s
 
 
 @pytest.mark.timeout(10)
-@pytest.mark.parametrize("bits", ["100000000", "4097", "1024"])
+@pytest.mark.parametrize("bits", ["100000000", "4097", "1023", "0"])
 def test_a_key_size_out_of_bounds_is_one_line_at_once(
     bits: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert keygen(tmp_path / "s1", "--bits", bits) == 1
     assert capsys.readouterr().err == (
-        f"elsinore: error: RSA keys have 2048 to 4096 bits, not {bits}\n"
+        f"elsinore: error: RSA keys have 1024 to 4096 bits, not {bits}\n"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_1024_bit_key_is_written_with_rfc_8301s_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert keygen(tmp_path / "s1", "--bits", "1024") == 0
+    err = capsys.readouterr().err
+    assert "warning" in err and "RFC 8301" in err and "at least 2048 bits" in err
+    pem = serialization.load_pem_private_key((tmp_path / "s1.key").read_bytes(), None)
+    assert isinstance(pem, rsa.RSAPrivateKey)
+    assert pem.key_size == 1024
 
 
 def test_an_existing_key_is_replaced_only_with_force(
