@@ -79,8 +79,8 @@ def test_addr_spec_starting_like_an_encoded_word_checks_in_every_address_field(
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        # The charset may not hold '@' (RFC 2047 §2 token), the text may: either way the
-        # "=?d" after it is no encoded-word, so this is an addr-spec.
+        # "=?a@b?q?c?=" and "=?a?q?b@c?=" look like encoded-words with an '@', but the "=?d"
+        # after them is none, so these are addr-specs.
         ("=?a@b?q?c?==?d", (Mailbox(None, "=?a", "b?q?c?==?d"),)),
         ("=?a?q?b@c?==?d", (Mailbox(None, "=?a?q?b", "c?==?d"),)),
         # Two encoded-word shapes in a dot-atom, followed by '@' and not by an angle-addr.
@@ -102,6 +102,23 @@ def test_what_rfc_5322_reads_as_an_address_is_no_display_name(
 ) -> None:
     assert decode_address_list(text, []) == expected
     assert decode_address_list(encode_address_list(expected), []) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "=?a@b?q?c?==?d",
+        "=?a?q?b@c?==?d",
+        "=?a?q?b.c?==?d?q?e?=@x",
+        "Joe <=?a?q?b@c?==?d>",
+        "=?a?q?b@[?=<x@y>]",
+        "=?a?q?b(?= <x>)@c",
+    ],
+)
+def test_such_addresses_are_valid_for_strict_mode_too(text: str) -> None:
+    defects: list[Defect] = []
+    assert decode_address_list(text, None) == decode_address_list(text, defects)
+    assert defects == []
 
 
 def test_a_quoted_word_after_a_dot_keeps_an_obsolete_local_part() -> None:
