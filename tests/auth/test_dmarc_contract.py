@@ -1,0 +1,60 @@
+"""What stack.auth.dmarc promises beyond the main tests: the record grammar of RFC 7489 §6.3
+and §6.4 tag by tag, and the reasons a user reads when a record is refused."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from stack.auth.dmarc import RecordError, aligned, parse_record
+
+pytestmark = pytest.mark.timeout(10)
+
+
+def refusal(text: str) -> str:
+    with pytest.raises(RecordError) as error:
+        parse_record(text)
+    return str(error.value)
+
+
+def test_an_empty_tag_between_two_others_is_skipped_not_the_end_of_the_record() -> None:
+    # §6.4: dmarc-record is tags separated by ";" with optional white space around it.
+    record = parse_record("v=DMARC1; ; p=reject;; pct=50;")
+    assert (record.p, record.pct) == ("reject", 50)
+
+
+def test_a_value_may_hold_an_equals_sign() -> None:
+    # §6.2: a DMARC-URI is a URI (RFC 3986), and a mailto: URI may carry ?subject=...
+    record = parse_record("v=DMARC1; p=none; rua=mailto:d@castle.test?subject=dmarc")
+    assert record.rua == ("mailto:d@castle.test?subject=dmarc",)
+
+
+def test_report_uris_are_a_comma_separated_list() -> None:
+    record = parse_record("v=DMARC1; p=none; rua=mailto:a@castle.test, mailto:b@castle.test")
+    assert record.rua == ("mailto:a@castle.test", "mailto:b@castle.test")
+    assert parse_record("v=DMARC1; p=none").rua == ()  # rua is optional: no URI when absent
+
+
+@pytest.mark.parametrize("text", ["", ";", " ; ;", "p=reject; v=DMARC1"])
+def test_a_record_that_does_not_start_with_v_is_refused_and_says_so(text: str) -> None:
+    # §6.4: "v=DMARC1" must be the first tag; an empty record has no first tag at all.
+    assert re.search(r"\bv=DMARC1\b", refusal(text))
+
+
+def test_pct_takes_every_integer_from_0_to_100() -> None:
+    # §6.3: pct is an integer from 0 to 100; 0 is valid (no failing message gets p).
+    assert [parse_record(f"v=DMARC1; p=reject; pct={n}").pct for n in (0, 1, 100)] == [0, 1, 100]
+
+
+def test_a_missing_p_is_quoted_as_empty_not_as_some_value() -> None:
+    # The reason quotes what the record holds for the tag it refuses: here nothing.
+    quoted = re.search(r"\bp=('[^']*')", refusal("v=DMARC1; adkim=s"))
+    assert quoted is not None and quoted.group(1) == "''"
+
+
+@pytest.mark.parametrize("mode", ["r", "s"])
+def test_an_absolute_name_aligns_with_its_relative_form_on_either_side(mode: str) -> None:
+    # §3.1 compares domain names; "castle.test." and "castle.test" are one name.
+    assert aligned("castle.test", "castle.test.", mode)  # type: ignore[arg-type]
+    assert aligned("castle.test.", "castle.test", mode)  # type: ignore[arg-type]
