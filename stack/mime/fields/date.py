@@ -91,12 +91,21 @@ class DateTime:
         return calendar.weekday(max(self.year, 1), self.month, self.day)
 
     def to_datetime(self) -> datetime:
-        """An aware :class:`datetime`; ``-0000`` becomes UTC and a leap second :59."""
-        tz = UTC if self.zone is None else timezone(timedelta(minutes=self.zone))
+        """An aware :class:`datetime`; ``-0000`` becomes UTC and a leap second :59.
+
+        A zone of 24 hours or more, which RFC 5322 allows (up to ±99:59) and Python's
+        :class:`timezone` cannot hold, gives the same instant in UTC.
+        """
         second = 0 if self.second is None else min(self.second, 59)
-        return datetime(
-            max(self.year, 1), self.month, self.day, self.hour, self.minute, second, tzinfo=tz
+        moment = datetime(
+            max(self.year, 1), self.month, self.day, self.hour, self.minute, second, tzinfo=UTC
         )
+        if self.zone is None:
+            return moment
+        offset = timedelta(minutes=self.zone)
+        if abs(self.zone) < 24 * 60:
+            return moment.replace(tzinfo=timezone(offset))
+        return moment - offset
 
 
 class _Reader:
