@@ -3,17 +3,37 @@ Authentication-Results reads the authserv-id even from a field authres cannot pa
 
 from __future__ import annotations
 
-import pytest
+import re
+from itertools import pairwise
 
-from stack.auth.results import authserv_id_of, remove_forged
+import authres
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stack.auth.dkim import DkimResult
+from stack.auth.results import (
+    _fold,
+    authentication_results,
+    authserv_id_of,
+    dkim_result,
+    received_spf,
+    remove_forged,
+)
+from stack.auth.spf import SpfResult
 from stack.mime import parse
+from stack.mime.safe import UnsafeTextError
 
 pytestmark = pytest.mark.timeout(10)
 
 
 @pytest.mark.parametrize(
     "value",
-    ["mx.castle.test; spf", "mx.castle.test;spf=pass (((", "mx.castle.test 1; dkim=pass (("],
+    [
+        "mx.castle.test; spf",
+        "mx.castle.test;spf=pass (((; dkim",
+        "mx.castle.test 1; dkim=pass ((; spf=",
+    ],
 )
 def test_an_unparsable_field_still_names_the_authserv_id_it_claims(value: str) -> None:
     # RFC 8601 §2.2: the authserv-id is everything before the first ";" (and an optional
@@ -34,3 +54,166 @@ def test_a_forged_field_authres_cannot_parse_is_removed_all_the_same() -> None:
     )
     assert remove_forged(message, "mx.castle.test") == 1
     assert bytes(message) == b"From: a@evil.test\r\n\r\nbody\r\n"
+
+
+IP = "192.0.2.1"
+SENDER = "ophelia@castle.test"
+
+
+def spf(result: str, identity: str = "mailfrom", explanation: str = "") -> SpfResult:
+    return SpfResult(
+        result,  # type: ignore[arg-type]
+        identity,  # type: ignore[arg-type]
+        IP,
+        SENDER if identity == "mailfrom" else "postmaster@mx.castle.test",
+        "mx.castle.test",
+        "castle.test",
+        explanation,
+        f"ip4:{IP}" if result == "pass" else None,
+    )
+
+
+def comment(value: str) -> str:
+    """The comment after the result, unfolded, without its parentheses."""
+    head = " ".join(value.split("\n\t", maxsplit=1)[0].split("\n "))
+    found = re.fullmatch(r"\w+ \((.*)\)", head)
+    assert found is not None, value
+    return found.group(1)
+
+
+# RFC 7208 §9.1's examples of the comment, one per result, for the MAIL FROM identity.
+SUMMARIES = {
+    "pass": f"domain of {SENDER} designates {IP} as permitted sender",
+    "fail": f"domain of {SENDER} does not designate {IP} as permitted sender",
+    "softfail": f"transitioning domain of {SENDER} does not designate {IP} as permitted sender",
+    "neutral": f"{IP} is neither permitted nor denied by domain of {SENDER}",
+    "none": f"domain of {SENDER} does not designate permitted sender hosts",
+    "temperror": f"error in processing during lookup of {SENDER}",
+    "permerror": f"permanent error in processing domain of {SENDER}",
+}
+
+
+@pytest.mark.parametrize("result", sorted(SUMMARIES))
+def test_received_spf_says_the_result_in_rfc_7208s_words(result: str) -> None:
+    value = received_spf(spf(result), "mx.castle.test")
+    assert value.startswith(f"{result} (")
+    assert comment(value) == f"mx.castle.test: {SUMMARIES[result]}"
+
+
+def test_the_helo_identity_is_named_as_the_helo_in_the_comment() -> None:
+    value = received_spf(spf("fail", "helo"), "mx.castle.test")
+    assert comment(value) == (
+        f"mx.castle.test: helo mx.castle.test does not designate {IP} as permitted sender"
+    )
+    assert "identity=helo;" in value
+
+
+def written(identity: str) -> str:
+    """The header.i a dkim= result is written with, for a signature whose i= is ``identity``."""
+    result = DkimResult("pass", "castle.test", "s1", "rsa-sha256", identity)
+    value = authentication_results("mx.castle.test", [dkim_result(result)])
+    found = re.search(r"header\.i=(\S+)", value)
+    assert found is not None, value
+    return found.group(1)
+
+
+@pytest.mark.parametrize(
+    ("identity", "pvalue"),
+    [
+        ("@castle.test", "@castle.test"),  # §2.2: the local-part is optional
+        ("ophelia@castle.test", "ophelia@castle.test"),
+        ('"a@b"@castle.test', '"a@b"@castle.test'),  # the domain follows the last "@"
+        ("a(b@castle.test", '"a(b"@castle.test'),  # a local-part that is no dot-atom: quoted
+        ("x@not_a_domain", '"x@not_a_domain"'),  # no domain-name after the "@": all quoted
+    ],
+)
+def test_an_identity_is_written_as_rfc_8601s_pvalue(identity: str, pvalue: str) -> None:
+    # RFC 8601 §2.2: pvalue = [CFWS] ( value / [ [ local-part ] "@" ] domain-name ) [CFWS]
+    assert written(identity) == pvalue
+
+
+def test_no_results_is_written_as_none() -> None:
+    # RFC 8601 §2.2: "none" when no authentication method was applied.
+    value = authentication_results("mx.castle.test", [])
+    parsed = authres.AuthenticationResultsHeader.parse_value(value)
+    assert (parsed.authserv_id, parsed.results) == ("mx.castle.test", [])
+    assert value.endswith("; none")
+
+
+def test_a_method_version_reason_and_property_comment_are_written_and_read_back() -> None:
+    # RFC 8601 §2.2: methodspec = method [ "/" version ] "=" result; reasonspec; propspec
+    # with an optional comment, whose parentheses are escaped (RFC 5322 §3.2.2).
+    prop = authres.AuthenticationResultProperty("header", "d", "castle.test", comment="a (b)")
+    result = authres.AuthenticationResult(
+        method="dkim", version="1", result="pass", reason="good key", properties=[prop]
+    )
+    value = authentication_results("mx.castle.test", [result])
+    assert "dkim/1=pass " in value
+    assert 'reason="good key"' in value
+    assert "header.d=castle.test (a \\(b\\))" in value
+    parsed = authres.AuthenticationResultsHeader.parse_value(" ".join(value.split()))
+    (read,) = parsed.results
+    assert (read.method, read.version, read.result, read.reason) == (
+        "dkim",
+        "1",
+        "pass",
+        "good key",
+    )
+
+
+@pytest.mark.parametrize(
+    ("place", "result"),
+    [
+        ("method", authres.AuthenticationResult(method="dk\nim", result="pass")),
+        (
+            "method version",
+            authres.AuthenticationResult(method="dkim", version="1\r", result="pass"),
+        ),
+        ("result", authres.AuthenticationResult(method="dkim", result="pa\0ss")),
+        (
+            "property",
+            authres.AuthenticationResult(
+                method="dkim",
+                result="pass",
+                properties=[authres.AuthenticationResultProperty("head\ner", "d", "x")],
+            ),
+        ),
+    ],
+)
+def test_our_own_words_with_a_control_character_are_refused_naming_the_place(
+    place: str, result: authres.AuthenticationResult
+) -> None:
+    # The module's contract: what we write ourselves is checked, never escaped.
+    with pytest.raises(UnsafeTextError, match=rf"^{place}: "):
+        authentication_results("mx.castle.test", [result])
+
+
+def test_a_property_without_a_value_is_written_as_an_empty_quoted_string() -> None:
+    prop = authres.AuthenticationResultProperty("header", "d", None)
+    result = authres.AuthenticationResult(method="dkim", result="none", properties=[prop])
+    assert 'header.d=""' in authentication_results("mx.castle.test", [result])
+
+
+WORDS = st.lists(st.text(st.sampled_from("abé("), min_size=1, max_size=12), min_size=1)
+
+
+@given(WORDS, st.integers(1, 80))
+def test_folding_breaks_only_where_a_line_would_pass_the_width(
+    words: list[str], width: int
+) -> None:
+    # §2.2.3 folding, greedily: a line (without the space the fold starts it with) passes the
+    # width only when it is a single word, and it is broken only when the next word would
+    # not fit on it.
+    first, *rest = _fold(" ".join(words), width).split("\n")
+    lines = [first, *(line.removeprefix(" ") for line in rest)]
+    for line in lines:
+        assert len(line) <= width or " " not in line, lines
+    for before, after in pairwise(lines):
+        assert len(before) + 1 + len(after.split(" ")[0]) > width, lines
+
+
+def test_a_word_of_unicode_white_space_is_text_not_a_place_to_fold() -> None:
+    # RFC 5322 §2.2.3 folds at WSP, which is SP and HTAB only: a line holding U+3000 is not
+    # a line of white space, so a fold may follow it.
+    text = "x" * 72 + " \u3000 " + "y" * 71
+    assert _fold(text, 72) == "x" * 72 + "\n \u3000\n " + "y" * 71
