@@ -85,14 +85,27 @@ def _tokens(paths: list[Path], repeats: bool, jobs: int) -> list[list[str]]:
     return list(map_messages(function, (path.read_bytes() for path in paths), jobs=jobs))
 
 
-def cross_validate(
-    spam: list[Path], ham: list[Path], *, folds: int, classifier: ClassifierName, jobs: int
-) -> list[Scored]:
-    """Every message scored by a database trained on the folds it is not in."""
+def _split(
+    spam: list[Path], ham: list[Path], folds: int
+) -> tuple[list[Path], list[bool], list[int]]:
+    """Every message, its class, and its fold (each class dealt round the folds in turn)."""
     paths = [*spam, *ham]
     labels = [True] * len(spam) + [False] * len(ham)
     folded = [index % folds for index in range(len(spam))]
     folded += [index % folds for index in range(len(ham))]
+    return paths, labels, folded
+
+
+def _features(paths: list[Path], jobs: int) -> list[tuple[list[int], bytes]]:
+    """Each message's regression features and digest, read in ``jobs`` processes."""
+    return list(map_messages(features_and_digest, (p.read_bytes() for p in paths), jobs=jobs))
+
+
+def cross_validate(
+    spam: list[Path], ham: list[Path], *, folds: int, classifier: ClassifierName, jobs: int
+) -> list[Scored]:
+    """Every message scored by a database trained on the folds it is not in."""
+    paths, labels, folded = _split(spam, ham, folds)
     learned = _tokens(paths, repeats=False, jobs=jobs)
     repeats = make_classifier(WordCounts(), classifier).repeats
     scored = _tokens(paths, repeats=True, jobs=jobs) if repeats else learned
@@ -120,14 +133,9 @@ def cross_validate_models(
     on the folds it is not in (the regression on-line, the classes dealt in proportion)."""
     from stack.spam.filter import interleave
 
-    paths = [*spam, *ham]
-    labels = [True] * len(spam) + [False] * len(ham)
-    folded = [index % folds for index in range(len(spam))]
-    folded += [index % folds for index in range(len(ham))]
+    paths, labels, folded = _split(spam, ham, folds)
     tokens = _tokens(paths, repeats=False, jobs=jobs)
-    features = list(
-        map_messages(features_and_digest, (path.read_bytes() for path in paths), jobs=jobs)
-    )
+    features = _features(paths, jobs)
     # (fisher probability, mean log-odds, margin) per message.
     parts: list[tuple[float, float, float]] = [(0.0, 0.0, 0.0)] * len(paths)
     for fold in range(folds):
@@ -199,14 +207,9 @@ def cross_validate_calibration(
     regression trained on the other folds, the weight and cutoffs calibrated on their
     held-out scores (:func:`stack.spam.calibration.calibrate`), the fold classified with
     them.  Returns the verdicts of every fold together, and each fold's weight."""
-    paths = [*spam, *ham]
-    labels = [True] * len(spam) + [False] * len(ham)
-    folded = [index % folds for index in range(len(spam))]
-    folded += [index % folds for index in range(len(ham))]
+    paths, labels, folded = _split(spam, ham, folds)
     tokens = _tokens(paths, repeats=False, jobs=jobs)
-    features = list(
-        map_messages(features_and_digest, (path.read_bytes() for path in paths), jobs=jobs)
-    )
+    features = _features(paths, jobs)
     verdicts: list[Score | None] = [None] * len(paths)
     weights = []
     for fold in range(folds):
