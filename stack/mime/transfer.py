@@ -26,7 +26,9 @@ __all__ = ["Defect", "choose", "decode", "encode"]
 # once (possessive): ``[ \t]+(?=...)`` alone tried again from every blank of a run that is
 # not at a line's end, so n blanks before a word cost n**2 / 2 steps (issue 13).
 _QP_TRAILING_WSP = re.compile(rb"(?<![ \t])[ \t]++(?=\r?\n|\Z)")
-_QP_BAD_ESCAPE = re.compile(rb"=(?![0-9A-Fa-f]{2}|\r?\n|\Z)")
+# Looked for in the data as delivered, so that the offset is the caller's: an '=' that ends a
+# line is a soft break even with transport padding after it.
+_QP_BAD_ESCAPE = re.compile(rb"=(?![0-9A-Fa-f]{2}|[ \t]*+(?:\r?\n|\Z))")
 
 QP_LINE = 76
 BASE64_LINE = 76
@@ -44,14 +46,14 @@ def decode_quoted_printable(data: bytes, defects: list[Defect] | None = None) ->
         and not data.endswith((b" ", b"\t"))
     ):
         return data.replace(b"\n", b"\r\n")  # the common fast path: plain text lines
-    if b" \n" in data or b"\t\n" in data or b" \r" in data or b"\t\r" in data:
-        data = _QP_TRAILING_WSP.sub(b"", data)
-    if data.endswith((b" ", b"\t")):
-        data = data.rstrip(b" \t")
     if defects is not None:
         bad = _QP_BAD_ESCAPE.search(data)
         if bad is not None:
             defects.append(Defect("invalid-qp-escape", bad.start(), "'=' not followed by hex"))
+    if b" \n" in data or b"\t\n" in data or b" \r" in data or b"\t\r" in data:
+        data = _QP_TRAILING_WSP.sub(b"", data)
+    if data.endswith((b" ", b"\t")):
+        data = data.rstrip(b" \t")
     # Line breaks are normalised in the encoded form, where a bare LF is a line break; after
     # decoding, an LF may be data (=0A).
     return binascii.a2b_qp(data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
