@@ -4,6 +4,8 @@ body gets, and why choose() picks what it picks."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -39,6 +41,13 @@ def test_line_breaks_and_transport_padding_do_not_change_what_is_decoded(
 ) -> None:
     data, delivered = case
     assert transfer.decode_quoted_printable(delivered) == data
+
+
+@given(QP_BYTES)
+def test_the_encoder_writes_escapes_in_uppercase_hex(data: bytes) -> None:
+    # RFC 2045 6.7 rule 1: "Uppercase letters must be used"; an '=' is otherwise a soft break.
+    encoded = transfer.encode_quoted_printable(data + b"\xab\xcd\xef")
+    assert re.fullmatch(rb"(?:[^=]|=[0-9A-F]{2}|=\r\n)*", encoded)
 
 
 @pytest.mark.parametrize(
