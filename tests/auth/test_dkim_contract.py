@@ -3,12 +3,18 @@ gives (RFC 6376 §6.1.2, §5.4.1), and the h= list's first field."""
 
 from __future__ import annotations
 
+import re
+
+import dkim as dkimpy
 import pytest
 from auth_testbed import DOMAIN, MESSAGE, signing_key
+from dkim.util import parse_tag_value
 
-from stack.auth import dkim
-from stack.auth.errors import AuthError
+from stack.auth import dkim, keys
+from stack.auth.errors import AuthError, MessageError
 from stack.auth.lookup import StaticLookup
+from stack.auth.publish import txt_rdata
+from stack.mime import parse
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -40,3 +46,119 @@ def test_from_is_signed_first_even_when_the_configured_list_leaves_it_out() -> N
     # §5.4: From MUST be signed; verifiers read h= in order, and From leads it.
     chosen = dkim.signed_headers(["Subject", "From"], headers=["subject"], oversign=[])
     assert chosen == ["from", "subject"]
+
+
+def lookup_for(key: keys.SigningKey, selector: str = "s1") -> StaticLookup:
+    return StaticLookup(
+        {(f"{selector}._domainkey.{DOMAIN}", "TXT"): [txt_rdata(key.record()).to_text()]}
+    )
+
+
+def signed_by_dkimpy(key: keys.SigningKey, **options: bytes) -> bytes:
+    """MESSAGE with a signature dkimpy writes with ``options`` we never write ourselves."""
+    line = dkimpy.sign(
+        MESSAGE,
+        b"s1",
+        DOMAIN.encode(),
+        key.dkimpy_key,
+        include_headers=[b"from", b"subject"],
+        **{"signature_algorithm": key.signature_algorithm, **options},
+    )
+    return bytes(line) + MESSAGE
+
+
+def test_the_identity_is_the_signatures_i_tag_or_else_at_the_signing_domain() -> None:
+    # RFC 6376 §3.5: i= defaults to an empty local-part followed by "@" and d=.
+    key = signing_key("ed25519")
+    (own,) = dkim.verify_all(dkim.sign(MESSAGE, DOMAIN, "s1", key), lookup_for(key))
+    assert own.identity == f"@{DOMAIN}"
+    given = signed_by_dkimpy(key, identity=f"ophelia@{DOMAIN}".encode())
+    (result,) = dkim.verify_all(given, lookup_for(key))
+    assert (result.result, result.identity) == ("pass", f"ophelia@{DOMAIN}")
+
+
+def test_signature_b_is_the_first_eight_characters_of_b_without_folding() -> None:
+    # RFC 6008 §4: header.b carries at least the first 8 characters of b=, enough to tell
+    # two signatures of one domain apart; white space inside b= is folding, not value (§3.5).
+    signed = dkim.sign(MESSAGE, DOMAIN, "s1", signing_key("rsa"))
+    b_tag = dict(parse_tag_value(parse(signed).fields[0].raw_value))[b"b"]
+    (result,) = dkim.verify_all(signed, lookup_for(signing_key("rsa")))
+    assert result.signature_b == "".join(b_tag.decode().split())[:8]
+    assert len(result.signature_b) == 8
+
+
+def test_a_tag_that_is_not_ascii_is_reported_with_replacement_characters() -> None:
+    # Tags are ASCII (§3.2); a hostile one is reported, readably, never an exception.
+    signed = dkim.sign(MESSAGE, DOMAIN, "s1", signing_key("ed25519"))
+    hostile = signed.replace(b"s=s1;", "s=sé;".encode(), 1)
+    (result,) = dkim.verify_all(hostile, StaticLookup({}))
+    assert result.result == "permerror"
+    assert result.selector == "s\ufffd\ufffd"
+
+
+def test_a_passing_signature_has_no_reason() -> None:
+    # RFC 8601 §2.7.1: a reason explains a result other than pass.
+    key = signing_key("ed25519")
+    (result,) = dkim.verify_all(dkim.sign(MESSAGE, DOMAIN, "s1", key), lookup_for(key))
+    assert (result.result, result.reason) == ("pass", "")
+
+
+def test_each_failure_reason_says_what_failed() -> None:
+    key = signing_key("rsa")
+    signed = dkim.sign(MESSAGE, DOMAIN, "s1", key)
+    (body,) = dkim.verify_all(signed.replace(b"rosemary,", b"rue,"), lookup_for(key))
+    assert re.search(r"\bbody hash\b", body.reason)
+    header = signed.replace(b"Subject: remembrances", b"Subject: rue")
+    (changed,) = dkim.verify_all(header, lookup_for(key))
+    assert changed.result == "fail"
+    assert re.search(r"\bsignature did not verify\b", changed.reason)
+    sha1 = signed.replace(b"a=rsa-sha256", b"a=rsa-sha1", 1)
+    (refused,) = dkim.verify_all(sha1, lookup_for(key))
+    assert re.search(r"\brsa-sha1\b", refused.reason) and "RFC 8301" in refused.reason
+
+
+def test_allow_sha1_checks_an_rsa_sha1_signature_on_its_merits() -> None:
+    key = signing_key("rsa")
+    signed = signed_by_dkimpy(key, signature_algorithm=b"rsa-sha1")
+    (result,) = dkim.verify_all(signed, lookup_for(key), allow_sha1=True)
+    assert (result.result, result.algorithm) == ("pass", "rsa-sha1")
+
+
+def test_an_empty_message_cannot_be_signed_and_the_error_says_so_at_byte_0() -> None:
+    with pytest.raises(MessageError) as error:
+        dkim.sign(b"", DOMAIN, "s1", signing_key("ed25519"))
+    assert error.value.offset == 0
+    assert re.search(r"\bempty message\b", error.value.reason)
+
+
+def test_a_message_without_from_or_with_two_cannot_be_signed_and_the_error_says_which() -> None:
+    # RFC 6376 §5.4: From MUST be signed; RFC 5322 §3.6: exactly one From field.
+    key = signing_key("ed25519")
+    without = MESSAGE.replace(b"From: Ophelia <ophelia@castle.test>\r\n", b"")
+    with pytest.raises(MessageError) as error:
+        dkim.sign(without, DOMAIN, "s1", key)
+    assert error.value.offset == 0
+    assert re.search(r"\bno From field\b", error.value.reason)
+    second = b"From: claudius@castle.test\r\n"
+    twice = MESSAGE.replace(b"Subject:", second + b"Subject:")
+    with pytest.raises(MessageError) as error:
+        dkim.sign(twice, DOMAIN, "s1", key)
+    assert error.value.offset == twice.index(second)
+    assert re.search(r"\bsecond From field\b", error.value.reason)
+
+
+@pytest.mark.parametrize("ending", [b"\r\n", b""])
+def test_an_unreadable_header_line_is_quoted_without_its_line_break(ending: bytes) -> None:
+    # The error quotes the line that is neither a field nor a fold, at its offset; the CR
+    # of a CRLF (or the end of the message) ends the line and is not part of the quote.
+    message = b"From: a@castle.test\r\nnot a field" + ending
+    problem = dkim.unreadable(message)
+    assert problem is not None
+    assert problem.offset == message.index(b"not a field")
+    assert problem.reason.endswith(": 'not a field'")
+
+
+def test_a_field_name_refusal_cites_the_rfc_section_last() -> None:
+    with pytest.raises(AuthError) as error:
+        dkim.field_names(["to:"])
+    assert str(error.value).endswith("RFC 5322 §3.6.8)")
