@@ -1,0 +1,76 @@
+"""What stack.auth.spf promises beyond the main tests: our DNS answers in the shape pyspf's
+own lookups give them, RFC 7208's MX limit, the mechanism reported, and pyspf's own lookup
+left as it was outside our evaluations."""
+
+from __future__ import annotations
+
+import pytest
+import spf as pyspf
+
+from stack.auth import spf
+from stack.auth.lookup import StaticLookup
+from stack.auth.spf import pyspf_answer
+
+pytestmark = pytest.mark.timeout(10)
+
+LOOKUP = StaticLookup(
+    {
+        ("castle.test", "MX"): ["10 mx.castle.test."],
+        ("castle.test", "A"): ["192.0.2.1"],
+        ("castle.test", "TXT"): ['"v=spf1 " "mx -all"'],
+        ("1.2.0.192.in-addr.arpa", "PTR"): ["mx.castle.test."],
+    }
+)
+
+
+def test_names_in_answers_are_written_without_the_final_dot() -> None:
+    # pyspf compares names as text without the root's dot (its dnspython lookup writes a
+    # PTR target with to_text(omit_final_dot=True)); "mx.castle.test." would be another name.
+    assert pyspf_answer(LOOKUP, "castle.test", "MX") == [
+        (("castle.test", "MX"), (10, "mx.castle.test"))
+    ]
+    assert pyspf_answer(LOOKUP, "1.2.0.192.in-addr.arpa", "PTR") == [
+        (("1.2.0.192.in-addr.arpa", "PTR"), "mx.castle.test")
+    ]
+
+
+def test_addresses_and_txt_strings_are_given_as_pyspf_reads_them() -> None:
+    # An address as text; a TXT record as its list of strings (RFC 7208 §3.3 joins them).
+    assert pyspf_answer(LOOKUP, "castle.test", "A") == [(("castle.test", "A"), "192.0.2.1")]
+    assert pyspf_answer(LOOKUP, "castle.test", "TXT") == [
+        (("castle.test", "TXT"), [b"v=spf1 ", b"mx -all"])
+    ]
+
+
+IP = "192.0.2.10"
+
+
+def test_more_than_ten_mx_names_are_a_permerror() -> None:
+    # RFC 7208 §4.6.4: an "mx" mechanism whose lookup gives more than 10 MX names MUST
+    # produce permerror (pyspf checks it only in its strict mode, which we ask for).
+    mx = [f"{n} mx{n}.castle.test." for n in range(11)]
+    lookup = StaticLookup(
+        {
+            ("castle.test", "TXT"): ['"v=spf1 mx -all"'],
+            ("castle.test", "MX"): mx,
+            **{(f"mx{n}.castle.test", "A"): [IP] for n in range(11)},
+        }
+    )
+    assert spf.check_host(IP, "a@castle.test", "mx", lookup).result == "permerror"
+
+
+def test_the_result_names_the_mechanism_that_matched_and_none_when_none_did() -> None:
+    # RFC 7208 §9.1: Received-SPF's mechanism= is the mechanism that matched.
+    lookup = StaticLookup({("castle.test", "TXT"): [f'"v=spf1 ip4:{IP} -all"']})
+    assert spf.check_host(IP, "a@castle.test", "mx", lookup).mechanism == f"ip4:{IP}"
+    nothing = spf.check_host(IP, "a@castle.test", "mx", StaticLookup({}))
+    assert (nothing.result, nothing.mechanism, nothing.explanation) == ("none", None, "")
+
+
+def test_outside_our_evaluations_pyspfs_own_lookup_gets_every_argument_unchanged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[tuple[object, ...]] = []
+    monkeypatch.setattr(spf, "_pyspf_own", lambda *args: asked.append(args) or [])
+    assert pyspf.DNSLookup("elsewhere.test", "MX", 2, 7.5) == []
+    assert asked == [("elsewhere.test", "MX", 2, 7.5)]
