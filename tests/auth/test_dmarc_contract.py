@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from stack.auth.dmarc import RecordError, aligned, parse_record
+from stack.auth.dmarc import RecordError, aligned, discover, parse_record
+from stack.auth.lookup import StaticLookup
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -58,3 +59,59 @@ def test_an_absolute_name_aligns_with_its_relative_form_on_either_side(mode: str
     # §3.1 compares domain names; "castle.test." and "castle.test" are one name.
     assert aligned("castle.test", "castle.test.", mode)  # type: ignore[arg-type]
     assert aligned("castle.test.", "castle.test", mode)  # type: ignore[arg-type]
+
+
+def test_alignment_modes_default_to_relaxed_and_take_only_r_or_s() -> None:
+    # §6.3: adkim and aspf are "r" unless the record says "s"; any other value is no record.
+    record = parse_record("v=DMARC1; p=none")
+    assert (record.adkim, record.aspf) == ("r", "r")
+    for bad in ("adkim=x", "aspf=x"):
+        reason = refusal(f"v=DMARC1; p=none; {bad}")
+        assert re.search(r"\badkim\b", reason) and re.search(r"\baspf\b", reason)
+
+
+def test_failure_report_uris_are_read_like_aggregate_ones() -> None:
+    # §6.3: ruf is a comma-separated list of DMARC-URIs, like rua, and optional.
+    record = parse_record("v=DMARC1; p=none; ruf=mailto:f@castle.test, mailto:g@castle.test")
+    assert record.ruf == ("mailto:f@castle.test", "mailto:g@castle.test")
+    assert parse_record("v=DMARC1; p=none").ruf == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\\011v=DMARC1; p=none", "v=DMARC1\\011; p=none", "vX=DMARC1; p=none", "v=DMARC1X; p=none"],
+)
+def test_a_record_whose_first_tag_is_not_exactly_v_dmarc1_is_another_record(text: str) -> None:
+    # §6.4: dmarc-version = "v" *WSP "=" *WSP %x44 %x4d %x41 %x52 %x43 %x31, and WSP is
+    # space and tab only: a vertical tab (decimal 011 in zone text), or a longer name or
+    # version, is some other record, and the organizational domain is asked instead.
+    lookup = StaticLookup(
+        {
+            ("_dmarc.castle.test", "TXT"): ['"v=DMARC1; p=reject"'],
+            ("_dmarc.mail.castle.test", "TXT"): [f'"{text}"'],
+        }
+    )
+    found = discover("mail.castle.test", lookup)
+    assert (found.name, found.inherited) == ("_dmarc.castle.test", True)
+
+
+def test_an_absolute_from_domain_is_asked_about_as_its_name() -> None:
+    found = discover(
+        "castle.test.", StaticLookup({("_dmarc.castle.test", "TXT"): ['"v=DMARC1; p=reject"']})
+    )
+    assert (found.name, found.inherited) == ("_dmarc.castle.test", False)
+
+
+def test_a_record_that_is_not_utf_8_is_read_not_an_exception() -> None:
+    # TXT strings are octets; a byte that is no UTF-8 (decimal 255 in zone text) cannot
+    # stop discovery.
+    lookup = StaticLookup(
+        {("_dmarc.castle.test", "TXT"): ['"v=DMARC1; p=reject; rua=mailto:\\255@castle.test"']}
+    )
+    found = discover("castle.test", lookup)
+    assert found.record is not None and found.record.p == "reject"
+
+
+def test_an_unreachable_policy_is_a_temperror_that_names_where_it_asked() -> None:
+    found = discover("castle.test", StaticLookup({}, unreachable=["_dmarc.castle.test"]))
+    assert (found.record, found.error, found.name) == (None, "temperror", "_dmarc.castle.test")
