@@ -74,3 +74,11 @@ def test_outside_our_evaluations_pyspfs_own_lookup_gets_every_argument_unchanged
     monkeypatch.setattr(spf, "_pyspf_own", lambda *args: asked.append(args) or [])
     assert pyspf.DNSLookup("elsewhere.test", "MX", 2, 7.5) == []
     assert asked == [("elsewhere.test", "MX", 2, 7.5)]
+
+
+def test_a_temperror_explains_which_lookup_got_no_answer() -> None:
+    # RFC 7208 §9.1: Received-SPF's problem= carries this explanation to the postmaster.
+    lookup = StaticLookup({}, unreachable=["castle.test"])
+    result = spf.check_host(IP, "a@castle.test", "mx", lookup)
+    assert result.result == "temperror"
+    assert "castle.test TXT" in result.explanation and "no answer" in result.explanation
