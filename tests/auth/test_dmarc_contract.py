@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from auth_testbed import MESSAGE
 
-from stack.auth.dmarc import RecordError, aligned, discover, parse_record
+from stack.auth.dkim import DkimResult
+from stack.auth.dmarc import RecordError, aligned, discover, evaluate, parse_record
 from stack.auth.lookup import StaticLookup
+from stack.auth.spf import SpfResult
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -115,3 +118,80 @@ def test_a_record_that_is_not_utf_8_is_read_not_an_exception() -> None:
 def test_an_unreachable_policy_is_a_temperror_that_names_where_it_asked() -> None:
     found = discover("castle.test", StaticLookup({}, unreachable=["_dmarc.castle.test"]))
     assert (found.record, found.error, found.name) == (None, "temperror", "_dmarc.castle.test")
+
+
+FROM_SUB = MESSAGE.replace(b"<ophelia@castle.test>", b"<ophelia@mail.castle.test>")
+
+
+def spf(result: str = "pass", domain: str = "castle.test") -> SpfResult:
+    return SpfResult(result, "mailfrom", "192.0.2.1", f"a@{domain}", "mx", domain)  # type: ignore[arg-type]
+
+
+def dkim(result: str = "pass", domain: str = "castle.test") -> DkimResult:
+    return DkimResult(result, domain, "s1", "ed25519-sha256", f"@{domain}")  # type: ignore[arg-type]
+
+
+def policy(text: str, at: str = "castle.test") -> StaticLookup:
+    return StaticLookup({(f"_dmarc.{at}", "TXT"): [f'"{text}"']})
+
+
+def test_a_pass_reports_every_aligned_identifier_the_policy_and_no_disposition() -> None:
+    # §6.6.2: DMARC passes when SPF or DKIM passes aligned; nothing is done to the message.
+    record = parse_record("v=DMARC1; p=reject")
+    outcome = evaluate(MESSAGE, spf(), [dkim(), dkim("fail")], policy("v=DMARC1; p=reject"))
+    assert (outcome.result, outcome.from_domain, outcome.disposition) == (
+        "pass",
+        "castle.test",
+        "none",
+    )
+    assert (outcome.policy, outcome.record) == ("reject", record)
+    assert (outcome.spf_aligned, outcome.dkim_aligned) == (True, ("castle.test",))
+    assert re.search(r"(?<!no )\baligned pass\b", outcome.reason)
+
+
+def test_a_fail_reports_the_policy_asked_and_no_aligned_identifier() -> None:
+    record = parse_record("v=DMARC1; p=quarantine")
+    outcome = evaluate(MESSAGE, spf("fail"), [dkim("fail")], policy("v=DMARC1; p=quarantine"))
+    assert (outcome.result, outcome.from_domain, outcome.disposition, outcome.policy) == (
+        "fail",
+        "castle.test",
+        "quarantine",
+        "quarantine",
+    )
+    assert (outcome.spf_aligned, outcome.dkim_aligned, outcome.record) == (False, (), record)
+    assert re.fullmatch(r"no aligned pass\b", outcome.reason)  # inside the sample: no pct
+
+
+def test_a_message_at_the_pct_boundary_is_outside_the_sample_and_the_reason_says_so() -> None:
+    # §6.6.4: a message is sampled when its number is below pct.
+    lookup = policy("v=DMARC1; p=reject; pct=25")
+    outcome = evaluate(MESSAGE, spf("fail"), [], lookup, sample=25.0)
+    assert outcome.disposition == "quarantine"
+    assert "outside pct=25" in outcome.reason
+
+
+def test_without_a_sample_pct_100_applies_the_policy_and_pct_0_the_milder_one() -> None:
+    # §6.3: pct=100 (the default) applies the policy to every failing message; pct=0 to none.
+    everyone = evaluate(MESSAGE, spf("fail"), [], policy("v=DMARC1; p=reject"))
+    nobody = evaluate(MESSAGE, spf("fail"), [], policy("v=DMARC1; p=reject; pct=0"))
+    assert (everyone.disposition, nobody.disposition) == ("reject", "quarantine")
+
+
+def test_the_from_domains_own_record_applies_p_not_sp() -> None:
+    # §6.3: sp is for subdomains that inherit the organizational domain's record.
+    outcome = evaluate(MESSAGE, spf("fail"), [], policy("v=DMARC1; p=reject; sp=none"))
+    assert (outcome.policy, outcome.disposition) == ("reject", "reject")
+    inherited = evaluate(FROM_SUB, spf("fail"), [], policy("v=DMARC1; p=reject; sp=none"))
+    assert (inherited.policy, inherited.disposition) == ("none", "none")
+
+
+@pytest.mark.parametrize(
+    "author",
+    [b"Players: ophelia@castle.test;", b"ophelia", b"<ophelia@castle.test>, <b@castle.test>"],
+)
+def test_a_from_that_is_no_single_mailbox_with_a_domain_is_a_permerror(author: bytes) -> None:
+    # §6.6.1: the Author Domain is the domain of the single mailbox in From.
+    message = MESSAGE.replace(b"Ophelia <ophelia@castle.test>", author)
+    outcome = evaluate(message, spf(), [dkim()], policy("v=DMARC1; p=reject"))
+    assert (outcome.result, outcome.from_domain) == ("permerror", "")
+    assert re.search(r"\bone From author\b", outcome.reason)
