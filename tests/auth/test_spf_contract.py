@@ -71,7 +71,12 @@ def test_outside_our_evaluations_pyspfs_own_lookup_gets_every_argument_unchanged
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     asked: list[tuple[object, ...]] = []
-    monkeypatch.setattr(spf, "_pyspf_own", lambda *args: asked.append(args) or [])
+
+    def own(*args: object) -> list[object]:
+        asked.append(args)
+        return []
+
+    monkeypatch.setattr(spf, "_pyspf_own", own)
     assert pyspf.DNSLookup("elsewhere.test", "MX", 2, 7.5) == []
     assert asked == [("elsewhere.test", "MX", 2, 7.5)]
 
