@@ -87,3 +87,9 @@ def test_a_temperror_explains_which_lookup_got_no_answer() -> None:
     result = spf.check_host(IP, "a@castle.test", "mx", lookup)
     assert result.result == "temperror"
     assert "castle.test TXT" in result.explanation and "no answer" in result.explanation
+
+
+def test_with_neither_a_sender_nor_a_helo_there_is_no_domain_and_no_policy() -> None:
+    # RFC 7208 §4.3: no domain to check is "none"; the result names no domain of its own.
+    result = spf.check_host(IP, "", "", StaticLookup({}))
+    assert (result.result, result.domain, result.explanation) == ("none", "", "")
