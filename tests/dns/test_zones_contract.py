@@ -15,13 +15,23 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+import dns.message
 import dns.name
+import dns.zone
 import pytest
 from dns_testbed import castle_text
 
 import stack
+from stack.dns.authority import answer
 from stack.dns.errors import ZoneFileError
-from stack.dns.zones import ZoneDirectory, origin_of, write_atomically, zone_from_text
+from stack.dns.zones import (
+    ZoneDirectory,
+    ZoneSet,
+    origin_of,
+    write_atomically,
+    zone_from_text,
+    zone_to_text,
+)
 
 CASTLE = dns.name.from_text("castle.test.")
 NEWER = castle_text().replace("2026112501", "2026112502")
@@ -173,3 +183,32 @@ def test_a_crash_before_the_rename_leaves_the_old_zone_served(tmp_path: Path) ->
     assert (tmp_path / "castle.test.zone").read_text(encoding="utf-8") == before
     # The leftover is not taken for a zone: the directory still loads, as it was.
     assert _serial(tmp_path) == 2026112501
+
+
+def test_a_written_zone_is_sorted_relative_and_names_its_origin() -> None:
+    # The module's promise: dnspython's canonical master-file form, sorted by name.  Names are
+    # written relative to an $ORIGIN line, as a person writes a zone, so the file reads back
+    # even by a reader that is not told the origin.
+    text = zone_to_text(zone_from_text(castle_text(), CASTLE))
+    lines = text.splitlines()
+    assert lines[0] == f"$ORIGIN {CASTLE}"
+    owners = [dns.name.from_text(line.split()[0], CASTLE) for line in lines[1:]]
+    assert owners == sorted(owners)
+    assert all(not line.split()[0].endswith(".") for line in lines[1:])
+    again = dns.zone.from_text(text, origin=None, relativize=False)
+    assert again == zone_from_text(castle_text(), CASTLE)
+
+
+def test_text_with_no_file_behind_it_is_named_as_text_in_errors() -> None:
+    with pytest.raises(ZoneFileError, match=r"^<text>:"):
+        zone_from_text("@ 300 IN A 127.0.0.1\n", CASTLE)
+
+
+def test_replacing_a_zone_keeps_the_sets_silence() -> None:
+    # A new set "in which zone stands for the zone with the same origin": nothing else changes,
+    # the silenced names (the SPF suite's TIMEOUT) included.
+    zone = zone_from_text(castle_text(), CASTLE)
+    mail = dns.name.from_text("mail", CASTLE)
+    zones = ZoneSet({CASTLE: zone}, silence=lambda name, rdtype: name == mail)
+    replaced = zones.replace(zone_from_text(NEWER, CASTLE))
+    assert answer(dns.message.make_query(mail, "A"), replaced) is None
