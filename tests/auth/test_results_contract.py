@@ -4,6 +4,7 @@ Authentication-Results reads the authserv-id even from a field authres cannot pa
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from itertools import pairwise
 
 import authres
@@ -13,12 +14,16 @@ from hypothesis import strategies as st
 
 from stack.auth.dkim import DkimResult
 from stack.auth.results import (
+    DmarcVerdict,
     _fold,
+    arc_result,
     authentication_results,
     authserv_id_of,
     dkim_result,
+    dmarc_result,
     received_spf,
     remove_forged,
+    spf_result,
 )
 from stack.auth.spf import SpfResult
 from stack.mime import parse
@@ -217,3 +222,83 @@ def test_a_word_of_unicode_white_space_is_text_not_a_place_to_fold() -> None:
     # a line of white space, so a fold may follow it.
     text = "x" * 72 + " \u3000 " + "y" * 71
     assert _fold(text, 72) == "x" * 72 + "\n \u3000\n " + "y" * 71
+
+
+def read_back(
+    *results: authres.core.AuthenticationResult,
+) -> list[authres.core.AuthenticationResult]:
+    value = authentication_results("mx.castle.test", list(results))
+    return list(authres.AuthenticationResultsHeader.parse_value(" ".join(value.split())).results)
+
+
+def properties(result: authres.core.AuthenticationResult) -> dict[str, str]:
+    return {f"{p.type}.{p.name}": str(p.value) for p in result.properties}
+
+
+def test_spf_reports_the_identity_it_checked() -> None:
+    # RFC 8601 §2.7.2: smtp.mailfrom for the MAIL FROM identity, smtp.helo for HELO's.
+    (mailfrom, helo) = read_back(spf_result(spf("fail")), spf_result(spf("pass", "helo")))
+    assert properties(mailfrom) == {"smtp.mailfrom": SENDER}
+    assert properties(helo) == {"smtp.helo": "mx.castle.test"}
+    assert [(r.method, r.result) for r in (mailfrom, helo)] == [("spf", "fail"), ("spf", "pass")]
+
+
+def test_dkim_reports_the_signatures_tags_and_its_b_only_when_known() -> None:
+    # RFC 8601 §2.7.1 (header.d, header.i), RFC 6008 (header.b), RFC 8616/IANA (header.s,
+    # header.a); a result for a signature with no b= has no header.b to tell it apart.
+    known = DkimResult("fail", "castle.test", "s1", "rsa-sha256", "@castle.test", "bad", "AbCd1234")
+    (with_b, without_b) = read_back(
+        dkim_result(known),
+        dkim_result(DkimResult("permerror", "castle.test", "s1", "", "@castle.test")),
+    )
+    assert (with_b.result, with_b.reason) == ("fail", "bad")
+    assert properties(with_b) == {
+        "header.d": "castle.test",
+        "header.i": "@castle.test",
+        "header.s": "s1",
+        "header.a": "rsa-sha256",
+        "header.b": "AbCd1234",
+    }
+    assert "header.b" not in properties(without_b)
+
+
+def test_dmarc_and_arc_report_their_result_reason_and_properties() -> None:
+    # RFC 7489 §11.2: dmarc= with header.from and the policy; RFC 8617 §10.2: arc= with
+    # smtp.remote-ip.
+    verdict = DmarcVerdict("fail", "castle.test", "reject", "no aligned pass")
+    (dmarc, arc) = read_back(dmarc_result(verdict), arc_result("pass", "192.0.2.1"))
+    assert (dmarc.method, dmarc.result, dmarc.reason) == ("dmarc", "fail", "no aligned pass")
+    assert properties(dmarc) == {"header.from": "castle.test", "policy.dmarc": "reject"}
+    assert (arc.method, arc.result) == ("arc", "pass")
+    assert properties(arc) == {"smtp.remote-ip": "192.0.2.1"}
+
+
+def pairs(value: str) -> dict[str, str]:
+    """Received-SPF's key-value pairs (RFC 7208 §9.1), each ended by ";" after FWS."""
+    _, sep, rest = value.partition("\n\t")
+    assert sep, value
+    found = re.fullmatch(r'(?:[\w-]+=(?:"(?:[^"\\]|\\.)*"|[^\s;"]+);(?:\n\t|$))+', rest)
+    assert found is not None, rest
+    return {
+        key: value.removeprefix('"').removesuffix('"')
+        for key, value in re.findall(r'([\w-]+)=("(?:[^"\\]|\\.)*"|[^\s;"]+);', rest)
+    }
+
+
+def test_received_spf_names_a_mechanism_only_when_one_matched_and_a_problem_on_error() -> None:
+    # RFC 7208 §9.1: mechanism= is the mechanism that matched; problem= is for an error.
+    passed = pairs(received_spf(spf("pass"), "mx.castle.test"))
+    assert passed["mechanism"] == f"ip4:{IP}" and "problem" not in passed
+    told = replace(spf("fail"), mechanism="-all", explanation="not from here")
+    failed = pairs(received_spf(told, "mx.castle.test"))
+    assert failed["mechanism"] == "-all" and "problem" not in failed
+    for error in ("temperror", "permerror"):
+        broken = replace(spf(error), mechanism="mx", explanation="bad record")
+        written = pairs(received_spf(broken, "mx.castle.test"))
+        assert written["problem"] == "bad record" and "mechanism" not in written
+
+
+def test_a_hostile_mechanism_is_escaped_like_every_value_someone_else_chose() -> None:
+    hostile = replace(spf("pass"), mechanism="a:x\r\nX-Injected: yes")
+    written = pairs(received_spf(hostile, "mx.castle.test"))
+    assert "\r" not in written["mechanism"] and "\\x0d" in written["mechanism"]
