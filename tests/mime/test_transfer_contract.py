@@ -55,6 +55,8 @@ def test_the_encoder_writes_escapes_in_uppercase_hex(data: bytes) -> None:
     [
         (b"plain\nlines\n", b"plain\r\nlines\r\n"),  # a bare LF is a line break: CRLF
         (b"one \ntwo\t\nthree", b"one\r\ntwo\r\nthree"),
+        (b"space \nonly", b"space\r\nonly"),
+        (b"tab\t\nonly", b"tab\r\nonly"),
         (b"one \r\ntwo\t\r\nthree", b"one\r\ntwo\r\nthree"),
         (b"tab\t\r\nonly", b"tab\r\nonly"),
         (b"space \r\nonly", b"space\r\nonly"),
@@ -101,6 +103,14 @@ def test_what_the_encoder_writes_reads_without_a_defect(data: bytes) -> None:
     encoded = transfer.encode(data, "quoted-printable")
     assert transfer.decode(encoded, "quoted-printable", defects) == data
     assert defects == []
+
+
+def test_base64_is_written_in_full_lines_of_76_characters() -> None:
+    # RFC 2045 6.8 allows up to 76 characters a line; the encoder fills each one.
+    lines = transfer.encode_base64(bytes(range(256)) * 3).split(b"\r\n")
+    assert lines[-1] == b""
+    assert {len(line) for line in lines[:-2]} == {76}
+    assert 0 < len(lines[-2]) <= 76
 
 
 @pytest.mark.parametrize(
