@@ -96,6 +96,9 @@ KILLED = {"killed", "timeout", "caught by type check", "segfault"}
 UNCOUNTED = {"skipped"}
 
 
+EXAMPLES = ("dns iso", "mime-wire --survivors", "--report --json")
+
+
 class MutationError(click.ClickException):
     """A run that could not be made or read; one line, exit 1."""
 
@@ -251,7 +254,7 @@ def _survivors(work: Path, module: str, equivalents: dict[str, tuple[str, str]])
 
 @click.command(
     context_settings={"help_option_names": ["-h", "--help"]},
-    epilog="\b\nExamples:\n  python mutation/run.py dns iso\n  python mutation/run.py --report --json",
+    epilog="\b\nExamples:\n" + "\n".join(f"  python mutation/run.py {a}" for a in EXAMPLES),
 )
 @click.argument("groups", nargs=-1, type=click.Choice(sorted(GROUPS)))
 @click.option("--threshold", default=90.0, show_default=True, help="Lowest score per module.")
