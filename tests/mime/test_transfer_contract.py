@@ -50,6 +50,15 @@ def test_the_encoder_writes_escapes_in_uppercase_hex(data: bytes) -> None:
     assert re.fullmatch(rb"(?:[^=]|=[0-9A-F]{2}|=\r\n)*", encoded)
 
 
+def test_quoted_printable_lines_are_filled_to_76_characters() -> None:
+    # RFC 2045 6.7 rule 5: 76 characters a line at most, the '=' of a soft break included;
+    # the encoder breaks only where the next unit would not fit.
+    lines = transfer.encode_quoted_printable(b"a" * 200 + b"\r\n").split(b"\r\n")
+    assert [len(line) for line in lines] == [76, 76, 50, 0]
+    escaped = transfer.encode_quoted_printable(b"\xff" * 30 + b"\r\n").split(b"\r\n")
+    assert [len(line) for line in escaped] == [76, 15, 0]  # 25 escapes of 3, then the "="
+
+
 @pytest.mark.parametrize(
     ("delivered", "decoded"),
     [
