@@ -156,6 +156,7 @@ DEFECTS = [
     ("1 Jul 2003 10:52 -0060", "invalid-zone", "-0060", "[+-]hhmm"),
     ("1 Jul 2003 10:52 EST", "obs-zone", "EST", "EST"),
     ("1 Jul 2003 10:52 z", "obs-zone", "z", "military"),
+    ("1 Jul 2003 10:52 X", "obs-zone", "X", "military"),
     ("1 Jul 2003 10:52 CEST", "unknown-zone", "CEST", "unknown zone 'cest'"),
     ("Tuesday, 1 Jul 2003 10:52 +0200", "invalid-day-of-week", "Tuesday", "'Tuesday'"),
     ("Tue 1 Jul 2003 10:52 +0200", "missing-comma", "1 Jul", "without ','"),

@@ -47,6 +47,7 @@ DEFECTS: list[tuple[Decoder, str, str, str | int, str]] = [
     (decode_msg_id, "<a@ b..c>", "invalid-id-right", "b..c", "neither a dot-atom"),
     (decode_msg_id, "<a@b", "missing-angle-bracket", 4, "not closed by '>'"),
     (decode_msg_id, " a@b.c", "missing-angle-brackets", "a@b", "without '<' and '>'"),
+    (decode_msg_id, "a@b . c", "obs-id-right", "b .", "around '.' in id-right"),
     (decode_msg_id, "<a@b> x", "trailing-garbage", "x", "'x' after the msg-id"),
     (decode_msg_id, "<a@b> \udcff", "invalid-utf8", "\udcff", "not UTF-8"),
     (decode_msg_id_list, "<a@b> <c@d x> <e@f>", "invalid-msg-id", "x>", "unexpected 'x'"),
@@ -74,6 +75,7 @@ def test_a_defect_points_at_its_text_and_says_what_is_wrong(
 STRICT_STOPS = {
     "<a@ b..c>": (6, "expected id-right"),
     " a@b.c": (1, "expected '<' to open a msg-id"),
+    "a@b . c": (0, "expected '<' to open a msg-id"),
     "<a@b> <c@d x> <e@f>": (11, "unexpected 'x' in msg-id"),
 }
 

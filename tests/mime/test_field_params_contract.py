@@ -24,6 +24,7 @@ from stack.mime.fields.params import (
     encode_content_disposition,
     encode_content_type,
     encode_params,
+    encode_transfer_encoding,
 )
 
 Decoder = Callable[[str, list[Defect] | None], object]
@@ -168,9 +169,11 @@ def test_the_encoder_names_a_type_that_is_no_token(value: ContentType, says: str
         encode_content_type(value)
 
 
-def test_the_encoder_names_a_disposition_that_is_no_token() -> None:
+def test_the_encoder_names_a_disposition_or_encoding_that_is_no_token() -> None:
     with pytest.raises(EncodeError, match="disposition type 'in line'"):
         encode_content_disposition(ContentDisposition("in line"))
+    with pytest.raises(EncodeError, match="transfer encoding 'quoted printable'"):
+        encode_transfer_encoding("Quoted Printable")
 
 
 @pytest.mark.parametrize(
