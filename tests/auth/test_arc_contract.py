@@ -1,0 +1,78 @@
+"""What stack.auth.arc promises beyond the main tests: the fields the ARC-Message-Signature
+signs (RFC 8617 §4.1.2), and the refusals a forwarder's operator reads."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from auth_testbed import DOMAIN, MESSAGE, signing_key
+from dkim.util import parse_tag_value
+
+from stack.auth import arc
+from stack.auth.errors import AuthError, SigningKeyError
+from stack.mime import parse
+
+pytestmark = pytest.mark.timeout(60)
+
+RELAY = "relay.castle.test"
+KEY = signing_key("rsa")
+STAMPED = f"Authentication-Results: {RELAY}; arc=none\r\n".encode() + MESSAGE
+
+
+def signed_fields(sealed: bytes) -> list[str]:
+    """The h= list of the topmost ARC-Message-Signature."""
+    ams = parse(sealed).get_all("ARC-Message-Signature")[0]
+    h_tag = dict(parse_tag_value(ams.raw_value))[b"h"]
+    return [name.strip().lower() for name in h_tag.decode().split(":")]
+
+
+def test_the_message_signature_signs_each_listed_field_present_once_per_instance() -> None:
+    # §4.1.2: the AMS is a DKIM signature; unlike ours, it adds no empty instances, since a
+    # later hop may add a field that the AMS must not break on.
+    assert signed_fields(arc.seal(STAMPED, DOMAIN, "arc", KEY, RELAY)) == [
+        "from",
+        "subject",
+        "date",
+        "message-id",
+        "to",
+    ]
+
+
+def test_arc_fields_are_never_signed_by_the_message_signature_even_when_listed() -> None:
+    # §4.1.2: ARC's own fields are added by each hop and are covered by the ARC-Seal.
+    once = arc.seal(STAMPED, DOMAIN, "arc", KEY, RELAY)
+    restamped = f"Authentication-Results: {RELAY}; arc=pass\r\n".encode() + once
+    listed = ("from", "arc-seal", "arc-message-signature", "arc-authentication-results")
+    twice = arc.seal(restamped, DOMAIN, "arc", KEY, RELAY, headers=listed)
+    assert signed_fields(twice) == ["from"]
+
+
+def test_a_key_that_is_not_rsa_is_refused_naming_the_algorithm_arc_allows() -> None:
+    with pytest.raises(SigningKeyError) as error:
+        arc.seal(STAMPED, DOMAIN, "arc", signing_key("ed25519"), RELAY)
+    assert re.search(r"\brsa-sha256\b", str(error.value))
+    assert re.search(r"\bRFC 8617\b", str(error.value))
+
+
+def test_a_non_ascii_authserv_id_is_refused_and_the_refusal_says_why() -> None:
+    stamped = "Authentication-Results: relais.château.test; arc=none\r\n".encode() + MESSAGE
+    with pytest.raises(AuthError) as error:
+        arc.seal(stamped, DOMAIN, "arc", KEY, "relais.château.test")
+    assert "relais.château.test" in str(error.value)
+    assert re.search(r"\bnot ASCII\b", str(error.value))
+
+
+def test_without_our_authentication_results_the_refusal_names_what_is_missing() -> None:
+    with pytest.raises(AuthError) as error:
+        arc.seal(MESSAGE, DOMAIN, "arc", KEY, RELAY)
+    assert re.search(rf"\bAuthentication-Results of {re.escape(RELAY)}\b", str(error.value))
+
+
+def test_a_field_rfc_6376_says_not_to_sign_is_refused_with_the_libraries_reason() -> None:
+    stamped = STAMPED.replace(b"From:", b"Received: from x\r\nFrom:", 1)
+    with pytest.raises(AuthError) as error:
+        arc.seal(stamped, DOMAIN, "arc", KEY, RELAY, headers=("from", "received"))
+    reason = str(error.value)
+    assert reason.startswith("cannot seal: ParameterError: ")
+    assert "received" in reason and "SHOULD NOT be signed" in reason
