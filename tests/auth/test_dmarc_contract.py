@@ -195,3 +195,15 @@ def test_a_from_that_is_no_single_mailbox_with_a_domain_is_a_permerror(author: b
     outcome = evaluate(message, spf(), [dkim()], policy("v=DMARC1; p=reject"))
     assert (outcome.result, outcome.from_domain) == ("permerror", "")
     assert re.search(r"\bone From author\b", outcome.reason)
+
+
+def test_no_policy_says_so_and_names_the_last_name_asked() -> None:
+    # §6.6.3 step 5: no record at the From domain nor at the organizational domain.
+    found = discover("mail.castle.test", StaticLookup({}))
+    assert (found.record, found.error, found.name) == (None, None, "_dmarc.castle.test")
+    assert re.search(r"\bno DMARC record\b", found.reason)
+
+
+def test_a_temperror_gives_the_lookups_reason() -> None:
+    found = discover("castle.test", StaticLookup({}, unreachable=["_dmarc.castle.test"]))
+    assert "_dmarc.castle.test" in found.reason and "no answer" in found.reason

@@ -93,3 +93,17 @@ def test_with_neither_a_sender_nor_a_helo_there_is_no_domain_and_no_policy() -> 
     # RFC 7208 §4.3: no domain to check is "none"; the result names no domain of its own.
     result = spf.check_host(IP, "", "", StaticLookup({}))
     assert (result.result, result.domain, result.explanation) == ("none", "", "")
+
+
+def test_query_time_bounds_the_dns_time_of_one_evaluation() -> None:
+    # RFC 7208 §4.6.4: an evaluation may bound its DNS time, and running out is a temperror.
+    # A budget of a nanosecond is spent by the first query, so the second is never asked.
+    lookup = StaticLookup(
+        {
+            ("castle.test", "TXT"): ['"v=spf1 a:h.castle.test -all"'],
+            ("h.castle.test", "A"): [IP],
+        }
+    )
+    assert spf.check_host(IP, "a@castle.test", "mx", lookup).result == "pass"
+    spent = spf.check_host(IP, "a@castle.test", "mx", lookup, query_time=1e-9)
+    assert spent.result == "temperror"
