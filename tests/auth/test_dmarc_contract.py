@@ -11,6 +11,7 @@ from auth_testbed import MESSAGE
 from stack.auth.dkim import DkimResult
 from stack.auth.dmarc import RecordError, aligned, discover, evaluate, parse_record
 from stack.auth.lookup import StaticLookup
+from stack.auth.psl import SuffixList
 from stack.auth.spf import SpfResult
 
 pytestmark = pytest.mark.timeout(10)
@@ -207,3 +208,12 @@ def test_no_policy_says_so_and_names_the_last_name_asked() -> None:
 def test_a_temperror_gives_the_lookups_reason() -> None:
     found = discover("castle.test", StaticLookup({}, unreachable=["_dmarc.castle.test"]))
     assert "_dmarc.castle.test" in found.reason and "no answer" in found.reason
+
+
+def test_evaluation_discovers_the_policy_with_the_suffix_list_it_is_given() -> None:
+    # With a private list that makes castle.test a public suffix, mail.castle.test is its own
+    # organizational domain: castle.test's p=reject is not its policy (§6.6.3 step 3).
+    private = SuffixList(["test", "castle.test"])
+    lookup = policy("v=DMARC1; p=reject")
+    assert evaluate(FROM_SUB, spf("fail"), [], lookup).disposition == "reject"
+    assert evaluate(FROM_SUB, spf("fail"), [], lookup, suffixes=private).result == "none"
