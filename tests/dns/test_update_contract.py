@@ -131,6 +131,18 @@ def test_a_well_formed_value_prerequisite_that_holds_lets_the_update_apply() -> 
     assert texts(outcome.zone, "flag", "TXT") == ['"applied"']
 
 
+def test_a_prerequisite_on_a_meta_type_value_is_formerr() -> None:
+    # Only "RRset exists" and "RRset does not exist" may name a type; a value of AXFR is no data.
+    def build(update: dns.update.UpdateMessage) -> None:
+        rrset = update.find_rrset(
+            update.prerequisite, ORIGIN, dns.rdataclass.IN, dns.rdatatype.AXFR, create=True
+        )
+        rrset.add(_generic(dns.rdatatype.AXFR), 0)
+        update.add("flag", 60, "TXT", '"applied"')
+
+    assert apply(build) == UpdateOutcome(dns.rcode.FORMERR)
+
+
 def test_deleting_every_rrset_of_a_name_is_allowed_to_name_any() -> None:
     # Class ANY with type ANY is the one meta type an update may carry: "delete all RRsets".
     outcome = apply(lambda u: u.delete("mail"))
