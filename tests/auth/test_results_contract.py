@@ -288,6 +288,14 @@ def pairs(value: str) -> dict[str, str]:
 def test_received_spf_names_a_mechanism_only_when_one_matched_and_a_problem_on_error() -> None:
     # RFC 7208 §9.1: mechanism= is the mechanism that matched; problem= is for an error.
     passed = pairs(received_spf(spf("pass"), "mx.castle.test"))
+    assert set(passed) == {
+        "client-ip",
+        "envelope-from",
+        "helo",
+        "receiver",
+        "identity",
+        "mechanism",
+    }  # §9.1's key names, as written there
     assert passed["mechanism"] == f"ip4:{IP}" and "problem" not in passed
     told = replace(spf("fail"), mechanism="-all", explanation="not from here")
     failed = pairs(received_spf(told, "mx.castle.test"))
