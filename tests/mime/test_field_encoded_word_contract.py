@@ -8,6 +8,7 @@ Written for issue 18 from the mutants of stack/mime/fields/encoded_word.py that 
 from __future__ import annotations
 
 import pytest
+from field_reasons import states
 from hypothesis import given
 
 from harness.strategies import phrase_wire, unstructured_wire
@@ -60,7 +61,7 @@ def test_a_defect_points_at_its_text_and_says_what_is_wrong(
     found = [defect for defect in defects if defect.kind == kind]
     assert len(found) == 1, defects
     assert found[0].offset == text.index(at)
-    assert says in found[0].detail
+    assert states(found[0].detail, says), found[0]
     # Strict mode is lenient mode refusing to record: it stops at the first defect.
     with pytest.raises(ParseError) as error:
         decode_unstructured(text)

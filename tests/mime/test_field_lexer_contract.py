@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from field_reasons import states
 from hypothesis import given
 
 from harness.strategies import cfws, quoted_string
@@ -70,24 +71,40 @@ def test_recover_records_the_error_and_resumes_at_the_next_separator() -> None:
     assert raised.value is error
 
 
+def comments(text: str, defects: list[Defect] | None) -> object:
+    return skip_cfws(text, 0, defects)
+
+
+def quoted(text: str, defects: list[Defect] | None) -> object:
+    return read_quoted_string(text, 0, defects)
+
+
+def literal(text: str, defects: list[Defect] | None) -> object:
+    return read_domain_literal(text, 0, defects)
+
+
+def dotted(text: str, defects: list[Defect] | None) -> object:
+    return read_dotted(text, 0, defects, "obs-x", "a name")
+
+
 # (reader, text, kind, the text the defect is about, a phrase of its detail)
 DEFECTS: list[tuple[Reader, str, str, str, str]] = [
-    (lambda t, d: skip_cfws(t, 0, d), " (a (b) c", "unterminated-comment", "(a", "never closed"),
-    (lambda t, d: skip_cfws(t, 0, d), "(a) (b\\\x01)", "obs-qp", "\x01", "'\\x01'"),
-    (lambda t, d: skip_cfws(t, 0, d), "(a) (b \x7f)", "obs-ctext", "\x7f", "'\\x7f'"),
-    (lambda t, d: read_quoted_string(t, 0, d), '"ab\\', "unterminated-quoted-pair", "\\", "end"),
-    (lambda t, d: read_quoted_string(t, 0, d), '"a b', "unterminated-quoted-string", '"', "never"),
-    (lambda t, d: read_quoted_string(t, 0, d), '"a\\\x00"', "obs-qp", "\x00", "'\\x00'"),
-    (lambda t, d: read_quoted_string(t, 0, d), '"ab\x0b"', "obs-qtext", "\x0b", "'\\x0b'"),
-    (lambda t, d: read_domain_literal(t, 0, d), "[a\\b]", "obs-dtext", "\\", "quoted-pair"),
-    (lambda t, d: read_domain_literal(t, 0, d), "[a[b]", "invalid-domain-literal", "[b", "'['"),
-    (lambda t, d: read_domain_literal(t, 0, d), "[ab\\", "invalid-domain-literal", "\\", "'\\\\'"),
-    (lambda t, d: read_domain_literal(t, 0, d), "[a\x01]", "obs-dtext", "\x01", "'\\x01'"),
-    (lambda t, d: read_domain_literal(t, 0, d), "[a", "unterminated-domain-literal", "[", "never"),
+    (comments, " (a (b) c", "unterminated-comment", "(a", "never closed"),
+    (comments, "(a) (b\\\x01)", "obs-qp", "\x01", "'\\x01'"),
+    (comments, "(a) (b \x7f)", "obs-ctext", "\x7f", "'\\x7f'"),
+    (quoted, '"ab\\', "unterminated-quoted-pair", "\\", "at end of value"),
+    (quoted, '"a b', "unterminated-quoted-string", '"', "never closed"),
+    (quoted, '"a\\\x00"', "obs-qp", "\x00", "'\\x00'"),
+    (quoted, '"ab\x0b"', "obs-qtext", "\x0b", "'\\x0b'"),
+    (literal, "[a\\b]", "obs-dtext", "\\", "quoted-pair"),
+    (literal, "[a[b]", "invalid-domain-literal", "[b", "'['"),
+    (literal, "[ab\\", "invalid-domain-literal", "\\", "'\\\\'"),
+    (literal, "[a\x01]", "obs-dtext", "\x01", "'\\x01'"),
+    (literal, "[a", "unterminated-domain-literal", "[", "never closed"),
     (check_text, "ab\udcffc", "invalid-utf8", "\udcff", "not UTF-8"),
-    (lambda t, d: read_dotted(t, 0, d, "obs-x", "a name"), "a .b", "obs-x", "a", "in a name"),
-    (lambda t, d: read_dotted(t, 0, d, "obs-x", "a name"), "a. b", "obs-x", "a", "in a name"),
-    (lambda t, d: read_dotted(t, 0, d, "obs-x", "a name"), "a(c).b", "obs-x", "a", "around '.'"),
+    (dotted, "a .b", "obs-x", "a", "in a name"),
+    (dotted, "a. b", "obs-x", "a", "in a name"),
+    (dotted, "a(c).b", "obs-x", "a", "CFWS around '.'"),
 ]
 
 
@@ -100,7 +117,7 @@ def test_a_defect_points_at_its_text_and_says_what_is_wrong(
     found = [defect for defect in defects if defect.kind == kind]
     assert len(found) == 1, defects
     assert found[0].offset == text.index(at)
-    assert says in found[0].detail
+    assert states(found[0].detail, says), found[0]
     with pytest.raises(ParseError) as error:
         read(text, None)
     assert (error.value.offset, error.value.reason) == (defects[0].offset, defects[0].detail)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from field_reasons import states
 from hypothesis import given
 
 from harness.strategies import msg_id_list_wire, msg_id_wire
@@ -44,12 +45,14 @@ DEFECTS: list[tuple[Decoder, str, str, str | int, str]] = [
     (decode_msg_id, ' <"a b"@c>', "obs-id-left", '"a b"', "quoted-string id-left"),
     (decode_msg_id, "<12345 >", "missing-id-right", ">", "without '@'"),
     (decode_msg_id, "<a@b . c>", "obs-id-right", "b .", "around '.' in id-right"),
-    (decode_msg_id, "<a@ b..c>", "invalid-id-right", "b..c", "neither a dot-atom"),
+    (decode_msg_id, "<a@ b..c>", "invalid-id-right", "b..c", "nor a literal"),
     (decode_msg_id, "<a@b", "missing-angle-bracket", 4, "not closed by '>'"),
     (decode_msg_id, " a@b.c", "missing-angle-brackets", "a@b", "without '<' and '>'"),
     (decode_msg_id, "a@b . c", "obs-id-right", "b .", "around '.' in id-right"),
     (decode_msg_id, "<a@b> x", "trailing-garbage", "x", "'x' after the msg-id"),
     (decode_msg_id, "<a@b> \udcff", "invalid-utf8", "\udcff", "not UTF-8"),
+    (decode_msg_id, "(\x01)<a@b>", "obs-ctext", "\x01", "control character '\\x01'"),
+    (decode_msg_id_list, "(\x01)<a@b>", "obs-ctext", "\x01", "control character '\\x01'"),
     (decode_msg_id_list, "<a@b> <c@d x> <e@f>", "invalid-msg-id", "x>", "unexpected 'x'"),
     (decode_msg_id_list, "<a@b> junk <c@d>", "obs-phrase-in-msg-id-list", "junk", "not a msg-id"),
     (decode_msg_id_list, "  junk", "empty-msg-id-list", 6, "no msg-id"),
@@ -65,7 +68,7 @@ def test_a_defect_points_at_its_text_and_says_what_is_wrong(
     found = [defect for defect in defects if defect.kind == kind]
     assert len(found) == 1, defects
     assert found[0].offset == (at if isinstance(at, int) else text.index(at))
-    assert says in found[0].detail
+    assert states(found[0].detail, says), found[0]
     with pytest.raises(ParseError) as error:
         decode(text, None)
     stops = STRICT_STOPS.get(text, (defects[0].offset, defects[0].detail))
@@ -98,7 +101,7 @@ def test_a_msg_id_that_cannot_be_read_says_where_and_why_in_both_modes(
     for defects in (None, []):
         with pytest.raises(ParseError) as error:
             decode_msg_id(text, defects)
-        assert (error.value.offset, says in error.value.reason) == (at, True)
+        assert (error.value.offset, states(error.value.reason, says)) == (at, True)
 
 
 def test_a_bare_id_is_an_error_in_strict_mode_whatever_follows() -> None:
