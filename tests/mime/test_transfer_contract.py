@@ -50,6 +50,24 @@ def test_the_encoder_writes_escapes_in_uppercase_hex(data: bytes) -> None:
     assert re.fullmatch(rb"(?:[^=]|=[0-9A-F]{2}|=\r\n)*", encoded)
 
 
+@pytest.mark.parametrize(
+    ("data", "encoded"),
+    [
+        # Rule 3: a blank may not end a line, so the last one is escaped.
+        (b"tab\t\r\nspace \r\n", b"tab=09\r\nspace=20\r\n"),
+        (b"mid\tline text\r\n", b"mid\tline text\r\n"),
+        # mbox writers mangle "From " at the start of a line, and SMTP a leading '.': the
+        # first character of such a line is escaped, so the text arrives as it was sent.
+        (b"From me\r\n.\r\n..x\r\n", b"=46rom me\r\n=2E\r\n=2E.x\r\n"),
+        (b"Sent From me. From x\r\n", b"Sent From me. From x\r\n"),
+        (b"From: a header-like line\r\n", b"From: a header-like line\r\n"),
+    ],
+)
+def test_the_encoder_escapes_what_transport_would_change(data: bytes, encoded: bytes) -> None:
+    assert transfer.encode_quoted_printable(data) == encoded
+    assert transfer.decode_quoted_printable(encoded) == data
+
+
 def test_quoted_printable_lines_are_filled_to_76_characters() -> None:
     # RFC 2045 6.7 rule 5: 76 characters a line at most, the '=' of a soft break included;
     # the encoder breaks only where the next unit would not fit.
