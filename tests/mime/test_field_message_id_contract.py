@@ -53,6 +53,9 @@ DEFECTS: list[tuple[Decoder, str, str, str | int, str]] = [
     (decode_msg_id, "<a@b> \udcff", "invalid-utf8", "\udcff", "not UTF-8"),
     (decode_msg_id, "(\x01)<a@b>", "obs-ctext", "\x01", "control character '\\x01'"),
     (decode_msg_id_list, "(\x01)<a@b>", "obs-ctext", "\x01", "control character '\\x01'"),
+    (decode_msg_id, "<a@[b\\c]>", "obs-dtext", "\\", "quoted-pair inside a domain literal"),
+    (decode_msg_id, "<a@[b](\x01)>", "obs-ctext", "\x01", "control character '\\x01'"),
+    (decode_msg_id, "<a@b..c(\x01)>", "obs-ctext", "\x01", "control character '\\x01'"),
     (decode_msg_id_list, "<a@b> <c@d x> <e@f>", "invalid-msg-id", "x>", "unexpected 'x'"),
     (decode_msg_id_list, "<a@b> junk <c@d>", "obs-phrase-in-msg-id-list", "junk", "not a msg-id"),
     (decode_msg_id_list, "  junk", "empty-msg-id-list", 6, "no msg-id"),
@@ -79,6 +82,7 @@ STRICT_STOPS = {
     "<a@ b..c>": (6, "expected id-right"),
     " a@b.c": (1, "expected '<' to open a msg-id"),
     "a@b . c": (0, "expected '<' to open a msg-id"),
+    "<a@b..c(\x01)>": (5, "expected id-right"),
     "<a@b> <c@d x> <e@f>": (11, "unexpected 'x' in msg-id"),
 }
 
