@@ -33,11 +33,11 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
+from mutation_score import KILLED, UNCOUNTED, Score, tally
 
 try:
     from mutmut.mutation.diff_apply import get_diff_for_mutant
@@ -90,55 +90,11 @@ GROUPS = {
     "iso": Group(("harness/iso.py",), ("tests/harness",)),
 }
 
-# mutmut's exit codes read as kills: a failing test, a test run that broke, a timeout (the
-# mutant looped), mypy refusing the mutant.
-KILLED = {"killed", "timeout", "caught by type check", "segfault"}
-UNCOUNTED = {"skipped"}
-
-
 EXAMPLES = ("dns iso", "mime-wire --survivors", "--report --json")
 
 
 class MutationError(click.ClickException):
     """A run that could not be made or read; one line, exit 1."""
-
-
-@dataclass
-class Score:
-    module: str
-    statuses: Counter[str] = field(default_factory=Counter)
-    equivalent: int = 0
-    stale: list[str] = field(default_factory=list)
-
-    @property
-    def counted(self) -> int:
-        uncounted = sum(self.statuses[s] for s in UNCOUNTED)
-        return sum(self.statuses.values()) - uncounted - self.equivalent
-
-    @property
-    def killed(self) -> int:
-        return sum(self.statuses[s] for s in KILLED)
-
-    @property
-    def unchecked(self) -> int:
-        return self.statuses["not checked"]
-
-    @property
-    def percent(self) -> float:
-        return 100.0 * self.killed / self.counted if self.counted else 100.0
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "module": self.module,
-            "mutants": sum(self.statuses.values()),
-            "killed": self.killed,
-            "survived": self.counted - self.killed - self.unchecked,
-            "unchecked": self.unchecked,
-            "equivalent": self.equivalent,
-            "score": round(self.percent, 1),
-            "statuses": dict(self.statuses),
-            "stale_equivalents": self.stale,
-        }
 
 
 def _modules(group: Group) -> list[str]:
@@ -231,15 +187,12 @@ def _statuses(work: Path, module: str) -> dict[str, str]:
 
 
 def _score(work: Path, module: str, equivalents: dict[str, tuple[str, str]]) -> Score:
-    score = Score(module)
-    for mutant, status in _statuses(work, module).items():
-        if mutant in equivalents and status not in KILLED:
-            if equivalents[mutant][0] in _changed_lines(work, mutant, module):
-                score.equivalent += 1
-                continue
-            score.stale.append(mutant)
-        score.statuses[status] += 1
-    return score
+    def equivalent(mutant: str) -> bool:
+        return mutant in equivalents and equivalents[mutant][0] in _changed_lines(
+            work, mutant, module
+        )
+
+    return tally(module, _statuses(work, module), equivalents.keys(), equivalent)
 
 
 def _survivors(work: Path, module: str, equivalents: dict[str, tuple[str, str]]) -> list[str]:
@@ -289,11 +242,9 @@ def main(
     else:
         click.echo(f"{'module':34} {'mutants':>7} {'killed':>7} {'equiv':>6} {'score':>6}")
         for s in scores:
-            total = sum(s.statuses.values())
             flag = "" if s not in failing else "  < threshold" if s.counted else "  not run"
-            click.echo(
-                f"{s.module:34} {total:7d} {s.killed:7d} {s.equivalent:6d} {s.percent:5.1f}%{flag}"
-            )
+            counts = f"{s.mutants:7d} {s.killed:7d} {s.equivalent:6d}"
+            click.echo(f"{s.module:34} {counts} {s.percent:5.1f}%{flag}")
             for mutant in s.stale:
                 click.echo(f"  stale equivalent (its mutant changed): {mutant}")
     if failing:
