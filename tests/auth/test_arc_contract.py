@@ -3,14 +3,19 @@ signs (RFC 8617 §4.1.2), and the refusals a forwarder's operator reads."""
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
 from auth_testbed import DOMAIN, MESSAGE, signing_key
+from cryptography.hazmat.primitives.asymmetric import rsa
 from dkim.util import parse_tag_value
 
 from stack.auth import arc
 from stack.auth.errors import AuthError, SigningKeyError
+from stack.auth.keys import _from_rsa
+from stack.auth.lookup import StaticLookup
+from stack.auth.publish import txt_rdata
 from stack.mime import parse
 
 pytestmark = pytest.mark.timeout(60)
@@ -18,6 +23,7 @@ pytestmark = pytest.mark.timeout(60)
 RELAY = "relay.castle.test"
 KEY = signing_key("rsa")
 STAMPED = f"Authentication-Results: {RELAY}; arc=none\r\n".encode() + MESSAGE
+LOOKUP = StaticLookup({(f"arc._domainkey.{DOMAIN}", "TXT"): [txt_rdata(KEY.record()).to_text()]})
 
 
 def signed_fields(sealed: bytes) -> list[str]:
@@ -76,3 +82,24 @@ def test_a_field_rfc_6376_says_not_to_sign_is_refused_with_the_libraries_reason(
     reason = str(error.value)
     assert reason.startswith("cannot seal: ParameterError: ")
     assert "received" in reason and "SHOULD NOT be signed" in reason
+
+
+def test_a_failing_chain_leaves_no_record_in_our_logs(caplog: pytest.LogCaptureFixture) -> None:
+    # dkimpy logs why a set failed in words the sender chose; they go to the verdict's reason,
+    # never into the logging tree of the process that verifies.
+    sealed = arc.seal(STAMPED, DOMAIN, "arc", KEY, RELAY)
+    caplog.set_level(logging.DEBUG)
+    chain = arc.verify_chain(sealed.replace(b"rosemary,", b"rue,"), LOOKUP)
+    assert chain.result == "fail"
+    assert caplog.records == []
+
+
+def test_a_chain_sealed_with_a_1024_bit_key_elsewhere_is_validated() -> None:
+    # RFC 8301 §3.2: verifiers MUST be able to validate signatures with keys of 1024 to 4096
+    # bits (we seal with 2048 or more ourselves; a forwarder elsewhere may not).
+    small = _from_rsa(rsa.generate_private_key(public_exponent=65537, key_size=1024))
+    sealed = arc.seal(STAMPED, DOMAIN, "small", small, RELAY)
+    lookup = StaticLookup(
+        {(f"small._domainkey.{DOMAIN}", "TXT"): [txt_rdata(small.record()).to_text()]}
+    )
+    assert arc.verify_chain(sealed, lookup).result == "pass"

@@ -217,3 +217,16 @@ def test_evaluation_discovers_the_policy_with_the_suffix_list_it_is_given() -> N
     lookup = policy("v=DMARC1; p=reject")
     assert evaluate(FROM_SUB, spf("fail"), [], lookup).disposition == "reject"
     assert evaluate(FROM_SUB, spf("fail"), [], lookup, suffixes=private).result == "none"
+
+
+@pytest.mark.parametrize("identifier", ["spf", "dkim"])
+def test_relaxed_alignment_uses_the_suffix_list_evaluation_is_given(identifier: str) -> None:
+    # §3.1.1: relaxed alignment compares organizational domains, which the list defines; with
+    # castle.test a public suffix, castle.test and mail.castle.test are two organizations.
+    private = SuffixList(["test", "castle.test"])
+    lookup = policy("v=DMARC1; p=reject", at="mail.castle.test")
+    spf_result = spf() if identifier == "spf" else spf("fail")
+    dkim_results = [dkim()] if identifier == "dkim" else []
+    assert evaluate(FROM_SUB, spf_result, dkim_results, lookup).result == "pass"
+    alone = evaluate(FROM_SUB, spf_result, dkim_results, lookup, suffixes=private)
+    assert (alone.result, alone.disposition) == ("fail", "reject")
