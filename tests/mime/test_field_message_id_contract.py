@@ -178,3 +178,14 @@ def test_the_encoder_writes_each_half_in_the_form_that_reads_back(
     assert encode_msg_id(value) == written
     assert decode_msg_id(written, []) == value
     assert str(value) == (f"<{value.left}@{value.right}>" if value.right else f"<{value.left}>")
+
+
+@pytest.mark.parametrize(
+    "text", ['"see <x@y>" <a@b>', '"see <x@y>"<a@b>', "[<x@y>] <a@b>", '<a@b> "<x@y>"']
+)
+def test_a_msg_id_inside_a_quoted_phrase_is_no_msg_id(text: str) -> None:
+    # obs-in-reply-to (RFC 5322 §4.5.4) is phrases and msg-ids: what a quoted-string holds is
+    # part of the phrase, wherever the phrase stands in the list.
+    defects: list[Defect] = []
+    assert decode_msg_id_list(text, defects) == (MessageId("a", "b"),)
+    assert [defect.kind for defect in defects] == ["obs-phrase-in-msg-id-list"]

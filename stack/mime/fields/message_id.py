@@ -165,9 +165,10 @@ def decode_msg_id_list(text: str, defects: list[Defect] | None = None) -> tuple[
                 continue
             found.append(value)
             continue
-        # obs-in-reply-to / obs-references: phrases, or ids that lost their brackets.
+        # obs-in-reply-to / obs-references: phrases, or ids that lost their brackets.  The
+        # skip starts at the phrase itself, so that a quoted-string's '<' stays in the phrase.
         report(defects, "obs-phrase-in-msg-id-list", pos, "text that is not a msg-id")
-        pos = skip_cfws(text, skip_to(text, pos + 1, "<"), defects)
+        pos = skip_cfws(text, skip_to(text, pos, "<"), defects)
     if not found:
         report(defects, "empty-msg-id-list", min(pos, end), "no msg-id in the list")
     return tuple(found)
