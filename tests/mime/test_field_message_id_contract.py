@@ -53,6 +53,10 @@ DEFECTS: list[tuple[Decoder, str, str, str | int, str]] = [
     (decode_msg_id, "<a@b> \udcff", "invalid-utf8", "\udcff", "not UTF-8"),
     (decode_msg_id, "(\x01)<a@b>", "obs-ctext", "\x01", "control character '\\x01'"),
     (decode_msg_id_list, "(\x01)<a@b>", "obs-ctext", "\x01", "control character '\\x01'"),
+    (decode_msg_id, "<(\x01)a@b>", "obs-ctext", "\x01", "control character '\\x01'"),
+    (decode_msg_id, "<a(\x01)@b>", "obs-ctext", "\x01", "control character '\\x01'"),
+    (decode_msg_id, "<a@(\x01)b>", "obs-ctext", "\x01", "control character '\\x01'"),
+    (decode_msg_id, '<"a\x01"@b>', "obs-qtext", "\x01", "control character '\\x01'"),
     (decode_msg_id, "<a@[b\\c]>", "obs-dtext", "\\", "quoted-pair inside a domain literal"),
     (decode_msg_id, "<a@[b](\x01)>", "obs-ctext", "\x01", "control character '\\x01'"),
     (decode_msg_id, "<a@b..c(\x01)>", "obs-ctext", "\x01", "control character '\\x01'"),
@@ -106,6 +110,12 @@ def test_a_msg_id_that_cannot_be_read_says_where_and_why_in_both_modes(
         with pytest.raises(ParseError) as error:
             decode_msg_id(text, defects)
         assert (error.value.offset, states(error.value.reason, says)) == (at, True)
+
+
+def test_a_list_resumes_at_the_next_msg_id_after_a_bad_one() -> None:
+    defects: list[Defect] = []
+    assert decode_msg_id_list("<a@b cX> <d@e>", defects) == (MessageId("d", "e"),)
+    assert [defect.kind for defect in defects] == ["invalid-id-right", "invalid-msg-id"]
 
 
 def test_a_bare_id_is_an_error_in_strict_mode_whatever_follows() -> None:
