@@ -103,3 +103,18 @@ def test_a_chain_sealed_with_a_1024_bit_key_elsewhere_is_validated() -> None:
         {(f"small._domainkey.{DOMAIN}", "TXT"): [txt_rdata(small.record()).to_text()]}
     )
     assert arc.verify_chain(sealed, lookup).result == "pass"
+
+
+def test_an_unreadable_header_without_arc_sets_is_no_chain() -> None:
+    # §5.2: without ARC sets the chain is none, whatever else the header holds.
+    unreadable = b" a fold before any field\r\n" + MESSAGE
+    assert arc.verify_chain(unreadable, LOOKUP).result == "none"
+
+
+def test_a_chain_whose_key_is_missing_gives_both_reasons() -> None:
+    # The validator's reason and ours (which key is missing), one after the other.
+    sealed = arc.seal(STAMPED, DOMAIN, "arc", KEY, RELAY)
+    chain = arc.verify_chain(sealed, StaticLookup({}))
+    assert chain.result == "fail"
+    reasons = chain.reason.split("; ")
+    assert len(reasons) == 2 and reasons[1] == f"no key for signature at arc._domainkey.{DOMAIN}"

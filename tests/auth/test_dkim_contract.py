@@ -162,3 +162,12 @@ def test_a_field_name_refusal_cites_the_rfc_section_last() -> None:
     with pytest.raises(AuthError) as error:
         dkim.field_names(["to:"])
     assert str(error.value).endswith("RFC 5322 §3.6.8)")
+
+
+def test_an_unreadable_signature_gives_the_libraries_reason_not_only_its_kind() -> None:
+    # A t= past CPython's 4,300-digit limit: dkimpy's int() raises; the reason says why.
+    signed = dkim.sign(MESSAGE, DOMAIN, "s1", signing_key("ed25519"))
+    hostile = re.sub(rb"([;\s])t=", rb"\1t=" + b"9" * 5000, signed, count=1)
+    (result,) = dkim.verify_all(hostile, lookup_for(signing_key("ed25519")))
+    assert result.result == "permerror"
+    assert result.reason.startswith("unreadable signature: ") and "limit" in result.reason

@@ -230,3 +230,16 @@ def test_relaxed_alignment_uses_the_suffix_list_evaluation_is_given(identifier: 
     assert evaluate(FROM_SUB, spf_result, dkim_results, lookup).result == "pass"
     alone = evaluate(FROM_SUB, spf_result, dkim_results, lookup, suffixes=private)
     assert (alone.result, alone.disposition) == ("fail", "reject")
+
+
+def test_strict_dkim_alignment_refuses_a_signature_of_a_subdomain() -> None:
+    # §3.1.1: adkim=s asks for the same name; relaxed accepts the organizational domain.
+    signed_by_sub = [dkim(domain="mail.castle.test")]
+    relaxed = evaluate(MESSAGE, spf("fail"), signed_by_sub, policy("v=DMARC1; p=reject"))
+    strict = evaluate(MESSAGE, spf("fail"), signed_by_sub, policy("v=DMARC1; p=reject; adkim=s"))
+    assert (relaxed.result, strict.result) == ("pass", "fail")
+
+
+def test_an_outcome_without_a_policy_still_names_the_from_domain() -> None:
+    outcome = evaluate(MESSAGE, spf("fail"), [], StaticLookup({}))
+    assert (outcome.result, outcome.from_domain) == ("none", "castle.test")
