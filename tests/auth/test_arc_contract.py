@@ -17,6 +17,7 @@ from stack.auth.keys import _from_rsa
 from stack.auth.lookup import StaticLookup
 from stack.auth.publish import txt_rdata
 from stack.mime import parse
+from stack.mime.safe import UnsafeTextError
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -57,6 +58,7 @@ def test_arc_fields_are_never_signed_by_the_message_signature_even_when_listed()
 def test_a_key_that_is_not_rsa_is_refused_naming_the_algorithm_arc_allows() -> None:
     with pytest.raises(SigningKeyError) as error:
         arc.seal(STAMPED, DOMAIN, "arc", signing_key("ed25519"), RELAY)
+    assert re.search(r"\bARC\b", str(error.value))
     assert re.search(r"\brsa-sha256\b", str(error.value))
     assert re.search(r"\bRFC 8617\b", str(error.value))
 
@@ -118,3 +120,8 @@ def test_a_chain_whose_key_is_missing_gives_both_reasons() -> None:
     assert chain.result == "fail"
     reasons = chain.reason.split("; ")
     assert len(reasons) == 2 and reasons[1] == f"no key for signature at arc._domainkey.{DOMAIN}"
+
+
+def test_an_authserv_id_with_a_control_character_is_refused_naming_it() -> None:
+    with pytest.raises(UnsafeTextError, match=r"^authserv-id: "):
+        arc.seal(STAMPED, DOMAIN, "arc", KEY, f"{RELAY}\r\nX-Injected: yes")

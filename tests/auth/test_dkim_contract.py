@@ -171,3 +171,29 @@ def test_an_unreadable_signature_gives_the_libraries_reason_not_only_its_kind() 
     (result,) = dkim.verify_all(hostile, lookup_for(signing_key("ed25519")))
     assert result.result == "permerror"
     assert result.reason.startswith("unreadable signature: ") and "limit" in result.reason
+
+
+def test_a_signature_whose_tags_cannot_be_read_reports_no_tag_it_lacks() -> None:
+    # Nothing is invented for a tag the signature does not carry: empty, and i= defaults to
+    # "@" and the (empty) domain (§3.5).
+    broken = b"DKIM-Signature: this is no tag list\r\n" + MESSAGE
+    (result,) = dkim.verify_all(broken, StaticLookup({}))
+    assert result.result == "permerror"
+    assert (result.domain, result.selector, result.algorithm, result.signature_b) == (
+        "",
+        "",
+        "",
+        "",
+    )
+    assert result.identity == "@"
+
+
+def test_signature_b_skips_folding_white_space_inside_b() -> None:
+    # §3.5: FWS inside b= is not part of the value; it may come anywhere, even at its start.
+    key = signing_key("ed25519")
+    signed = dkim.sign(MESSAGE, DOMAIN, "s1", key)
+    b_value = dict(parse_tag_value(parse(signed).fields[0].raw_value))[b"b"].decode()
+    first = "".join(b_value.split())
+    folded = signed.replace(f"b={first[:3]}".encode(), f"b={first[:3]}\r\n\t".encode(), 1)
+    (result,) = dkim.verify_all(folded, lookup_for(key))
+    assert (result.result, result.signature_b) == ("pass", first[:8])
