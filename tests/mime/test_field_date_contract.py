@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from field_reasons import states
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from harness.strategies import date_time_wire
@@ -59,6 +59,7 @@ def test_a_part_out_of_range_is_refused_by_name(
 
 
 @given(st.dates(min_value=date(1, 1, 1)), st.integers(0, 23), st.integers(0, 59))
+@example(date(1, 1, 1), 0, 0)
 def test_the_calendar_is_the_proleptic_gregorian_one(day: date, hour: int, minute: int) -> None:
     value = DateTime(day.year, day.month, day.day, hour, minute, None, 0)
     assert value.weekday == day.weekday()
@@ -78,6 +79,9 @@ def test_a_day_exists_exactly_when_the_calendar_has_it(year: int, month: int, da
 
 
 @given(st.integers(-MAX_ZONE, MAX_ZONE), st.one_of(st.none(), st.integers(0, 60)))
+@example(24 * 60 - 1, None)
+@example(24 * 60, None)
+@example(-24 * 60, 60)
 def test_to_datetime_is_the_same_instant_in_every_zone(zone: int, second: int | None) -> None:
     moment = DateTime(2003, 7, 1, 10, 52, second, zone).to_datetime()
     # A leap second has no datetime; it is the last second of its minute.
