@@ -166,6 +166,7 @@ DEFECTS = [
     ("Tuesday, 1 Jul 2003 10:52 +0200", "invalid-day-of-week", "Tuesday", "'Tuesday'"),
     ("Tue 1 Jul 2003 10:52 +0200", "missing-comma", "1 Jul", "without ','"),
     ("1 Jul 2003 10:52 +0200 junk", "trailing-garbage", "junk", "after the date"),
+    ("1 Jul 2003 10:52 +0200 (\x01)", "obs-ctext", "\x01", "control character '\\x01'"),
     ("Mon, 1 Jul 2003 10:52 +0200", "day-of-week-mismatch", 0, "Mon is not"),
     ("1 Jul 2003 10:52 +0200 \udcff", "invalid-utf8", "\udcff", "not UTF-8"),
 ]

@@ -53,6 +53,7 @@ DEFECTS: list[tuple[Decoder, str, str, str | int, str]] = [
     (decode_msg_id, "<a@b> \udcff", "invalid-utf8", "\udcff", "not UTF-8"),
     (decode_msg_id, "(\x01)<a@b>", "obs-ctext", "\x01", "control character '\\x01'"),
     (decode_msg_id_list, "(\x01)<a@b>", "obs-ctext", "\x01", "control character '\\x01'"),
+    (decode_msg_id, "<a@b> (\x01)", "obs-ctext", "\x01", "control character '\\x01'"),
     (decode_msg_id, "<(\x01)a@b>", "obs-ctext", "\x01", "control character '\\x01'"),
     (decode_msg_id, "<a(\x01)@b>", "obs-ctext", "\x01", "control character '\\x01'"),
     (decode_msg_id, "<a@(\x01)b>", "obs-ctext", "\x01", "control character '\\x01'"),
