@@ -197,3 +197,12 @@ def test_signature_b_skips_folding_white_space_inside_b() -> None:
     folded = signed.replace(f"b={first[:3]}".encode(), f"b={first[:3]}\r\n\t".encode(), 1)
     (result,) = dkim.verify_all(folded, lookup_for(key))
     assert (result.result, result.signature_b) == ("pass", first[:8])
+
+
+def test_a_selector_of_several_labels_is_written_as_one_name() -> None:
+    # RFC 6376 §3.1: a selector may have periods ("sub-domain *("." sub-domain)").
+    key = signing_key("ed25519")
+    signed = dkim.sign(MESSAGE, DOMAIN, "mail.2026", key)
+    assert b"s=mail.2026;" in signed
+    (result,) = dkim.verify_all(signed, lookup_for(key, "mail.2026"))
+    assert (result.result, result.selector) == ("pass", "mail.2026")
