@@ -408,3 +408,17 @@ def test_an_unclosed_multipart_is_reported_at_its_end() -> None:
     (defect,) = message.defects
     assert (defect.kind, defect.offset) == ("missing-close-delimiter", len(data))
     assert defect.detail.startswith("multipart not closed")
+
+
+def test_a_message_without_a_content_type_is_text_plain() -> None:
+    # RFC 2045 5.2: the default is text/plain; charset=us-ascii.
+    assert parse(b"Subject: s\r\n\r\nbody").mime_type == "text/plain"
+    assert parse(b"").mime_type == "text/plain"
+
+
+def test_get_finds_the_field_by_name_not_by_the_length_of_its_name() -> None:
+    message = parse(b"Date: d\r\nFrom: f\r\n\r\n")
+    field = message.get("FROM")
+    assert field is not None
+    assert field.name == "From"
+    assert message.get("To") is None
