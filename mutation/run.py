@@ -242,7 +242,9 @@ def main(
     else:
         click.echo(f"{'module':34} {'mutants':>7} {'killed':>7} {'equiv':>6} {'score':>6}")
         for s in scores:
-            flag = "" if s not in failing else "  < threshold" if s.counted else "  not run"
+            flag = "" if s not in failing else "  < threshold"
+            if s.unchecked:
+                flag = f"  incomplete: {s.unchecked} not run"
             counts = f"{s.mutants:7d} {s.killed:7d} {s.equivalent:6d}"
             click.echo(f"{s.module:34} {counts} {s.percent:5.1f}%{flag}")
             for mutant in s.stale:
