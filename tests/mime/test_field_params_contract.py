@@ -218,3 +218,9 @@ def test_type_names_are_lowercased_but_boundaries_are_kept_as_written() -> None:
     disposition = decode_content_disposition('ATTACHMENT; FileName="A.txt"')
     assert (disposition.kind, disposition.filename) == ("attachment", "A.txt")
     assert disposition.param("FILENAME") == "A.txt"
+
+
+def test_undecodable_bytes_in_parameters_are_a_defect_and_kept() -> None:
+    defects: list[Defect] = []
+    assert decode_params('text/plain; a="b\udcff"', 10, defects) == (("a", "b\udcff"),)
+    assert [defect.kind for defect in defects] == ["invalid-utf8"]
