@@ -299,7 +299,7 @@ def _verify_one(verifier: _Verifier, index: int, lookup: DnsLookup, allow_sha1: 
             return fail("fail", "body hash did not verify")
         return fail("permerror", str(exc))
     except UNREADABLE_SIGNATURE as exc:
-        return fail("permerror", f"unreadable signature: {exc or type(exc).__name__}")
+        return fail("permerror", f"unreadable signature: {str(exc) or type(exc).__name__}")
     if verified:
         return fail("pass", "")
     if "temperror" in outcome:

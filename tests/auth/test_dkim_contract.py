@@ -206,3 +206,17 @@ def test_a_selector_of_several_labels_is_written_as_one_name() -> None:
     assert b"s=mail.2026;" in signed
     (result,) = dkim.verify_all(signed, lookup_for(key, "mail.2026"))
     assert (result.result, result.selector) == ("pass", "mail.2026")
+
+
+class _BrokenLookup:
+    """A fault injected on purpose: a lookup that raises an error with no message."""
+
+    def records(self, name: str, rdtype: str) -> list[object]:
+        raise KeyError
+
+
+def test_an_unreadable_signature_with_a_silent_error_is_named_by_the_error() -> None:
+    signed = dkim.sign(MESSAGE, DOMAIN, "s1", signing_key("ed25519"))
+    (result,) = dkim.verify_all(signed, _BrokenLookup())  # type: ignore[arg-type]
+    assert result.result == "permerror"
+    assert result.reason == "unreadable signature: KeyError"
