@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from field_reasons import states
+from field_reasons import check_defect, states
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -176,16 +176,7 @@ DEFECTS = [
 def test_a_defect_points_at_its_text_and_says_what_is_wrong(
     text: str, kind: str, at: str | int, says: str
 ) -> None:
-    defects: list[Defect] = []
-    decode_date(text, defects)
-    found = [defect for defect in defects if defect.kind == kind]
-    assert len(found) == 1, defects
-    assert found[0].offset == (at if isinstance(at, int) else text.index(at))
-    assert states(found[0].detail, says), found[0]
-    # Strict mode is lenient mode refusing to record: it stops at the first defect.
-    with pytest.raises(ParseError) as error:
-        decode_date(text)
-    assert (error.value.offset, error.value.reason) == (defects[0].offset, defects[0].detail)
+    check_defect(decode_date, text, kind, at, says)
 
 
 @pytest.mark.parametrize(

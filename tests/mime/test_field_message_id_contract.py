@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from field_reasons import states
+from field_reasons import check_defect, states
 from hypothesis import given
 
 from harness.strategies import msg_id_list_wire, msg_id_wire
@@ -71,16 +71,7 @@ DEFECTS: list[tuple[Decoder, str, str, str | int, str]] = [
 def test_a_defect_points_at_its_text_and_says_what_is_wrong(
     decode: Decoder, text: str, kind: str, at: str | int, says: str
 ) -> None:
-    defects: list[Defect] = []
-    decode(text, defects)
-    found = [defect for defect in defects if defect.kind == kind]
-    assert len(found) == 1, defects
-    assert found[0].offset == (at if isinstance(at, int) else text.index(at))
-    assert states(found[0].detail, says), found[0]
-    with pytest.raises(ParseError) as error:
-        decode(text, None)
-    stops = STRICT_STOPS.get(text, (defects[0].offset, defects[0].detail))
-    assert (error.value.offset, error.value.reason) == stops
+    check_defect(decode, text, kind, at, says, STRICT_STOPS.get(text))
 
 
 STRICT_STOPS = {
