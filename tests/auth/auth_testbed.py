@@ -11,7 +11,10 @@ import dns.tsig
 from dns_testbed import KEY_LINE, ServerThread, castle_zone
 
 from stack.auth import keys
+from stack.auth.dkim import DkimResult
 from stack.auth.keys import SigningKey
+from stack.auth.lookup import StaticLookup
+from stack.auth.spf import SpfResult
 from stack.dns.addresses import Endpoint
 from stack.dns.keys import parse_keys
 from stack.dns.primary import Primary
@@ -26,6 +29,23 @@ MESSAGE = (
     b"\r\n"
     b"There's rosemary, that's for remembrance.\r\n"
 )
+
+
+# DMARC's inputs, for tests/auth/test_auth_dmarc.py and test_dmarc_contract.py: the message
+# from a subdomain, an SPF and a DKIM result for a domain, and a policy record.
+FROM_SUB = MESSAGE.replace(b"<ophelia@castle.test>", b"<ophelia@mail.castle.test>")
+
+
+def spf(result: str = "pass", domain: str = "castle.test") -> SpfResult:
+    return SpfResult(result, "mailfrom", "192.0.2.1", f"a@{domain}", "mx", domain)  # type: ignore[arg-type]
+
+
+def dkim(result: str = "pass", domain: str = "castle.test") -> DkimResult:
+    return DkimResult(result, domain, "s1", "ed25519-sha256", f"@{domain}")  # type: ignore[arg-type]
+
+
+def policy(text: str, at: str = "castle.test") -> StaticLookup:
+    return StaticLookup({(f"_dmarc.{at}", "TXT"): [f'"{text}"']})
 
 
 @cache

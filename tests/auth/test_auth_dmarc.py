@@ -4,10 +4,9 @@ and dispositions; and the organizational domain from the publicsuffixlist packag
 from __future__ import annotations
 
 import pytest
-from auth_testbed import MESSAGE
+from auth_testbed import FROM_SUB, MESSAGE, dkim, policy, spf
 from dns_testbed import ServerThread, castle_text
 
-from stack.auth.dkim import DkimResult
 from stack.auth.dmarc import RecordError, aligned, discover, evaluate, parse_record
 from stack.auth.lookup import StaticLookup, resolver_lookup
 from stack.auth.psl import SuffixList, organizational_domain
@@ -16,20 +15,6 @@ from stack.dns.primary import Primary
 from stack.dns.zones import ZoneSet, zone_from_text
 
 pytestmark = pytest.mark.timeout(10)
-
-FROM_SUB = MESSAGE.replace(b"<ophelia@castle.test>", b"<ophelia@mail.castle.test>")
-
-
-def spf(result: str = "pass", domain: str = "castle.test") -> SpfResult:
-    return SpfResult(result, "mailfrom", "192.0.2.1", f"a@{domain}", "mx", domain)  # type: ignore[arg-type]
-
-
-def dkim(result: str = "pass", domain: str = "castle.test") -> DkimResult:
-    return DkimResult(result, domain, "s1", "ed25519-sha256", f"@{domain}")  # type: ignore[arg-type]
-
-
-def policy(text: str, at: str = "castle.test") -> StaticLookup:
-    return StaticLookup({(f"_dmarc.{at}", "TXT"): [f'"{text}"']})
 
 
 @pytest.mark.parametrize(

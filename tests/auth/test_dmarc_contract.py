@@ -6,13 +6,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from auth_testbed import MESSAGE
+from auth_testbed import FROM_SUB, MESSAGE, dkim, policy, spf
 
-from stack.auth.dkim import DkimResult
 from stack.auth.dmarc import RecordError, aligned, discover, evaluate, parse_record
 from stack.auth.lookup import StaticLookup
 from stack.auth.psl import SuffixList
-from stack.auth.spf import SpfResult
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -119,21 +117,6 @@ def test_a_record_that_is_not_utf_8_is_read_not_an_exception() -> None:
 def test_an_unreachable_policy_is_a_temperror_that_names_where_it_asked() -> None:
     found = discover("castle.test", StaticLookup({}, unreachable=["_dmarc.castle.test"]))
     assert (found.record, found.error, found.name) == (None, "temperror", "_dmarc.castle.test")
-
-
-FROM_SUB = MESSAGE.replace(b"<ophelia@castle.test>", b"<ophelia@mail.castle.test>")
-
-
-def spf(result: str = "pass", domain: str = "castle.test") -> SpfResult:
-    return SpfResult(result, "mailfrom", "192.0.2.1", f"a@{domain}", "mx", domain)  # type: ignore[arg-type]
-
-
-def dkim(result: str = "pass", domain: str = "castle.test") -> DkimResult:
-    return DkimResult(result, domain, "s1", "ed25519-sha256", f"@{domain}")  # type: ignore[arg-type]
-
-
-def policy(text: str, at: str = "castle.test") -> StaticLookup:
-    return StaticLookup({(f"_dmarc.{at}", "TXT"): [f'"{text}"']})
 
 
 def test_a_pass_reports_every_aligned_identifier_the_policy_and_no_disposition() -> None:
