@@ -242,10 +242,13 @@ def main(
     else:
         click.echo(f"{'module':34} {'mutants':>7} {'killed':>7} {'equiv':>6} {'score':>6}")
         for s in scores:
+            counts = f"{s.mutants:7d} {s.killed:7d} {s.equivalent:6d}"
+            if not s.mutants:
+                click.echo(f"{s.module:34} {counts}      -  not run")
+                continue
             flag = "" if s not in failing else "  < threshold"
             if s.unchecked:
                 flag = f"  incomplete: {s.unchecked} not run"
-            counts = f"{s.mutants:7d} {s.killed:7d} {s.equivalent:6d}"
             click.echo(f"{s.module:34} {counts} {s.percent:5.1f}%{flag}")
             for mutant in s.stale:
                 click.echo(f"  stale equivalent (its mutant changed): {mutant}")
