@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import itertools
 import os
-from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from typing import Literal, TypeVar
 
 from stack.spam.combined import CombinedClassifier
 from stack.spam.counts import Training, WordCounts
 from stack.spam.fisher import FisherClassifier, FisherSettings
 from stack.spam.graham import GrahamClassifier
-from stack.spam.ngrams import head_buckets, message_digest
+from stack.spam.ngrams import Buckets, head_buckets, message_digest
 from stack.spam.regression import OnlineTrainer, RegressionClassifier
 from stack.spam.stores.base import StoreError
 from stack.spam.tokenizer import tokenize
@@ -104,7 +103,7 @@ class SpamFilter:
 
 
 #: A message as the regression trains on it: its features and its digest.
-Features = tuple[Sequence[int], bytes]
+Features = tuple[Buckets, bytes]
 
 
 def learn(
@@ -142,9 +141,9 @@ def training_tokens(data: bytes) -> list[str]:
     return tokenize(data, repeats=False)
 
 
-def _training_both(data: bytes) -> tuple[list[str], array[int], bytes]:
+def _training_both(data: bytes) -> tuple[list[str], Buckets, bytes]:
     # An array crosses the pipe from a worker as one string of bytes, not 2,500 ints.
-    return tokenize(data, repeats=False), array("I", head_buckets(data)), message_digest(data)
+    return tokenize(data, repeats=False), head_buckets(data), message_digest(data)
 
 
 def learn_regression(
@@ -165,7 +164,7 @@ def learn_regression(
     for message, is_spam in interleave(spam, ham):
         grams, digest = message
         if forget:
-            trainer.forget(list(grams), digest)
+            trainer.forget(grams, digest)
         else:
             steps[0 if is_spam else 1].append((message, trainer.train(grams, digest, spam=is_spam)))
     training.regression = trainer.change

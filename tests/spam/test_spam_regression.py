@@ -60,8 +60,12 @@ def test_a_4gram_is_its_little_endian_integer_modulo_the_buckets() -> None:
 
 
 @given(st.binary(max_size=5000))
-def test_scoring_reads_the_same_buckets_as_training(data: bytes) -> None:
-    assert head_buckets(data) == set(head_features(data))
+def test_the_buckets_are_every_4gram_of_the_head_once_in_ascending_order(data: bytes) -> None:
+    head = data[:HEAD_BYTES]
+    grams = {int.from_bytes(head[i : i + 4], "little") for i in range(len(head) - 3)}
+    expected = sorted({gram % FEATURES for gram in grams})
+    assert head_buckets(data).tolist() == expected
+    assert head_features(data) == expected
 
 
 def test_only_the_head_is_read() -> None:

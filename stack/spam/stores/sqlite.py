@@ -49,9 +49,9 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
-import sys
-from array import array
 from pathlib import Path
+
+import numpy as np
 
 from stack.files import fsync_directory, fsync_path
 from stack.spam.counts import Training, WordCounts
@@ -61,7 +61,6 @@ from stack.spam.stores.base import StoreError, WordStore, missing_store
 from stack.spam.stores.snapshot import SNAPSHOT_FORMAT, decode_snapshot, encode_snapshot
 
 SCHEMA_VERSION = 4
-_BIG_ENDIAN = sys.byteorder == "big"
 
 # Run in order, in the transaction that creates or upgrades a database.
 _SCHEMA = (
@@ -256,15 +255,13 @@ class SqliteStore(WordStore):
         if row is None:
             return None
         features, blob, bias = row
-        weights = array("q")
         if features != FEATURES or not isinstance(blob, bytes) or len(blob) != 8 * FEATURES:
             raise StoreError(
                 f"{self.path} holds a regression of {features} features; this version reads "
                 f"{FEATURES} (train a new database)"
             )
-        weights.frombytes(blob)
-        if _BIG_ENDIAN:
-            weights.byteswap()
+        # Little-endian in the file; a copy in this machine's order, which training writes to.
+        weights = np.frombuffer(blob, dtype="<i8").astype(np.int64)
         return Regression(weights, int(bias))
 
     def _apply_regression(self, training: Training) -> None:
@@ -279,16 +276,12 @@ class SqliteStore(WordStore):
             )
             return [(int(step), int(bias_step)) for step, bias_step in rows]
 
-        deltas, bias, records = resolve(training.regression, lookup)
+        features, deltas, bias, records = resolve(training.regression, lookup)
         model = self._read_regression() or Regression()
-        weights = model.weights
-        for feature, delta in deltas.items():
-            weights[feature] += delta
-        if _BIG_ENDIAN:
-            weights.byteswap()
+        model.weights[features] += deltas
         db.execute(
             "INSERT OR REPLACE INTO regression VALUES (1, ?, ?, ?)",
-            (FEATURES, weights.tobytes(), model.bias + bias),
+            (FEATURES, model.weights.astype("<i8").tobytes(), model.bias + bias),
         )
         db.executemany("DELETE FROM regression_messages WHERE digest = ?", ((d,) for d in records))
         db.executemany(
