@@ -106,7 +106,20 @@ GROUPS = {
         ("stack/dns/authority.py", "stack/dns/update.py", "stack/dns/zones.py"),
         ("tests/dns",),
     ),
-    "smtp": Group(("stack/smtp/*.py",), ("tests/smtp",)),
+    # The crash, durability and interop tests watch hops run as subprocesses (SIGKILL rounds,
+    # strace, swaks): mutmut's stats cannot see which mutated function a subprocess called, and
+    # at the lowest priority on a shared machine the crash test's 20 s start-up wait runs out,
+    # which fails the stats run or kills a mutant at random.
+    "smtp": Group(
+        ("stack/smtp/*.py",),
+        ("tests/smtp/test_*.py",),
+        leave_out=(
+            "tests/smtp/test_smtp_crash.py",
+            "tests/smtp/test_smtp_durability.py",
+            "tests/smtp/test_smtp_hop_interop.py",
+        ),
+        without_plugins=("unraisableexception", "benchmark"),
+    ),
     "iso": Group(("harness/iso.py",), ("tests/harness",)),
 }
 
