@@ -184,17 +184,11 @@ def _boundary(wanted: str | None, parts: list[bytes], preamble: bytes, epilogue:
 def _with_boundary(
     headers: tuple[Header, ...], content_type: ContentType, boundary: str
 ) -> tuple[Header, ...]:
+    """``headers`` with ``boundary`` in the first Content-Type field: the one
+    :attr:`~stack.mime.model.Mail.content_type` read ``content_type`` from, which a multipart
+    body always has (without it the body is refused before a boundary is chosen)."""
     params = [(name, value) for name, value in content_type.params if name != "boundary"]
     params.append(("boundary", boundary))
     updated = ContentType(content_type.maintype, content_type.subtype, tuple(params))
-    out = []
-    replaced = False
-    for header in headers:
-        if not replaced and header.name.lower() == "content-type":
-            out.append(Header(header.name, updated))
-            replaced = True
-        else:
-            out.append(header)
-    if not replaced:
-        out.append(Header("Content-Type", updated))
-    return tuple(out)
+    index = next(i for i, header in enumerate(headers) if header.name.lower() == "content-type")
+    return (*headers[:index], Header(headers[index].name, updated), *headers[index + 1 :])
