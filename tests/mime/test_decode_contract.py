@@ -1,0 +1,64 @@
+"""What stack.mime.decode promises beyond the round trip: where a defect points (an absolute
+byte offset in the message, stack/mime/errors.py), what strict mode refuses, and how it reads
+the parts of a body that the model keeps as bytes."""
+
+from __future__ import annotations
+
+import pytest
+
+from stack.mime import Malformed, ParseError, Parts, decode
+from stack.mime.decode import decode_field
+
+FROM = b"From: hamlet@castle.test\r\n"
+DATE = b"Date: Thu, 1 Jan 2026 10:00:00 +0000\r\n"
+HEAD = FROM + DATE
+
+
+# -- decode_field ------------------------------------------------------------------------------
+
+
+def test_decode_field_in_strict_mode_refuses_with_the_field_and_the_offset_in_the_value() -> None:
+    # decode_field has no message around the value: offsets count from the value's first byte.
+    with pytest.raises(ParseError) as error:
+        decode_field("From", "a@", strict=True)
+    assert (error.value.field, error.value.offset) == ("From", 2)
+    assert "domain" in error.value.reason
+
+
+def test_decode_field_is_lenient_by_default_and_keeps_what_it_cannot_read() -> None:
+    assert decode_field("Date", "not a date") == Malformed("not a date")
+
+
+# -- bodies ------------------------------------------------------------------------------------
+
+
+def test_a_transfer_encoding_defect_points_at_its_byte_in_the_message() -> None:
+    data = HEAD + b"Content-Transfer-Encoding: quoted-printable\r\n\r\nfirst line\r\nab=ZZcd\r\n"
+    (defect,) = [d for d in decode(data).defects if d.kind == "invalid-qp-escape"]
+    assert defect.offset == data.index(b"=ZZ")
+    assert "hex" in defect.detail
+
+
+def test_a_transfer_encoding_defect_in_an_encoded_message_points_into_the_message() -> None:
+    # RFC 2046 5.2.1 forbids encoding message/rfc822; it is read all the same, with a defect
+    # where the encoding is broken.
+    data = (
+        HEAD + b"Content-Type: message/rfc822\r\n"
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        b"Subject: inner=\r\n\r\n\r\nbody =QQ\r\n"
+    )
+    (defect,) = [d for d in decode(data).all_defects() if d.kind == "invalid-qp-escape"]
+    assert defect.offset == data.index(b"=QQ")
+    assert "hex" in defect.detail
+
+
+@pytest.mark.parametrize("linesep", [b"\r\n", b"\n"])
+def test_a_preamble_and_an_epilogue_are_kept_with_crlf_line_breaks(linesep: bytes) -> None:
+    # Parts keeps them as bytes with CRLF breaks (stack.mime.model.Parts), whatever the input.
+    data = (
+        b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+        b"pre one\r\npre two\r\n--b\r\n\r\nx\r\n--b--\r\nepi one\r\nepi two\r\n"
+    ).replace(b"\r\n", linesep)
+    body = decode(data).body
+    assert isinstance(body, Parts)
+    assert (body.preamble, body.epilogue) == (b"pre one\r\npre two", b"epi one\r\nepi two\r\n")
