@@ -1,0 +1,66 @@
+"""What the stores that keep the regression (memory and SQLite) promise beyond the main tests:
+the calibrated cutoffs and the fisher-lr weight a training sets are kept, a training that sets
+none keeps the stored ones, and the memory store serves the counts it was given."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stack.spam.counts import Training, WordCounts
+from stack.spam.stores import MemoryStore, SqliteStore, WordStore
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def keeping_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WordStore]:
+    store: WordStore = (
+        SqliteStore(tmp_path / "words.db") if request.param == "sqlite" else MemoryStore()
+    )
+    assert store.keeps_regression
+    yield store
+    store.close()
+
+
+def test_cutoffs_and_weight_are_kept_until_a_training_sets_new_ones(
+    keeping_store: WordStore,
+) -> None:
+    first = Training()
+    first.add(["cheap"], spam=True)
+    first.cutoffs = {"fisher": (0.2, 0.9), "graham": (0.1, 0.8)}
+    first.lr_weight = 0.25
+    keeping_store.apply(first)
+    counts = keeping_store.load()
+    assert counts.cutoffs == {"fisher": (0.2, 0.9), "graham": (0.1, 0.8)}
+    assert counts.lr_weight == 0.25
+
+    plain = Training()
+    plain.add(["lunch"], spam=False)
+    keeping_store.apply(plain)
+    counts = keeping_store.load()
+    assert counts.cutoffs == {"fisher": (0.2, 0.9), "graham": (0.1, 0.8)}
+    assert counts.lr_weight == 0.25
+
+    second = Training()
+    second.cutoffs = {"fisher": (0.3, 0.95)}
+    second.lr_weight = 0.0  # a weight of zero is a choice, not "no weight"
+    keeping_store.apply(second)
+    counts = keeping_store.load()
+    assert counts.cutoffs == {"fisher": (0.3, 0.95), "graham": (0.1, 0.8)}
+    assert counts.lr_weight == 0.0
+
+
+def test_a_new_store_has_no_weight_and_no_cutoffs(keeping_store: WordStore) -> None:
+    counts = keeping_store.load()
+    assert (counts.cutoffs, counts.lr_weight, counts.regression) == ({}, None, None)
+
+
+def test_a_memory_store_serves_the_counts_it_was_given_as_copies() -> None:
+    given = WordCounts(2, 3, {"w": (1, 2)}, cutoffs={"fisher": (0.2, 0.9)}, lr_weight=0.5)
+    store = MemoryStore(given)
+    loaded = store.load()
+    assert loaded == given
+    loaded.words["w"] = (0, 0)
+    loaded.cutoffs.clear()
+    assert store.load() == given  # a classifier never changes the store's counts
