@@ -37,6 +37,19 @@ class Source:
 
 def iter_messages(paths: Iterable[str | Path]) -> Iterator[Source]:
     """Every message under ``paths``, in a stable order."""
+    for entry in iter_entries(paths):
+        yield from read_entry(entry)
+
+
+#: A message file's path, to be read by :func:`read_entry` (in the process that will use its
+#: messages, so that a pool of workers reads its own files), or a message already read.
+Entry = str | Source
+
+
+def iter_entries(paths: Iterable[str | Path]) -> Iterator[Entry]:
+    """What :func:`iter_messages` reads, in its order, without reading the files: each
+    file's path, or for ``-`` the message read from standard input.  Paths that do not
+    exist are refused here, before anything is read."""
     for name in paths:
         if str(name) == "-":
             yield Source("-", sys.stdin.buffer.read())
@@ -45,9 +58,18 @@ def iter_messages(paths: Iterable[str | Path]) -> Iterator[Source]:
         if not path.exists():
             raise ElsinoreError(f"no such file or folder: {path}")
         if path.is_dir():
-            yield from _folder(path)
+            yield from map(str, _folder_files(path))
         else:
-            yield from _file(path)
+            yield str(path)
+
+
+def read_entry(entry: Entry) -> Iterator[Source]:
+    """The messages of one entry of :func:`iter_entries`: a file's one message, or each
+    message of an mbox file."""
+    if isinstance(entry, Source):
+        yield entry
+    else:
+        yield from _file(Path(entry))
 
 
 def count_messages(paths: Iterable[str | Path]) -> int | None:
@@ -67,11 +89,6 @@ def count_messages(paths: Iterable[str | Path]) -> int | None:
         else:
             total += 1
     return total
-
-
-def _folder(path: Path) -> Iterator[Source]:
-    for file in _folder_files(path):
-        yield from _file(file)
 
 
 def _folder_files(path: Path) -> Iterator[Path]:

@@ -17,14 +17,13 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-from stack.mime.sources import Source, count_messages, iter_messages
+from stack.mime.sources import Entry, count_messages, iter_entries
 from stack.spam.counts import Training
 from stack.spam.evaluation import Evaluation
 from stack.spam.filter import (
@@ -32,6 +31,7 @@ from stack.spam.filter import (
     DEFAULT_CLASSIFIER,
     ClassifierName,
     SpamFilter,
+    classify_entries,
     classify_many,
     default_jobs,
 )
@@ -98,15 +98,15 @@ _jobs_option = click.option(
 )
 
 
-def _tracked(paths: Sequence[str], description: str) -> Iterator[Source]:
-    """The messages under ``paths``, with a progress bar when stderr is a terminal.  Only
-    then are the messages counted (it reads every file once more) and rich imported (a
-    tenth of the start-up time of a command that classifies one message)."""
+def _tracked(paths: Sequence[str], description: str) -> Iterator[Entry]:
+    """The messages under ``paths``, as entries for the workers to read, with a progress bar
+    when stderr is a terminal.  Only then are the files counted and rich imported (a tenth
+    of the start-up time of a command that classifies one message)."""
     if not sys.stderr.isatty():
-        return iter_messages(paths)
+        return iter_entries(paths)
     from stack.progress import track  # noqa: PLC0415
 
-    return track(iter_messages(paths), total=count_messages(paths), description=description)
+    return track(iter_entries(paths), total=count_messages(paths), description=description)
 
 
 def _load_filter(db_path: str, classifier: ClassifierName) -> SpamFilter:
@@ -177,7 +177,7 @@ def train_command(
     start = time.perf_counter()
     result = train_database(
         db_path, *(
-            (s.data for s in _tracked(paths, kind)) if paths else ()
+            _tracked(paths, kind) if paths else ()
             for paths, kind in ((spam_paths, "spam"), (ham_paths, "ham"))
         ),
         forget=forget, replace=replace, jobs=jobs,
@@ -281,20 +281,11 @@ def classify_command(
       /home/me/Mail/new/1700000000.M1.host  yes      0.9999
     """
     spam_filter = _load_filter(db_path, classifier)
-    # Messages stream through (an mbox may be large); scores come back in order, so each
-    # takes the oldest label.
-    labels: deque[str] = deque()
-
-    def messages() -> Iterator[bytes]:
-        for source in iter_messages(paths or ("-",)):
-            labels.append(source.label)
-            yield source.data
-
     # One write per line, flushed at the end (or when the buffer fills), not click.echo's
     # flush per line: a system call per message was a tenth of the command's time.
     write = sys.stdout.write
-    for score in classify_many(spam_filter, messages(), jobs=jobs):
-        label = labels.popleft()
+    entries = iter_entries(paths or ("-",))
+    for label, score in classify_many(spam_filter, entries, jobs=jobs):
         if as_json:
             record: dict[str, Any] = {
                 "message": label,
@@ -317,18 +308,22 @@ def _evaluate(
 ) -> Evaluation:
     """Scores for known spam and ham, in one pass: one pool of workers, whose per-token
     caches warm up once for both classes."""
-    spam_count = 0
+    spam_entries = 0
 
-    def messages() -> Iterator[bytes]:
-        nonlocal spam_count
-        for source in _tracked(spam_paths, "spam"):
-            spam_count += 1
-            yield source.data
-        for source in _tracked(ham_paths, "ham"):
-            yield source.data
+    def entries() -> Iterator[Entry]:
+        nonlocal spam_entries
+        for entry in _tracked(spam_paths, "spam"):
+            spam_entries += 1
+            yield entry
+        yield from _tracked(ham_paths, "ham")
 
-    scores = list(classify_many(spam_filter, messages(), jobs=jobs))
-    return Evaluation(spam=scores[:spam_count], ham=scores[spam_count:])
+    # One list of scores per entry (an mbox holds several); the first spam_entries are spam.
+    scored = list(classify_entries(spam_filter, entries(), jobs=jobs))
+    spam, ham = scored[:spam_entries], scored[spam_entries:]
+    return Evaluation(
+        spam=[score for scores in spam for _, score in scores],
+        ham=[score for scores in ham for _, score in scores],
+    )
 
 
 @spam_group.command("test", cls=_GreedyPathsCommand)

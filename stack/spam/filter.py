@@ -6,11 +6,13 @@ CLI, the SMTP service and the benchmarks all classify exactly the same way.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Literal, TypeVar
 
+from stack.mime.sources import Entry, Source, read_entry
 from stack.spam.combined import CombinedClassifier
 from stack.spam.counts import Training, WordCounts
 from stack.spam.fisher import FisherClassifier, FisherSettings
@@ -104,10 +106,14 @@ class SpamFilter:
 
 #: A message as the regression trains on it: its features and its digest.
 Features = tuple[Buckets, bytes]
+#: A message for the workers: its bytes, or an entry of :func:`~stack.mime.sources.iter_entries`
+#: (a file's path, which the worker reads itself, so that the process handing the work out
+#: does not read and copy every message; or a message read from standard input).
+Message = bytes | Entry
 
 
 def learn(
-    training: Training, messages: Iterable[bytes], *, spam: bool, forget: bool = False,
+    training: Training, messages: Iterable[Message], *, spam: bool, forget: bool = False,
     jobs: int = 1, features: list[Features] | None = None,
     tokens: list[list[str]] | None = None,
 ) -> int:  # fmt: skip
@@ -121,13 +127,13 @@ def learn(
     # and 60,000 messages' worth of copies would take a gigabyte.
     pool: dict[str, str] = {}
     if features is None:
-        for message_tokens in map_messages(training_tokens, messages, jobs=jobs):
+        for message_tokens in map_each(training_tokens, messages, jobs=jobs):
             training.add(message_tokens, spam=spam, sign=sign)
             if tokens is not None:
                 tokens.append(list(map(pool.setdefault, message_tokens, message_tokens)))
             count += 1
         return count
-    for message_tokens, grams, digest in map_messages(_training_both, messages, jobs=jobs):
+    for message_tokens, grams, digest in map_each(_training_both, messages, jobs=jobs):
         training.add(message_tokens, spam=spam, sign=sign)
         features.append((grams, digest))
         if tokens is not None:
@@ -191,13 +197,9 @@ def interleave(spam: list[_T], ham: list[_T]) -> Iterator[tuple[_T, bool]]:
 
 # -- many messages on several cores ------------------------------------------------------------
 
+_I = TypeVar("_I")
 _T = TypeVar("_T")
 _worker_filter: SpamFilter | None = None
-
-
-def _classify_in_worker(data: bytes) -> Score:
-    assert _worker_filter is not None, "set before the workers were forked"
-    return _worker_filter.classify(data)
 
 
 def default_jobs() -> int:
@@ -210,13 +212,13 @@ CHUNK = 64
 
 
 def map_messages(
-    function: Callable[[bytes], _T], messages: Iterable[bytes], *, jobs: int = 1
+    function: Callable[[_I], _T], messages: Iterable[_I], *, jobs: int = 1
 ) -> Iterator[_T]:
     """``function`` over ``messages``, in order, on ``jobs`` forked processes.
 
     ``function`` must be a module-level function (it is sent by name); what it needs besides
     the message must be in place before the call, since forked workers inherit memory
-    copy-on-write.  Only message bytes and results cross the pipes.  With one job, where fork
+    copy-on-write.  Only messages and results cross the pipes.  With one job, where fork
     does not exist, or for fewer than :data:`CHUNK` messages, everything runs here.
     """
     messages = iter(messages)
@@ -236,16 +238,48 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
+def map_each(
+    function: Callable[[bytes], _T], messages: Iterable[Message], *, jobs: int = 1
+) -> Iterator[_T]:
+    """``function`` over the bytes of every message of ``messages`` (an mbox entry holds
+    several), in order, on ``jobs`` processes that read the files they are given."""
+    results = map_messages(functools.partial(_each, function), messages, jobs=jobs)
+    return itertools.chain.from_iterable(results)
+
+
+def _sources(message: Message) -> Iterator[Source]:
+    if isinstance(message, bytes):
+        return iter((Source("", message),))
+    return read_entry(message)
+
+
+def _each(function: Callable[[bytes], _T], message: Message) -> list[_T]:
+    return [function(source.data) for source in _sources(message)]
+
+
+def _classify_each(message: Message) -> list[tuple[str, Score]]:
+    assert _worker_filter is not None, "set before the workers were forked"
+    classify = _worker_filter.classify
+    return [(source.label, classify(source.data)) for source in _sources(message)]
+
+
 def classify_many(
-    spam_filter: SpamFilter, messages: Iterable[bytes], *, jobs: int = 1
-) -> Iterator[Score]:
-    """Scores for ``messages`` in order, on ``jobs`` processes that share the loaded counts."""
-    if jobs <= 1:
-        yield from map(spam_filter.classify, messages)
-        return
+    spam_filter: SpamFilter, messages: Iterable[Message], *, jobs: int = 1
+) -> Iterator[tuple[str, Score]]:
+    """``(label, score)`` for every message of ``messages``, in order, on ``jobs`` processes
+    that share the loaded counts and read the files they are given (a message given as
+    bytes has the label "")."""
+    return itertools.chain.from_iterable(classify_entries(spam_filter, messages, jobs=jobs))
+
+
+def classify_entries(
+    spam_filter: SpamFilter, messages: Iterable[Message], *, jobs: int = 1
+) -> Iterator[list[tuple[str, Score]]]:
+    """The same, as one list per item of ``messages`` (an mbox file's entry holds several),
+    for a caller that must know which item each score came from."""
     global _worker_filter  # noqa: PLW0603 - what the forked workers classify with
     _worker_filter = spam_filter
     try:
-        yield from map_messages(_classify_in_worker, messages, jobs=jobs)
+        yield from map_messages(_classify_each, messages, jobs=jobs)
     finally:
         _worker_filter = None

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from stack.spam.calibration import calibrate
 from stack.spam.counts import Training, WordCounts
-from stack.spam.filter import Features, learn, learn_regression
+from stack.spam.filter import Features, Message, learn, learn_regression
 from stack.spam.stores import REDIS_SCHEMES, open_store
 from stack.spam.stores.sqlite import apply_by_replacing
 
@@ -35,15 +35,16 @@ class TrainingResult:
 
 def train_database(
     location: str | Path,
-    spam: Iterable[bytes],
-    ham: Iterable[bytes],
+    spam: Iterable[Message],
+    ham: Iterable[Message],
     *,
     forget: bool = False,
     replace: bool = False,
     jobs: int = 1,
 ) -> TrainingResult:
     """Train the database at ``location`` (a SQLite file, created if need be, or a Redis
-    URL) on ``spam`` and ``ham``, or untrain them with ``forget``, in one transaction.
+    URL) on ``spam`` and ``ham`` (messages' bytes, or files' entries for the workers to
+    read), or untrain them with ``forget``, in one transaction.
 
     With ``replace``, a copy of the SQLite file is trained and renamed over it (what a
     running spamfilter service watches for; one trainer at a time).  A Redis store keeps
