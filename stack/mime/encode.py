@@ -138,7 +138,8 @@ def _content(mail: Mail) -> bytes:
         return body.data
     if isinstance(body, Nested):
         return _entity(body.mail)
-    raise EncodeError(f"a multipart body under Content-Type {mail.content_type.mime_type}")
+    # Parts never get here (_entity writes them): this is a value that is no body at all.
+    raise EncodeError(f"a body of type {type(body).__name__} is none of Text, Data, Parts, Nested")
 
 
 def _body_codec(charset: str | None) -> str:

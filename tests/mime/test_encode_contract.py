@@ -16,6 +16,7 @@ from stack.mime import (
     EncodeError,
     Header,
     Mail,
+    Mailbox,
     Parts,
     Text,
     decode,
@@ -128,3 +129,54 @@ def test_a_text_body_in_an_unknown_charset_is_refused_and_the_error_names_it() -
     mail = Mail((Header("Content-Type", content_type),), Text("hi\n"))
     with pytest.raises(EncodeError, match="unknown charset 'x-martian'"):
         encode(mail)
+
+
+def test_a_multipart_body_under_a_type_that_is_not_multipart_is_refused_and_named() -> None:
+    with pytest.raises(EncodeError, match=r"^a multipart body under Content-Type text/plain"):
+        encode(Mail((), Parts(())))
+
+
+def test_a_body_of_no_body_type_is_refused_and_named() -> None:
+    with pytest.raises(EncodeError, match=r"^a body of type str is none of"):
+        encode(Mail((), "hi\n"))  # type: ignore[arg-type]
+
+
+def test_text_its_charset_cannot_write_is_refused_and_the_error_says_where() -> None:
+    content_type = ContentType("text", "plain", (("charset", "iso-8859-1"),))
+    with pytest.raises(EncodeError) as error:
+        encode(Mail((Header("Content-Type", content_type),), Text("ab€")))
+    assert str(error.value).startswith("text body cannot be written in charset iso-8859-1")
+    assert str(error.value).endswith("at character 2")
+
+
+def test_an_invalid_field_name_is_refused_and_the_error_quotes_it() -> None:
+    with pytest.raises(EncodeError, match=r"^invalid field name 'Bad Name'"):
+        encode(Mail((Header("Bad Name", "x"),), Text("")))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [(Mailbox(None, "hamlet", "castle.test"),), "<a@castle.test>"],
+    ids=["mailboxes", "str"],
+)
+def test_a_message_id_list_of_anything_but_message_ids_is_refused(value: object) -> None:
+    header = Header("References", value)  # type: ignore[arg-type]
+    with pytest.raises(EncodeError, match=r"^References field expects a message-ids value"):
+        encode(Mail((header,), Text("")))
+
+
+# -- bytes that are not UTF-8 ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        b"Received: from castle.test \xff\r\n",  # a trace field, carried as written
+        b"Date: \xff never\r\n",  # an unreadable field, kept as Malformed
+    ],
+    ids=["raw", "malformed"],
+)
+def test_an_undeclared_8bit_byte_in_a_field_is_written_back_as_it_came(field: bytes) -> None:
+    # RFC 6532 reads fields as UTF-8; a byte that is not survives as a lone surrogate in the
+    # model and goes back on the wire as the same byte (DESIGN: raw bytes are sacred).
+    assert encode(decode(field + b"\r\n")).startswith(field)
