@@ -29,6 +29,23 @@ def test_decode_field_is_lenient_by_default_and_keeps_what_it_cannot_read() -> N
     assert decode_field("Date", "not a date") == Malformed("not a date")
 
 
+# -- Mail.date -------------------------------------------------------------------------------
+
+
+def test_a_later_date_read_says_why_the_first_was_passed_over() -> None:
+    data = FROM + b"Date: never\r\n" + DATE + b"\r\n"
+    (later,) = [d for d in decode(data).defects if d.kind == "later-date-read"]
+    assert later.detail.startswith("the first Date field is unreadable")
+
+
+def test_a_second_date_is_not_read_when_the_first_is_readable() -> None:
+    # RFC 5322 3.6.1: the first Date is the date; a second one is only a repeated field.
+    second = b"Date: Fri, 2 Jan 2026 10:00:00 +0000\r\n"
+    mail = decode(FROM + DATE + second + b"\r\n")
+    assert mail.date is not None and mail.date.day == 1
+    assert "later-date-read" not in [d.kind for d in mail.defects]
+
+
 # -- bodies ------------------------------------------------------------------------------------
 
 
