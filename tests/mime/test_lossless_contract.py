@@ -399,6 +399,8 @@ def test_a_multipart_without_any_delimiter_is_all_preamble() -> None:
     assert multipart is not None
     assert (multipart.preamble, multipart.closing, multipart.epilogue) == (b"just text\n", b"", b"")
     assert [(d.kind, d.offset) for d in message.defects] == [("no-parts", message.body_offset)]
+    assert (multipart.delimiters, multipart.parts) == ([], [])
+    assert bytes(message) == data
 
 
 def test_an_unclosed_multipart_is_reported_at_its_end() -> None:
