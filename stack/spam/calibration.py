@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from stack.spam.combined import WEIGHTS, combine
 from stack.spam.counts import WordCounts
 from stack.spam.evaluation import Evaluation
+from stack.spam.filter import map_messages
 from stack.spam.fisher import FisherClassifier, mean_log_odds
 from stack.spam.regression import probability
 from stack.spam.verdict import Score, Verdict
@@ -94,11 +95,16 @@ def cutoffs(spam: Sequence[float], ham: Sequence[float]) -> tuple[float, float]:
 
 
 def held_out_fisher(
-    whole: WordCounts, spam_tokens: Sequence[list[str]], ham_tokens: Sequence[list[str]]
+    whole: WordCounts,
+    spam_tokens: Sequence[list[str]],
+    ham_tokens: Sequence[list[str]],
+    *,
+    jobs: int = 1,
 ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
     """(Fisher's probability, its mean clue log-odds) of each message, spam and ham each in
-    their order, scored by ``whole`` less that message.  ``whole`` must hold every message
-    (each message's tokens once, as training counts them)."""
+    their order, scored by ``whole`` less that message, on ``jobs`` processes.  ``whole``
+    must hold every message (each message's tokens once, as training counts them)."""
+    global _held_out  # noqa: PLW0603 - what the forked workers score with
     scored: list[list[tuple[float, float]]] = []
     for messages, spam in ((spam_tokens, True), (ham_tokens, False)):
         # A message of this class counted once in each of its tokens: one less in each.
@@ -108,13 +114,23 @@ def held_out_fisher(
         else:
             words = {w: (s, h - 1) for w, (s, h) in whole.words.items() if h}
             less = WordCounts(whole.spam_messages, whole.ham_messages - 1, words)
-        classifier = FisherClassifier(less)
-        found = []
-        for tokens in messages:
-            clues = classifier.clues(tokens)
-            found.append((classifier.score_clues(clues).probability, mean_log_odds(clues)))
-        scored.append(found)
+        # The workers inherit the counts and the tokens; only indexes and scores cross.
+        _held_out = FisherClassifier(less), messages
+        try:
+            scored.append(list(map_messages(_held_out_score, range(len(messages)), jobs=jobs)))
+        finally:
+            _held_out = None
     return scored[0], scored[1]
+
+
+_held_out: tuple[FisherClassifier, Sequence[list[str]]] | None = None
+
+
+def _held_out_score(index: int) -> tuple[float, float]:
+    assert _held_out is not None, "set before the workers were forked"
+    classifier, messages = _held_out
+    clues = classifier.clues(messages[index])
+    return classifier.score_clues(clues).probability, mean_log_odds(clues)
 
 
 def choose_weight(spam: Sequence[tuple[float, float]], ham: Sequence[tuple[float, float]]) -> float:
@@ -144,14 +160,17 @@ def calibrate(
     ham_tokens: Sequence[list[str]],
     spam_margins: Sequence[float] | None,
     ham_margins: Sequence[float] | None,
+    *,
+    jobs: int = 1,
 ) -> Calibration:
     """Cutoffs for ``fisher`` and, given the regression's held-out margins (in the same order
     as the tokens), the weight of ``fisher-lr`` and cutoffs for ``lr`` and ``fisher-lr``;
     nothing at all when either class has fewer than :data:`MIN_PER_CLASS` messages.
-    ``whole`` is the database's counts with the run's messages trained."""
+    ``whole`` is the database's counts with the run's messages trained; Fisher's held-out
+    scores are computed on ``jobs`` processes."""
     if min(len(spam_tokens), len(ham_tokens)) < MIN_PER_CLASS:
         return Calibration()
-    spam_fisher, ham_fisher = held_out_fisher(whole, spam_tokens, ham_tokens)
+    spam_fisher, ham_fisher = held_out_fisher(whole, spam_tokens, ham_tokens, jobs=jobs)
     found = {"fisher": cutoffs([p for p, _ in spam_fisher], [p for p, _ in ham_fisher])}
     if spam_margins is None or ham_margins is None:
         return Calibration(found)

@@ -15,11 +15,12 @@ from stack.spam.calibration import (
     calibrate,
     choose_weight,
     cutoffs,
+    held_out_fisher,
 )
 from stack.spam.combined import LR_WEIGHT, combine
 from stack.spam.counts import Training, WordCounts
 from stack.spam.evaluation import Evaluation
-from stack.spam.filter import SpamFilter, interleave
+from stack.spam.filter import CHUNK, SpamFilter, interleave
 from stack.spam.fisher import FisherClassifier, FisherSettings, mean_log_odds
 from stack.spam.ngrams import head_buckets
 from stack.spam.regression import OnlineTrainer
@@ -106,6 +107,14 @@ def _whole(
 def test_a_run_too_small_calibrates_nothing() -> None:
     spam, ham = _tokens("s", MIN_PER_CLASS - 1), _tokens("h", 500)
     assert calibrate(_whole(spam, ham), spam, ham, None, None) == Calibration()
+
+
+def test_held_out_scores_are_the_same_on_several_processes() -> None:
+    spam, ham = _tokens("s", 3 * CHUNK), _tokens("h", 5 * CHUNK)
+    whole = _whole(spam, ham)
+    assert held_out_fisher(whole, spam, ham, jobs=2) == held_out_fisher(whole, spam, ham)
+    margins = [2.0] * len(spam), [-2.0] * len(ham)
+    assert calibrate(whole, spam, ham, *margins, jobs=2) == calibrate(whole, spam, ham, *margins)
 
 
 def test_calibration_gives_cutoffs_for_each_classifier_the_margins_allow() -> None:
