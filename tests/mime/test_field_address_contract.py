@@ -18,6 +18,7 @@ from stack.mime.fields.address import (
     Address,
     Group,
     Mailbox,
+    _before_angle_addr,
     decode_address_list,
     decode_mailbox,
     decode_mailbox_list,
@@ -162,3 +163,27 @@ def test_the_encoder_writes_the_canonical_form(
 ) -> None:
     assert encode_address_list(addresses) == written
     assert decode_address_list(written) == addresses
+
+
+def test_looking_ahead_for_an_angle_addr_reports_nothing_itself() -> None:
+    # Whether an encoded-word with a '.' is a display name is decided by looking past the
+    # comment after it; the comment's defect is the reader's to report, once, where it is.
+    text = "=?utf-8?q?J._Doe?= (a\x01b) <j@example.org>"
+    defects: list[Defect] = []
+    assert decode_mailbox(text, defects) == Mailbox("J. Doe", "j", "example.org")
+    assert [(d.kind, d.offset) for d in defects] == [
+        ("encoded-word-with-specials", 0),
+        ("obs-ctext", text.index("\x01")),
+    ]
+
+
+def test_the_look_ahead_remembers_what_it_learned_of_every_word_it_passed() -> None:
+    # So that a run of n encoded-words is looked through once, not n times (its docstring;
+    # tests/mime/test_field_linear_time.py measures the time).
+    text = "=?u?q?a.?= =?u?q?b.?= x@y"
+    known: dict[int, bool] = {}
+    assert _before_angle_addr(text, 0, known) is False
+    assert known == {0: False, text.index("=?u?q?b"): False}
+    known = {}
+    assert _before_angle_addr(f"{text[:-3]} <x@y>", 0, known) is True
+    assert known == {0: True, text.index("=?u?q?b"): True}
