@@ -12,7 +12,7 @@ and stores, for each classifier, the cutoffs those held-out scores call for:
 
 Held out how: each message is scored by the database less that message (leave one out).
 For Fisher's counts this is exact and cheap: a spam's tokens are scored against the counts
-with one spam less in each of them, which are a dict built once per class.  For the
+with one spam less in each of them, the same for every spam.  For the
 regression it is the trained model less the message's own step
 (:meth:`~stack.spam.regression.OnlineTrainer.held_out_margin`): close to exact, a little
 cautious, since the steps of later messages like it were smaller for its having been
@@ -50,7 +50,7 @@ from stack.spam.combined import WEIGHTS, combine
 from stack.spam.counts import WordCounts
 from stack.spam.evaluation import Evaluation
 from stack.spam.filter import map_messages
-from stack.spam.fisher import FisherClassifier, mean_log_odds
+from stack.spam.fisher import Clue, FisherClassifier, mean_log_odds
 from stack.spam.regression import probability
 from stack.spam.verdict import Score, Verdict
 
@@ -107,20 +107,29 @@ def held_out_fisher(
     global _held_out  # noqa: PLW0603 - what the forked workers score with
     scored: list[list[tuple[float, float]]] = []
     for messages, spam in ((spam_tokens, True), (ham_tokens, False)):
-        # A message of this class counted once in each of its tokens: one less in each.
-        if spam:
-            words = {w: (s - 1, h) for w, (s, h) in whole.words.items() if s}
-            less = WordCounts(whole.spam_messages - 1, whole.ham_messages, words)
-        else:
-            words = {w: (s, h - 1) for w, (s, h) in whole.words.items() if h}
-            less = WordCounts(whole.spam_messages, whole.ham_messages - 1, words)
         # The workers inherit the counts and the tokens; only indexes and scores cross.
-        _held_out = FisherClassifier(less), messages
+        _held_out = _LessOne(whole, spam=spam), messages
         try:
             scored.append(list(map_messages(_held_out_score, range(len(messages)), jobs=jobs)))
         finally:
             _held_out = None
     return scored[0], scored[1]
+
+
+class _LessOne(FisherClassifier):
+    """Fisher on ``whole`` less one message of a class: one message fewer of the class, and
+    one less in the class's count of every token looked up.  Only the tokens of messages of
+    that class are looked up, and each of those was counted in it, so no count goes below
+    zero; computed as each token is first met, rather than by a copy of every count."""
+
+    def __init__(self, whole: WordCounts, *, spam: bool) -> None:
+        self._spam = spam
+        less = WordCounts(whole.spam_messages - spam, whole.ham_messages - (not spam), whole.words)
+        super().__init__(less)
+
+    def token_value(self, token: str, counts: tuple[int, int]) -> Clue | None:
+        spam, ham = counts
+        return super().token_value(token, (spam - 1, ham) if self._spam else (spam, ham - 1))
 
 
 _held_out: tuple[FisherClassifier, Sequence[list[str]]] | None = None

@@ -109,6 +109,22 @@ def test_a_run_too_small_calibrates_nothing() -> None:
     assert calibrate(_whole(spam, ham), spam, ham, None, None) == Calibration()
 
 
+def test_a_held_out_score_is_the_score_of_the_counts_trained_without_that_message() -> None:
+    spam, ham = _tokens("s", 60), _tokens("h", 80)
+    spam[7] = [*spam[7], "only-in-this-spam"]
+    held_spam, held_ham = held_out_fisher(_whole(spam, ham), spam, ham)
+    for index in (0, 7, 59):
+        without = FisherClassifier(_whole(spam[:index] + spam[index + 1 :], ham))
+        clues = without.clues(spam[index])
+        expected = (without.score_clues(clues).probability, mean_log_odds(clues))
+        assert held_spam[index] == pytest.approx(expected, abs=1e-12)
+    for index in (0, 79):
+        without = FisherClassifier(_whole(spam, ham[:index] + ham[index + 1 :]))
+        clues = without.clues(ham[index])
+        expected = (without.score_clues(clues).probability, mean_log_odds(clues))
+        assert held_ham[index] == pytest.approx(expected, abs=1e-12)
+
+
 def test_held_out_scores_are_the_same_on_several_processes() -> None:
     spam, ham = _tokens("s", 3 * CHUNK), _tokens("h", 5 * CHUNK)
     whole = _whole(spam, ham)
