@@ -142,7 +142,15 @@ SMUGGLED_ENDS = [
 ]
 
 
-@pytest.mark.parametrize(("end", "bare"), SMUGGLED_ENDS, ids=[repr(e) for e, _ in SMUGGLED_ENDS])
+# Ids in printable ASCII without backslashes (CR, LF, NUL spelt out): pytest escapes any other
+# id again each time it collects in one process, as mutmut does, and then cannot find the test.
+END_IDS = [
+    e.decode().replace("\r", "<CR>").replace("\n", "<LF>").replace("\x00", "<NUL>")
+    for e, _ in SMUGGLED_ENDS
+]
+
+
+@pytest.mark.parametrize(("end", "bare"), SMUGGLED_ENDS, ids=END_IDS)
 @pytest.mark.parametrize("mode", list(BareLineEnds))
 def test_a_forged_end_never_ends_the_data(end: bytes, bare: bool, mode: BareLineEnds) -> None:
     forged = b"MAIL FROM:<evil@bad.test>\r\nRCPT TO:<victim@castle.test>\r\nDATA\r\nforged\r\n"
