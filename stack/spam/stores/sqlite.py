@@ -268,15 +268,11 @@ class SqliteStore(WordStore):
         """Add the regression's change to the stored weights, and keep or drop each touched
         message's record (inside the transaction)."""
         db = self._db
-
-        def lookup(digest: bytes) -> list[tuple[int, int]]:
-            rows = db.execute(
-                "SELECT step, bias_step FROM regression_messages WHERE digest = ? ORDER BY rowid",
-                (digest,),
-            )
-            return [(int(step), int(bias_step)) for step, bias_step in rows]
-
-        features, deltas, bias, records = resolve(training.regression, lookup)
+        change = training.regression
+        stored = self._stored_steps(
+            {d for d, _, _ in change.trained} | {d for d, _ in change.forgotten}
+        )
+        features, deltas, bias, records = resolve(change, lambda digest: stored.get(digest, []))
         model = self._read_regression() or Regression()
         model.weights[features] += deltas
         db.execute(
@@ -289,13 +285,33 @@ class SqliteStore(WordStore):
             ((digest, *steps) for digest, all_steps in records.items() for steps in all_steps),
         )
 
+    def _stored_steps(self, digests: set[bytes]) -> dict[bytes, list[tuple[int, int]]]:
+        """The stored (step, bias step) records of ``digests``, oldest first, in a query per
+        500 digests rather than one per message."""
+        found: dict[bytes, list[tuple[int, int]]] = {}
+        listed = list(digests)
+        for start in range(0, len(listed), 500):
+            chunk = listed[start : start + 500]
+            rows = self._db.execute(
+                "SELECT digest, step, bias_step FROM regression_messages "
+                f"WHERE digest IN ({', '.join('?' * len(chunk))}) ORDER BY rowid",
+                chunk,
+            )
+            for digest, step, bias_step in rows:
+                found.setdefault(digest, []).append((int(step), int(bias_step)))
+        return found
+
     def apply(self, training: Training) -> None:
         db = self._db
         # In the words' order: the upsert then walks the table's B-tree from end to end
         # instead of jumping about it, three times faster for a first training.
-        changes = sorted(training.items())
-        raised = [(w, s, h) for w, (s, h) in changes if s >= 0 and h >= 0]
-        lowered = [(s, h, w) for w, (s, h) in changes if s < 0 or h < 0]
+        raised: list[tuple[str, int, int]] = []
+        lowered: list[tuple[int, int, str]] = []
+        for word, (spam, ham) in sorted(training.items()):
+            if spam >= 0 and ham >= 0:
+                raised.append((word, spam, ham))
+            else:
+                lowered.append((spam, ham, word))
         try:
             db.execute("BEGIN IMMEDIATE")
             try:
