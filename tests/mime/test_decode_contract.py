@@ -79,3 +79,28 @@ def test_a_preamble_and_an_epilogue_are_kept_with_crlf_line_breaks(linesep: byte
     body = decode(data).body
     assert isinstance(body, Parts)
     assert (body.preamble, body.epilogue) == (b"pre one\r\npre two", b"epi one\r\nepi two\r\n")
+
+
+def _multipart_in(encoding: bytes) -> bytes:
+    return (
+        HEAD + b"Content-Type: multipart/mixed; boundary=b\r\n"
+        b"Content-Transfer-Encoding: " + encoding + b"\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n"
+    )
+
+
+@pytest.mark.parametrize("encoding", [b"7bit", b"8bit", b"binary"])
+def test_a_multipart_may_declare_an_identity_encoding(encoding: bytes) -> None:
+    # RFC 2045 6.4: 7bit, 8bit and binary are the values a multipart entity may have.
+    decode(_multipart_in(encoding), strict=True)
+
+
+@pytest.mark.parametrize("encoding", [b"base64", b"quoted-printable"])
+def test_an_encoded_multipart_is_read_with_a_defect_at_its_body(encoding: bytes) -> None:
+    # RFC 2045 6.4: "not permitted to have any value other than 7bit, 8bit or binary".
+    data = _multipart_in(encoding)
+    mail = decode(data)
+    assert isinstance(mail.body, Parts)
+    (defect,) = [d for d in mail.defects if d.kind == "encoded-multipart"]
+    assert (defect.offset, defect.detail) == (data.index(b"--b"), encoding.decode())
+    with pytest.raises(ParseError, match="encoded-multipart"):
+        decode(data, strict=True)
