@@ -233,3 +233,15 @@ def test_chi2q_is_the_chi_square_survival_function(x2: float, half: int) -> None
     assert 0.0 <= q <= 1.0
     # Tails below 1e-20 may read 0: the module's documented cut.
     assert q == pytest.approx(chi2_survival(x2, 2 * half), rel=1e-9, abs=1e-20)
+
+
+@pytest.mark.parametrize(("x2", "degrees"), [(3.33, 100), (1402.0, 3000), (1600.5, 3000)])
+def test_chi2q_never_exceeds_one_where_its_series_rounds_up(x2: float, degrees: int) -> None:
+    # Summed in floating point, these series come to a few ulps above 1.
+    assert chi2q(x2, degrees) == pytest.approx(1.0) and chi2q(x2, degrees) <= 1.0
+
+
+def test_chi2q_computes_a_tail_above_the_negligible_one() -> None:
+    # A tail of 5e-19 (m = 285, 150 terms) is above the 1e-20 the module treats as 0.
+    assert chi2q(570.0, 300) == pytest.approx(chi2_survival(570.0, 300), rel=1e-6)
+    assert chi2q(570.0, 300) > 1e-20
