@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from stack.errors import ElsinoreError
-from stack.mime.sources import count_messages, iter_messages
+from stack.mime.sources import count_messages, iter_entries, iter_messages
 
 MBOX = (
     b"From a@b.example Thu Aug 22 12:36:23 2002\nSubject: one\n\nbody\n>From here\n\n"
@@ -26,6 +26,23 @@ def test_a_folder_is_read_recursively_in_path_order_without_hidden_files_or_mani
     labels = [Path(source.label).name for source in iter_messages([tmp_path])]
     assert labels == ["1.eml", "2.eml"]
     assert count_messages([tmp_path]) == 2
+
+
+def test_folder_order_is_component_by_component_and_symlinked_folders_are_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("a/b", "a-c/x", ".hid/y", "top"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"Subject: " + name.encode() + b"\n\n")
+    (tmp_path / "loop").symlink_to(tmp_path)
+    (tmp_path / "linked.eml").symlink_to(tmp_path / "top")
+    expected = [".hid/y", "a/b", "a-c/x", "linked.eml", "top"]
+    labels = [source.label for source in iter_messages([tmp_path])]
+    assert labels == [str(tmp_path / name) for name in expected]
+    # Named as the path was given: "." lists "a/b", not "./a/b".
+    monkeypatch.chdir(tmp_path)
+    assert [source.label for source in iter_messages(["."])] == expected
+    assert list(iter_entries(["."])) == expected
 
 
 def test_a_maildir_reads_cur_then_new(tmp_path: Path) -> None:
