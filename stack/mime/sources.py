@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -56,12 +57,14 @@ def iter_entries(paths: Iterable[str | Path]) -> Iterator[Entry]:
             yield Source("-", sys.stdin.buffer.read())
             continue
         path = Path(name)
-        if not path.exists():
-            raise ElsinoreError(f"no such file or folder: {path}")
-        if path.is_dir():
-            yield from _folder_files(path)
-        else:
-            yield str(path)
+        try:
+            # One stat per path: a batch of 15,000 files is 15,000 arguments.
+            is_folder = stat.S_ISDIR(os.stat(path).st_mode)
+        except (FileNotFoundError, NotADirectoryError):
+            raise ElsinoreError(f"no such file or folder: {path}") from None
+        except OSError as exc:
+            raise ElsinoreError(f"cannot read {path}: {exc.strerror}") from None
+        yield from _folder_files(path) if is_folder else (str(path),)
 
 
 def read_entry(entry: Entry) -> Iterator[Source]:

@@ -74,8 +74,13 @@ def test_a_single_message_with_a_from_line_is_not_an_mbox(tmp_path: Path) -> Non
 
 
 def test_a_missing_path_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ElsinoreError, match="no such file or folder"):
-        list(iter_messages([tmp_path / "absent"]))
+    (tmp_path / "file").write_bytes(b"Subject: x\n\n")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    for absent in ("absent", "file/under-a-file"):
+        with pytest.raises(ElsinoreError, match="no such file or folder"):
+            list(iter_messages([tmp_path / absent]))
+    with pytest.raises(ElsinoreError, match=r"cannot read .*loop: Too many levels"):
+        list(iter_messages([tmp_path / "loop"]))
 
 
 @pytest.mark.parametrize("blank", [b"\n\n", b"\r\n\r\n", b"\n\r\n", b"\r\n\n"])
