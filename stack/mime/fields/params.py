@@ -235,13 +235,14 @@ def _decode_value(
     data: bytes, charset: str | None, offset: int, defects: list[Defect] | None
 ) -> str:
     """Percent-decoded bytes as text; a missing charset means UTF-8 (a superset of ASCII)."""
-    codec = lookup(charset or "utf-8")
+    name = charset or "utf-8"
+    codec = lookup(name)
     if codec is None:
-        report(defects, "unknown-charset", offset, f"unknown charset {charset!r}")
+        report(defects, "unknown-charset", offset, f"unknown charset {name!r}")
         return data.decode("utf-8", "surrogateescape")
     text, valid = decode_bytes(data, codec)
     if not valid:
-        report(defects, "invalid-parameter-bytes", offset, f"bytes invalid for {charset!r}")
+        report(defects, "invalid-parameter-bytes", offset, f"bytes invalid for {name!r}")
     return text
 
 
