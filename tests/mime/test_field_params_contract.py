@@ -60,6 +60,10 @@ DEFECTS = [
     ("; n*=x-nope''a", "unknown-charset", "n*=", "unknown charset 'x-nope'"),
     ("; n*=utf-8''%FF", "invalid-parameter-bytes", "n*=", "invalid for 'utf-8'"),
     ("; n*0=a; n*0=b", "duplicate-parameter", "n*0=b", "n*0 again"),
+    ("; n*0=b; n*0=a", "duplicate-parameter", "n*0=a", "n*0 again"),
+    ("; n*0*=utf-8''a; n*1*=%4", "invalid-percent-escape", "n*1*", "two hex digits"),
+    # Sections without a charset are UTF-8, and the defect says so (it said 'None').
+    ("; n*0=a; n*1*=%FF", "invalid-parameter-bytes", "n*0", "invalid for 'utf-8'"),
     ("; n*1=a", "missing-parameter-section", "n*1", "n*0 missing"),
     ("; n*0=a; n*2=b", "missing-parameter-section", "n*0", "gap"),
     ("; n=a; m=1; n=b", "duplicate-parameter", "n=b", "n again"),
@@ -116,6 +120,8 @@ def test_trailing_text_after_a_transfer_encoding_is_named() -> None:
     [
         ("; n*0*=utf-8''%C3; n*1*=%A9; n*2=x", (("n", "éx"),)),
         ("; n*2=c; n*0=a; n*1=b", (("n", "abc"),)),
+        # A repeated section keeps the first one, as any repeated parameter does.
+        ("; n*0=b; n*0=a; n*1=c", (("n", "bc"),)),
         ("; n*0*=iso-8859-1'en'%E9; n*1*=%E9", (("n", "éé"),)),
         ("; n*0=%41; n*1*=%42", (("n", "%41B"),)),
         ("; n*=''%41", (("n", "A"),)),
@@ -214,3 +220,24 @@ def test_undecodable_bytes_in_parameters_are_a_defect_and_kept() -> None:
     defects: list[Defect] = []
     assert decode_params('text/plain; a="b\udcff"', 10, defects) == (("a", "b\udcff"),)
     assert [defect.kind for defect in defects] == ["invalid-utf8"]
+
+
+def test_undecodable_bytes_in_a_plain_section_are_kept_as_a_replacement_with_a_defect() -> None:
+    defects: list[Defect] = []
+    params = decode_params("x; n*0*=utf-8''a; n*1=\"\udcff\"", 1, defects)
+    assert params == (("n", "a\ufffd"),)
+    assert [defect.kind for defect in defects] == ["invalid-utf8", "invalid-parameter-bytes"]
+
+
+@pytest.mark.parametrize(
+    ("decode", "text"),
+    [
+        (decode_content_disposition, "(\x01) inline"),
+        (decode_transfer_encoding, "(\x01) base64"),
+        (decode_transfer_encoding, "base64 (\x01)"),
+    ],
+)
+def test_a_comment_around_a_disposition_or_encoding_keeps_its_defect(
+    decode: Decoder, text: str
+) -> None:
+    check_defect(decode, text, "obs-ctext", "\x01", "control character")
