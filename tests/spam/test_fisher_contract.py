@@ -245,3 +245,13 @@ def test_chi2q_computes_a_tail_above_the_negligible_one() -> None:
     # A tail of 5e-19 (m = 285, 150 terms) is above the 1e-20 the module treats as 0.
     assert chi2q(570.0, 300) == pytest.approx(chi2_survival(570.0, 300), rel=1e-6)
     assert chi2q(570.0, 300) > 1e-20
+
+
+def test_a_rare_and_a_merged_token_of_the_same_f_sort_without_comparing_token_and_count() -> None:
+    # One message of each class: every share is capped at 1, so (1, 1) and (1, 2) both give
+    # f = 0.5; the rare token's merge key must never meet the other's counts in a comparison.
+    counts = WordCounts(1, 1, {"rare": (1, 1), "merged": (1, 2)})
+    fisher = FisherClassifier(counts, FisherSettings(minimum_prob_strength=0.0))
+    score = fisher.score(["rare", "merged"])
+    assert sorted(token for token, _ in score.evidence) == ["merged", "rare"]
+    assert score.probability == pytest.approx(0.5)
