@@ -1,0 +1,185 @@
+"""The hop policy's contract for replies and envelopes: which replies are positive
+(RFC 5321 4.2.1), which carry an enhanced status code (RFC 2034), and where each limit of
+RFC 5321 4.5.3.1 falls, counted in octets, with a refusal that says what is wrong and where."""
+
+from __future__ import annotations
+
+import pytest
+
+from stack.smtp.policy import (
+    Limits,
+    Reply,
+    check_address,
+    check_helo,
+    check_hops,
+    check_recipient_count,
+    queued,
+    with_enhanced,
+)
+
+LIMITS = Limits()
+
+
+# -- replies --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "positive"),
+    [(199, False), (200, True), (250, True), (354, True), (399, True), (400, False), (554, False)],
+)
+def test_2xx_and_3xx_replies_are_positive_and_no_other(code: int, positive: bool) -> None:
+    # RFC 5321 4.2.1: 2yz positive completion, 3yz positive intermediate; 4yz and 5yz refuse.
+    assert Reply(code, None, "x").positive is positive
+
+
+def test_a_reply_without_an_enhanced_code_is_the_code_and_the_text() -> None:
+    assert str(Reply(354, None, "End data with <CR><LF>.<CR><LF>")) == (
+        "354 End data with <CR><LF>.<CR><LF>"
+    )
+    assert str(Reply(250, "2.1.0", "Sender OK")) == "250 2.1.0 Sender OK"
+
+
+def test_a_queued_reply_names_the_queue_id() -> None:
+    reply = queued("0123456789ABCDEF")
+    assert reply.positive and reply.code == 250
+    assert str(reply).endswith(" 0123456789ABCDEF")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # A continuation line keeps its hyphen; the code goes after it.
+        ("250-SIZE 10", "250-2.0.0 SIZE 10"),
+        # A code with no entry of its own gets its class's x.0.0 (RFC 3463 3.1).
+        ("259 fine", "2.0.0"),
+        ("459 later", "4.0.0"),
+        ("599 never", "5.0.0"),
+        # A reply of only a code and a space does not end in a space.
+        ("250 ", "250 2.0.0"),
+    ],
+)
+def test_an_enhanced_code_is_added_after_the_reply_code(line: str, expected: str) -> None:
+    written = with_enhanced(line)
+    if " " in expected:
+        assert written == expected
+    else:
+        assert written == f"{line[:3]} {expected} {line[4:]}"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "334 VXNlcm5hbWU6",  # an AUTH challenge: RFC 2034 codes only 2xx, 4xx and 5xx replies
+        "354 Start mail input",
+        "250 2.1.0 Sender OK",  # has one already
+        "550 5.1.1 no such user",
+        "421 4.3.2 shutting down",
+        "not a reply",
+        "25 short",
+    ],
+)
+def test_a_3xx_a_coded_reply_or_a_line_that_is_no_reply_is_left_as_it_is(line: str) -> None:
+    assert with_enhanced(line) == line
+
+
+# -- envelope -------------------------------------------------------------------------------
+
+
+def test_helo_refusal_says_what_helo_takes() -> None:
+    reply = check_helo("two words")
+    assert reply is not None and (reply.code, reply.enhanced) == (501, "5.5.4")
+    assert "HELO/EHLO" in reply.text and "one domain name" in reply.text
+
+
+@pytest.mark.parametrize(
+    ("sender", "enhanced", "what"), [(True, "5.1.7", "sender"), (False, "5.1.3", "recipient")]
+)
+@pytest.mark.parametrize(
+    ("address", "says"),
+    [
+        ("a b@castle.test", "syntax: forbidden character at 1"),
+        ("a<b@castle.test", "syntax: forbidden character at 1"),
+        ("ab@castle.test\x7f", "syntax: forbidden character at 14"),
+        ("ab\udc80@castle.test", "not UTF-8 at character 2"),
+        ("castle.test", "syntax: no local-part@domain"),
+        ("@castle.test", "syntax: no local-part@domain"),
+        ("alice@", "syntax: no local-part@domain"),
+    ],
+)
+def test_a_refused_address_says_whose_it_is_what_is_wrong_and_where(
+    address: str, says: str, sender: bool, enhanced: str, what: str
+) -> None:
+    # RFC 3463: 5.1.7 is a bad sender's address, 5.1.3 a bad destination address.
+    reply = check_address(address, LIMITS, sender=sender)
+    assert reply is not None, address
+    assert (reply.code, reply.enhanced) == (553, enhanced)
+    assert reply.text.startswith(f"Bad {what} address"), reply.text
+    assert reply.text.endswith(says), reply.text
+
+
+def test_a_bare_postmaster_is_a_recipient_in_any_case_but_never_a_sender() -> None:
+    # RFC 5321 4.5.1: RCPT TO:<Postmaster> needs no domain; a reverse-path always does.
+    for written in ("postmaster", "Postmaster", "POSTMASTER"):
+        assert check_address(written, LIMITS, sender=False) is None
+        reply = check_address(written, LIMITS, sender=True)
+        assert reply is not None and "no local-part@domain" in reply.text
+    assert check_address("postmistress", LIMITS, sender=False) is not None
+
+
+def test_the_path_limit_counts_the_angle_brackets() -> None:
+    # RFC 5321 4.5.3.1.3: 256 octets for the path, "<" and ">" included.
+    limits = Limits(path=256, local_part=300, domain=300)
+    fits = "a" * (254 - len("@castle.test")) + "@castle.test"
+    assert check_address(fits, limits, sender=False) is None
+    reply = check_address("a" + fits, limits, sender=True)
+    assert reply is not None and (reply.code, reply.enhanced) == (553, "5.1.7")
+    assert reply.text == "Bad sender address: longer than 254 octets"
+
+
+def test_the_local_part_limit_is_64_octets_not_characters() -> None:
+    # RFC 5321 4.5.3.1.1; "é" is two octets in UTF-8 (RFC 6531).
+    assert check_address("a" * 64 + "@castle.test", LIMITS, sender=False) is None
+    assert check_address("é" * 32 + "@castle.test", LIMITS, sender=False) is None
+    for local in ("a" * 65, "é" * 32 + "a"):
+        reply = check_address(local + "@castle.test", LIMITS, sender=False)
+        assert reply is not None and reply.text == (
+            "Bad recipient address: local-part over 64 octets"
+        )
+
+
+def test_the_domain_limit_is_255_octets_not_characters() -> None:
+    # RFC 5321 4.5.3.1.2; a path limit out of the way so that the domain's own shows.
+    limits = Limits(path=1000)
+    assert check_address("a@" + "b" * 255, limits, sender=False) is None
+    assert check_address("a@" + "ü" * 127 + "b", limits, sender=False) is None
+    for domain in ("b" * 256, "ü" * 128):
+        reply = check_address("a@" + domain, limits, sender=True)
+        assert reply is not None and reply.text == "Bad sender address: domain over 255 octets"
+
+
+def test_the_path_limit_is_counted_in_octets() -> None:
+    limits = Limits(path=256, local_part=300, domain=300)
+    fits = "é" * ((254 - len("@castle.test")) // 2) + "@castle.test"
+    assert len(fits.encode()) == 254
+    assert check_address(fits, limits, sender=False) is None
+    assert check_address("a" + fits, limits, sender=False) is not None
+
+
+def test_the_recipient_limit_leaves_room_for_exactly_that_many() -> None:
+    limits = Limits(recipients=3)
+    assert [check_recipient_count(count, limits) is None for count in range(5)] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+
+
+def test_the_hop_refusal_counts_the_received_fields_and_names_a_loop() -> None:
+    limits = Limits(hops=5)
+    assert check_hops(4, limits) is None
+    for count in (5, 6):
+        reply = check_hops(count, limits)
+        assert reply is not None
+        assert f"{count} Received fields" in reply.text and "loop" in reply.text

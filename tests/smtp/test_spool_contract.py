@@ -1,0 +1,211 @@
+"""The spool's contract as its documentation states it: queue ids, which messages are due and
+in what order, when a message's bytes are dropped and how long its row is kept, and what
+every waiter of a group commit learns."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from stack.smtp.spool import (
+    KEEP_FINISHED,
+    AsyncSpool,
+    Incoming,
+    Outcome,
+    Result,
+    Spool,
+    SpoolError,
+    State,
+    Stored,
+    Write,
+    new_queue_id,
+)
+
+DATA = b"Subject: spooled\r\n\r\nbody\r\n"
+
+
+class Clock:
+    """A clock the test sets: the spool reads it when a message finishes and when it opens."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def incoming(
+    queue_id: str,
+    *,
+    recipients: Sequence[str] = ("a@castle.test",),
+    arrival: float = 1000.0,
+    dedupe: str | None = None,
+    sender: str = "polonius@castle.test",
+) -> Incoming:
+    return Incoming(sender, tuple(recipients), DATA, queue_id, arrival, dedupe)
+
+
+def test_a_queue_id_is_the_time_in_microseconds_then_40_random_bits_in_upper_case_hex() -> None:
+    queue_id = new_queue_id(1.5)
+    assert re.fullmatch(r"[0-9A-F]{24}", queue_id), queue_id
+    assert int(queue_id[:14], 16) == 1_500_000
+    assert len({new_queue_id(1.5)[14:] for _ in range(20)}) == 20
+
+
+def test_a_store_answers_the_queue_id_and_keeps_sender_recipients_and_bytes(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(tmp_path)
+    stored = spool.store(incoming("M1", recipients=("a@castle.test", "b@castle.test")))
+    assert stored == Stored("M1", new=True)
+    [queued] = spool.due(now=1000.0)
+    assert (queued.queue_id, queued.sender, queued.recipients) == (
+        "M1",
+        "polonius@castle.test",
+        ("a@castle.test", "b@castle.test"),
+    )
+    assert (queued.data, queued.arrival, queued.attempts) == (None, 1000.0, 0)
+    assert spool.data("M1") == DATA
+    assert spool.states("M1") == {"a@castle.test": State.QUEUED, "b@castle.test": State.QUEUED}
+
+
+def test_due_means_at_now_or_before_oldest_first_and_at_most_the_limit(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.store_many(
+        [
+            incoming("LATE", arrival=1003.0),
+            incoming("EARLY", arrival=1001.0),
+            incoming("MIDDLE", arrival=1002.0),
+        ]
+    )
+    assert spool.due(now=1000.0) == []
+    assert [m.queue_id for m in spool.due(now=1001.0)] == ["EARLY"]
+    assert [m.queue_id for m in spool.due(now=1003.0)] == ["EARLY", "MIDDLE", "LATE"]
+    assert [m.queue_id for m in spool.due(now=1003.0, limit=2)] == ["EARLY", "MIDDLE"]
+    assert spool.next_attempt() == 1001.0
+
+
+def test_a_message_due_lists_only_its_pending_recipients_and_counts_attempts(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(tmp_path)
+    spool.store(incoming("M1", recipients=("a@castle.test", "b@castle.test", "c@castle.test")))
+    spool.record(
+        "M1",
+        [
+            Result("a@castle.test", Outcome.DELIVERED, "250 ok"),
+            Result("b@castle.test", Outcome.TEMPORARY, "451 later", 1100.0),
+            Result("c@castle.test", Outcome.TEMPORARY, "451 later", 1100.0),
+        ],
+    )
+    spool.record("M1", [Result("c@castle.test", Outcome.TEMPORARY, "451 later", 1100.0)])
+    [queued] = spool.due(now=1100.0)
+    assert queued.recipients == ("b@castle.test", "c@castle.test")
+    assert queued.attempts == 2  # the most any pending recipient was tried
+
+
+def test_a_message_with_nothing_left_to_try_drops_its_bytes_but_not_its_row(
+    tmp_path: Path,
+) -> None:
+    clock = Clock()
+    spool = Spool(tmp_path, clock=clock)
+    spool.store(incoming("M1", recipients=("a@castle.test", "b@castle.test"), dedupe="K"))
+    spool.record("M1", [Result("a@castle.test", Outcome.DELIVERED)])
+    assert spool.data("M1") == DATA, "b@castle.test is still to try"
+    spool.record("M1", [Result("b@castle.test", Outcome.EXPIRED)])
+    assert spool.data("M1") is None
+    assert spool.next_attempt() is None and spool.due(now=10.0**9) == []
+    assert spool.store(incoming("M2", dedupe="K")) == Stored("M1", new=False)
+    assert spool.counts() == {State.DELIVERED: 1, State.BOUNCED: 1}
+
+
+def test_a_finished_message_is_known_for_keep_finished_and_forgotten_after(
+    tmp_path: Path,
+) -> None:
+    clock = Clock(1000.0)
+    spool = Spool(tmp_path, clock=clock)
+    spool.store(incoming("M1", dedupe="K"))
+    spool.record("M1", [Result("a@castle.test", Outcome.DELIVERED)])
+    spool.close()
+    # Rows are purged when the spool opens: still there on the last second of the week...
+    clock.now = 1000.0 + KEEP_FINISHED
+    spool = Spool(tmp_path, clock=clock)
+    assert spool.states("M1") == {"a@castle.test": State.DELIVERED}
+    assert spool.store(incoming("M2", dedupe="K")) == Stored("M1", new=False)
+    spool.close()
+    # ...and gone after it, recipients and message both: the same key is a new message.
+    clock.now = 1000.0 + KEEP_FINISHED + 1.0
+    spool = Spool(tmp_path, clock=clock)
+    assert spool.states("M1") == {}
+    assert spool.counts() == {}
+    assert spool.store(incoming("M3", dedupe="K")) == Stored("M3", new=True)
+
+
+def test_a_pending_message_is_never_purged_however_old(tmp_path: Path) -> None:
+    clock = Clock(1000.0)
+    Spool(tmp_path, clock=clock).store(incoming("M1"))
+    clock.now = 1000.0 + 10 * KEEP_FINISHED
+    assert Spool(tmp_path, clock=clock).data("M1") == DATA
+
+
+def test_a_message_stored_without_a_dedupe_key_is_never_taken_for_another(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(tmp_path)
+    assert spool.store(incoming("M1")) == Stored("M1", new=True)
+    assert spool.store(incoming("M2")) == Stored("M2", new=True)
+
+
+def test_the_same_address_twice_is_two_recipients_recorded_in_turn(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.store(incoming("M1", recipients=("a@castle.test", "a@castle.test")))
+    assert spool.record("M1", [Result("a@castle.test", Outcome.DELIVERED)]) == [State.DELIVERED]
+    assert spool.data("M1") == DATA
+    assert spool.record("M1", [Result("a@castle.test", Outcome.PERMANENT)]) == [State.BOUNCED]
+    assert spool.data("M1") is None
+
+
+def test_recording_an_unknown_recipient_says_which(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.store(incoming("M1"))
+    with pytest.raises(SpoolError, match=r"M1: no pending recipient 'ghost@castle\.test'"):
+        spool.record("M1", [Result("ghost@castle.test", Outcome.DELIVERED)])
+    assert spool.states("M1") == {"a@castle.test": State.QUEUED}
+
+
+def test_a_failed_commit_reaches_every_waiter_and_the_next_write_still_commits(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(tmp_path)
+    apply_many = spool.apply_many
+    failures = [OSError("disk full")]
+
+    def failing_once(batch: Sequence[Write]) -> list[Stored | list[State] | SpoolError]:
+        if failures:
+            raise failures.pop()
+        return apply_many(batch)
+
+    spool.apply_many = failing_once  # type: ignore[method-assign]
+
+    async def main() -> None:
+        spooled = AsyncSpool(spool)
+        first = await asyncio.gather(
+            *(spooled.store(incoming(f"M{i}")) for i in range(3)), return_exceptions=True
+        )
+        assert all(isinstance(answer, OSError) for answer in first), first
+        assert await spooled.store(incoming("M9")) == Stored("M9", new=True)
+        with pytest.raises(SpoolError, match="no pending recipient"):
+            await spooled.record("M9", [Result("ghost@castle.test", Outcome.DELIVERED)])
+        assert await spooled.record("M9", [Result("a@castle.test", Outcome.DELIVERED)]) == [
+            State.DELIVERED
+        ]
+        assert await spooled.data("M9") is None
+        assert await spooled.next_attempt() is None
+        assert await spooled.due(now=2000.0) == []
+        await spooled.aclose()
+
+    asyncio.run(main())
