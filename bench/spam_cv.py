@@ -44,6 +44,7 @@ from stack.spam.evaluation import Evaluation, corpus_split
 from stack.spam.filter import (
     CLASSIFIERS,
     ClassifierName,
+    Features,
     default_jobs,
     learn_regression,
     make_classifier,
@@ -96,7 +97,7 @@ def _split(
     return paths, labels, folded
 
 
-def _features(paths: list[Path], jobs: int) -> list[tuple[list[int], bytes]]:
+def _features(paths: list[Path], jobs: int) -> list[Features]:
     """Each message's regression features and digest, read in ``jobs`` processes."""
     return list(map_messages(features_and_digest, (p.read_bytes() for p in paths), jobs=jobs))
 
