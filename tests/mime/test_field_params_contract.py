@@ -225,11 +225,19 @@ def test_undecodable_bytes_in_parameters_are_a_defect_and_kept() -> None:
     assert [defect.kind for defect in defects] == ["invalid-utf8"]
 
 
-def test_undecodable_bytes_in_a_plain_section_are_kept_as_a_replacement_with_a_defect() -> None:
+@pytest.mark.parametrize(
+    ("params", "kinds"),
+    [
+        ("; n*0*=utf-8''a; n*1=\"\udcff\"", ["invalid-parameter-bytes"]),
+        ("; n*=utf-8''a\udcff", ["unquoted-parameter-value", "invalid-parameter-bytes"]),
+    ],
+)
+def test_undecodable_bytes_in_an_rfc_2231_value_read_as_a_replacement_with_a_defect(
+    params: str, kinds: list[str]
+) -> None:
     defects: list[Defect] = []
-    params = decode_params("x; n*0*=utf-8''a; n*1=\"\udcff\"", 1, defects)
-    assert params == (("n", "a\ufffd"),)
-    assert [defect.kind for defect in defects] == ["invalid-utf8", "invalid-parameter-bytes"]
+    assert decode_params("x" + params, 1, defects) == (("n", "a\ufffd"),)
+    assert [defect.kind for defect in defects] == ["invalid-utf8", *kinds]
 
 
 @pytest.mark.parametrize(
