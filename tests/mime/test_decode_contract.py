@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from stack.mime import Malformed, ParseError, Parts, decode
+from stack.mime import Data, Malformed, Nested, ParseError, Parts, decode
 from stack.mime.decode import decode_field
+from stack.mime.lossless import MAX_DEPTH
 
 FROM = b"From: hamlet@castle.test\r\n"
 DATE = b"Date: Thu, 1 Jan 2026 10:00:00 +0000\r\n"
@@ -104,3 +105,39 @@ def test_an_encoded_multipart_is_read_with_a_defect_at_its_body(encoding: bytes)
     assert (defect.offset, defect.detail) == (data.index(b"--b"), encoding.decode())
     with pytest.raises(ParseError, match="encoded-multipart"):
         decode(data, strict=True)
+
+
+def test_strict_mode_holds_every_part_to_the_grammar() -> None:
+    data = (
+        HEAD + b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+        b"--b\r\nContent-ID: not an id\r\n\r\nx\r\n--b--\r\n"
+    )
+    with pytest.raises(ParseError) as error:
+        decode(data, strict=True)
+    assert error.value.field == "Content-ID"
+    assert data.index(b"Content-ID") < error.value.offset < data.index(b"x\r\n--b--")
+
+
+def test_a_message_global_body_is_read_as_a_message() -> None:
+    # RFC 6532 3.7: message/global is message/rfc822 that may hold UTF-8 header fields.
+    data = (
+        HEAD
+        + b"Content-Type: message/global\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        + "Subject: d\u00e9j\u00e0 vu\r\n\r\nbody\r\n".encode()
+    )
+    body = decode(data, strict=True).body
+    assert isinstance(body, Nested)
+    assert body.mail.get("subject") == "d\u00e9j\u00e0 vu"
+
+
+def test_encoded_messages_nest_as_deep_as_the_lossless_layer_follows() -> None:
+    # RFC 2046 5.2.1 forbids encoding message/rfc822; an encoded one is read all the same,
+    # down to MAX_DEPTH levels and no further (DESIGN: bounded work on hostile input).
+    level = b"Content-Type: message/rfc822\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+    mail = decode(level * (MAX_DEPTH + 2) + b"core")
+    depth, node = 0, mail
+    while isinstance(node.body, Nested):
+        depth, node = depth + 1, node.body.mail
+    assert depth == MAX_DEPTH
+    assert isinstance(node.body, Data)
+    assert [d.kind for d in mail.all_defects()].count("nesting-too-deep") == 1
