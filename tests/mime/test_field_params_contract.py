@@ -70,6 +70,7 @@ DEFECTS = [
     ("; n*=utf-8''a; n*=utf-8''b", "duplicate-parameter", "n*=utf-8''b", "n again"),
     ("; n*=utf-8''a; n*0=b", "duplicate-parameter", "n*0", "n again"),
     ('; n="=?utf-8?q?a?="', "encoded-word-in-parameter", "n=", "RFC 2047 §5"),
+    ('; n="=?x-nope?q?a?="', "unknown-charset", "n=", "unknown charset 'x-nope'"),
     ("a=1", "missing-semicolon", "a=1", "separated by ';'"),
     ("; a=1;  ; b=2", "empty-parameter", "; b", "empty parameter"),
     ("; a=1;", "empty-parameter", 17, "empty parameter"),
