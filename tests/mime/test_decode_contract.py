@@ -4,6 +4,8 @@ the parts of a body that the model keeps as bytes."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from stack.mime import Data, Malformed, Nested, ParseError, Parts, decode
@@ -141,3 +143,25 @@ def test_encoded_messages_nest_as_deep_as_the_lossless_layer_follows() -> None:
     assert depth == MAX_DEPTH
     assert isinstance(node.body, Data)
     assert [d.kind for d in mail.all_defects()].count("nesting-too-deep") == 1
+
+
+def _encoded_message(inner: bytes) -> bytes:
+    return (
+        HEAD
+        + b"Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + base64.encodebytes(inner).replace(b"\n", b"\r\n")
+    )
+
+
+def test_an_encoded_message_is_held_to_the_rules_of_an_encapsulated_one() -> None:
+    # RFC 2046 5.2.1: an encapsulated message needs only one of From, Subject or Date.
+    body = decode(_encoded_message(b"Subject: inner\r\n\r\nbody\r\n"), strict=True).body
+    assert isinstance(body, Nested)
+    assert body.mail.get("subject") == "inner"
+
+
+def test_strict_mode_holds_an_encoded_message_to_the_grammar() -> None:
+    data = _encoded_message(b"Subject: inner\r\nMessage-ID: not an id\r\n\r\nbody\r\n")
+    with pytest.raises(ParseError) as error:
+        decode(data, strict=True)
+    assert error.value.field == "Message-ID"
