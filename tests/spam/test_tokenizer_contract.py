@@ -456,3 +456,70 @@ def test_surrogates_from_header_bytes_become_replacement_characters() -> None:
 def test_the_received_count_is_exact_for_a_few(count: int) -> None:
     received = "Received: from a.example\n" * count
     assert f"received-count:{count}" in tokenize(_message(received))
+
+
+# -- more of the same contracts, at their edges -------------------------------------------------
+
+
+def test_subject_words_are_read_whole_whatever_letters_they_hold() -> None:
+    tokens = tokenize(_message("Subject: Xmas Sale Xx\n"))
+    assert _with("subject:", tokens) == ["subject:xmas", "subject:sale", "subject:xx"]
+
+
+def test_each_received_field_gives_its_hosts_the_last_word_included() -> None:
+    tokens = tokenize(_message("Received: from a.example\nReceived: from b.example\n"))
+    assert "received:a.example" in tokens and "received:b.example" in tokens
+
+
+def test_a_word_or_long_word_seen_exactly_twice_is_there_twice() -> None:
+    tokens = _body_tokens("twice twice " + "v" * 25 + " " + "v" * 25)
+    assert tokens.count("twice") == 2 and tokens.count("skip:v 20") == 2
+
+
+def test_a_link_in_brackets_is_read_and_the_words_after_it_too() -> None:
+    tokens = _body_tokens("see <http://x.example/offer> (http://y.example/deal) " + "k" * 14)
+    assert _with("proto:", tokens) == ["proto:http", "proto:http"]
+    assert "url:x.example" in tokens and "url:y.example" in tokens
+    assert "skip:k 10" in tokens
+
+
+def test_a_link_whose_query_holds_another_link_is_read_by_its_own_scheme_and_host() -> None:
+    tokens = _body_tokens("http://x.example/r?u=http://evil.example/")
+    assert _with("proto:", tokens) == ["proto:http"]
+    assert "url:x.example" in tokens
+
+
+def test_a_mailto_link_gives_the_domain_after_the_last_at_sign_trimmed() -> None:
+    html = b"<a href='mailto:Sales@Shop.Example.'>a</a><a href='mailto:x@y@Last.Example'>b</a>"
+    tokens = tokenize(_message("Content-Type: text/html\n", html))
+    assert _with("email:", tokens) == ["email:shop.example", "email:last.example"]
+
+
+def test_a_return_path_is_the_domain_after_its_last_at_sign() -> None:
+    tokens = tokenize(b"Return-Path:@Mail.BOX\r\n\r\nbody\r\n")
+    assert _with("return-path:", tokens) == ["return-path:domain:mail.box"]
+
+
+def test_a_body_without_a_charset_is_read_as_utf8() -> None:
+    tokens = tokenize(_message("Subject: s\n", "café crème".encode()))
+    assert "café" in tokens and "crème" in tokens
+    assert _with("charset:", tokens) == []
+
+
+def test_a_transfer_encoding_error_in_a_body_is_a_defect_token() -> None:
+    data = _message("Content-Transfer-Encoding: quoted-printable\n", b"bad =ZZ escape\r\n")
+    assert _with("defect:", tokenize(data)) == ["defect:invalid-qp-escape"]
+
+
+def test_a_multipart_with_parts_is_a_container_and_one_without_is_a_leaf() -> None:
+    body = b"--b\r\nContent-Type: text/plain\r\n\r\ninner\r\n--b--\r\n"
+    container = _message(
+        "Content-Type: multipart/mixed; boundary=b; charset=utf-8\n"
+        "Content-Transfer-Encoding: binary\n",
+        body,
+    )
+    tokens = tokenize(container)
+    assert _with("encoding:", tokens) == [] and _with("charset:", tokens) == []
+    assert "inner" in tokens
+    leaf = _message("Content-Type: multipart/mixed\nContent-Transfer-Encoding: base64\n")
+    assert _with("encoding:", tokenize(leaf)) == ["encoding:base64"]
