@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from stack.smtp.policy import (
+    DataReader,
     Limits,
     Reply,
     check_address,
@@ -183,3 +184,44 @@ def test_the_hop_refusal_counts_the_received_fields_and_names_a_loop() -> None:
         reply = check_hops(count, limits)
         assert reply is not None
         assert f"{count} Received fields" in reply.text and "loop" in reply.text
+
+
+# -- what a refused DATA says -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "bare", "offset"),
+    [(b"ab\ncd\r\n.\r\n", "Bare <LF>", 2), (b"abc\rd\r\n.\r\n", "Bare <CR>", 3)],
+)
+def test_a_bare_line_end_refusal_names_it_its_byte_the_rule_and_the_close(
+    data: bytes, bare: str, offset: int
+) -> None:
+    reader = DataReader(LIMITS)
+    reader.feed(data)
+    assert reader.problem is not None and reader.problem.closes
+    text = reader.problem.reply.text
+    assert text.startswith(f"{bare} in message data at byte {offset}: "), text
+    assert ": lines must end with <CRLF> (RFC 5321 2.3.8)" in text, text
+    assert text.endswith("; closing the connection"), text
+
+
+def test_a_line_too_long_refusal_names_the_byte_and_the_limit() -> None:
+    reader = DataReader(Limits(line=10))
+    reader.feed(b"12345678\r\n123456789\r\n.\r\n")
+    assert reader.problem is not None and not reader.problem.closes
+    reply = reader.problem.reply
+    assert (reply.code, reply.enhanced) == (500, "5.5.2")
+    assert reply.text.startswith("Line too long at byte "), reply.text
+    assert "at most 10 octets with its CRLF" in reply.text, reply.text
+
+
+def test_a_message_of_exactly_the_size_limit_is_taken_and_one_octet_more_is_not() -> None:
+    # RFC 1870: SIZE is the largest message the server accepts, so that one fits.
+    message = b"x" * 8 + b"\r\n"
+    taken = DataReader(Limits(size=len(message)))
+    taken.feed(message + b".\r\n")
+    assert taken.done and taken.problem is None and taken.message() == message
+    refused = DataReader(Limits(size=len(message) - 1))
+    refused.feed(message + b".\r\n")
+    assert refused.done and refused.problem is not None
+    assert (refused.problem.reply.code, refused.problem.reply.enhanced) == (552, "5.3.4")

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -209,3 +211,30 @@ def test_a_failed_commit_reaches_every_waiter_and_the_next_write_still_commits(
         await spooled.aclose()
 
     asyncio.run(main())
+
+
+def test_every_async_call_runs_in_the_spool_s_own_thread(tmp_path: Path) -> None:
+    # "every call runs in one thread of its own": the SQLite connection is used by one thread.
+    spool = Spool(tmp_path)
+    threads: dict[str, str] = {}
+    for name in ("due", "data", "next_attempt", "apply_many", "close"):
+        method = getattr(spool, name)
+
+        def recording(*args: object, _name: str = name, _method: Any = method) -> Any:
+            threads[_name] = threading.current_thread().name
+            return _method(*args)
+
+        setattr(spool, name, recording)
+
+    async def main() -> None:
+        spooled = AsyncSpool(spool)
+        await spooled.store(incoming("M1"))
+        await spooled.due(now=2000.0)
+        await spooled.data("M1")
+        await spooled.next_attempt()
+        await spooled.aclose()
+
+    asyncio.run(main())
+    assert set(threads) == {"due", "data", "next_attempt", "apply_many", "close"}
+    assert len(set(threads.values())) == 1, threads
+    assert next(iter(threads.values())).startswith("spool"), threads
