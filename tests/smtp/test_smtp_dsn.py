@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import pytest
 from hypothesis import given
@@ -12,9 +13,10 @@ from hypothesis import strategies as st
 
 from harness.strategies import Entity, hostile_text, wire_messages
 from stack.mime import decode
+from stack.mime.fields import DateTime, Group
 from stack.mime.model import Data, Mail, Parts, Text
 from stack.smtp.client import RecipientResult
-from stack.smtp.dsn import build_dsn
+from stack.smtp.dsn import build_dsn, status_of
 
 ARRIVAL = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 ORIGINAL = (
@@ -202,3 +204,151 @@ def test_a_5xx_and_an_expiry_together_are_both_failed_and_both_explained() -> No
     assert isinstance(explanation, Text)
     assert "The reasons are permanent" in explanation.text
     assert "given up" in explanation.text
+
+
+# -- each field and sentence as the module's documentation states it (issue 18) --------------
+
+
+def explanation_of(data: bytes) -> str:
+    mail = decode(data, strict=True)
+    assert isinstance(mail.body, Parts)
+    text = mail.body.parts[0].body
+    assert isinstance(text, Text)
+    return text.text
+
+
+def test_the_dsn_comes_from_the_mailer_daemon_of_the_reporting_mta_now() -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    mail = decode(dsn(REFUSED), strict=True)
+    [sender] = mail.get("from")  # type: ignore[misc]
+    assert (sender.name, sender.local, sender.domain) == (
+        "Mail Delivery System",
+        "MAILER-DAEMON",
+        "relay.castle.test",
+    )
+    message_id = str(mail.get("message-id"))
+    assert message_id.startswith("<Q1A2B3.") and message_id.endswith("@relay.castle.test>")
+    assert str(decode(dsn(REFUSED), strict=True).get("message-id")) != message_id
+    assert mail.get("mime-version") == "1.0"
+    date = mail.get("date")
+    assert isinstance(date, DateTime) and date.zone == 0
+    sent = datetime(
+        date.year, date.month, date.day, date.hour, date.minute, date.second, tzinfo=UTC
+    )
+    assert before <= sent <= datetime.now(UTC)
+
+
+@pytest.mark.parametrize("sender", ["no-at-sign", "@castle.test", "ophelia@", "a b@castle.test"])
+def test_a_sender_no_header_can_name_is_written_as_undisclosed_recipients(sender: str) -> None:
+    data = build_dsn(
+        reporting_mta="relay.castle.test",
+        sender=sender,
+        results=[REFUSED],
+        original=ORIGINAL,
+        arrival=ARRIVAL,
+        queue_id="Q1",
+    )
+    [to] = decode(data, strict=True).get("to")  # type: ignore[misc]
+    assert to == Group("undisclosed-recipients", ())
+
+
+def test_a_status_without_an_enhanced_code_comes_from_the_reply_class() -> None:
+    # RFC 3463 3.1: the class alone, X.0.0, when nothing more is known.
+    refused = RecipientResult("hamlet@bigmail.test", 550, None, "no", "mx.bigmail.test[1.2.3.4]:25")
+    later = RecipientResult(
+        "horatio@outpost.test", 451, None, "busy", "mx.outpost.test[1.2.3.5]:25"
+    )
+    _, first, second = report_blocks(decode(dsn(refused, later), strict=True))
+    assert (first["status"], first["action"]) == ("5.0.0", "failed")
+    assert (second["status"], second["action"]) == ("4.0.0", "delayed")
+    assert first["diagnostic-code"] == "smtp; 550 no"
+    assert status_of(later, expired=True) == "4.4.7"
+    assert status_of(REFUSED, expired=True) == "5.1.1"
+
+
+def test_the_report_names_the_queue_the_remote_host_and_the_last_attempt() -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    per_message, refused = report_blocks(decode(dsn(REFUSED), strict=True))
+    assert per_message["x-elsinore-queue-id"] == "Q1A2B3"
+    assert refused["remote-mta"] == "dns; mx.bigmail.test"
+    attempted = parsedate_to_datetime(refused["last-attempt-date"])
+    assert before <= attempted <= datetime.now(UTC)
+
+
+def test_a_failure_with_no_words_has_a_diagnostic_without_trailing_space() -> None:
+    silent = RecipientResult("horatio@outpost.test", 0, None, "", "")
+    data = dsn(silent)
+    _, block = report_blocks(decode(data, strict=True))
+    assert block["diagnostic-code"] == "X-Elsinore;"
+    refused = RecipientResult("hamlet@bigmail.test", 550, None, "", "mx[1.2.3.4]:25")
+    _, block = report_blocks(decode(dsn(refused), strict=True))
+    assert block["diagnostic-code"] == "smtp; 550"
+
+
+def test_a_naive_arrival_time_is_taken_as_utc() -> None:
+    data = build_dsn(
+        reporting_mta="relay.castle.test",
+        sender="ophelia@castle.test",
+        results=[REFUSED],
+        original=ORIGINAL,
+        arrival=datetime(2026, 12, 1, 9, 30),
+        queue_id="Q1",
+    )
+    per_message, _ = report_blocks(decode(data, strict=True))
+    assert per_message["arrival-date"] == "Tue, 01 Dec 2026 09:30:00 +0000"
+    assert "Your message of Tue, 01 Dec 2026 09:30:00 +0000" in explanation_of(data)
+
+
+def test_the_explanation_says_who_failed_why_and_what_happens_next() -> None:
+    text = explanation_of(dsn(REFUSED, DEFERRED))
+    lines = text.split("\n")
+    assert lines[0] == "This is the mail system at relay.castle.test."
+    assert "could not be delivered to the recipients below" in text
+    assert "will not be tried again" in text and "For some" not in text
+    assert (
+        "<hamlet@bigmail.test>: host mx.bigmail.test[127.0.0.30]:25 said: 550 5.1.1 no such user"
+        in lines
+    )
+    assert "<horatio@outpost.test>: connection refused" in lines
+    assert lines[-2:] == ["Queue id: Q1A2B3", ""]
+    no_code = RecipientResult(
+        "horatio@outpost.test", 0, None, "timed out", "mx.outpost.test[1.2.3.5]:25"
+    )
+    assert "<horatio@outpost.test>: delivery to mx.outpost.test[1.2.3.5]:25 failed: timed out" in (
+        explanation_of(dsn(no_code))
+    )
+
+
+def test_an_expired_message_without_a_permanent_failure_says_it_was_given_up() -> None:
+    text = explanation_of(dsn(DEFERRED, expired=True))
+    assert "could not be delivered to the recipients below in the\ntime it was kept for" in text
+    assert "has been given up" in text
+    assert "permanent" not in text and "tried again" not in text
+
+
+def test_an_explanation_in_utf_8_says_so_and_is_written_safely() -> None:
+    result = RecipientResult("pölönius@castle.test", 550, "5.1.1", "ünknown", "")
+    mail = decode(dsn(result), strict=True)
+    assert isinstance(mail.body, Parts)
+    part = mail.body.parts[0]
+    assert part.content_type.param("charset") == "utf-8"
+    assert part.get("content-transfer-encoding") in ("8bit", "quoted-printable", "base64")
+    assert isinstance(part.body, Text) and "<pölönius@castle.test>: ünknown" in part.body.text
+    ascii_part = decode(dsn(REFUSED), strict=True).body.parts[0]  # type: ignore[union-attr]
+    assert ascii_part.content_type.param("charset") == "us-ascii"
+    assert ascii_part.get("content-transfer-encoding") is None
+
+
+def test_an_original_header_in_utf_8_is_returned_as_utf_8() -> None:
+    original = "Subject: Grüße\r\nFrom: jörg@castle.test\r\n\r\nbody\r\n".encode()
+    mail = decode(dsn(REFUSED, original=original), strict=True)
+    assert isinstance(mail.body, Parts)
+    part = mail.body.parts[2]
+    assert part.content_type.mime_type == "text/rfc822-headers"
+    assert part.content_type.param("charset") == "utf-8"
+    assert part.get("content-transfer-encoding") is not None
+    assert isinstance(part.body, Text)
+    assert part.body.text.replace("\n", "\r\n").encode() == original.split(b"\r\n\r\n")[0] + b"\r\n"
+    ascii_part = decode(dsn(REFUSED), strict=True).body.parts[2]  # type: ignore[union-attr]
+    assert ascii_part.content_type.param("charset") is None
+    assert ascii_part.get("content-transfer-encoding") is None
