@@ -53,6 +53,12 @@ DEFECTS: list[tuple[Decoder, str, str, str | int, str]] = [
     (decode_address_list, "x, a@b . c", "obs-domain", "b .", "around '.' in a domain"),
     (decode_address_list, "N <@r.example:a@b>", "obs-route", "@r", "source route"),
     (decode_address_list, "N <@r,(\x01)@s:a@b>", "obs-ctext", "\x01", "control character"),
+    # A comment keeps its defect wherever CFWS may stand in a mailbox or group.
+    (decode_address_list, "a@(\x01)b", "obs-ctext", "\x01", "control character"),
+    (decode_address_list, "a@[1.2.3.4](\x01)", "obs-ctext", "\x01", "control character"),
+    (decode_address_list, "N <(\x01)a@b>", "obs-ctext", "\x01", "control character"),
+    (decode_address_list, "N <a@b> (\x01)", "obs-ctext", "\x01", "control character"),
+    (decode_address_list, "g: a@b; (\x01)", "obs-ctext", "\x01", "control character"),
     (decode_address_list, "N <a@b", "missing-angle-bracket", 6, "not closed by '>'"),
     (decode_address_list, "N <a@b (c)", "missing-angle-bracket", 10, "not closed by '>'"),
     (decode_address_list, "a@b, ", "obs-addr-list", 5, "ends with ','"),
