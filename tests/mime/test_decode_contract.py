@@ -32,6 +32,86 @@ def test_decode_field_is_lenient_by_default_and_keeps_what_it_cannot_read() -> N
     assert decode_field("Date", "not a date") == Malformed("not a date")
 
 
+# -- field values ------------------------------------------------------------------------------
+
+
+def _with(field: bytes) -> bytes:
+    return HEAD + field + b"\r\n"
+
+
+def test_a_bare_cr_in_a_structured_field_is_read_as_white_space_with_a_defect() -> None:
+    # RFC 5322 2.2: CR and LF occur only together, as a line break.
+    data = _with(b"To: hamlet@castle.test,\rophelia@castle.test\r\n")
+    mail = decode(data)
+    assert [m.local for m in mail.get("to")] == ["hamlet", "ophelia"]  # type: ignore[union-attr]
+    (defect,) = [d for d in mail.defects if d.kind == "bare-cr"]
+    assert (defect.offset, defect.field) == (data.index(b"\r", len(HEAD)), "To")
+    assert defect.detail.startswith("CR without LF")
+    with pytest.raises(ParseError, match="bare-cr"):
+        decode(data, strict=True)
+
+
+def test_a_cr_in_unstructured_text_is_text() -> None:
+    # Unstructured text has an encoded form for any character (RFC 2047), so it keeps it.
+    mail = decode(_with(b"Subject: a\rb\r\n"))
+    assert mail.get("subject") == "a\rb"
+    assert "bare-cr" not in [d.kind for d in mail.defects]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        (b"Subject:   hello  \r\n", "hello"),
+        (b"Received:  from castle.test  \r\n", "from castle.test"),  # raw: carried, not read
+        (b"Content-Transfer-Encoding: \t8bit \r\n", "8bit"),
+    ],
+    ids=["unstructured", "raw", "structured"],
+)
+def test_white_space_around_a_value_is_not_part_of_it(field: bytes, value: str) -> None:
+    name = field.split(b":")[0].decode()
+    assert decode(_with(field)).get(name) == value
+
+
+def test_an_unreadable_field_is_kept_with_a_defect_at_the_byte_that_broke_it() -> None:
+    data = _with(b"Message-ID: <a\x01b@castle.test>\r\n")
+    mail = decode(data)
+    assert mail.get("message-id") == Malformed("<a\x01b@castle.test>")
+    (defect,) = [d for d in mail.defects if d.kind == "unreadable-field"]
+    assert (defect.offset, defect.field) == (data.index(b"\x01"), "Message-ID")
+    assert "msg-id" in defect.detail
+
+
+def test_a_field_decoder_defect_points_at_its_byte_in_the_message() -> None:
+    data = HEAD.replace(DATE, b"Date: 1 Jan 99 10:00 EST\r\n") + b"\r\n"
+    defects = {d.kind: d for d in decode(data).defects}
+    assert (defects["obs-year"].offset, defects["obs-year"].field) == (data.index(b"99"), "Date")
+    assert defects["obs-zone"].offset == data.index(b"EST")
+
+
+@pytest.mark.parametrize("name", [b"Bcc", b"Resent-Bcc", b"bcc"])
+def test_a_bcc_field_may_be_empty(name: bytes) -> None:
+    # RFC 5322 3.6.3: "Bcc:" [address-list / CFWS], to hide every blind recipient.
+    mail = decode(_with(name + b": \r\n"))
+    assert mail.get(name.decode()) == ()
+    assert "empty-address-list" not in [d.kind for d in mail.defects]
+
+
+@pytest.mark.parametrize("name", [b"To", b"Cc"])
+def test_any_other_address_field_may_not_be_empty(name: bytes) -> None:
+    data = _with(name + b": \r\n")
+    (defect,) = [d for d in decode(data).defects if d.kind == "empty-address-list"]
+    assert (defect.offset, defect.field) == (len(HEAD) + len(name) + 2, name.decode())
+
+
+def test_a_field_no_writer_can_write_is_kept_as_written_with_the_reason() -> None:
+    # tests/mime/test_unfoldable_fields.py: a word longer than a line is Malformed; the defect
+    # sits at the field's value and says why it cannot be written.
+    data = _with(b"References: <" + b"a" * 1151 + b"@castle.test>\r\n")
+    (defect,) = [d for d in decode(data).defects if d.kind == "unwritable-field"]
+    assert (defect.offset, defect.field) == (data.index(b"References:") + 11, "References")
+    assert defect.detail.startswith("References field has a run of")
+
+
 # -- Mail.date -------------------------------------------------------------------------------
 
 
