@@ -523,3 +523,8 @@ def test_a_multipart_with_parts_is_a_container_and_one_without_is_a_leaf() -> No
     assert "inner" in tokens
     leaf = _message("Content-Type: multipart/mixed\nContent-Transfer-Encoding: base64\n")
     assert _with("encoding:", tokenize(leaf)) == ["encoding:base64"]
+
+
+def test_an_empty_quoted_local_part_is_an_empty_local_token() -> None:
+    tokens = tokenize(_message('To: ""@example.com\n'))
+    assert _with("to:local:", tokens) == ["to:local:"]
