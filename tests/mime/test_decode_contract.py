@@ -8,8 +8,8 @@ import base64
 
 import pytest
 
-from stack.mime import Data, Malformed, Nested, ParseError, Parts, decode
-from stack.mime.decode import decode_field
+from stack.mime import Data, Malformed, Nested, ParseError, Parts, decode, parse
+from stack.mime.decode import decode_field, decode_message
 from stack.mime.lossless import MAX_DEPTH
 
 FROM = b"From: hamlet@castle.test\r\n"
@@ -30,6 +30,32 @@ def test_decode_field_in_strict_mode_refuses_with_the_field_and_the_offset_in_th
 
 def test_decode_field_is_lenient_by_default_and_keeps_what_it_cannot_read() -> None:
     assert decode_field("Date", "not a date") == Malformed("not a date")
+
+
+# -- decode_message ----------------------------------------------------------------------------
+
+
+def test_decode_message_reads_a_lossless_tree_leniently_as_a_top_level_message() -> None:
+    mail = decode_message(parse(b"Subject: s\r\nDate: never\r\n\r\n"))
+    assert mail.get("date") == Malformed("never")
+    # RFC 5322 3.6: a message (not a part, not an encapsulated message) needs a From.
+    assert [d.field for d in mail.defects if d.kind == "missing-field"] == ["From"]
+
+
+def test_each_defect_belongs_to_the_node_it_was_found_in_once() -> None:
+    # The multipart's own defect (no close delimiter, found while splitting) is the top
+    # node's; the parts' lines are checked in the parts, not again in the multipart.
+    data = (
+        HEAD + b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+        b"--b\r\n\r\n" + b"x" * 1000 + b"\r\n--b\r\n\r\nna\xefve\r\n"
+    )
+    mail = decode(data)
+    assert [(d.kind, d.offset) for d in mail.defects] == [("missing-close-delimiter", len(data))]
+    assert isinstance(mail.body, Parts)
+    first, second = mail.body.parts
+    eight_bit = data.index(b"\xef")
+    assert [(d.kind, d.offset) for d in first.defects] == [("line-too-long", data.index(b"xxx"))]
+    assert [(d.kind, d.offset) for d in second.defects] == [("undeclared-8bit", eight_bit)]
 
 
 # -- field values ------------------------------------------------------------------------------
