@@ -30,6 +30,9 @@ def check(path: str) -> Accept | Refuse:
     [
         # A source route of domains or address literals is dropped (RFC 5321 3.6.1, 4.1.2).
         ("<@[127.0.0.1]:alice@castle.test>", Accept("alice", "castle.test")),
+        ("<@[1.2.3.4]:alice@castle.test>", Accept("alice", "castle.test")),
+        # The mailbox after a route is read on its own: no '@' of the route is its own.
+        ("<@a.test:postmaster>", Accept("postmaster", None)),
         ("<@a.test,@[127.0.0.1]:alice@castle.test>", Accept("alice", "castle.test")),
         # quoted-pairSMTP = "\" %d32-126: any printable character, space and tilde included.
         ('<"al\\ice"@castle.test>', Accept("alice", "castle.test")),
@@ -47,6 +50,13 @@ def test_what_rfc_5321_lets_a_client_write_is_read(path: str, accepted: Accept) 
 @pytest.mark.parametrize(
     ("path", "reason"),
     [
+        # Brackets and the empty path.
+        ("<alice@castle.test", "'<' without its '>' at 18"),
+        ("<", "'<' without its '>' at 1"),
+        ("alice@castle.test>", "'>' without its '<' at 17"),
+        ("<>", "an empty path (the null path is for senders only) at 1"),
+        ("", "an empty path (the null path is for senders only) at 0"),
+        ("<alice@>", "no domain after '@' at 7"),
         # Source routes.
         ("<@a.test,b.test:alice@castle.test>", "a source route hop that is not '@domain' at 9"),
         ("<@a.test,@:alice@castle.test>", "a source route hop that is not '@domain' at 9"),
@@ -55,6 +65,8 @@ def test_what_rfc_5321_lets_a_client_write_is_read(path: str, accepted: Accept) 
         ("<@a.test:>", "a source route and no mailbox at 9"),
         # Quoted local parts.
         ('<"alice@castle.test>', "a quoted local part without its closing '\"' at 19"),
+        ('"alice@castle.test', "a quoted local part without its closing '\"' at 18"),
+        ('<"alice"x@castle.test>', "text after the quoted local part at 8"),
         ('<"a\\\x01"@castle.test>', "a backslash not followed by a printable character at 4"),
         ('"a\\', "a backslash not followed by a printable character at 3"),
         ('<"a\x01b"@castle.test>', "U+0001 in the quoted local part at 3"),
@@ -138,3 +150,25 @@ def test_the_policy_applies_the_limits_it_was_given() -> None:
     assert policy("alice@castle.test") is None
     reply = policy("alice@castle.test.test")
     assert reply is not None and reply.code == 501
+
+
+@pytest.mark.parametrize(
+    "path", ["@castle.test", "<@castle.test>", "alice@castle.test", "<alice@castle.test>"]
+)
+def test_angle_brackets_are_optional_and_change_nothing(path: str) -> None:
+    bare = path.removeprefix("<").removesuffix(">")
+    assert check(bare) == check(f"<{bare}>")
+
+
+def test_a_refusal_s_reason_says_why_for_each_reply() -> None:
+    too_long = check("<" + "a" * 250 + "@castle.test>")
+    assert isinstance(too_long, Refuse)
+    assert too_long.reason == "longer than 256 octets at character 256"
+    no_domain = check("<alice>")
+    assert isinstance(no_domain, Refuse) and no_domain.reply.code == 504
+    assert "only postmaster may go without one (RFC 5321 4.5.1)" in no_domain.reason
+    unknown = check("<bob@castle.test>")
+    assert isinstance(unknown, Refuse) and unknown.reply.code == 550
+    assert unknown.reason == "the alias map has no such user"
+    routed = check("<@a.test:alice>")
+    assert isinstance(routed, Refuse) and routed.reply.code == 504
