@@ -7,10 +7,12 @@ from __future__ import annotations
 import pytest
 
 from stack.smtp.policy import (
+    BareLineEnds,
     DataReader,
     Limits,
     Reply,
     check_address,
+    check_command_line,
     check_helo,
     check_hops,
     check_recipient_count,
@@ -43,6 +45,7 @@ def test_a_reply_without_an_enhanced_code_is_the_code_and_the_text() -> None:
 def test_a_queued_reply_names_the_queue_id() -> None:
     reply = queued("0123456789ABCDEF")
     assert reply.positive and reply.code == 250
+    assert reply.enhanced is not None and reply.enhanced.startswith("2.")  # RFC 2034
     assert str(reply).endswith(" 0123456789ABCDEF")
 
 
@@ -55,6 +58,8 @@ def test_a_queued_reply_names_the_queue_id() -> None:
         ("259 fine", "2.0.0"),
         ("459 later", "4.0.0"),
         ("599 never", "5.0.0"),
+        ("200 fine", "2.0.0"),
+        ("401 no", "4.0.0"),
         # A reply of only a code and a space does not end in a space.
         ("250 ", "250 2.0.0"),
     ],
@@ -72,6 +77,7 @@ def test_an_enhanced_code_is_added_after_the_reply_code(line: str, expected: str
     [
         "334 VXNlcm5hbWU6",  # an AUTH challenge: RFC 2034 codes only 2xx, 4xx and 5xx replies
         "354 Start mail input",
+        "300 any 3xx at all",
         "250 2.1.0 Sender OK",  # has one already
         "550 5.1.1 no such user",
         "421 4.3.2 shutting down",
@@ -89,7 +95,8 @@ def test_a_3xx_a_coded_reply_or_a_line_that_is_no_reply_is_left_as_it_is(line: s
 def test_helo_refusal_says_what_helo_takes() -> None:
     reply = check_helo("two words")
     assert reply is not None and (reply.code, reply.enhanced) == (501, "5.5.4")
-    assert "HELO/EHLO" in reply.text and "one domain name" in reply.text
+    assert reply.text.startswith("HELO/EHLO takes one domain name"), reply.text
+    assert reply.text.endswith("address literal"), reply.text
 
 
 @pytest.mark.parametrize(
@@ -156,6 +163,14 @@ def test_the_domain_limit_is_255_octets_not_characters() -> None:
     for domain in ("b" * 256, "ü" * 128):
         reply = check_address("a@" + domain, limits, sender=True)
         assert reply is not None and reply.text == "Bad sender address: domain over 255 octets"
+        assert (reply.code, reply.enhanced) == (553, "5.1.7")
+
+
+def test_the_local_part_is_what_stands_before_the_last_at_sign() -> None:
+    # A quoted local part may hold "@" (RFC 5321 4.1.2); the domain never does.
+    reply = check_address('"' + "a" * 62 + '@b"@castle.test', LIMITS, sender=False)
+    assert reply is not None and "local-part over 64 octets" in reply.text
+    assert check_address('"a@b"@castle.test', LIMITS, sender=False) is None
 
 
 def test_the_path_limit_is_counted_in_octets() -> None:
@@ -225,3 +240,37 @@ def test_a_message_of_exactly_the_size_limit_is_taken_and_one_octet_more_is_not(
     refused.feed(message + b".\r\n")
     assert refused.done and refused.problem is not None
     assert (refused.problem.reply.code, refused.problem.reply.enhanced) == (552, "5.3.4")
+
+
+def test_a_command_line_refusal_says_why_and_that_the_connection_closes() -> None:
+    reply = check_command_line(b"NOOP\n", BareLineEnds.REFUSE)
+    assert reply is not None
+    assert reply.text.startswith("Bare <LF> in a command line: lines must end with <CRLF>")
+    assert reply.text.endswith("(RFC 5321 2.3.8); closing the connection"), reply.text
+
+
+def test_the_size_limit_counts_the_whole_message_however_it_is_fed() -> None:
+    message = b"12345678\r\n" * 3
+    for size, refused in ((len(message), False), (len(message) - 1, True)):
+        reader = DataReader(Limits(size=size))
+        for byte in message + b".\r\n":
+            reader.feed(bytes([byte]))
+        assert reader.done and (reader.problem is not None) is refused, size
+        if reader.problem is not None:
+            # Where the message passed the limit, in the data as the client sent it.
+            assert size <= reader.problem.offset <= len(message), reader.problem
+        else:
+            assert reader.message() == message
+
+
+def test_a_line_over_the_limit_is_refused_however_it_is_fed() -> None:
+    line = b"." + b"x" * 9  # a dot first: read through the table, not the fast path
+    for limit, refused in ((len(line) + 1, False), (len(line) + 2, False), (len(line), True)):
+        for chunks in ([line + b"\r\n.\r\n"], [bytes([b]) for b in line + b"\r\n.\r\n"]):
+            reader = DataReader(Limits(line=limit))
+            for chunk in chunks:
+                reader.feed(chunk)
+            assert reader.done and (reader.problem is not None) is refused, (limit, chunks)
+            if reader.problem is not None:
+                assert "Line too long at byte " in reader.problem.reply.text
+                assert isinstance(reader.problem.offset, int)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from stack.mime.safe import UnsafeTextError
 from stack.smtp.received import Arrival, TlsInfo, protocol, received_value
 
 WHEN = datetime(2026, 12, 3, 19, 0, 0, tzinfo=UTC)
@@ -129,3 +130,27 @@ def test_a_quoted_comment_character_never_closes_the_comment(special: str) -> No
 def test_a_recipient_with_an_angle_bracket_cannot_close_the_for_path_early() -> None:
     last = received_value(arrival(recipients=("a>b@castle.test",))).split("\n\t")[-1]
     assert last == "for <a\\>b@castle.test>; Thu, 03 Dec 2026 19:00:00 +0000"
+
+
+@pytest.mark.parametrize(
+    ("changes", "what"),
+    [({"hostname": "hop\nX: y"}, "hostname"), ({"address": "127.0.0.1\n"}, "client address")],
+)
+def test_a_configured_value_that_cannot_stand_in_a_field_is_named_in_the_error(
+    changes: dict[str, str], what: str
+) -> None:
+    with pytest.raises(UnsafeTextError) as raised:
+        received_value(arrival(**changes))
+    assert str(raised.value).startswith(f"{what}: LF (U+000A) at character ")
+
+
+def test_an_honest_reverse_name_and_helo_are_written_as_they_are() -> None:
+    first = received_value(arrival(helo="Xmail.Example.test", rdns="MX.example.test"))
+    assert first.split("\n\t")[0] == "from Xmail.Example.test (MX.example.test [127.0.0.9])"
+
+
+def test_a_name_whose_quotes_use_up_its_whole_limit_keeps_only_the_cut_mark() -> None:
+    # "Each quote adds an octet: the value is cut that many octets shorter": 255 parentheses
+    # leave no octet of the name, and what is written is the cut mark alone.
+    first = received_value(arrival(helo=")" * 300, rdns="(" * 300)).split("\n\t")[0]
+    assert first == "from \\... (\\... [127.0.0.9])"
