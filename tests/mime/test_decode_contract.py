@@ -271,3 +271,45 @@ def test_strict_mode_holds_an_encoded_message_to_the_grammar() -> None:
     with pytest.raises(ParseError) as error:
         decode(data, strict=True)
     assert error.value.field == "Message-ID"
+
+
+def _text_in(charset: bytes, body: bytes) -> bytes:
+    return (
+        HEAD + b"Content-Type: text/plain; charset=" + charset + b"\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body
+    )
+
+
+def test_text_its_charset_cannot_read_is_kept_as_bytes_with_a_defect_at_the_body() -> None:
+    # Half a UTF-16 unit: no character, and no surrogate escape for a byte below 0x80.
+    data = _text_in(b"utf-16", b"abc")
+    mail = decode(data)
+    assert mail.body == Data(b"abc")
+    (defect,) = mail.defects
+    assert (defect.kind, defect.offset) == ("undecodable-text", data.index(b"abc"))
+    assert defect.detail.startswith("utf-16: ")
+
+
+def test_text_in_an_unknown_charset_is_kept_as_bytes_with_a_defect_naming_it() -> None:
+    data = _text_in(b"x-martian", b"\xff\xfe")
+    mail = decode(data)
+    assert mail.body == Data(b"\xff\xfe")
+    (defect,) = mail.defects
+    assert (defect.kind, defect.offset, defect.detail) == (
+        "unknown-charset",
+        data.index(b"\xff"),
+        "x-martian",
+    )
+
+
+def test_a_digest_entry_without_a_content_type_is_a_message() -> None:
+    # RFC 2046 5.1.5: in a digest, the default Content-Type of a part is message/rfc822.
+    data = (
+        HEAD + b"Content-Type: multipart/digest; boundary=b\r\n\r\n"
+        b"--b\r\n\r\nSubject: entry\r\n\r\nbody\r\n--b--\r\n"
+    )
+    body = decode(data, strict=True).body
+    assert isinstance(body, Parts)
+    (entry,) = body.parts
+    assert isinstance(entry.body, Nested)
+    assert entry.body.mail.get("subject") == "entry"
