@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from stack.spam.counts import Training, WordCounts
+from stack.spam.filter import Features, learn, learn_regression
 from stack.spam.stores import MemoryStore, SqliteStore, WordStore
 
 
@@ -64,3 +65,32 @@ def test_a_memory_store_serves_the_counts_it_was_given_as_copies() -> None:
     loaded.words["w"] = (0, 0)
     loaded.cutoffs.clear()
     assert store.load() == given  # a classifier never changes the store's counts
+
+
+def _train(store: WordStore, spam: list[bytes], ham: list[bytes], *, forget: bool = False) -> None:
+    """What ``spam train`` does: counts and regression in one change."""
+    training = Training()
+    spam_features: list[Features] = []
+    ham_features: list[Features] = []
+    learn(training, spam, spam=True, forget=forget, features=spam_features)
+    learn(training, ham, spam=False, forget=forget, features=ham_features)
+    learn_regression(training, store.load(), spam_features, ham_features, forget=forget)
+    store.apply(training)
+
+
+def test_untraining_hundreds_of_messages_at_once_restores_the_regression_exactly(
+    keeping_store: WordStore,
+) -> None:
+    # More messages than one lookup of their records takes (the SQLite store asks for them
+    # 500 at a time): each one's step must be found and taken back.
+    kept = [b"Subject: kept\r\n\r\nthe minutes of the meeting\r\n"]
+    _train(keeping_store, [], kept)
+    before = keeping_store.load()
+    spam = [b"Subject: offer %d\r\n\r\ncheap pills number %d\r\n" % (i, i) for i in range(600)]
+    _train(keeping_store, spam, [])
+    assert keeping_store.load().regression != before.regression
+    _train(keeping_store, spam, [], forget=True)
+    after = keeping_store.load()
+    assert (after.regression, after.words, after.spam_messages) == (
+        before.regression, before.words, before.spam_messages
+    )  # fmt: skip
