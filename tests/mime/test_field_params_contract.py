@@ -52,7 +52,7 @@ DEFECTS = [
     ("; n'x=1", "invalid-parameter-name", "n'x", 'bad parameter name "n\'x"'),
     ("; n%x=1", "invalid-parameter-name", "n%x", "bad parameter name 'n%x'"),
     ("; n*01=a", "invalid-parameter-section", "n*01", "has zeros"),
-    ('; n*="a"', "quoted-extended-value", '"a"', "never quoted"),
+    ('; n*="a"', "quoted-extended-value", '"a"', "RFC 2231 values are never quoted"),
     ("; n= ", "missing-parameter-value", 16, "'n' is empty"),
     ("; n=My File; m=2", "unquoted-parameter-value", " File", "needs quotes"),
     ("; n*=abc", "invalid-rfc2231-value", "n*=", "charset'language'"),
@@ -77,6 +77,10 @@ DEFECTS = [
     ("; =1; b=2", "invalid-parameter", "=1", "expected a parameter name, found '='"),
     ("; a; b=2", "invalid-parameter", "; b", "has no '=' and no value"),
     ("; a=\udcff", "invalid-utf8", "\udcff", "not UTF-8"),
+    # A comment keeps its defect wherever CFWS may stand in a parameter.
+    ("; n (\x01)=a", "obs-ctext", "\x01", "control character"),
+    ("; n= (\x01)a", "obs-ctext", "\x01", "control character"),
+    ("; n=a (\x01)", "obs-ctext", "\x01", "control character"),
 ]
 
 
@@ -135,6 +139,11 @@ def test_trailing_text_after_a_transfer_encoding_is_named() -> None:
         ('; n="=?utf-8?q?=C3=A9?= x"', (("n", "é x"),)),
         ('; n="a \\"b\\" c"; m=x', (("n", 'a "b" c'), ("m", "x"))),
         ("; n = a (c) ; m=b", (("n", "a"), ("m", "b"))),
+        # A bad name is kept as written, and its value read plainly.
+        ("; n'x=%41", (("n'x", "%41"),)),
+        # An unquoted value with specials runs to the next ';', less its trailing WSP.
+        ("; n=My File X \t; m=2", (("n", "My File X"), ("m", "2"))),
+        ("; n=a b\u00a0; m=2", (("n", "a b\u00a0"), ("m", "2"))),
     ],
 )
 def test_parameters_are_read_as_rfc_2045_and_2231_write_them(text: str, params: Params) -> None:
@@ -256,3 +265,12 @@ def test_a_comment_around_a_type_disposition_or_encoding_keeps_its_defect(
     decode: Decoder, text: str
 ) -> None:
     check_defect(decode, text, "obs-ctext", "\x01", "control character")
+
+
+@pytest.mark.parametrize(
+    ("text", "pos"),
+    [("; a=1; b=2", 5), ('; a="; b=c"', 5), ("text/plain; b=2", 10)],
+)
+def test_what_comes_before_the_parameters_does_not_change_them(text: str, pos: int) -> None:
+    defects: list[Defect] = []
+    assert decode_params(text, pos, defects) == decode_params(text[pos:], 0, [])
