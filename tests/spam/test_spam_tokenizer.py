@@ -239,3 +239,19 @@ def test_address_fields_read_the_same_cached_or_not_and_long_ones_stay_out_of_th
     for i in range(50):  # distinct long fields, read in full but none of them kept
         assert f"to:local:v{i}" in tokenize(long.replace(b"u0@", b"v%d@" % i, 1) + body)
     assert tokenizer._cached_address_tokens.cache_info().currsize == 1
+
+
+def test_content_type_parameters_read_the_same_cached_or_not_and_long_ones_stay_out() -> None:
+    short = b'Content-Type: text/plain; charset="ISO-8859-1"; name="Offer.TXT"\n'
+    body = b"\nhello there\n"
+    tokenizer._cached_charset_and_name.cache_clear()
+    first = tokenize(short + body)
+    assert tokenize(short + body) == first  # the second read comes from the cache
+    assert {"charset:iso-8859-1", "filename:offer.txt", "filename-ext:.txt"} <= set(first)
+    assert tokenizer._cached_charset_and_name.cache_info().hits >= 1
+    padding = "x" * tokenizer.MAX_CACHED_FIELD_BYTES
+    for i in range(50):  # distinct long fields, read in full but none of them kept
+        long = f'Content-Type: text/plain; charset=koi8-r; name="{i}{padding}.doc"\n'.encode()
+        tokens = tokenize(long + body)
+        assert {"charset:koi8-r", f"filename:{i}{padding}"[:69]} <= set(tokens)
+    assert tokenizer._cached_charset_and_name.cache_info().currsize == 1

@@ -8,7 +8,8 @@ from stack.spam import tokenizer
 MESSAGE = (
     b"Received: from relay.example.net (relay.example.net [192.0.2.7])\r\n"
     b"\tby mx.example.org; Mon, 1 Jan 2024 00:00:00 +0000\r\n"
-    b"From: Alice <alice@example.org>\r\nSubject: see http://www.example.com/offer\r\n\r\n"
+    b"From: Alice <alice@example.org>\r\nSubject: see http://www.example.com/offer\r\n"
+    b"Content-Type: text/plain; charset=us-ascii\r\n\r\n"
     b"Details at http://shop.example.biz/deal today\r\n"
 )
 
