@@ -203,10 +203,12 @@ def _received_tokens(fields: list[bytes], tokens: list[str]) -> None:
     """Hosts and addresses of the first Received fields: ``received:<domain>`` for each host
     and its parent domains, ``received:<a.b.c>`` for each address and its /24 and /16.  Each
     name is read once, however many fields repeat it."""
-    # dict.fromkeys, not set: the tokens come out in the same order in every process.
-    words = dict.fromkeys(b" ".join(fields).lower().translate(_RECEIVED_SEPARATORS).split())
     dot = ord(".")  # an int: ``b"." in word`` costs a caught TypeError in CPython 3.11
-    for word in [word for word in words if dot in word]:
+    words = b" ".join(fields).translate(_RECEIVED_WORDS).split()
+    # Only a word with a dot can be a name, one word in seven: it is picked out before the
+    # repeats are dropped, so that the other words are never hashed.  dict.fromkeys, not set:
+    # the tokens come out in the same order in every process.
+    for word in dict.fromkeys([word for word in words if dot in word]):
         tokens += _received_name_tokens(word)
 
 
@@ -232,7 +234,11 @@ def _received_name_tokens(name: bytes) -> tuple[str, ...]:
 # any of them); a dotted name is a whole word.  The label class excludes the dot, so the
 # pattern has one way through any input.
 _SEPARATORS = b"()[]<>{};,=\"'/:!?#$%&*+|~`^\t\r\n"
-_RECEIVED_SEPARATORS = bytes.maketrans(_SEPARATORS, b" " * len(_SEPARATORS))
+# One pass lowercases (as bytes.lower does: ASCII letters only) and blanks the separators.
+_RECEIVED_WORDS = bytes.maketrans(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ" + _SEPARATORS,
+    b"abcdefghijklmnopqrstuvwxyz" + b" " * len(_SEPARATORS),
+)
 _DOTTED = re.compile(rb"[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})+")
 
 
