@@ -58,6 +58,14 @@ def test_each_defect_belongs_to_the_node_it_was_found_in_once() -> None:
     assert [(d.kind, d.offset) for d in second.defects] == [("undeclared-8bit", eight_bit)]
 
 
+def test_a_defect_of_the_lossless_layer_is_the_models_once() -> None:
+    data = HEAD + b"not a field\r\nbody\r\n"
+    mail = decode(data)
+    assert [(d.kind, d.offset) for d in mail.defects] == [
+        ("missing-header-separator", data.index(b"not a field"))
+    ]
+
+
 # -- field values ------------------------------------------------------------------------------
 
 
