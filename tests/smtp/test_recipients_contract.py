@@ -166,7 +166,8 @@ def test_a_refusal_s_reason_says_why_for_each_reply() -> None:
     assert too_long.reason == "longer than 256 octets at character 256"
     no_domain = check("<alice>")
     assert isinstance(no_domain, Refuse) and no_domain.reply.code == 504
-    assert "only postmaster may go without one (RFC 5321 4.5.1)" in no_domain.reason
+    assert no_domain.reason.startswith("no domain, and only postmaster may go without one")
+    assert no_domain.reason.endswith("(RFC 5321 4.5.1)")
     unknown = check("<bob@castle.test>")
     assert isinstance(unknown, Refuse) and unknown.reply.code == 550
     assert unknown.reason == "the alias map has no such user"
