@@ -81,6 +81,8 @@ DEFECTS = [
     ("; n (\x01)=a", "obs-ctext", "\x01", "control character"),
     ("; n= (\x01)a", "obs-ctext", "\x01", "control character"),
     ("; n=a (\x01)", "obs-ctext", "\x01", "control character"),
+    ("(\x01); n=a", "obs-ctext", "\x01", "control character"),
+    ("; (\x01)n=a", "obs-ctext", "\x01", "control character"),
 ]
 
 
@@ -144,6 +146,10 @@ def test_trailing_text_after_a_transfer_encoding_is_named() -> None:
         # An unquoted value with specials runs to the next ';', less its trailing WSP.
         ("; n=My File X \t; m=2", (("n", "My File X"), ("m", "2"))),
         ("; n=a b\u00a0; m=2", (("n", "a b\u00a0"), ("m", "2"))),
+        # An unreadable parameter costs only itself (a quoted name is skipped whole).
+        ('; "a;b"=1; c=2', (("c", "2"),)),
+        ("; =; b=2", (("b", "2"),)),
+        ("; a=1; ; X=2", (("a", "1"), ("x", "2"))),
     ],
 )
 def test_parameters_are_read_as_rfc_2045_and_2231_write_them(text: str, params: Params) -> None:
