@@ -353,7 +353,11 @@ def _decode_params(text: str, pos: int, defects: list[Defect] | None) -> Params:
         try:
             raw, pos = _read_param(text, pos, defects)
         except ParseError as error:
-            resume = max(pos + 1, error.offset)
+            # From the parameter's own start, so that a quoted-string there (a quoted name)
+            # is skipped whole: resuming inside it let its closing quote open a string that
+            # swallowed every parameter after it.  A parameter never starts at ';', so the
+            # skip always moves on.
+            resume = max(pos, error.offset)
             pos = recover(error, defects, "invalid-parameter", text, resume, ";")
             continue
         raws.append(raw)
