@@ -193,3 +193,5 @@ def test_the_look_ahead_remembers_what_it_learned_of_every_word_it_passed() -> N
     known = {}
     assert _before_angle_addr(f"{text[:-3]} <x@y>", 0, known) is True
     assert known == {0: True, text.index("=?u?q?b"): True}
+    # and what it already knows, it does not look up again.
+    assert _before_angle_addr(text, 0, {text.index("=?u?q?b"): True}) is True

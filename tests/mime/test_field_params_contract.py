@@ -149,6 +149,7 @@ def test_trailing_text_after_a_transfer_encoding_is_named() -> None:
         # An unreadable parameter costs only itself (a quoted name is skipped whole).
         ('; "a;b"=1; c=2', (("c", "2"),)),
         ("; =; b=2", (("b", "2"),)),
+        ("; =X=1; b=2", (("b", "2"),)),
         ("; a=1; ; X=2", (("a", "1"), ("x", "2"))),
     ],
 )
