@@ -48,6 +48,7 @@ def test_every_wire_form_of_a_mailbox_reads_as_its_value(wire: tuple[str, Mailbo
 DEFECTS: list[tuple[Decoder, str, str, str | int, str]] = [
     (decode_address_list, "x =?u?q?a.b?= <a@b>", "encoded-word-with-specials", "=?u", "phrase"),
     (decode_address_list, "Joe Q. Public <a@b>", "obs-phrase", ".", "'.' in a display name"),
+    (decode_address_list, "Joe Q. Group: a@b;", "obs-phrase", ".", "'.' in a display name"),
     (decode_address_list, "x, a . b@c", "obs-local-part", "a .", "around '.'"),
     (decode_address_list, 'x, "a".b@c', "obs-local-part", '"a"', "around '.'"),
     (decode_address_list, "x, a@b . c", "obs-domain", "b .", "around '.' in a domain"),
@@ -101,6 +102,7 @@ def test_a_defect_points_at_its_text_and_says_what_is_wrong(
         ('"x', 0, "quoted-string is never closed"),
         (";", 0, "expected an address"),
         (": a@b;", 0, "group without a display name"),
+        ("a@b, : c@d;", 5, "group without a display name"),
     ],
 )
 def test_an_address_that_cannot_be_read_says_where_and_why(text: str, at: int, says: str) -> None:
@@ -124,12 +126,21 @@ def test_an_address_that_cannot_be_read_says_where_and_why(text: str, at: int, s
         ("g: a@b, ;, c@d", (Group("g", (Mailbox(None, "a", "b"),)), Mailbox(None, "c", "d"))),
         ("g: ;", (Group("g", ()),)),
         ("g:;,h:;", (Group("g", ()), Group("h", ()))),
+        ("g: Xa@b;", (Group("g", (Mailbox(None, "Xa", "b"),)),)),
     ],
 )
 def test_a_list_keeps_what_it_can_read_around_what_it_cannot(
     text: str, expected: tuple[Address, ...]
 ) -> None:
     assert decode_address_list(text, []) == expected
+
+
+def test_a_group_inside_a_group_is_an_unreadable_element() -> None:
+    # RFC 5322 §3.4: a group-list is a mailbox-list, so groups do not nest.
+    defects: list[Defect] = []
+    found = decode_address_list("g: h:;, a@b;", defects)
+    assert found[0] == Group("g", ())
+    assert (defects[0].kind, defects[0].offset) == ("invalid-address", 4)
 
 
 def test_a_mailbox_list_reads_a_group_as_an_unreadable_element() -> None:
