@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from linear_time import MAX_RATIO, settled_growth
 
-from stack.spam import tokenizer
+from stack.spam import html, tokenizer
 from stack.spam.html import strip_html
 from stack.spam.tokenizer import MAX_TOKENS, tokenize
 
@@ -134,6 +134,22 @@ def test_strip_html_never_fails_on_tag_soup(markup: str) -> None:
     text, urls = strip_html(markup)
     assert isinstance(text, str)
     assert all(isinstance(url, str) for url in urls)
+
+
+_MARKUP_PIECES = ["href", "src", "action", "background", "=", " ", "\n", '"', "'", "<a ", ">"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([*_MARKUP_PIECES, "x", "/?", "\u00e9"]), max_size=40).map("".join))
+def test_links_are_found_as_one_alternation_of_the_attribute_names_finds_them(markup: str) -> None:
+    # The names are looked for one by one, which must change nothing: not the order, and not
+    # a name inside another's value (the alternation reads on past it).
+    assert html._urls(markup) == html._URL.findall(markup)
+
+
+def test_an_attribute_name_inside_a_link_is_not_a_link_of_its_own() -> None:
+    _, urls = strip_html('<a href="http://x.example/?src=y">go</a> <img src=http://y.example/>')
+    assert urls == ["http://x.example/?src=y", "http://y.example/"]
 
 
 def test_decoder_defects_become_tokens() -> None:
