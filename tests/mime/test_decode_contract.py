@@ -75,9 +75,11 @@ def _with(field: bytes) -> bytes:
 
 def test_a_bare_cr_in_a_structured_field_is_read_as_white_space_with_a_defect() -> None:
     # RFC 5322 2.2: CR and LF occur only together, as a line break.
-    data = _with(b"To: hamlet@castle.test,\rophelia@castle.test\r\n")
+    data = _with(b"To: hamlet@castle.test,\rophelia@castle.test,\ryorick@castle.test\r\n")
     mail = decode(data)
-    assert [m.local for m in mail.get("to")] == ["hamlet", "ophelia"]  # type: ignore[union-attr]
+    locals_ = [m.local for m in mail.get("to")]  # type: ignore[union-attr]
+    assert locals_ == ["hamlet", "ophelia", "yorick"]
+    # One defect for the field, at its first bare CR.
     (defect,) = [d for d in mail.defects if d.kind == "bare-cr"]
     assert (defect.offset, defect.field) == (data.index(b"\r", len(HEAD)), "To")
     assert defect.detail.startswith("CR without LF")
