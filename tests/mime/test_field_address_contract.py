@@ -57,6 +57,8 @@ DEFECTS: list[tuple[Decoder, str, str, str | int, str]] = [
     # A comment keeps its defect wherever CFWS may stand in a mailbox or group.
     (decode_address_list, "a@(\x01)b", "obs-ctext", "\x01", "control character"),
     (decode_address_list, "a@[1.2.3.4](\x01)", "obs-ctext", "\x01", "control character"),
+    (decode_address_list, "a@[1\x01]", "obs-dtext", "\x01", "control character"),
+    (decode_address_list, "N =?x-nope?q?a?= <a@b>", "unknown-charset", "=?x", "'x-nope'"),
     (decode_address_list, "N <(\x01)a@b>", "obs-ctext", "\x01", "control character"),
     (decode_address_list, "N <a@b> (\x01)", "obs-ctext", "\x01", "control character"),
     (decode_address_list, "g: a@b; (\x01)", "obs-ctext", "\x01", "control character"),
