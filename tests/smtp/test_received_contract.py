@@ -154,3 +154,23 @@ def test_a_name_whose_quotes_use_up_its_whole_limit_keeps_only_the_cut_mark() ->
     # leave no octet of the name, and what is written is the cut mark alone.
     first = received_value(arrival(helo=")" * 300, rdns="(" * 300)).split("\n\t")[0]
     assert first == "from \\... (\\... [127.0.0.9])"
+
+
+def test_several_recipients_over_tls_end_the_by_clause_not_the_tls_clause() -> None:
+    value = received_value(arrival(recipients=("a@castle.test", "b@castle.test"), tls=TLS))
+    lines = value.split("\n\t")
+    assert lines[1].endswith("bits))") and lines[2].endswith(">;"), lines
+    assert lines[3] == "Thu, 03 Dec 2026 19:00:00 +0000"
+
+
+def test_an_honest_recipient_is_written_as_it_is() -> None:
+    last = received_value(arrival(recipients=("Xavier@castle.test",))).split("\n\t")[-1]
+    assert last == "for <Xavier@castle.test>; Thu, 03 Dec 2026 19:00:00 +0000"
+
+
+def test_even_an_absurd_tls_version_or_cipher_name_keeps_the_line_within_998_octets() -> None:
+    # RFC 5322 2.1.1; the names come from OpenSSL, and are bounded all the same.
+    value = received_value(arrival(tls=TlsInfo("v" * 2000, "c" * 2000, 256)))
+    tls_line = value.split("\n\t")[1]
+    assert tls_line.startswith("(using v") and tls_line.endswith("(256/256 bits))")
+    assert len(tls_line.encode()) <= 998
