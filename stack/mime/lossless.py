@@ -47,6 +47,12 @@ MAX_DEPTH = 64
 # continuation lines are taken possessively (``*+``), so the match is linear and never
 # backtracks.
 _FIELD = re.compile(rb"([!-9;-~]*)([ \t]*)(:?)[^\n]*(?:\n[ \t][^\n]*)*+\n?")
+# The same with the whole line captured too, for ``findall``: its tuples cost less than a match
+# object and four method calls per field (parse: 24 -> 18 us per message).  The pattern matches
+# at any position, so each line starts where the one before it ended and offsets are a running
+# sum.  findall reads on past a line that is not a field, to the empty line or the end of the
+# input: linear still, and only in a broken header.
+_HEADER_LINES = re.compile(b"(" + _FIELD.pattern + b")")
 # The empty line that ends the header: the first LF LF or LF CR LF, whichever comes first.
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 _FIELD_NAME = re.compile(rb"[!-9;-~]+")
@@ -460,35 +466,34 @@ def parse_part(
     fields: list[Field] = []
     header_end = end
     new_field = Field.__new__
-    for match in _FIELD.finditer(data, 0, end):
-        raw = match[0]
+    start = 0
+    for raw, name, space, colon in _HEADER_LINES.findall(data, 0, end):
         if not raw:
             break
-        start = match.start()
-        name = match[1]
-        if name and match[3]:
-            # Field.__init__, inlined: the match is already made, and this runs for every
+        if name and colon:
+            # Field.__init__, inlined: the line is already matched, and this runs for every
             # field of every message.
             field = new_field(Field)
             field.raw = raw
             field.offset = offset + start
             field.is_field = True
             field.name = name.decode()  # ASCII, by the pattern
-            field._colon = len(name) + len(match[2])
+            field._colon = len(name) + len(space)
             field._value = None
             fields.append(field)
-            continue
-        if start == 0 and raw.startswith(b"From "):
+        elif start == 0 and raw.startswith(b"From "):
             fields.append(Field(raw, offset))  # the mbox envelope line; kept, and not an error
-            continue
-        if start == 0 and raw[0] in b" \t":
+        elif start == 0 and raw[0] in b" \t":
             defects.append(Defect("continuation-without-field", offset, "header starts folded"))
             fields.append(Field(raw, offset))
-            continue
-        # Not a field: the header ends here without an empty line, as most readers do.
-        defects.append(Defect("missing-header-separator", offset + start, "line is not a field"))
-        header_end, sep_len = start, 0
-        break
+        else:
+            # Not a field: the header ends here without an empty line, as most readers do.
+            defects.append(
+                Defect("missing-header-separator", offset + start, "line is not a field")
+            )
+            header_end, sep_len = start, 0
+            break
+        start += len(raw)
     if sep_len == 0:
         return Message(
             fields, b"", data[header_end:], offset=offset, depth=depth,
