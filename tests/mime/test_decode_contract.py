@@ -108,6 +108,14 @@ def test_white_space_around_a_value_is_not_part_of_it(field: bytes, value: str) 
     assert decode(_with(field)).get(name) == value
 
 
+@pytest.mark.parametrize("name", ["Subject", "Received"])
+def test_only_space_and_tab_around_a_value_are_white_space(name: str) -> None:
+    # WSP is SP / HTAB (RFC 5234 B.1); a no-break space is a character (RFC 6532), and so is
+    # any letter, an X included.
+    value = "\u00a0X marks the spot X\u00a0"
+    assert decode(_with(f"{name}: {value} \t\r\n".encode())).get(name) == value
+
+
 def test_an_unreadable_field_is_kept_with_a_defect_at_the_byte_that_broke_it() -> None:
     data = _with(b"Message-ID: <a\x01b@castle.test>\r\n")
     mail = decode(data)
