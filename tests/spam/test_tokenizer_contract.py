@@ -528,3 +528,15 @@ def test_a_multipart_with_parts_is_a_container_and_one_without_is_a_leaf() -> No
 def test_an_empty_quoted_local_part_is_an_empty_local_token() -> None:
     tokens = tokenize(_message('To: ""@example.com\n'))
     assert _with("to:local:", tokens) == ["to:local:"]
+
+
+def test_parameters_are_read_leniently_defects_and_all() -> None:
+    # Spamware writes broken MIME; what can be read of it is still evidence.
+    data = _message(
+        "Content-Type: text/plain; charset=ISO-8859-1;\n"
+        "Content-Disposition: attachment; filename=my invoice.pdf\n",
+        b"caf\xe9\r\n",
+    )
+    tokens = tokenize(data)
+    assert "charset:iso-8859-1" in tokens and "café" in tokens
+    assert _with("filename", tokens) == ["filename:my invoice.pdf", "filename-ext:.pdf"]
