@@ -94,3 +94,21 @@ def test_untraining_hundreds_of_messages_at_once_restores_the_regression_exactly
     assert (after.regression, after.words, after.spam_messages) == (
         before.regression, before.words, before.spam_messages
     )  # fmt: skip
+
+
+def test_both_stores_hold_the_same_counts_and_model_after_the_same_trainings(
+    tmp_path: Path,
+) -> None:
+    # Backends differ in where, never in what they mean: the model's weights and its bias
+    # (one-sided training moves it) are the same in memory and in SQLite.
+    spam = [b"Subject: offer %d\r\n\r\ncheap pills number %d\r\n" % (i, i) for i in range(8)]
+    ham = [b"Subject: minutes\r\n\r\nthe minutes of the meeting\r\n"]
+    with SqliteStore(tmp_path / "words.db") as sqlite:
+        memory = MemoryStore()
+        for store in (sqlite, memory):
+            _train(store, spam, [])
+            _train(store, [], ham)
+            _train(store, spam[:3], [], forget=True)
+        on_disk, in_memory = sqlite.load(), memory.load()
+    assert in_memory.regression is not None and in_memory.regression.bias != 0
+    assert on_disk == in_memory
