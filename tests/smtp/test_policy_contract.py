@@ -251,11 +251,14 @@ def test_a_command_line_refusal_says_why_and_that_the_connection_closes() -> Non
 
 def test_the_size_limit_counts_the_whole_message_however_it_is_fed() -> None:
     message = b"12345678\r\n" * 3
-    for size, refused in ((len(message), False), (len(message) - 1, True)):
+    data = message + b".\r\n"
+    cases = [(size, chunk) for size in (len(message), len(message) - 1) for chunk in (1, len(data))]
+    for size, chunk in cases:
+        refused = size < len(message)
         reader = DataReader(Limits(size=size))
-        for byte in message + b".\r\n":
-            reader.feed(bytes([byte]))
-        assert reader.done and (reader.problem is not None) is refused, size
+        for start in range(0, len(data), chunk):
+            reader.feed(data[start : start + chunk])
+        assert reader.done and (reader.problem is not None) is refused, (size, chunk)
         if reader.problem is not None:
             # Where the message passed the limit, in the data as the client sent it.
             assert size <= reader.problem.offset <= len(message), reader.problem
@@ -273,4 +276,15 @@ def test_a_line_over_the_limit_is_refused_however_it_is_fed() -> None:
             assert reader.done and (reader.problem is not None) is refused, (limit, chunks)
             if reader.problem is not None:
                 assert "Line too long at byte " in reader.problem.reply.text
-                assert isinstance(reader.problem.offset, int)
+                # Refused where the line passed the limit: within its text, not at its end.
+                assert limit <= reader.problem.offset <= len(line), reader.problem
+
+
+def test_a_line_at_the_limit_after_a_run_of_plain_lines_is_taken() -> None:
+    # The plain lines are read in one go; the dot-stuffed line after them is counted afresh.
+    limit = 12
+    stuffed = b".." + b"x" * (limit - 3)  # un-stuffed: limit - 2 octets, then CRLF
+    reader = DataReader(Limits(line=limit))
+    reader.feed(b"abc\r\ndef\r\n" + stuffed + b"\r\n.\r\n")
+    assert reader.done and reader.problem is None, reader.problem
+    assert reader.message() == b"abc\r\ndef\r\n" + stuffed[1:] + b"\r\n"
