@@ -24,8 +24,10 @@ __all__ = ["Defect", "choose", "decode", "encode"]
 # RFC 2045 6.7 rule 3: trailing white space, on any line, is padding added in transport.
 # A match starts only where a run of blanks starts (the lookbehind) and takes the whole run at
 # once (possessive): ``[ \t]+(?=...)`` alone tried again from every blank of a run that is
-# not at a line's end, so n blanks before a word cost n**2 / 2 steps (issue 13).
-_QP_TRAILING_WSP = re.compile(rb"(?<![ \t])[ \t]++(?=\r?\n|\Z)")
+# not at a line's end, so n blanks before a word cost n**2 / 2 steps (issue 13).  The pattern
+# opens with the blank itself, not the lookbehind, so that the regex engine skips to the next
+# blank at C speed instead of trying the lookbehind at every byte (half the time of the step).
+_QP_TRAILING_WSP = re.compile(rb"[ \t](?<![ \t]{2})[ \t]*+(?=\r?\n|\Z)")
 # Looked for in the data as delivered, so that the offset is the caller's: an '=' that ends a
 # line is a soft break even with transport padding after it.
 _QP_BAD_ESCAPE = re.compile(rb"=(?![0-9A-Fa-f]{2}|[ \t]*+(?:\r?\n|\Z))")
