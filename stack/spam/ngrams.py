@@ -8,9 +8,9 @@ the tokenizer's words is the point: base64 bodies, odd charsets and HTML tricks 
 too, and there is nothing to parse, so nothing to fail on.
 
 The hash is the 4-gram read as a little-endian 32-bit integer, modulo a prime.  It is
-computed with numpy, a handful of vector operations per message (the bytes widened, shifted
-and or-ed at the four offsets, the remainders, a sort to make them distinct): 60 us for a
-3,000-byte head, where the same in pure Python took 400 us, the most expensive step of
+computed with numpy, a handful of vector operations per message (the head read as 32-bit
+integers at each of the four alignments, the remainders, a sort to make them distinct): 45 us
+for a 3,000-byte head, where the same in pure Python took 400 us, the most expensive step of
 classifying a message.  It is the same in every process and on every machine (not
 ``hash``, which ``PYTHONHASHSEED`` changes), and a prime modulus spreads the integers of
 text, whose bytes differ mostly in their low bits, over every bucket.
@@ -41,16 +41,18 @@ def head_buckets(data: bytes) -> Buckets:
     size = min(len(data), HEAD_BYTES)
     if size < 4:
         return _NONE
-    head = np.frombuffer(data, dtype=np.uint8, count=size).astype(np.uint32)
-    # The 4-gram at each offset, as a little-endian uint32 reads it, whatever this machine's
-    # byte order: byte i is the lowest.
-    grams = head[:-3] | (head[1:-2] << 8) | (head[2:-1] << 16) | (head[3:] << 24)
-    buckets = np.sort(grams % np.uint32(FEATURES))
+    # The 4-grams at the four alignments, each read as little-endian uint32 whatever this
+    # machine's byte order; their order does not matter, the sort below sets it.
+    grams = np.concatenate(
+        [np.frombuffer(data, "<u4", count=(size - skip) // 4, offset=skip) for skip in range(4)]
+    )
+    grams %= np.uint32(FEATURES)
+    grams.sort()
     # Distinct: each bucket where it differs from the one before (np.unique costs 3x this).
-    first = np.empty(len(buckets), dtype=np.bool_)
+    first = np.empty(len(grams), dtype=np.bool_)
     first[0] = True
-    np.not_equal(buckets[1:], buckets[:-1], out=first[1:])
-    distinct: Buckets = buckets[first]
+    np.not_equal(grams[1:], grams[:-1], out=first[1:])
+    distinct: Buckets = grams[first]
     return distinct
 
 
