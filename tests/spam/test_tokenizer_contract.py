@@ -540,3 +540,20 @@ def test_parameters_are_read_leniently_defects_and_all() -> None:
     tokens = tokenize(data)
     assert "charset:iso-8859-1" in tokens and "café" in tokens
     assert _with("filename", tokens) == ["filename:my invoice.pdf", "filename-ext:.pdf"]
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("=?x-nonesuch?q?abc?= free", ["subject:=?x-nonesuch?q?abc?=", "subject:free"]),
+        ("=?utf-8?q?bad=ZZ?= free", ["subject:bad=zz", "subject:free"]),
+        ("=?utf-8?q?caf=C3?= free", ["subject:caf\ufffd", "subject:free"]),
+    ],
+)
+def test_a_broken_encoded_word_is_read_leniently_and_never_raises(
+    subject: str, expected: list[str]
+) -> None:
+    # tokenize never raises: unreadable input gives what can be read of it.
+    tokens = tokenize(_message(f"Subject: {subject}\nX-Mailer: {subject}\n"))
+    assert _with("subject:", tokens) == expected
+    assert _with("x-mailer:", tokens)[0] == "x-mailer:" + " ".join(e[8:] for e in expected)
