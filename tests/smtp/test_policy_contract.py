@@ -288,3 +288,57 @@ def test_a_line_at_the_limit_after_a_run_of_plain_lines_is_taken() -> None:
     reader.feed(b"abc\r\ndef\r\n" + stuffed + b"\r\n.\r\n")
     assert reader.done and reader.problem is None, reader.problem
     assert reader.message() == b"abc\r\ndef\r\n" + stuffed[1:] + b"\r\n"
+
+
+SAMPLES = [
+    b"abc\r\ndef\r\n.\r\n",
+    b"..a\r\n..bc\r\n.\r\n",  # dot-stuffed lines, read through the table
+    b"a\nb\rc\r\n.\r\n",  # bare line ends
+    b".\n.\rx\r\n.\r\n",  # a dot, then a bare line end
+    b"\r\r\n.\r\n",
+    b"x.y\r\n..\r\n.\r\n",
+]
+
+
+@pytest.mark.parametrize("mode", list(BareLineEnds))
+@pytest.mark.parametrize("limits", [Limits(line=2), Limits(line=3), Limits(size=0), Limits(size=2)])
+def test_every_refusal_points_at_a_byte_of_the_data_however_it_is_fed(
+    mode: BareLineEnds, limits: Limits
+) -> None:
+    for data in SAMPLES:
+        for chunk in (1, 2, len(data)):
+            reader = DataReader(limits, mode)
+            fed = sum(
+                reader.feed(data[start : start + chunk]) for start in range(0, len(data), chunk)
+            )
+            assert reader.done and fed == len(data), (data, chunk)
+            problem = reader.problem
+            if problem is None:
+                continue
+            assert 0 <= problem.offset <= len(data), (data, chunk, problem)
+            if problem.reply.code != 552:
+                assert f" at byte {problem.offset}" in problem.reply.text, (data, chunk, problem)
+
+
+def test_a_normalised_bare_line_end_after_a_dot_keeps_the_dot() -> None:
+    # ".<LF>" and ".<CR>" at the start of a line are no end: the dot is text, not stuffing.
+    reader = DataReader(LIMITS, BareLineEnds.NORMALISE)
+    reader.feed(b"a\r\n.\nb\r\n.\rc\r\n.\r\n")
+    assert reader.problem is None
+    assert reader.message() == b"a\r\n.\r\nb\r\n.\r\nc\r\n"
+
+
+def test_a_normalised_dot_line_counts_its_dot_toward_the_line_limit() -> None:
+    # The line "." with its CRLF is three octets: over a limit of two, at the bare LF.
+    reader = DataReader(Limits(line=2), BareLineEnds.NORMALISE)
+    reader.feed(b".\n.\r\n")
+    assert reader.problem is not None and reader.problem.reply.code == 500
+    assert reader.problem.offset == 1, reader.problem
+
+
+def test_each_line_is_counted_afresh_after_a_line_the_table_ended() -> None:
+    limit = 12
+    at_limit = b".." + b"x" * (limit - 3)  # un-stuffed: limit - 2 octets, then CRLF
+    reader = DataReader(Limits(line=limit))
+    reader.feed(b"..a\r\n" + at_limit + b"\r\n" + at_limit + b"\r\n.\r\n")
+    assert reader.done and reader.problem is None, reader.problem
