@@ -129,12 +129,20 @@ def test_an_address_that_cannot_be_read_says_where_and_why(text: str, at: int, s
         ("g: ;", (Group("g", ()),)),
         ("g:;,h:;", (Group("g", ()), Group("h", ()))),
         ("g: Xa@b;", (Group("g", (Mailbox(None, "Xa", "b"),)),)),
+        ("a@b,, Xc@d", (Mailbox(None, "a", "b"), Mailbox(None, "Xc", "d"))),
     ],
 )
 def test_a_list_keeps_what_it_can_read_around_what_it_cannot(
     text: str, expected: tuple[Address, ...]
 ) -> None:
     assert decode_address_list(text, []) == expected
+
+
+def test_an_unreadable_element_is_one_defect_up_to_the_next_comma() -> None:
+    defects: list[Defect] = []
+    found = decode_address_list("a@b c@d X, e@f", defects)
+    assert found == (Mailbox(None, "a", "b"), Mailbox(None, "e", "f"))
+    assert [(defect.kind, defect.offset) for defect in defects] == [("invalid-address", 4)]
 
 
 def test_a_group_inside_a_group_is_an_unreadable_element() -> None:
