@@ -119,7 +119,7 @@ def test_untraining_down_to_zero_is_allowed_and_forgets_the_word() -> None:
 def test_a_sign_other_than_one_or_minus_one_is_refused() -> None:
     training = Training()
     for sign in (0, 2, -2):
-        with pytest.raises(ValueError, match="sign must be 1 or -1"):
+        with pytest.raises(ValueError, match=r"^sign must be 1 or -1$"):
             training.add(["word"], spam=True, sign=sign)
     assert (training.spam_messages, list(training.items())) == (0, [])
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from stack.spam.counts import Training, WordCounts
+from stack.spam.ngrams import FEATURES
 from stack.spam.stores import SqliteStore, StoreError
 from stack.spam.stores.sqlite import apply_by_replacing
 
@@ -56,7 +57,9 @@ def test_a_refused_replacement_leaves_the_file_as_it_was_and_no_copy(tmp_path: P
     path = tmp_path / "words.db"
     apply_by_replacing(path, _training((True, ["cheap"])))
     data = path.read_bytes()
-    with pytest.raises(StoreError, match="untraining would make a count negative"):
+    with pytest.raises(
+        StoreError, match=r"^untraining would make a count negative.*nothing was changed$"
+    ):
         apply_by_replacing(path, _training((False, ["never"]), sign=-1))
     assert path.read_bytes() == data
     assert sorted(p.name for p in tmp_path.iterdir()) == ["words.db"]
@@ -130,3 +133,69 @@ def test_another_programs_database_is_named_with_its_first_tables(tmp_path: Path
             db.execute(f"CREATE TABLE {name} (x)")
     with pytest.raises(StoreError, match=r"its tables: a, b, c, d, e\)$"):
         SqliteStore(path)
+
+
+def test_a_missing_database_is_named_when_not_creating(tmp_path: Path) -> None:
+    path = tmp_path / "absent.db"
+    with pytest.raises(StoreError, match=f"^no spam database at {re.escape(str(path))} "):
+        SqliteStore(path, create=False)
+
+
+def test_a_meta_table_without_a_schema_row_is_a_new_database(tmp_path: Path) -> None:
+    path = tmp_path / "words.db"
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+    with SqliteStore(path) as store:
+        assert store.load() == WordCounts()
+        store.apply(_training((True, ["cheap"])))
+    assert _load(path) == WordCounts(1, 0, {"cheap": (1, 0)})
+
+
+def test_message_counts_missing_from_meta_read_as_zero(tmp_path: Path) -> None:
+    path = tmp_path / "words.db"
+    with SqliteStore(path) as store:
+        store.apply(_training((True, ["cheap"]), (False, ["lunch"])))
+    _damage(path, "DELETE FROM meta WHERE key IN ('spam', 'ham')")
+    counts = _load(path)
+    assert (counts.spam_messages, counts.ham_messages) == (0, 0)
+    assert counts.words == {"cheap": (1, 0), "lunch": (0, 1)}
+
+
+def test_a_failed_creation_is_rolled_back_and_names_its_reason(tmp_path: Path) -> None:
+    # A meta table of another shape: creating our tables beside it fails half-way, and the
+    # tables made before the failure are taken back.
+    path = tmp_path / "words.db"
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER, extra TEXT)")
+    with pytest.raises(
+        StoreError, match=f"^cannot open spam database {re.escape(str(path))}: .*3 columns"
+    ):
+        SqliteStore(path)
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        tables = [
+            name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        ]
+    assert tables == ["meta"]
+
+
+@pytest.mark.parametrize(
+    ("features", "size"),
+    [
+        pytest.param(FEATURES + 1, 8 * FEATURES, id="other-features"),
+        pytest.param(FEATURES, 8, id="short-weights"),
+    ],
+)
+def test_a_stored_regression_of_another_shape_is_refused_with_its_size(
+    tmp_path: Path, features: int, size: int
+) -> None:
+    path = tmp_path / "words.db"
+    SqliteStore(path).close()
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute("INSERT INTO regression VALUES (1, ?, ?, 0)", (features, b"\0" * size))
+    with (
+        SqliteStore(path, create=False) as store,
+        pytest.raises(
+            StoreError, match=f"^{re.escape(str(path))} holds a regression of {features} features"
+        ),
+    ):
+        store.load()
