@@ -238,3 +238,69 @@ def test_every_async_call_runs_in_the_spool_s_own_thread(tmp_path: Path) -> None
     assert set(threads) == {"due", "data", "next_attempt", "apply_many", "close"}
     assert len(set(threads.values())) == 1, threads
     assert next(iter(threads.values())).startswith("spool"), threads
+
+
+class HeldCommit:
+    """Spool.apply_many that waits, in the spool's thread, until the test lets the first
+    commit go: the writes submitted meanwhile are what a group commit gathers."""
+
+    def __init__(self, spool: Spool, *, first_fails: bool = False) -> None:
+        self.apply_many = spool.apply_many
+        self.batches: list[list[str]] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.first_fails = first_fails
+        spool.apply_many = self  # type: ignore[method-assign]
+
+    def __call__(self, batch: Sequence[Write]) -> list[Stored | list[State] | SpoolError]:
+        self.batches.append([write.queue_id for write in batch])
+        if len(self.batches) == 1:
+            self.entered.set()
+            self.release.wait()
+            if self.first_fails:
+                raise OSError("disk full")
+        return self.apply_many(batch)
+
+
+def test_writes_submitted_during_a_commit_share_the_next_one(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    held = HeldCommit(spool)
+
+    async def main() -> None:
+        spooled = AsyncSpool(spool)
+        first = asyncio.ensure_future(spooled.store(incoming("M0")))
+        await asyncio.to_thread(held.entered.wait)
+        rest = []
+        for i in range(1, 6):  # one at a time, the loop running between them
+            rest.append(asyncio.ensure_future(spooled.store(incoming(f"M{i}"))))
+            for _ in range(3):
+                await asyncio.sleep(0)
+        held.release.set()
+        answers = await asyncio.wait_for(asyncio.gather(first, *rest), 60)
+        assert [answer.queue_id for answer in answers] == [f"M{i}" for i in range(6)]
+        await spooled.aclose()
+
+    asyncio.run(main())
+    assert held.batches == [["M0"], ["M1", "M2", "M3", "M4", "M5"]]
+
+
+def test_writes_submitted_during_a_failed_commit_are_still_committed(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    held = HeldCommit(spool, first_fails=True)
+
+    async def main() -> None:
+        spooled = AsyncSpool(spool)
+        first = asyncio.ensure_future(spooled.store(incoming("M0")))
+        await asyncio.to_thread(held.entered.wait)
+        rest = [asyncio.ensure_future(spooled.store(incoming(f"M{i}"))) for i in (1, 2)]
+        await asyncio.sleep(0)
+        held.release.set()
+        with pytest.raises(OSError, match="disk full"):
+            await first
+        # A guard against a hang, not a measurement: the writes must not wait for another.
+        answers = await asyncio.wait_for(asyncio.gather(*rest), 20)
+        assert answers == [Stored("M1", new=True), Stored("M2", new=True)]
+        await spooled.aclose()
+
+    asyncio.run(main())
+    assert held.batches == [["M0"], ["M1", "M2"]]
