@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from stack.spam.counts import Training, WordCounts
+from stack.spam.filter import Features, learn, learn_regression
 from stack.spam.ngrams import FEATURES
 from stack.spam.stores import SqliteStore, StoreError
 from stack.spam.stores.sqlite import apply_by_replacing
@@ -199,3 +200,19 @@ def test_a_stored_regression_of_another_shape_is_refused_with_its_size(
         ),
     ):
         store.load()
+
+
+def test_untraining_every_message_leaves_no_record_of_one(tmp_path: Path) -> None:
+    # Each trained message's step is kept until it is untrained, then taken back and
+    # dropped: more messages than one lookup of their records takes (500) included.
+    spam = [b"Subject: offer %d\r\n\r\ncheap pills number %d\r\n" % (i, i) for i in range(600)]
+    path = tmp_path / "words.db"
+    with SqliteStore(path) as store:
+        for forget in (False, True):
+            training = Training()
+            features: list[Features] = []
+            learn(training, spam, spam=True, forget=forget, features=features)
+            learn_regression(training, store.load(), features, [], forget=forget)
+            store.apply(training)
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT COUNT(*) FROM regression_messages").fetchone() == (0,)
