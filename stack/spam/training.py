@@ -66,12 +66,12 @@ def train_database(
         )  # fmt: skip
     if replace:
         path = Path(location)
-        _learn_model(training, _current_counts(path), features, tokens, forget=forget, jobs=jobs)
+        _learn_model(training, _current_counts(path), features, tokens, forget=forget)
         counts = apply_by_replacing(path, training)
     else:
         with open_store(location) as store:
             if full:
-                _learn_model(training, store.load(), features, tokens, forget=forget, jobs=jobs)
+                _learn_model(training, store.load(), features, tokens, forget=forget)
             store.apply(training)
             counts = store.load()
     return TrainingResult(counted[0], counted[1], counts)
@@ -84,7 +84,6 @@ def _learn_model(
     tokens: tuple[list[list[str]], list[list[str]]],
     *,
     forget: bool,
-    jobs: int,
 ) -> None:
     """The regression's part of ``training``, and the cutoffs and weight this run
     calibrates (a run that untrains calibrates nothing)."""
@@ -93,7 +92,7 @@ def _learn_model(
         return
     whole = WordCounts(prior.spam_messages, prior.ham_messages, dict(prior.words))
     whole.apply(training)
-    calibration = calibrate(whole, *tokens, spam_margins, ham_margins, jobs=jobs)
+    calibration = calibrate(whole, *tokens, spam_margins, ham_margins)
     training.cutoffs = calibration.cutoffs
     training.lr_weight = calibration.lr_weight
 

@@ -20,7 +20,7 @@ from stack.spam.calibration import (
 from stack.spam.combined import LR_WEIGHT, combine
 from stack.spam.counts import Training, WordCounts
 from stack.spam.evaluation import Evaluation
-from stack.spam.filter import CHUNK, SpamFilter, interleave
+from stack.spam.filter import SpamFilter, interleave
 from stack.spam.fisher import FisherClassifier, FisherSettings, mean_log_odds
 from stack.spam.ngrams import head_buckets
 from stack.spam.regression import OnlineTrainer
@@ -123,14 +123,6 @@ def test_a_held_out_score_is_the_score_of_the_counts_trained_without_that_messag
         clues = without.clues(ham[index])
         expected = (without.score_clues(clues).probability, mean_log_odds(clues))
         assert held_ham[index] == pytest.approx(expected, abs=1e-12)
-
-
-def test_held_out_scores_are_the_same_on_several_processes() -> None:
-    spam, ham = _tokens("s", 3 * CHUNK), _tokens("h", 5 * CHUNK)
-    whole = _whole(spam, ham)
-    assert held_out_fisher(whole, spam, ham, jobs=2) == held_out_fisher(whole, spam, ham)
-    margins = [2.0] * len(spam), [-2.0] * len(ham)
-    assert calibrate(whole, spam, ham, *margins, jobs=2) == calibrate(whole, spam, ham, *margins)
 
 
 def test_calibration_gives_cutoffs_for_each_classifier_the_margins_allow() -> None:
