@@ -304,3 +304,43 @@ def test_writes_submitted_during_a_failed_commit_are_still_committed(tmp_path: P
 
     asyncio.run(main())
     assert held.batches == [["M0"], ["M1", "M2"]]
+
+
+def test_a_waiter_that_gave_up_does_not_keep_the_others_of_its_commit_waiting(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(tmp_path)
+    held = HeldCommit(spool)
+
+    async def main() -> None:
+        spooled = AsyncSpool(spool)
+        first = asyncio.ensure_future(spooled.store(incoming("M0")))
+        await asyncio.to_thread(held.entered.wait)
+        rest = [asyncio.ensure_future(spooled.store(incoming(f"M{i}"))) for i in (1, 2, 3)]
+        for _ in range(3):
+            await asyncio.sleep(0)
+        rest[0].cancel()  # a session that went away while its message was being committed
+        held.release.set()
+        await first
+        # A guard against a hang, not a measurement.
+        answers = await asyncio.wait_for(asyncio.gather(*rest[1:]), 20)
+        assert answers == [Stored("M2", new=True), Stored("M3", new=True)]
+        await spooled.aclose()
+
+    asyncio.run(main())
+    assert held.batches == [["M0"], ["M1", "M2", "M3"]]
+
+
+def test_the_async_spool_scans_as_many_messages_as_the_spool_does(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.store_many([incoming(f"M{i:04d}") for i in range(1001)])
+
+    async def main() -> int:
+        spooled = AsyncSpool(spool)
+        count = len(await spooled.due(now=2000.0))
+        await spooled.aclose()
+        return count
+
+    expected = len(spool.due(now=2000.0))
+    assert expected < 1001  # the scan is bounded: the queue runner comes back for the rest
+    assert asyncio.run(main()) == expected
