@@ -341,6 +341,13 @@ def test_the_async_spool_scans_as_many_messages_as_the_spool_does(tmp_path: Path
         await spooled.aclose()
         return count
 
+    async def at_most_two() -> int:
+        spooled = AsyncSpool(spool)
+        count = len(await spooled.due(now=2000.0, limit=2))
+        await spooled.aclose()
+        return count
+
+    assert asyncio.run(at_most_two()) == 2
     expected = len(spool.due(now=2000.0))
     assert expected < 1001  # the scan is bounded: the queue runner comes back for the rest
     assert asyncio.run(main()) == expected
