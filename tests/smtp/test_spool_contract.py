@@ -334,20 +334,14 @@ def test_a_waiter_that_gave_up_does_not_keep_the_others_of_its_commit_waiting(
 def test_the_async_spool_scans_as_many_messages_as_the_spool_does(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     spool.store_many([incoming(f"M{i:04d}") for i in range(1001)])
-
-    async def main() -> int:
-        spooled = AsyncSpool(spool)
-        count = len(await spooled.due(now=2000.0))
-        await spooled.aclose()
-        return count
-
-    async def at_most_two() -> int:
-        spooled = AsyncSpool(spool)
-        count = len(await spooled.due(now=2000.0, limit=2))
-        await spooled.aclose()
-        return count
-
-    assert asyncio.run(at_most_two()) == 2
     expected = len(spool.due(now=2000.0))
     assert expected < 1001  # the scan is bounded: the queue runner comes back for the rest
-    assert asyncio.run(main()) == expected
+
+    async def main() -> tuple[int, int]:
+        spooled = AsyncSpool(spool)  # aclose closes the spool too
+        scanned = len(await spooled.due(now=2000.0))
+        at_most_two = len(await spooled.due(now=2000.0, limit=2))
+        await spooled.aclose()
+        return scanned, at_most_two
+
+    assert asyncio.run(main()) == (expected, 2)
