@@ -121,25 +121,58 @@ def learn(
     tokenizing on ``jobs`` processes; return how many messages were read.  With
     ``features``, also append each message's regression features to it, for
     :func:`learn_regression`; with ``tokens``, its tokens, for calibration."""
-    count = 0
+    classes = (messages, ()) if spam else ((), messages)
+    index = 0 if spam else 1
+    kept_features: tuple[list[Features], list[Features]] | None = None
+    if features is not None:
+        kept_features = (features, []) if spam else ([], features)
+    kept_tokens: tuple[list[list[str]], list[list[str]]] | None = None
+    if tokens is not None:
+        kept_tokens = (tokens, []) if spam else ([], tokens)
+    counts = learn_both(
+        training, *classes, forget=forget, jobs=jobs, features=kept_features, tokens=kept_tokens
+    )
+    return counts[index]
+
+
+def learn_both(
+    training: Training, spam: Iterable[Message], ham: Iterable[Message], *,
+    forget: bool = False, jobs: int = 1,
+    features: tuple[list[Features], list[Features]] | None = None,
+    tokens: tuple[list[list[str]], list[list[str]]] | None = None,
+) -> tuple[int, int]:  # fmt: skip
+    """:func:`learn` for spam and ham in one pass, on one pool of ``jobs`` processes forked
+    before any message is in memory (a pool forked later, with the spam's tokens held here,
+    would pay in copy-on-write faults); ``features`` and ``tokens`` are (spam, ham) lists.
+    Returns how many spam and ham were read."""
     sign = -1 if forget else 1
     # Tokens kept are kept once: each message's come unpickled from a worker as new strings,
     # and 60,000 messages' worth of copies would take a gigabyte.
     pool: dict[str, str] = {}
-    if features is None:
-        for message_tokens in map_each(training_tokens, messages, jobs=jobs):
-            training.add(message_tokens, spam=spam, sign=sign)
+    spam_items = 0
+
+    def items() -> Iterator[Message]:
+        nonlocal spam_items
+        for item in spam:
+            spam_items += 1
+            yield item
+        yield from ham
+
+    counted = [0, 0]
+    function = _training_tokens if features is None else _training_both
+    # One list per item, in order (an mbox holds several messages).  An item's result comes
+    # back after the item was handed out, so spam_items has counted it if it was spam.
+    results = map_messages(functools.partial(_each, function), items(), jobs=jobs)
+    for index, messages in enumerate(results):
+        kind = 0 if index < spam_items else 1
+        for message_tokens, message_features in messages:
+            if features is not None and message_features is not None:
+                features[kind].append(message_features)
+            training.add(message_tokens, spam=kind == 0, sign=sign)
             if tokens is not None:
-                tokens.append(list(map(pool.setdefault, message_tokens, message_tokens)))
-            count += 1
-        return count
-    for message_tokens, grams, digest in map_each(_training_both, messages, jobs=jobs):
-        training.add(message_tokens, spam=spam, sign=sign)
-        features.append((grams, digest))
-        if tokens is not None:
-            tokens.append(list(map(pool.setdefault, message_tokens, message_tokens)))
-        count += 1
-    return count
+                tokens[kind].append(list(map(pool.setdefault, message_tokens, message_tokens)))
+            counted[kind] += 1
+    return counted[0], counted[1]
 
 
 def training_tokens(data: bytes) -> list[str]:
@@ -147,9 +180,13 @@ def training_tokens(data: bytes) -> list[str]:
     return tokenize(data, repeats=False)
 
 
-def _training_both(data: bytes) -> tuple[list[str], Buckets, bytes]:
+def _training_tokens(data: bytes) -> tuple[list[str], Features | None]:
+    return training_tokens(data), None
+
+
+def _training_both(data: bytes) -> tuple[list[str], Features | None]:
     # An array crosses the pipe from a worker as one string of bytes, not 2,500 ints.
-    return tokenize(data, repeats=False), head_buckets(data), message_digest(data)
+    return training_tokens(data), (head_buckets(data), message_digest(data))
 
 
 def learn_regression(

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from stack.spam.calibration import calibrate
 from stack.spam.counts import Training, WordCounts
-from stack.spam.filter import Features, Message, learn, learn_regression
+from stack.spam.filter import Features, Message, learn_both, learn_regression
 from stack.spam.stores import REDIS_SCHEMES, open_store
 from stack.spam.stores.sqlite import apply_by_replacing
 
@@ -57,13 +57,10 @@ def train_database(
     training = Training()
     features: tuple[list[Features], list[Features]] = ([], [])
     tokens: tuple[list[list[str]], list[list[str]]] = ([], [])
-    counted = [0, 0]
-    for index, messages in enumerate((spam, ham)):
-        counted[index] = learn(
-            training, messages, spam=index == 0, forget=forget, jobs=jobs,
-            features=features[index] if full else None,
-            tokens=tokens[index] if full and not forget else None,
-        )  # fmt: skip
+    counted = learn_both(
+        training, spam, ham, forget=forget, jobs=jobs,
+        features=features if full else None, tokens=tokens if full and not forget else None,
+    )  # fmt: skip
     if replace:
         path = Path(location)
         _learn_model(training, _current_counts(path), features, tokens, forget=forget)
