@@ -7,6 +7,8 @@ from __future__ import annotations
 import struct
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stack.spam.stores.snapshot import decode_snapshot, encode_snapshot
 
@@ -59,3 +61,20 @@ def test_a_malformed_snapshot_decodes_to_none(
     words: bytes, pairs: bytes, word_pairs: bytes
 ) -> None:
     assert decode_snapshot(words, pairs, word_pairs) is None
+
+
+@given(
+    st.dictionaries(
+        st.text().filter(lambda word: "\n" not in word),
+        st.tuples(st.integers(0, 2**63 - 1), st.integers(0, 2**63 - 1)),
+        max_size=50,
+    )
+)
+def test_any_rows_decode_to_their_counts_with_each_pair_once(
+    counts: dict[str, tuple[int, int]],
+) -> None:
+    rows = [(word, spam, ham) for word, (spam, ham) in counts.items()]
+    snapshot = encode_snapshot(rows)
+    assert snapshot is not None
+    assert decode_snapshot(*snapshot) == counts
+    assert len(snapshot[1]) == 16 * len(set(counts.values()))

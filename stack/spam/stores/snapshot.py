@@ -20,7 +20,8 @@ from __future__ import annotations
 import sys
 from array import array
 from collections.abc import Iterable
-from itertools import chain
+
+import numpy as np
 
 SNAPSHOT_FORMAT = 1
 
@@ -32,20 +33,23 @@ _SWAP = sys.byteorder == "big"
 
 def encode_snapshot(rows: Iterable[tuple[str, int, int]]) -> tuple[bytes, bytes, bytes] | None:
     """The snapshot (words, pairs, word_pairs) of ``rows`` of ``(word, spam, ham)``, or
-    ``None`` if a word holds the separator and so cannot be written in one."""
-    words: list[str] = []
-    pair_numbers: dict[tuple[int, int], int] = {}
-    word_pairs = array(_INDEX)
-    for word, spam, ham in rows:
-        words.append(word)
-        word_pairs.append(pair_numbers.setdefault((spam, ham), len(pair_numbers)))
+    ``None`` if a word holds the separator and so cannot be written in one.
+
+    The distinct pairs are found by numpy, in their sorted order (a training rewrites the
+    snapshot of 140,000 words, and a dict of pairs filled word by word took 0.2 s of it)."""
+    columns = list(zip(*rows, strict=True)) or [(), (), ()]
+    words: tuple[str, ...] = columns[0]
     text = "\n".join(words)
     if text.count("\n") != max(len(words) - 1, 0):
         return None
-    pairs = array(_PAIR, chain.from_iterable(pair_numbers))
-    if _SWAP:
-        pairs.byteswap()
-        word_pairs.byteswap()
+    spam, ham = (np.array(column, dtype=np.uint64) for column in columns[1:])
+    order = np.lexsort((ham, spam))  # by spam, then ham
+    spam, ham = spam[order], ham[order]
+    starts = np.ones(len(order), dtype=np.bool_)  # where a new distinct pair starts
+    starts[1:] = (spam[1:] != spam[:-1]) | (ham[1:] != ham[:-1])
+    word_pairs = np.empty(len(order), dtype="<u4")
+    word_pairs[order] = np.cumsum(starts) - 1
+    pairs = np.stack([spam[starts], ham[starts]], axis=1).astype("<u8")
     return text.encode(), pairs.tobytes(), word_pairs.tobytes()
 
 

@@ -46,6 +46,7 @@ size and time.
 
 from __future__ import annotations
 
+import operator
 import os
 import secrets
 import sqlite3
@@ -61,6 +62,8 @@ from stack.spam.stores.base import StoreError, WordStore, missing_store
 from stack.spam.stores.snapshot import SNAPSHOT_FORMAT, decode_snapshot, encode_snapshot
 
 SCHEMA_VERSION = 4
+# A change's rows sort by their word alone: comparing (word, counts) tuples took half again.
+_WORD = operator.itemgetter(0)
 
 # Run in order, in the transaction that creates or upgrades a database.
 _SCHEMA = (
@@ -309,7 +312,7 @@ class SqliteStore(WordStore):
         # instead of jumping about it, three times faster for a first training.
         raised: list[tuple[str, int, int]] = []
         lowered: list[tuple[int, int, str]] = []
-        for word, (spam, ham) in sorted(training.items()):
+        for word, (spam, ham) in sorted(training.items(), key=_WORD):
             if spam >= 0 and ham >= 0:
                 raised.append((word, spam, ham))
             else:
