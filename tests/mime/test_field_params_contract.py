@@ -132,6 +132,8 @@ def test_trailing_text_after_a_transfer_encoding_is_named() -> None:
         ("; n*0*=iso-8859-1'en'%E9; n*1*=%E9", (("n", "éé"),)),
         ("; n*0=%41; n*1*=%42", (("n", "%41B"),)),
         ("; n*=''%41", (("n", "A"),)),
+        # An unknown charset reads as UTF-8, undecodable bytes kept as surrogates.
+        ("; n*=x-nope''%C3%A9%FF", (("n", "é\udcff"),)),
         # Only the first two apostrophes end the charset and the language.
         ("; n*=utf-8''it's", (("n", "it's"),)),
         ("; n*=utf-8'de'%C3%A9%20x", (("n", "é x"),)),
