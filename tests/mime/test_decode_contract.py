@@ -108,11 +108,11 @@ def test_white_space_around_a_value_is_not_part_of_it(field: bytes, value: str) 
     assert decode(_with(field)).get(name) == value
 
 
+@pytest.mark.parametrize("value", ["\u00a0no-break\u00a0", "X marks the spot X"])
 @pytest.mark.parametrize("name", ["Subject", "Received"])
-def test_only_space_and_tab_around_a_value_are_white_space(name: str) -> None:
+def test_only_space_and_tab_around_a_value_are_white_space(name: str, value: str) -> None:
     # WSP is SP / HTAB (RFC 5234 B.1); a no-break space is a character (RFC 6532), and so is
     # any letter, an X included.
-    value = "\u00a0X marks the spot X\u00a0"
     assert decode(_with(f"{name}: {value} \t\r\n".encode())).get(name) == value
 
 
