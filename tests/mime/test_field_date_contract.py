@@ -141,6 +141,10 @@ def test_1900_is_the_first_year_without_a_defect() -> None:
     assert defects == []
     assert decode_date("31 Dec 1899 23:59 +0000", defects).year == 1899
     assert [defect.kind for defect in defects] == ["year-before-1900"]
+    # The same in an obsolete form, which the general reader takes.
+    defects = []
+    assert decode_date("1 Jan 1900 00:00 GMT", defects).year == 1900
+    assert [defect.kind for defect in defects] == ["obs-zone"]
 
 
 # Each defect: the text it is about (its offset is where that text starts, or a number), and
@@ -167,6 +171,10 @@ DEFECTS = [
     ("Tue 1 Jul 2003 10:52 +0200", "missing-comma", "1 Jul", "without ','"),
     ("1 Jul 2003 10:52 +0200 junk", "trailing-garbage", "junk", "after the date"),
     ("1 Jul 2003 10:52 +0200 (\x01)", "obs-ctext", "\x01", "control character '\\x01'"),
+    # A comment keeps its defect wherever CFWS may stand in a date.
+    ("(\x01) 1 Jul 2003 10:52 +0200", "obs-ctext", "\x01", "control character"),
+    ("1 Jul 2003 (\x01) 10:52 +0200", "obs-ctext", "\x01", "control character"),
+    ("Tue, (\x01) 1 Jul 2003 10:52 +0200", "obs-ctext", "\x01", "control character"),
     ("Mon, 1 Jul 2003 10:52 +0200", "day-of-week-mismatch", 0, "Mon is not"),
     ("1 Jul 2003 10:52 +0200 \udcff", "invalid-utf8", "\udcff", "not UTF-8"),
 ]
