@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
 import pytest
@@ -15,6 +15,7 @@ from harness.strategies import Entity, hostile_text, wire_messages
 from stack.mime import decode
 from stack.mime.fields import DateTime, Group
 from stack.mime.model import Data, Mail, Parts, Text
+from stack.mime.safe import UnsafeTextError
 from stack.smtp.client import RecipientResult
 from stack.smtp.dsn import build_dsn, status_of
 
@@ -352,3 +353,113 @@ def test_an_original_header_in_utf_8_is_returned_as_utf_8() -> None:
     ascii_part = decode(dsn(REFUSED), strict=True).body.parts[2]  # type: ignore[union-attr]
     assert ascii_part.content_type.param("charset") is None
     assert ascii_part.get("content-transfer-encoding") is None
+
+
+def test_a_dsn_built_without_saying_expired_is_a_delay_warning_for_a_temporary_failure() -> None:
+    data = build_dsn(
+        reporting_mta="relay.castle.test",
+        sender="ophelia@castle.test",
+        results=[DEFERRED],
+        original=ORIGINAL,
+        arrival=ARRIVAL,
+        queue_id="Q1",
+    )
+    assert decode(data, strict=True).get("subject") == "Delayed Mail (still trying)"
+
+
+def test_the_refusals_say_what_is_wrong_from_their_first_word() -> None:
+    with pytest.raises(ValueError, match=r"^the null sender is never sent a DSN \(RFC 5321"):
+        build_dsn(
+            reporting_mta="relay.castle.test",
+            sender="",
+            results=[REFUSED],
+            original=ORIGINAL,
+            arrival=ARRIVAL,
+            queue_id="Q1",
+        )
+    with pytest.raises(ValueError, match=r"^a DSN needs at least one recipient that was not"):
+        dsn(DELIVERED)
+
+
+@pytest.mark.parametrize(
+    ("reporting_mta", "queue_id", "what"),
+    [("relay\n.castle.test", "Q1", "reporting MTA"), ("relay.castle.test", "Q\n1", "queue id")],
+)
+def test_a_configured_value_that_cannot_stand_in_a_field_is_named(
+    reporting_mta: str, queue_id: str, what: str
+) -> None:
+    with pytest.raises(UnsafeTextError) as raised:
+        build_dsn(
+            reporting_mta=reporting_mta,
+            sender="ophelia@castle.test",
+            results=[REFUSED],
+            original=ORIGINAL,
+            arrival=ARRIVAL,
+            queue_id=queue_id,
+        )
+    assert str(raised.value).startswith(f"{what}: LF (U+000A)")
+
+
+def test_the_explanation_is_laid_out_in_paragraphs_of_whole_sentences() -> None:
+    lines = explanation_of(dsn(REFUSED, DEFERRED, expired=True)).split("\n")
+    assert lines[1] == ""  # after the greeting
+    assert any(line.startswith("The reasons are permanent") for line in lines), lines
+    assert any(
+        line.startswith("For some, it was tried") and line.endswith("given up.") for line in lines
+    ), lines
+    assert lines[lines.index("Queue id: Q1A2B3") - 1] == ""
+    waiting = explanation_of(dsn(DEFERRED)).split("\n")
+    assert any(line.startswith("It will be tried again; you need do nothing") for line in waiting)
+    opening_end = waiting.index("It will be tried again; you need do nothing now.")
+    assert waiting[opening_end + 1] == ""
+
+
+def test_what_the_remote_server_chose_is_cut_short_in_the_explanation_too() -> None:
+    # Recipient, remote host and reply text are someone else's choice: each is bounded and
+    # ends in safe_text's cut mark, so one reply cannot make a bounce of any size.
+    long = "x" * 3000
+    for result in (
+        RecipientResult(long + "@castle.test", 550, "5.1.1", "no", "mx[1.2.3.4]:25"),
+        RecipientResult("a@castle.test", 550, "5.1.1", long, "mx[1.2.3.4]:25"),
+        RecipientResult("a@castle.test", 550, "5.1.1", "no", long),
+        RecipientResult("a@castle.test", 0, None, "no", long),
+    ):
+        [line] = [line for line in explanation_of(dsn(result)).split("\n") if "x" * 50 in line]
+        assert "\\..." in line and len(line) < 3000, len(line)
+
+
+def test_diagnostic_and_remote_mta_name_only_what_a_remote_server_said() -> None:
+    ours = RecipientResult("hamlet@bigmail.test", 550, "5.1.1", "unknown", "")
+    _, block = report_blocks(decode(dsn(ours), strict=True))
+    assert block["diagnostic-code"] == "X-Elsinore; unknown"
+    assert "remote-mta" not in block
+    odd = RecipientResult("hamlet@bigmail.test", 550, "5.1.1", "no", "mx.test[1.2.3.4]x[y]:25")
+    _, block = report_blocks(decode(dsn(odd), strict=True))
+    assert block["remote-mta"] == "dns; mx.test"
+
+
+def test_an_aware_arrival_time_keeps_its_zone() -> None:
+    arrival = datetime(2026, 12, 1, 11, 30, tzinfo=timezone(timedelta(hours=2)))
+    data = build_dsn(
+        reporting_mta="relay.castle.test",
+        sender="ophelia@castle.test",
+        results=[REFUSED],
+        original=ORIGINAL,
+        arrival=arrival,
+        queue_id="Q1",
+    )
+    per_message, _ = report_blocks(decode(data, strict=True))
+    assert per_message["arrival-date"] == "Tue, 01 Dec 2026 11:30:00 +0200"
+
+
+def test_the_sender_s_domain_is_after_its_last_at_sign() -> None:
+    data = build_dsn(
+        reporting_mta="relay.castle.test",
+        sender="a@b@castle.test",
+        results=[REFUSED],
+        original=ORIGINAL,
+        arrival=ARRIVAL,
+        queue_id="Q1",
+    )
+    [to] = decode(data, strict=True).get("to")  # type: ignore[misc]
+    assert (to.local, to.domain) == ("a@b", "castle.test")
