@@ -18,6 +18,7 @@ from stack.smtp.spool import (
     AsyncSpool,
     Incoming,
     Outcome,
+    Queued,
     Result,
     Spool,
     SpoolError,
@@ -345,3 +346,31 @@ def test_the_async_spool_scans_as_many_messages_as_the_spool_does(tmp_path: Path
         return scanned, at_most_two
 
     assert asyncio.run(main()) == (expected, 2)
+
+
+def test_a_read_waits_for_the_commit_in_progress_in_the_same_thread(tmp_path: Path) -> None:
+    # One thread: a scan asked for while a commit is being written runs after it, not beside it.
+    spool = Spool(tmp_path)
+    held = HeldCommit(spool)
+    due = spool.due
+    threads: list[str] = []
+
+    def recording_due(now: float, limit: int = 1000) -> list[Queued]:
+        threads.append(threading.current_thread().name)
+        return due(now, limit)
+
+    spool.due = recording_due  # type: ignore[method-assign]
+
+    async def main() -> None:
+        spooled = AsyncSpool(spool)
+        store = asyncio.ensure_future(spooled.store(incoming("M0")))
+        await asyncio.to_thread(held.entered.wait)
+        scan = asyncio.ensure_future(spooled.due(now=2000.0))
+        await asyncio.sleep(0.05)
+        held.release.set()
+        await store
+        assert [queued.queue_id for queued in await scan] == ["M0"]
+        await spooled.aclose()
+
+    asyncio.run(main())
+    assert len(threads) == 1 and threads[0].startswith("spool"), threads
