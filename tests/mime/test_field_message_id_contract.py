@@ -63,6 +63,8 @@ DEFECTS: list[tuple[Decoder, str, str, str | int, str]] = [
     (decode_msg_id, "<a@b..c(\x01)>", "obs-ctext", "\x01", "control character '\\x01'"),
     (decode_msg_id_list, "<a@b> <c@d x> <e@f>", "invalid-msg-id", "x>", "unexpected 'x'"),
     (decode_msg_id_list, "<a@b> junk <c@d>", "obs-phrase-in-msg-id-list", "junk", "not a msg-id"),
+    # A phrase is one defect, whatever letters it holds, up to the next msg-id.
+    (decode_msg_id_list, "Re: X y <c@d>", "obs-phrase-in-msg-id-list", 0, "not a msg-id"),
     (decode_msg_id_list, "  junk", "empty-msg-id-list", 6, "no msg-id"),
 ]
 
