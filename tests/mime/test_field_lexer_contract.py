@@ -228,3 +228,9 @@ def test_a_domain_literal_is_writable_only_as_dtext_between_brackets(
 )
 def test_quotable_text_is_utf8_without_controls(value: str, quotable: bool) -> None:
     assert is_quotable(value) is quotable
+
+
+@pytest.mark.parametrize("text", ["c@d (\x01), e@f", 'c@d "\x01", e@f', "c@d [\x01], e@f"])
+def test_skipping_to_a_stop_reports_nothing_it_passes(text: str) -> None:
+    # What is skipped was already reported as unreadable; its own problems are not again.
+    assert skip_to(text, 0, ",") == text.index(",")
