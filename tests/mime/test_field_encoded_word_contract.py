@@ -159,3 +159,10 @@ def test_a_surrogate_that_is_no_escaped_byte_is_named_in_the_refusal() -> None:
         encode_unstructured("ab\ud800")
     with pytest.raises(EncodeError, match=r"U\+DBFF is not text"):
         encode_words("é\udce9\udbff")
+
+
+@pytest.mark.parametrize("text", ["\u00a0a\u00a0", "Xa X", "\x0ba\x0b"])
+def test_only_space_and_tab_around_unstructured_text_are_syntax(text: str) -> None:
+    # The FWS after the colon and before the line end (RFC 5322 §3.2.2) goes; any other
+    # character, white space in Unicode's sense or not, is text.
+    assert decode_unstructured(f" \t{text} ", []) == text
