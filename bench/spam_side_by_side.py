@@ -279,6 +279,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     split = corpus_split(args.corpus)
     total = len(split.spam_test) + len(split.ham_test)
     _compile_elsinore()
+    # Every file read once before any filter is timed, so that none pays for the disk.
+    for path in [*split.spam_train, *split.ham_train, *split.spam_test, *split.ham_test]:
+        path.read_bytes()
     print(
         f"split: {len(split.spam_train) + len(split.ham_train):,} training, {total:,} test "
         f"({len(split.spam_test)} spam, {len(split.ham_test)} ham)\n"
