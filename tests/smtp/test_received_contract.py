@@ -5,29 +5,13 @@ chose."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
+from test_smtp_received import arrival
 
 from stack.mime.safe import UnsafeTextError
-from stack.smtp.received import Arrival, TlsInfo, protocol, received_value
+from stack.smtp.received import TlsInfo, protocol, received_value
 
-WHEN = datetime(2026, 12, 3, 19, 0, 0, tzinfo=UTC)
 TLS = TlsInfo("TLSv1.3", "TLS_AES_256_GCM_SHA384", 256)
-
-
-def arrival(**changes: object) -> Arrival:
-    values: dict[str, object] = {
-        "helo": "client.example.test",
-        "address": "127.0.0.9",
-        "rdns": "client.example.test",
-        "hostname": "hop.castle.test",
-        "queue_id": "0123456789ABCDEF",
-        "recipients": ("ophelia@castle.test",),
-        "date": WHEN,
-    }
-    values.update(changes)
-    return Arrival(**values)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

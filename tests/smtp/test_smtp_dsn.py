@@ -6,6 +6,7 @@ import email
 import email.policy
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -34,16 +35,18 @@ DELIVERED = RecipientResult(
 )
 
 
-def dsn(*results: RecipientResult, expired: bool = False, original: bytes = ORIGINAL) -> bytes:
-    return build_dsn(
-        reporting_mta="relay.castle.test",
-        sender="ophelia@castle.test",
-        results=results,
-        original=original,
-        arrival=ARRIVAL,
-        queue_id="Q1A2B3",
-        expired=expired,
-    )
+def dsn(*results: RecipientResult, **changes: Any) -> bytes:
+    """``build_dsn`` for ``results`` with this file's values, ``changes`` replacing some
+    (``expired`` is passed only when given, so that a test can read ``build_dsn``'s own)."""
+    arguments: dict[str, Any] = {
+        "reporting_mta": "relay.castle.test",
+        "sender": "ophelia@castle.test",
+        "results": results,
+        "original": ORIGINAL,
+        "arrival": ARRIVAL,
+        "queue_id": "Q1A2B3",
+    }
+    return build_dsn(**(arguments | changes))
 
 
 def report_blocks(mail: Mail) -> list[dict[str, str]]:
@@ -125,14 +128,7 @@ def test_the_original_header_is_returned_without_the_body() -> None:
 
 def test_the_null_sender_is_never_sent_a_dsn() -> None:
     with pytest.raises(ValueError, match="null sender"):
-        build_dsn(
-            reporting_mta="relay.castle.test",
-            sender="",
-            results=[REFUSED],
-            original=ORIGINAL,
-            arrival=ARRIVAL,
-            queue_id="Q1",
-        )
+        dsn(REFUSED, sender="")
 
 
 def test_a_report_with_nothing_undelivered_is_refused() -> None:
@@ -241,14 +237,7 @@ def test_the_dsn_comes_from_the_mailer_daemon_of_the_reporting_mta_now() -> None
 
 @pytest.mark.parametrize("sender", ["no-at-sign", "@castle.test", "ophelia@", "a b@castle.test"])
 def test_a_sender_no_header_can_name_is_written_as_undisclosed_recipients(sender: str) -> None:
-    data = build_dsn(
-        reporting_mta="relay.castle.test",
-        sender=sender,
-        results=[REFUSED],
-        original=ORIGINAL,
-        arrival=ARRIVAL,
-        queue_id="Q1",
-    )
+    data = dsn(REFUSED, sender=sender)
     [to] = decode(data, strict=True).get("to")  # type: ignore[misc]
     assert to == Group("undisclosed-recipients", ())
 
@@ -287,14 +276,7 @@ def test_a_failure_with_no_words_has_a_diagnostic_without_trailing_space() -> No
 
 
 def test_a_naive_arrival_time_is_taken_as_utc() -> None:
-    data = build_dsn(
-        reporting_mta="relay.castle.test",
-        sender="ophelia@castle.test",
-        results=[REFUSED],
-        original=ORIGINAL,
-        arrival=datetime(2026, 12, 1, 9, 30),
-        queue_id="Q1",
-    )
+    data = dsn(REFUSED, arrival=datetime(2026, 12, 1, 9, 30))
     per_message, _ = report_blocks(decode(data, strict=True))
     assert per_message["arrival-date"] == "Tue, 01 Dec 2026 09:30:00 +0000"
     assert "Your message of Tue, 01 Dec 2026 09:30:00 +0000" in explanation_of(data)
@@ -356,27 +338,13 @@ def test_an_original_header_in_utf_8_is_returned_as_utf_8() -> None:
 
 
 def test_a_dsn_built_without_saying_expired_is_a_delay_warning_for_a_temporary_failure() -> None:
-    data = build_dsn(
-        reporting_mta="relay.castle.test",
-        sender="ophelia@castle.test",
-        results=[DEFERRED],
-        original=ORIGINAL,
-        arrival=ARRIVAL,
-        queue_id="Q1",
-    )
+    data = dsn(DEFERRED)
     assert decode(data, strict=True).get("subject") == "Delayed Mail (still trying)"
 
 
 def test_the_refusals_say_what_is_wrong_from_their_first_word() -> None:
     with pytest.raises(ValueError, match=r"^the null sender is never sent a DSN \(RFC 5321"):
-        build_dsn(
-            reporting_mta="relay.castle.test",
-            sender="",
-            results=[REFUSED],
-            original=ORIGINAL,
-            arrival=ARRIVAL,
-            queue_id="Q1",
-        )
+        dsn(REFUSED, sender="")
     with pytest.raises(ValueError, match=r"^a DSN needs at least one recipient that was not"):
         dsn(DELIVERED)
 
@@ -389,14 +357,7 @@ def test_a_configured_value_that_cannot_stand_in_a_field_is_named(
     reporting_mta: str, queue_id: str, what: str
 ) -> None:
     with pytest.raises(UnsafeTextError) as raised:
-        build_dsn(
-            reporting_mta=reporting_mta,
-            sender="ophelia@castle.test",
-            results=[REFUSED],
-            original=ORIGINAL,
-            arrival=ARRIVAL,
-            queue_id=queue_id,
-        )
+        dsn(REFUSED, reporting_mta=reporting_mta, queue_id=queue_id)
     assert str(raised.value).startswith(f"{what}: LF (U+000A)")
 
 
@@ -440,26 +401,12 @@ def test_diagnostic_and_remote_mta_name_only_what_a_remote_server_said() -> None
 
 def test_an_aware_arrival_time_keeps_its_zone() -> None:
     arrival = datetime(2026, 12, 1, 11, 30, tzinfo=timezone(timedelta(hours=2)))
-    data = build_dsn(
-        reporting_mta="relay.castle.test",
-        sender="ophelia@castle.test",
-        results=[REFUSED],
-        original=ORIGINAL,
-        arrival=arrival,
-        queue_id="Q1",
-    )
+    data = dsn(REFUSED, arrival=arrival)
     per_message, _ = report_blocks(decode(data, strict=True))
     assert per_message["arrival-date"] == "Tue, 01 Dec 2026 11:30:00 +0200"
 
 
 def test_the_sender_s_domain_is_after_its_last_at_sign() -> None:
-    data = build_dsn(
-        reporting_mta="relay.castle.test",
-        sender="a@b@castle.test",
-        results=[REFUSED],
-        original=ORIGINAL,
-        arrival=ARRIVAL,
-        queue_id="Q1",
-    )
+    data = dsn(REFUSED, sender="a@b@castle.test")
     [to] = decode(data, strict=True).get("to")  # type: ignore[misc]
     assert (to.local, to.domain) == ("a@b", "castle.test")
