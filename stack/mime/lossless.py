@@ -47,12 +47,6 @@ MAX_DEPTH = 64
 # continuation lines are taken possessively (``*+``), so the match is linear and never
 # backtracks.
 _FIELD = re.compile(rb"([!-9;-~]*)([ \t]*)(:?)[^\n]*(?:\n[ \t][^\n]*)*+\n?")
-# The same with the whole line captured too, for ``findall``: its tuples cost less than a match
-# object and four method calls per field (parse: 24 -> 18 us per message).  The pattern matches
-# at any position, so each line starts where the one before it ended and offsets are a running
-# sum.  findall reads on past a line that is not a field, to the empty line or the end of the
-# input: linear still, and only in a broken header.
-_HEADER_LINES = re.compile(b"(" + _FIELD.pattern + b")")
 # The empty line that ends the header: the first LF LF or LF CR LF, whichever comes first.
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 _FIELD_NAME = re.compile(rb"[!-9;-~]+")
@@ -466,10 +460,13 @@ def parse_part(
     fields: list[Field] = []
     header_end = end
     new_field = Field.__new__
-    start = 0
-    for raw, name, space, colon in _HEADER_LINES.findall(data, 0, end):
+    # finditer, not findall: the header stops at its first line that is not a field, and a
+    # findall read every line of the rest first (a 2 MB body of short lines: 2.6 s, 115 MB).
+    for match in _FIELD.finditer(data, 0, end):
+        raw, name, space, colon = match.group(0, 1, 2, 3)
         if not raw:
             break
+        start = match.start()
         if name and colon:
             # Field.__init__, inlined: the line is already matched, and this runs for every
             # field of every message.
@@ -493,7 +490,6 @@ def parse_part(
             )
             header_end, sep_len = start, 0
             break
-        start += len(raw)
     if sep_len == 0:
         return Message(
             fields, b"", data[header_end:], offset=offset, depth=depth,

@@ -3,6 +3,7 @@ refuses a value (and says why), and how the header edits place and remove fields
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Iterator
 
 import pytest
@@ -424,3 +425,19 @@ def test_get_finds_the_field_by_name_not_by_the_length_of_its_name() -> None:
     assert field is not None
     assert field.name == "From"
     assert message.get("To") is None
+
+
+def test_the_header_is_read_no_further_than_its_first_line_that_is_not_a_field() -> None:
+    # A body of short lines with no header before it: the header ends at line one, and the
+    # rest is body, read as one slice, not line by line (a reader that scanned every line
+    # first took 115 MB and 2.6 s on 2 MB of them).
+    data = b"not a field\n" + b"a\n" * 200_000
+    tracemalloc.start()
+    try:
+        message = parse(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert message.fields == []
+    assert [defect.kind for defect in message.defects] == ["missing-header-separator"]
+    assert peak < 2 * len(data)
