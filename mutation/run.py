@@ -4,6 +4,7 @@
     python mutation/run.py mime-wire auth    # some groups
     python mutation/run.py spam --report     # the score of the last run, without running
     python mutation/run.py dns --survivors   # each surviving mutant and the line it changed
+    python mutation/run.py dns --rerun-survivors  # after adding tests: the survivors again
 
 A mutant is the code with one small change (``<`` to ``<=``, ``+`` to ``-``, a constant, a
 string); it is killed when a test fails on it.  A surviving mutant is a behaviour no test
@@ -123,7 +124,7 @@ GROUPS = {
     "iso": Group(("harness/iso.py",), ("tests/harness",)),
 }
 
-EXAMPLES = ("dns iso", "mime-wire --survivors", "--report --json")
+EXAMPLES = ("dns iso", "mime-wire --survivors", "spam --rerun-survivors", "--report --json")
 
 
 class MutationError(click.ClickException):
@@ -182,13 +183,17 @@ def _prepare(name: str, group: Group) -> Path:
     return work
 
 
-def _run(work: Path, max_children: int) -> None:
+def _run(work: Path, max_children: int, mutants: list[str] | None = None) -> None:
+    """Run mutmut in the group's folder: every mutant without a result, or the ones named."""
     mutmut = shutil.which("mutmut")
     if mutmut is None:
         raise MutationError("the mutmut command is not on PATH")
     env = {**os.environ, "HYPOTHESIS_PROFILE": "mutation"}
     done = subprocess.run(
-        [mutmut, "run", "--max-children", str(max_children)], cwd=work, env=env, check=False
+        [mutmut, "run", "--max-children", str(max_children), *(mutants or ())],
+        cwd=work,
+        env=env,
+        check=False,
     )
     if done.returncode != 0:
         raise MutationError(f"mutmut run in {work} exited {done.returncode}")
@@ -239,11 +244,20 @@ def _score(work: Path, module: str, equivalents: dict[str, tuple[str, str]]) -> 
     return tally(module, _statuses(work, module), equivalents.keys(), equivalent)
 
 
+def _surviving(work: Path, module: str, equivalents: dict[str, tuple[str, str]]) -> list[str]:
+    """The module's mutants that a run reached and no test killed, equivalents left out."""
+    return [
+        mutant
+        for mutant, status in _statuses(work, module).items()
+        if status not in KILLED | UNCOUNTED and mutant not in equivalents
+    ]
+
+
 def _survivors(work: Path, module: str, equivalents: dict[str, tuple[str, str]]) -> list[str]:
     lines = []
-    for mutant, status in _statuses(work, module).items():
-        if status in KILLED | UNCOUNTED or mutant in equivalents:
-            continue
+    statuses = _statuses(work, module)
+    for mutant in _surviving(work, module, equivalents):
+        status = statuses[mutant]
         changed = " / ".join(_changed_lines(work, mutant, module)) or "(a line removed)"
         lines.append(f"{mutant}  [{status}]  {changed}")
     return lines
@@ -258,6 +272,12 @@ def _survivors(work: Path, module: str, equivalents: dict[str, tuple[str, str]])
 @click.option("--max-children", default=os.cpu_count() or 1, show_default=True)
 @click.option("--report", is_flag=True, help="Score the last run without running mutmut.")
 @click.option("--survivors", is_flag=True, help="List each surviving mutant and its line.")
+@click.option(
+    "--rerun-survivors",
+    is_flag=True,
+    help="Test the last run's survivors again (mutmut re-tests a mutant on its own only when "
+    "its function changes, not when a test is added).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 def main(
     groups: tuple[str, ...],
@@ -265,6 +285,7 @@ def main(
     max_children: int,
     report: bool,
     survivors: bool,
+    rerun_survivors: bool,
     as_json: bool,
 ) -> None:
     """Run mutmut over the cores and print each module's score."""
@@ -273,7 +294,11 @@ def main(
     for name in groups or tuple(GROUPS):
         group = GROUPS[name]
         work = WORK / name
-        if not report:
+        if rerun_survivors:
+            names = [m for module in _modules(group) for m in _surviving(work, module, equivalents)]
+            if names:
+                _run(_prepare(name, group), max_children, names)
+        elif not report:
             _run(_prepare(name, group), max_children)
         for module in _modules(group):
             scores.append(_score(work, module, equivalents))
