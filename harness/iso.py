@@ -138,9 +138,16 @@ def encode_is_canonical(mail: Mail) -> None:
     wire = encode(mail)
     again = encode(decode(wire))
     if again != wire:
-        at = next((i for i, (x, y) in enumerate(zip(wire, again, strict=False)) if x != y), None)
-        at = min(len(wire), len(again)) if at is None else at
+        at = first_byte_difference(wire, again)
         raise _fail(f"encode(decode(encode(m))) != encode(m) at byte {at}", mail, wire)
+
+
+def first_byte_difference(a: bytes, b: bytes) -> int:
+    """The offset of the first byte where ``a`` and ``b`` differ: the shorter one's length when
+    it is a prefix of the other, and that length too when they are equal."""
+    return next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
 
 
 def parse_is_lossless(data: bytes) -> None:

@@ -6,6 +6,8 @@ body in a text part), which is exactly how a codec bug would look to the propert
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness import iso
 from stack.mime import ContentType, Header, Mail, Nested, Text, decode, encode
@@ -42,6 +44,27 @@ def test_encode_is_canonical_reports_the_first_byte_that_differs() -> None:
     assert wire[:at] == again[:at] and wire[at] != again[at]
     assert example == f"example: {BARE_LF!r}"
     assert data == f"bytes: {wire!r}"
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "at"),
+    [
+        (b"abc", b"abd", 2),
+        (b"abc", b"abcd", 3),  # a prefix of the other: the shorter one's length
+        (b"abcd", b"ab", 2),
+        (b"", b"x", 0),
+        (b"same", b"same", 4),
+    ],
+)
+def test_first_byte_difference_names_the_offset(a: bytes, b: bytes, at: int) -> None:
+    assert iso.first_byte_difference(a, b) == at
+
+
+@given(st.binary(), st.binary())
+def test_first_byte_difference_is_the_length_of_the_common_prefix(a: bytes, b: bytes) -> None:
+    at = iso.first_byte_difference(a, b)
+    assert a[:at] == b[:at]
+    assert at == min(len(a), len(b)) or a[at] != b[at]
 
 
 def test_decode_reads_what_was_written_reports_the_model_expected() -> None:
