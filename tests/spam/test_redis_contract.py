@@ -184,6 +184,45 @@ def test_keys_of_the_wrong_type_are_errors_that_name_the_server(
         store.clear()
 
 
+@pytest.mark.parametrize("written", ["not a number", "2.5", ""])
+def test_a_generation_that_is_not_a_count_is_an_error_that_names_the_key(
+    redis_url: str, raw: redis.Redis, prefix: str, written: str
+) -> None:
+    # Another tool (or a hand) wrote the key: the filter polling it gets the store's error,
+    # which the CLI prints as one line, not a ValueError from int().
+    with RedisStore(redis_url, prefix=prefix) as store:
+        raw.set(prefix + "generation", written)
+        with pytest.raises(
+            StoreError,
+            match=f"^cannot read Redis at {re.escape(redis_url)}: "
+            f"{re.escape(prefix)}generation holds {re.escape(repr(written))}, not a count",
+        ):
+            store.generation()
+        store.clear()
+
+
+def test_counts_that_are_not_numbers_are_an_error_that_names_the_key(
+    redis_url: str, raw: redis.Redis, prefix: str
+) -> None:
+    with RedisStore(redis_url, prefix=prefix) as store:
+        raw.hset(prefix + "ham", "word", "many")
+        with pytest.raises(
+            StoreError,
+            match=f"^cannot read Redis at {re.escape(redis_url)}: "
+            f"{re.escape(prefix)}ham holds 'many' for 'word', not a count",
+        ):
+            store.load()
+        raw.hset(prefix + "ham", "word", 1)
+        raw.hset(prefix + "messages", "spam", "x")
+        with pytest.raises(
+            StoreError,
+            match=f"^cannot read Redis at {re.escape(redis_url)}: "
+            f"{re.escape(prefix)}messages holds 'x' for 'spam', not a count",
+        ):
+            store.load()
+        store.clear()
+
+
 @pytest.fixture
 def stopped_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A redis-server of this test's own, which the test stops."""

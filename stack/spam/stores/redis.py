@@ -67,6 +67,15 @@ return 0
 """
 
 
+def _is_count(value: str) -> bool:
+    """Whether ``value`` reads as the integer a count is."""
+    try:
+        int(value)
+    except ValueError:
+        return False
+    return True
+
+
 class RedisStore(WordStore):
     """Word counts in a Redis server, behind the same interface as the SQLite store: created
     when opened unless ``create`` is false, and then a :class:`StoreError` if none is there."""
@@ -108,10 +117,22 @@ class RedisStore(WordStore):
             messages, spam, ham = pipeline.execute()
         except redis.RedisError as exc:
             raise StoreError(f"cannot read Redis at {self.url}: {exc}") from exc
-        words = {token: (int(count), 0) for token, count in spam.items()}
-        for token, count in ham.items():
-            words[token] = (words.get(token, (0, 0))[0], int(count))
-        return WordCounts(int(messages.get("spam", 0)), int(messages.get("ham", 0)), words)
+        try:
+            words = {token: (int(count), 0) for token, count in spam.items()}
+            for token, count in ham.items():
+                words[token] = (words.get(token, (0, 0))[0], int(count))
+            return WordCounts(int(messages.get("spam", 0)), int(messages.get("ham", 0)), words)
+        except ValueError:
+            # Only another hand writes a count that is not an integer (the script's HINCRBY
+            # refuses to add to one); it is looked for once the fast reading has failed.
+            hashes = zip(self._keys, (messages, spam, ham), strict=True)
+            key, field, value = next(
+                (key, field, value)
+                for key, values in hashes
+                for field, value in values.items()
+                if not _is_count(value)
+            )
+            raise self._not_a_count(f"{key} holds {value!r} for {field!r}") from None
 
     def apply(self, training: Training) -> None:
         if training.regression or training.cutoffs or training.lr_weight is not None:
@@ -137,7 +158,15 @@ class RedisStore(WordStore):
             value = self._client.get(self._generation)
         except redis.RedisError as exc:
             raise StoreError(f"cannot read Redis at {self.url}: {exc}") from exc
-        return int(value or 0)
+        if value is None:  # no change applied yet
+            return 0
+        try:
+            return int(value)
+        except ValueError:
+            raise self._not_a_count(f"{self._generation} holds {value!r}") from None
+
+    def _not_a_count(self, what: str) -> StoreError:
+        return StoreError(f"cannot read Redis at {self.url}: {what}, not a count")
 
     def clear(self) -> None:
         """Delete every key of this store (tests, and ``--reset``-style tools)."""
