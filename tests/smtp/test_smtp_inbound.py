@@ -3,9 +3,11 @@ reply, limits enforced before the data is read, the Received field, and resends 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,10 +16,11 @@ from hop_testbed import HOST, InProcessHop, wait_until
 from smtp_peers import DnsThread, Peer, free_port
 
 from stack.dns.resolver import Resolver
+from stack.errors import ListenError
 from stack.mime import Message, parse
 from stack.smtp.policy import LOG_LIMIT, Limits, Reply
-from stack.smtp.server import InboundConfig, Transaction, stamp_received
-from stack.smtp.spool import State
+from stack.smtp.server import Inbound, InboundConfig, InboundServer, Transaction, stamp_received
+from stack.smtp.spool import AsyncSpool, Spool, State
 
 
 class Session:
@@ -373,3 +376,151 @@ def test_the_log_line_of_a_hostile_helo_is_one_short_line(
     assert len(queued) == 1
     assert "\n" not in queued[0] and "\r" not in queued[0]
     assert len(queued[0]) < 2 * LOG_LIMIT + 200, len(queued[0])
+
+
+def test_helo_is_answered_with_the_hop_name_and_no_enhanced_code(hop: InProcessHop) -> None:
+    # RFC 5321 4.1.1.1: 250 and the server's name; RFC 2034 3: no enhanced code on HELO.
+    session = Session(hop.port)
+    assert session.send(b"HELO client.test\r\n") == [b"250 hop.castle.test"]
+    assert session.send(b"MAIL FROM:<a@client.test>\r\n") == [b"250 2.1.0 Sender OK"]
+    session.close()
+
+
+def test_data_with_an_argument_is_a_syntax_error(hop: InProcessHop) -> None:
+    # RFC 5321 4.1.1.4: DATA takes no parameter.
+    session = Session(hop.port)
+    session.send(b"EHLO client.test\r\n")
+    session.send(b"MAIL FROM:<a@client.test>\r\n")
+    session.send(b"RCPT TO:<o@castle.test>\r\n")
+    assert session.send(b"DATA now\r\n") == [b"501 5.5.4 Syntax: DATA"]
+    assert session.send(b"DATA\r\n")[0].startswith(b"354 ")
+    assert session.send(b"Subject: ok\r\n\r\n.\r\n")[0].startswith(b"250 2.0.0 OK queued as ")
+    session.close()
+
+
+def test_mail_may_grow_by_what_size_and_smtputf8_add_and_no_more(hop: InProcessHop) -> None:
+    # RFC 5321 4.5.3.1.4: 512 octets with the CRLF; RFC 1870 adds 26 for SIZE=, RFC 6531
+    # 3.4 adds 10 for SMTPUTF8: 548 octets with the CRLF must be read, 551 need not be.
+    def mail_line(octets: int) -> bytes:
+        fixed = len(b"MAIL FROM:<@client.test> SIZE=100 SMTPUTF8\r\n")
+        return b"MAIL FROM:<" + b"a" * (octets - fixed) + b"@client.test> SIZE=100 SMTPUTF8\r\n"
+
+    session = Session(hop.port)
+    session.send(b"EHLO client.test\r\n")
+    longest = mail_line(548)
+    assert len(longest) == 548
+    # Read, then judged: the address is over RFC 5321's 256-octet path, not the line long.
+    assert session.send(longest)[0].startswith(b"553 5.1.7 Bad sender address: longer than")
+    assert session.send(mail_line(551)) == [b"500 5.5.2 Command line too long"]
+    session.close()
+
+
+def test_a_problem_in_the_data_is_answered_after_its_end_and_the_session_goes_on(
+    hop: InProcessHop,
+) -> None:
+    # RFC 5321 4.5.3.1.6: a text line of at most 1000 octets with its CRLF.  The reply
+    # comes after <CRLF>.<CRLF> and ends the transaction; the next one starts afresh.
+    session = Session(hop.port)
+    session.send(b"EHLO client.test\r\n")
+    session.send(b"MAIL FROM:<a@client.test>\r\n")
+    session.send(b"RCPT TO:<o@castle.test>\r\n")
+    session.send(b"DATA\r\n")
+    answer = session.send(b"Subject: long\r\n\r\n" + b"x" * 1000 + b"\r\n.\r\n")
+    assert answer[0].startswith(b"500 5.5.2 Line too long at byte ")
+    assert session.send(b"RCPT TO:<o@castle.test>\r\n") == [b"503 5.5.1 Error: need MAIL command"]
+    assert session.send(b"MAIL FROM:<a@client.test>\r\n") == [b"250 2.1.0 Sender OK"]
+    session.close()
+    assert hop.spool.counts() == {}
+
+
+def test_data_read_slowly_keeps_the_session_alive_past_the_timeout(
+    tmp_path: Path, peer: Peer
+) -> None:
+    # The idle timeout (RFC 5321 4.5.3.2.7) runs from the last bytes read, not from DATA.
+    config = InboundConfig(hostname="hop.castle.test", timeout=1.5)
+    running = InProcessHop(tmp_path, peer.port, config=config)
+    try:
+        session = Session(running.port)
+        session.send(b"EHLO client.test\r\n")
+        session.send(b"MAIL FROM:<a@client.test>\r\n")
+        session.send(b"RCPT TO:<o@castle.test>\r\n")
+        session.send(b"DATA\r\n")
+        session.sock.sendall(b"Subject: slow\r\n\r\n")
+        for _ in range(8):  # 2.4 s in all, each gap well inside the timeout
+            time.sleep(0.3)
+            session.sock.sendall(b"line\r\n")
+        assert session.send(b".\r\n")[0].startswith(b"250 2.0.0 OK queued as ")
+        session.close()
+    finally:
+        running.close()
+
+
+def test_a_client_gone_during_data_leaves_nothing_and_the_hop_serves_on(
+    hop: InProcessHop,
+) -> None:
+    session = Session(hop.port)
+    session.send(b"EHLO client.test\r\n")
+    session.send(b"MAIL FROM:<a@client.test>\r\n")
+    session.send(b"RCPT TO:<o@castle.test>\r\n")
+    session.send(b"DATA\r\n")
+    session.sock.sendall(b"Subject: cut\r\n\r\nhalf a mess")
+    session.close()
+    other = Session(hop.port)
+    assert other.send(b"EHLO client.test\r\n")[-1].startswith(b"250 ")
+    other.close()
+    assert hop.spool.counts() == {}
+
+
+def test_stopping_finishes_the_transaction_in_progress_then_says_421(hop: InProcessHop) -> None:
+    # RFC 5321 3.8: a server that must shut down answers 421; a transaction already begun is
+    # let finish first (DESIGN: nothing lost), a new one is refused.
+    busy, idle = Session(hop.port), Session(hop.port)
+    busy.send(b"EHLO client.test\r\n")
+    assert busy.send(b"MAIL FROM:<a@client.test>\r\n")[0].startswith(b"250 ")
+    busy.send(b"RCPT TO:<o@castle.test>\r\n")
+    idle.send(b"EHLO client.test\r\n")
+    stopped = asyncio.run_coroutine_threadsafe(hop.server.stop(grace=3600), hop.loop)
+    wait_until(lambda: hop.server.handler.stopping, 10, "the hop to begin stopping")
+    assert idle.send(b"MAIL FROM:<b@client.test>\r\n") == [
+        b"421 4.3.2 Service shutting down; try again later"
+    ]
+    assert not stopped.done(), "the hop waits for the transaction in progress"
+    busy.send(b"DATA\r\n")
+    assert busy.send(b"Subject: last\r\n\r\nbody\r\n.\r\n")[0].startswith(b"250 2.0.0 OK queued")
+    stopped.result(30)  # once the transaction is over, not at the end of the grace
+    for session in (busy, idle):
+        assert session.reply() == [b"421 4.3.2 Service shutting down; try again later"]
+        assert session.file.read() == b""
+        session.close()
+
+
+async def listen_once(spool: Path, port: int) -> int:
+    """Start a hop's inbound server on ``port``, stop it; the port it bound."""
+    spooled = AsyncSpool(Spool(spool))
+    server = InboundServer(Inbound(InboundConfig(hostname="hop.castle.test"), spooled), HOST, port)
+    try:
+        return (await server.start())[1]
+    finally:
+        await server.stop(grace=0)
+        await spooled.aclose()
+
+
+def test_a_hop_stopped_with_connections_closing_binds_its_port_again(
+    tmp_path: Path, peer: Peer
+) -> None:
+    # The hop closes first, so its side of the connection waits in TIME_WAIT: a restarted
+    # hop must be able to listen on the same port at once (SO_REUSEADDR).
+    first = InProcessHop(tmp_path / "first", peer.port)
+    session = Session(first.port)
+    session.send(b"EHLO client.test\r\n")
+    first.close()
+    assert session.reply() == [b"421 4.3.2 Service shutting down; try again later"]
+    session.close()
+    assert asyncio.run(listen_once(tmp_path / "again", first.port)) == first.port
+
+
+def test_a_port_in_use_is_a_listen_error_naming_it(tmp_path: Path) -> None:
+    with socket.create_server((HOST, 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(ListenError, match=rf"^cannot listen on {HOST}:{port}: address already"):
+            asyncio.run(listen_once(tmp_path, port))
