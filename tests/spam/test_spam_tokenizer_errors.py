@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from stack.mime import lossless
+from stack.mime.errors import ParseError
+from stack.spam import tokenizer
 from stack.spam.tokenizer import tokenize
 
 # Text codecs by Python's registry that refuse to decode with errors="replace" (idna and
@@ -35,3 +37,18 @@ def test_a_bug_in_the_parser_is_not_hidden(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(lossless, "parse", broken)
     with pytest.raises(SystemError, match="a bug in the parser"):
         tokenize(b"Subject: hi\n\nmillions of dollars waiting\n")
+
+
+def test_a_parse_error_from_the_lenient_address_reader_is_not_hidden(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The lenient reader skips an address it cannot read and keeps the rest of the list
+    # (stack.mime.fields.address), so it promises never to raise; if it did, that would be a
+    # bug for the fuzzer to find, not a message to file under a token.
+    def broken(text: str, defects: list[object]) -> None:
+        raise ParseError("a bug in the address reader", 0)
+
+    monkeypatch.setattr(tokenizer, "decode_address_list", broken)
+    # An address no other test reads: its tokens cannot be in the cache already.
+    with pytest.raises(ParseError, match="a bug in the address reader"):
+        tokenize(b"From: fault@injected.example\r\n\r\nbody\r\n")

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.strategies import address_list_wire
+from harness.strategies import address_list_wire, hostile_text
 from stack.mime.fields import Group, Mailbox
 from stack.spam.tokenizer import (
     MAX_HEADER_CHARS,
@@ -232,6 +232,18 @@ def test_at_most_five_mailboxes_of_a_field_are_read_each_part_cut() -> None:
 def test_an_address_field_without_a_readable_address_counts_none() -> None:
     tokens = tokenize(_message("From: <<<@@@>>>\n"))
     assert _with("from:", tokens) == ["from:count:0"]
+
+
+@given(hostile_text())
+def test_any_address_field_value_gives_one_count_and_never_raises(value: str) -> None:
+    # The lenient reader skips what it cannot read, so every value, however hostile, gives
+    # the field's count (of the mailboxes read, perhaps none).  LF is left out: it would end
+    # the field; a bare CR stays in it.
+    line = value.replace("\n", "").encode("utf-8", "surrogatepass")
+    tokens = tokenize(b"From: " + line + b"\r\nTo: " + line + b"\r\n\r\nbody\r\n")
+    for name in ("from", "to"):
+        assert len(_with(f"{name}:count:", tokens)) == 1
+    assert not _with("malformed:", tokens)
 
 
 def test_a_return_path_is_its_domain() -> None:
