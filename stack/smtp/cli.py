@@ -241,14 +241,16 @@ async def _run_hop(
         tls_context=server_tls,
         implicit_tls=implicit_tls,
     )
-    host, port = await server.start()
-    log.info(
-        "listening on %s, forwarding to %s, spool %s", Endpoint(host, port), forward, spool_dir
-    )
+    # The signal handlers come first: whoever sees the port answer may send SIGTERM at once,
+    # and before them its default action ends the hop with no shutdown at all.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    host, port = await server.start()
+    log.info(
+        "listening on %s, forwarding to %s, spool %s", Endpoint(host, port), forward, spool_dir
+    )
     running = loop.create_task(runner.run())
     await stop.wait()
     log.info("stopping: no new connections; finishing the transactions in progress")

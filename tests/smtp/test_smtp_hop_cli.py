@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import select
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -90,6 +95,57 @@ def test_a_busy_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert done.stderr == (
         f"elsinore: error: cannot listen on {HOST}:{port}: address already in use\n"
     )
+
+
+def _full_pipe() -> tuple[int, int]:
+    """A pipe whose buffer is already full: whoever writes to it waits for a reader."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            os.write(write_end, b"." * 65536)
+    os.set_blocking(write_end, True)
+    return read_end, write_end
+
+
+def _drain_until_closed(read_end: int, timeout: float) -> bytes:
+    """Everything written to the pipe until its last writer exits."""
+    read = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if select.select([read_end], [], [], 0.1)[0]:
+            chunk = os.read(read_end, 65536)
+            if not chunk:
+                return read
+            read += chunk
+    raise AssertionError(f"the hop did not exit within {timeout:.0f} s")
+
+
+def test_a_sigterm_as_soon_as_the_hop_listens_stops_it_cleanly(tmp_path: Path) -> None:
+    # Whoever started the hop may signal it the moment its port answers (a supervisor, the
+    # crash tests).  A stderr nobody reads yet holds the hop at its first log line, just
+    # after it began to listen: the SIGTERM must already be the hop's to handle, not the
+    # default action that ends it with no shutdown (exit -15).
+    port = free_port()
+    read_end, write_end = _full_pipe()
+    args = ["hop", "--listen", f"{HOST}:{port}", "--forward", f"{HOST}:{free_port()}"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stack", *args, "--spool", str(tmp_path / "spool")],
+        stdout=subprocess.DEVNULL,
+        stderr=write_end,
+    )
+    os.close(write_end)
+    try:
+        wait_until(lambda: listening(port), 20, "the hop to listen")
+        process.send_signal(signal.SIGTERM)
+        log = _drain_until_closed(read_end, 30)
+        assert process.wait(10) == 0
+    finally:
+        os.close(read_end)
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    assert log.splitlines()[-1].endswith(b"elsinore hop: stopped")
 
 
 def send_one(port: int, subject: bytes) -> bytes:
