@@ -7,15 +7,22 @@ Written for issue 18 from the mutants of stack/mime/fields/encoded_word.py that 
 
 from __future__ import annotations
 
+import base64
+import email.base64mime
+import email.quoprimime
+
 import pytest
 from field_reasons import states
-from hypothesis import given
+from hypothesis import assume, example, given
 
-from harness.strategies import phrase_wire, unstructured_wire
+from harness.strategies import phrase_wire, unstructured_values, unstructured_wire
+from harness.strategies.rfc5322 import VCHAR
 from stack.mime.errors import Defect, EncodeError, ParseError
 from stack.mime.fields.address import Mailbox, decode_mailbox
 from stack.mime.fields.encoded_word import (
+    decode_encoded_words,
     decode_unstructured,
+    decode_words,
     encode_phrase,
     encode_unstructured,
     encode_words,
@@ -118,6 +125,8 @@ def test_a_long_run_fills_each_encoded_word_to_the_limit() -> None:
         ("日本語のテキスト", "?b?"),
         ("\udce9\udce8", "?b?"),
         ("a\udce9bcdef", "?q?"),
+        # B by a fifth: 24 characters of base64 against 29 of Q.
+        ("Grüße aus Köln", "?b?"),
         # A tie goes to Q, which a person can still read.
         ("a=", "?q?"),
     ],
@@ -166,3 +175,110 @@ def test_only_space_and_tab_around_unstructured_text_are_syntax(text: str) -> No
     # The FWS after the colon and before the line end (RFC 5322 §3.2.2) goes; any other
     # character, white space in Unicode's sense or not, is text.
     assert decode_unstructured(f" \t{text} ", []) == text
+
+
+@given(unstructured_values())
+@example("Grüße aus Köln")
+def test_an_encoded_word_is_as_short_as_the_shorter_of_q_and_b(text: str) -> None:
+    # The standard library's RFC 2047 encoder measures both forms of the same UTF-8 bytes with
+    # the same safe characters (RFC 2047 §5(3)); a word is never longer than the shorter one.
+    words = encode_words(text)
+    assume(len(words) == 1)
+    data = text.encode("utf-8")
+    shortest = min(email.quoprimime.header_length(data), email.base64mime.header_length(data))
+    assert len(words[0]) == len("=?utf-8?q??=") + shortest
+
+
+@pytest.mark.parametrize("text", ["abW", "ab", "a", "Köln", "¿Qué tal?"])
+def test_base64_with_its_padding_reads_without_a_defect(text: str) -> None:
+    # Whatever character the base64 ends in, letter, digit or "=" (RFC 2045 §6.8 padding).
+    word = f"=?utf-8?b?{base64.b64encode(text.encode()).decode()}?="
+    defects: list[Defect] = []
+    assert decode_unstructured(word, defects) == text
+    assert defects == []
+
+
+@pytest.mark.parametrize("payload", ["YW.", "YW.j", "YWJjZ", "YWJjZ=="])
+def test_text_no_padding_makes_base64_is_one_defect_and_stays_literal(payload: str) -> None:
+    # A bad character or a length of 4n + 1 is not base64 with a padding slip: the word is
+    # reported once, as invalid base64, and not also as wrongly padded.
+    word = f"=?utf-8?b?{payload}?="
+    defects: list[Defect] = []
+    assert decode_unstructured(word, defects) == word
+    assert [defect.kind for defect in defects] == ["invalid-base64"]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        # An 8-bit byte written raw in Q text (a producer that did not escape it) arrives as
+        # the surrogate surrogateescape made of it: it is a byte of the word's charset.
+        ("=?iso-8859-1?q?caf\udce9?=", "café"),
+        ("=?utf-8?q?caf\udcc3\udca9?=", "café"),
+        # A non-ASCII character written raw stands for its UTF-8 bytes (RFC 6532 header).
+        ("=?utf-8?q?caf\u00e9?=", "café"),
+    ],
+)
+def test_raw_bytes_in_q_text_are_bytes_of_the_words_charset(text: str, value: str) -> None:
+    assert decode_unstructured(text, []) == value
+
+
+def test_each_of_glued_encoded_words_reports_at_its_own_start() -> None:
+    words = ["=?x-nope?q?a?=", "=?utf-8?q?b=?=", "=?utf-8?q?c=?=", "=?utf-8?b?Y?="]
+    text = "x " + "".join(words)
+    defects: list[Defect] = []
+    decode_unstructured(text, defects)
+    starts = [text.index(word) for word in words]
+    assert [(d.kind, d.offset) for d in defects] == [
+        ("encoded-word-not-delimited", starts[0]),
+        ("unknown-charset", starts[0]),
+    ]
+    defects.clear()
+    decode_unstructured(text.replace(words[0], "=?utf-8?q?a?="), defects)
+    assert [(d.kind, d.offset) for d in defects] == [
+        ("encoded-word-not-delimited", starts[0]),
+        ("invalid-q-escape", starts[1] - 1),
+        ("invalid-q-escape", starts[2] - 1),
+        ("invalid-base64", starts[3] - 1),
+    ]
+
+
+def test_without_an_offset_a_defect_points_into_the_text_given() -> None:
+    # Both decoders are public: called without the text's place in a field, positions are
+    # counted from the start of the text they were handed.
+    word = "=?x-nope?q?a?="
+    for decode, text in ((decode_encoded_words, word), (decode_words, f"a {word}")):
+        defects: list[Defect] = []
+        decode(text, defects)
+        assert [(d.kind, d.offset) for d in defects] == [("unknown-charset", text.index(word))]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        (" =?utf-8?q?a?=", " a"),
+        ("\t=?utf-8?q?a?= =?utf-8?q?b?=", "\tab"),
+        ("=?utf-8?q?a?= ", "a "),
+    ],
+)
+def test_white_space_that_is_not_between_two_encoded_words_stays(text: str, value: str) -> None:
+    # RFC 2047 §6.2 drops only the white space that separates two adjacent encoded-words; a
+    # caller that hands over unstripped text (a quoted parameter value) keeps the rest.
+    assert decode_words(text, []) == value
+
+
+@pytest.mark.parametrize("first", VCHAR)
+def test_a_plain_word_after_an_encoded_word_is_kept_whatever_it_starts_with(first: str) -> None:
+    assert decode_unstructured(f"=?utf-8?q?a?= {first}b", []) == f"a {first}b"
+
+
+@pytest.mark.parametrize(
+    ("value", "plain"),
+    [("é ü plain", "plain"), ("é ü x y", "x y"), ("a é ü b", "b")],
+)
+def test_plain_words_after_a_run_of_encoded_words_stay_plain(value: str, plain: str) -> None:
+    # Only the words that need it are encoded; the printable ASCII words after them are
+    # written as they are, for people and for readers that know no RFC 2047.
+    written = encode_unstructured(value)
+    assert written.endswith(f"?= {plain}")
+    assert decode_unstructured(written) == value

@@ -141,6 +141,9 @@ def test_trailing_text_after_a_transfer_encoding_is_named() -> None:
         ("; n=plain; n*=utf-8''%C3%A9", (("n", "é"),)),
         ("; n=plain; n*0*=utf-8''%C3; n*1*=%A9", (("n", "é"),)),
         ('; n="=?utf-8?q?=C3=A9?= x"', (("n", "é x"),)),
+        # Quoted white space is text (RFC 5322 §3.2.4), before and after an encoded-word too.
+        ('; n="=?utf-8?q?=C3=A9?= x "', (("n", "é x "),)),
+        ('; n=" =?utf-8?q?a?=\t"', (("n", " a\t"),)),
         ('; n="a \\"b\\" c"; m=x', (("n", 'a "b" c'), ("m", "x"))),
         ("; n = a (c) ; m=b", (("n", "a"), ("m", "b"))),
         # A bad name is kept as written, and its value read plainly.

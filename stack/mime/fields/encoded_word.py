@@ -183,6 +183,8 @@ def decode_words(text: str, defects: list[Defect] | None, offset: int = 0) -> st
             out.append(decoded)
             after_word = True
         pending = ""
+    # White space after the last word is text as well: a quoted parameter value hands it over.
+    out.append(pending)
     return "".join(out)
 
 
