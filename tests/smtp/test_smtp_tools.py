@@ -4,20 +4,31 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
+import smtplib
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
+import click
 import pytest
+from click.testing import CliRunner
+from click.testing import Result as ClickResult
+from hop_testbed import HOST, listening, wait_until
 from smtp_peers import Peer, free_port
 
+from stack.errors import ListenError
 from stack.smtp.tls import LocalAuthority
+from stack.smtp.tools import EmlDirectory, Maildir, _Names
+from stack.smtp.tools import srv as srv_command
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -319,3 +330,245 @@ def _send_into_smtp_sink(sink: str, dumps: Path) -> bytes:
         process.wait(10)
     [dump] = list(dumps.iterdir())
     return dump.read_bytes()
+
+
+# -- in process -------------------------------------------------------------------------------
+#
+# The same commands run by click in the test's own process (a mutation run sees only calls
+# made here), against real servers on 127.0.0.1.  A long-running command is stopped as a
+# supervisor stops it: SIGTERM to the process, which the command's event loop takes.
+
+T = TypeVar("T")
+
+
+def run_until_stopped(
+    command: click.Command,
+    args: list[str],
+    port: int,
+    while_running: Callable[[Callable[[], None]], T],
+    sig: signal.Signals = signal.SIGTERM,
+) -> tuple[ClickResult, T]:
+    """Run ``command`` in this process until ``while_running`` is done with it.
+
+    ``while_running`` starts once the command listens on ``port`` and is given the function
+    that signals it (``sig``; once only: it may signal the command itself, mid-transaction);
+    the command is signalled when it returns, if it did not."""
+    signalled = threading.Event()
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+
+    def stop() -> None:
+        if not signalled.is_set():
+            signalled.set()
+            os.kill(os.getpid(), sig)
+
+    def drive() -> None:
+        try:
+            wait_until(lambda: listening(port), 20, f"{command.name} to listen on {port}")
+        except AssertionError as exc:  # never up: nothing is there to take a signal
+            failure.append(exc)
+            return
+        try:
+            outcome.append(while_running(stop))
+        except BaseException as exc:  # reported in the test's thread
+            failure.append(exc)
+        finally:
+            stop()
+
+    driver = threading.Thread(target=drive, daemon=True)
+    driver.start()
+    result = CliRunner().invoke(command, args, catch_exceptions=False)
+    driver.join(30)
+    if failure:
+        raise failure[0]
+    return result, outcome[0]
+
+
+def _smtp(port: int) -> smtplib.SMTP:
+    """A client that has said EHLO."""
+    client = smtplib.SMTP(HOST, port, local_hostname="client.castle.test", timeout=10)
+    client.ehlo()
+    return client
+
+
+def test_srv_in_process_stores_each_message_and_names_it_in_the_250(tmp_path: Path) -> None:
+    port = free_port()
+    out = tmp_path / "deep" / "out"  # created with its parents
+
+    def deliver(stop: Callable[[], None]) -> list[tuple[int, bytes]]:
+        replies = []
+        with _smtp(port) as client:
+            for message, recipients in ((MESSAGES[0], ["o@c.test", "p@c.test"]),
+                                        (MESSAGES[1], ["q@c.test"])):  # fmt: skip
+                client.mail("hamlet@castle.test")
+                for recipient in recipients:
+                    client.rcpt(recipient)
+                replies.append(client.data(message))
+        return replies
+
+    result, replies = run_until_stopped(
+        srv_command, ["--listen", f"{HOST}:{port}", "-o", str(out)], port, deliver
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"srv: listening on {HOST}:{port}, storing .eml files in {out}\n"
+    names = sorted(path.name for path in out.iterdir())
+    assert len(names) == 2 and all(name.endswith(".eml") for name in names)
+    for (code, text), message in zip(replies, MESSAGES[:2], strict=True):
+        assert code == 250
+        name = text.decode().removeprefix("2.0.0 Ok: stored as ")
+        assert name in names and (out / name).read_bytes() == message
+    lines = [line.split("elsinore srv: ", 1)[1] for line in result.stderr.splitlines()]
+    first = replies[0][1].decode().removeprefix("2.0.0 Ok: stored as ")
+    size = len(MESSAGES[0])
+    line = f"stored {first} client={HOST} from=<hamlet@castle.test> to=<o@c.test>,<p@c.test>"
+    assert f"{line} size={size}" in lines
+    assert lines[-1] == "stopped after 2 messages"
+
+
+def test_srv_in_process_maildir_and_one_message_in_the_last_line(tmp_path: Path) -> None:
+    port = free_port()
+    maildir = tmp_path / "Maildir"
+
+    def deliver(stop: Callable[[], None]) -> None:
+        with _smtp(port) as client:
+            assert client.sendmail("", ["a@b.test"], MESSAGES[1]) == {}
+
+    args = ["--listen", f"{HOST}:{port}", "-o", str(maildir), "--maildir", "--no-fsync"]
+    result, _ = run_until_stopped(srv_command, args, port, deliver)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"srv: listening on {HOST}:{port}, storing Maildir in {maildir}\n"
+    assert [p.read_bytes() for p in (maildir / "new").iterdir()] == [MESSAGES[1]]
+    assert list((maildir / "tmp").iterdir()) == list((maildir / "cur").iterdir()) == []
+    assert result.stderr.splitlines()[-1].endswith("elsinore srv: stopped after 1 message")
+
+
+def test_srv_in_process_answers_451_when_it_cannot_store(tmp_path: Path) -> None:
+    port = free_port()
+    out = tmp_path / "out"
+
+    def deliver(stop: Callable[[], None]) -> tuple[int, bytes]:
+        shutil.rmtree(out)  # the directory is gone: the write fails, the message is not taken
+        with _smtp(port) as client:
+            client.mail("a@castle.test")
+            client.rcpt("b@castle.test")
+            return client.data(MESSAGES[0])
+
+    result, reply = run_until_stopped(
+        srv_command, ["--listen", f"{HOST}:{port}", "-o", str(out)], port, deliver
+    )
+    assert reply == (451, b"4.3.0 Cannot store the message now; try again later")
+    assert f"client={HOST} not stored: No such file or directory" in result.stderr
+    assert result.stderr.splitlines()[-1].endswith("stopped after 0 messages")
+
+
+def test_srv_in_process_greets_with_its_hostname_and_refuses_what_is_over_max_size(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    args = ["--listen", f"{HOST}:{port}", "-o", str(tmp_path), "--hostname", "sink.castle.test",
+            "--max-size", "100"]  # fmt: skip
+
+    def ehlo(stop: Callable[[], None]) -> tuple[bytes, int | None]:
+        with _smtp(port) as client:
+            _, greeting = client.ehlo()
+            return greeting.split(b"\n")[0], client.esmtp_features.get("size") and int(
+                client.esmtp_features["size"]
+            )
+
+    result, (name, size) = run_until_stopped(srv_command, args, port, ehlo)
+    assert result.exit_code == 0
+    assert (name, size) == (b"sink.castle.test", 100)
+
+
+def test_srv_in_process_on_sigterm_closes_idle_sessions_and_finishes_a_transaction(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    out = tmp_path / "out"
+
+    def interrupt(stop: Callable[[], None]) -> tuple[bytes, bytes, bytes]:
+        with socket.create_connection((HOST, port), timeout=10) as idle, \
+                socket.create_connection((HOST, port), timeout=10) as busy:  # fmt: skip
+            assert _reply(idle).startswith(b"220") and _reply(busy).startswith(b"220")
+            idle.sendall(b"EHLO idle.test\r\n")
+            _reply(idle)
+            for command in (b"EHLO c.test", b"MAIL FROM:<a@c.test>", b"RCPT TO:<b@c.test>",
+                            b"DATA"):  # fmt: skip
+                busy.sendall(command + b"\r\n")
+                assert _reply(busy)[:1] in b"23", command
+            busy.sendall(MESSAGES[0][:40])
+            stop()
+            deadline = time.monotonic() + 10
+            while not _refuses_connections(port):
+                assert time.monotonic() < deadline, "srv still accepts after SIGTERM"
+                time.sleep(0.05)
+            shut = _reply(idle)  # an idle session is closed at once
+            busy.sendall(MESSAGES[0][40:] + b".\r\n")
+            return shut, _reply(busy), _reply(busy)
+
+    result, (shut, stored, closing) = run_until_stopped(
+        srv_command, ["--listen", f"{HOST}:{port}", "-o", str(out)], port, interrupt
+    )
+    assert result.exit_code == 0, result.output
+    assert shut.startswith(b"421 4.3.2")
+    assert stored.startswith(b"250 2.0.0 Ok: stored as ") and closing.startswith(b"421 4.3.2")
+    assert [p.read_bytes() for p in out.glob("*.eml")] == [MESSAGES[0]]
+    assert "elsinore srv: stopping: no new connections, " in result.stderr
+
+
+def test_srv_in_process_on_a_busy_port_raises_the_listen_error(tmp_path: Path) -> None:
+    with socket.create_server((HOST, 0)) as taken:
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            srv_command, ["--listen", f"{HOST}:{port}", "-o", str(tmp_path)]
+        )
+    assert isinstance(result.exception, ListenError)
+    assert str(result.exception) == f"cannot listen on {HOST}:{port}: address already in use"
+
+
+def test_srv_takes_a_certificate_only_with_its_key(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        srv_command, ["--listen", f"{HOST}:0", "-o", str(tmp_path), "--tls-cert", "a.pem"]
+    )
+    assert result.exit_code == 2
+    assert "--tls-cert and --tls-key go together" in result.stderr
+
+
+# -- the stores, on their own
+
+
+def test_eml_directory_writes_each_message_whole_under_a_unique_name(tmp_path: Path) -> None:
+    for fsync in (True, False):
+        directory = tmp_path / str(fsync) / "eml"
+        store = EmlDirectory(directory, fsync=fsync)
+        names = [store.put(message) for message in MESSAGES]
+        assert len(set(names)) == len(MESSAGES) and all(n.endswith(".eml") for n in names)
+        assert [(directory / name).read_bytes() for name in names] == MESSAGES
+        assert sorted(p.name for p in directory.iterdir()) == sorted(names)  # no temporary left
+
+
+def test_maildir_delivers_into_new_and_leaves_tmp_empty(tmp_path: Path) -> None:
+    for fsync in (True, False):
+        directory = tmp_path / str(fsync) / "Maildir"
+        store = Maildir(directory, fsync=fsync)
+        names = [store.put(message) for message in MESSAGES]
+        assert all(name.startswith("new/") for name in names) and len(set(names)) == 3
+        assert [(directory / name).read_bytes() for name in names] == MESSAGES
+        assert sorted(p.name for p in directory.iterdir()) == ["cur", "new", "tmp"]
+        assert list((directory / "tmp").iterdir()) == list((directory / "cur").iterdir()) == []
+
+
+def test_file_names_are_maildirs_unique_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    # time.M<microseconds>P<pid>Q<count>.host, and '/' and ':' in the host name written as
+    # \057 and \072 (the Maildir specification: they cannot be in a file name or are taken).
+    monkeypatch.setattr(socket, "gethostname", lambda: "elsinore/castle:test")
+    names = _Names()
+    before = time.time_ns() // 1000
+    first, second = names.next(), names.next()
+    after = time.time_ns() // 1000
+    pattern = re.compile(rf"(\d+)\.M(\d+)P{os.getpid()}Q(\d+)\.elsinore\\057castle\\072test")
+    matched = [pattern.fullmatch(name) for name in (first, second)]
+    assert all(matched), (first, second)
+    seconds, micro, count = (int(part) for part in matched[0].groups())  # type: ignore[union-attr]
+    assert 0 <= micro < 1_000_000 and before <= seconds * 1_000_000 + micro <= after
+    assert (count, int(matched[1].group(3))) == (1, 2)  # type: ignore[union-attr]
