@@ -19,7 +19,14 @@ from stack.dns.resolver import Resolver
 from stack.errors import ListenError
 from stack.mime import Message, parse
 from stack.smtp.policy import LOG_LIMIT, Limits, Reply
-from stack.smtp.server import Inbound, InboundConfig, InboundServer, Transaction, stamp_received
+from stack.smtp.server import (
+    Inbound,
+    InboundConfig,
+    InboundServer,
+    Transaction,
+    confirmed_reverse_name,
+    stamp_received,
+)
 from stack.smtp.spool import AsyncSpool, Spool, State
 
 
@@ -173,6 +180,7 @@ def test_a_resend_from_an_upstream_hop_is_accepted_once(hop: InProcessHop, peer:
     ("command", "reply"),
     [
         (b"HELO two words\r\n", b"501 5.5.4"),
+        (b"EHLO two words\r\n", b"501 5.5.4 HELO/EHLO takes one domain name or address literal"),
         (b"MAIL FROM:<no-domain>\r\n", b"553 5.1.7"),
     ],
 )
@@ -228,6 +236,35 @@ def test_received_names_the_client_only_by_forward_confirmed_reverse_dns(
         running.close()
         zones.close()
     assert f"from c ({written})".encode() in peer.messages[0].data
+
+
+IP6_ZONE = """\
+$TTL 300
+@   SOA ns.castle.test. hostmaster.castle.test. 1 3600 600 86400 300
+@   NS  ns.castle.test.
+5.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0 PTR six.castle.test.
+"""
+SIX_ZONE = """\
+$TTL 300
+@   SOA ns hostmaster 1 3600 600 86400 300
+@   NS  ns
+ns  A   127.0.0.1
+six A    127.0.0.37
+six AAAA 2001:db8::25
+"""
+
+
+def test_a_client_over_ipv6_is_named_by_its_ptr_confirmed_with_aaaa() -> None:
+    # The address is only looked up, never connected to: its PTR, then the name's AAAA
+    # (an A record of the same name says nothing about an IPv6 client).
+    zones = DnsThread({"8.b.d.0.1.0.0.2.ip6.arpa.": IP6_ZONE, "castle.test.": SIX_ZONE})
+    resolver = Resolver(forwarders=[zones.endpoint], timeout=1.0, retries=0)
+    try:
+        named = asyncio.run(confirmed_reverse_name(resolver, "2001:db8::25"))
+        stranger = asyncio.run(confirmed_reverse_name(resolver, "2001:db8::26"))
+    finally:
+        zones.close()
+    assert (named, stranger) == ("six.castle.test", None)
 
 
 def test_smtputf8_addresses_pass_through_and_received_says_utf8smtp(tmp_path: Path) -> None:

@@ -86,3 +86,40 @@ def test_a_stack_directory_ca_is_loaded_and_issues_again(tmp_path: Path) -> None
     (tmp_path / "other.key").write_bytes(LocalAuthority().key_pem)
     with pytest.raises(TlsConfigError, match="is not the key of the CA"):
         LocalAuthority.load(tmp_path / "ca.crt", tmp_path / "other.key")
+
+
+def test_files_that_cannot_be_read_are_typed_errors_naming_the_file_and_why(
+    tmp_path: Path,
+) -> None:
+    # One line a user can act on: which file, and the reason as the OS or OpenSSL gave it.
+    ca = LocalAuthority()
+    cert, key = ca.issue(["a.test"]).write(tmp_path, "a")
+    junk = tmp_path / "junk.pem"
+    junk.write_bytes(b"not a certificate\n")
+    missing = tmp_path / "missing.pem"
+    with pytest.raises(TlsConfigError) as raised:
+        client_context(missing)
+    assert str(raised.value) == f"cannot load the CA {missing}: No such file or directory"
+    with pytest.raises(TlsConfigError) as raised:
+        client_context(junk)
+    assert str(raised.value) == f"cannot load the CA {junk}: no certificate or crl found"
+    with pytest.raises(TlsConfigError) as raised:
+        client_context(ca_pem=b"\xff" + ca.certificate_pem)
+    assert str(raised.value).startswith(
+        "cannot load the CA (PEM): 'ascii' codec can't decode byte 0xff in position 0"
+    )
+    with pytest.raises(TlsConfigError) as raised:
+        server_context(missing, key)
+    assert str(raised.value) == (
+        f"cannot load the certificate {missing} with the key {key}: No such file or directory"
+    )
+    with pytest.raises(TlsConfigError) as raised:
+        LocalAuthority.load(junk, key)
+    assert str(raised.value).startswith(
+        f"cannot load the CA {junk} with the key {key}: Unable to load PEM file"
+    )
+    with pytest.raises(TlsConfigError) as raised:
+        LocalAuthority.load(cert, missing)
+    assert str(raised.value) == (
+        f"cannot load the CA {cert} with the key {missing}: No such file or directory"
+    )
