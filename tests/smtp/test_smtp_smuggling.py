@@ -9,9 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hop_testbed import HOST, Command, hop, srv, stored, wait_until
+from hop_testbed import HOST, Command, InProcessHop, hop, srv, stored, wait_until
+from smtp_peers import Peer
 
 from stack.mime import parse
+from stack.smtp.policy import BareLineEnds
+from stack.smtp.server import InboundConfig
 
 # Every forged end the issue names, and more: (id, bytes, whether it holds a bare CR or LF).
 FORGED_ENDS = [
@@ -214,3 +217,69 @@ def test_a_normalising_hop_reads_commands_that_end_in_bare_lf(
     client.sock.sendall(b"RSET\n")
     assert client.reply().startswith(b"250")
     client.close()
+
+
+# The same refusals in a hop in this process, where the session's own code can be watched.
+
+
+@pytest.fixture
+def strict(tmp_path: Path, peer: Peer) -> Iterator[InProcessHop]:
+    running = InProcessHop(tmp_path, peer.port)
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+def test_in_process_a_command_line_ending_in_bare_lf_closes_before_the_next(
+    strict: InProcessHop,
+) -> None:
+    client = Client(strict.port)
+    assert client.command(b"EHLO client.test").startswith(b"250")
+    client.sock.sendall(b"MAIL FROM:<sender@client.test>\nRCPT TO:<victim@castle.test>\r\n")
+    assert client.reply().startswith(b"521 5.5.2 Bare <LF> in a command line")
+    assert client.buffer == b""
+    assert client.sock.recv(1024) == b""
+    client.sock.close()
+
+
+def test_in_process_bare_lf_in_data_is_answered_at_once_and_nothing_is_stored(
+    strict: InProcessHop,
+) -> None:
+    client = Client(strict.port)
+    client.command(b"EHLO client.test")
+    client.command(b"MAIL FROM:<sender@client.test>")
+    client.command(b"RCPT TO:<victim@castle.test>")
+    client.command(b"DATA")
+    client.sock.sendall(b"Subject: unix\n\nbody\n.\nMAIL FROM:<admin@castle.test>\r\n")
+    assert client.reply() == (
+        b"521 5.5.2 Bare <LF> in message data at byte 13: lines must end with <CRLF>"
+        b" (RFC 5321 2.3.8); closing the connection"
+    )
+    assert client.buffer == b""
+    assert client.sock.recv(1024) == b""
+    client.sock.close()
+    assert strict.spool.counts() == {}
+
+
+def test_in_process_a_normalising_hop_stores_bare_line_ends_as_crlf(
+    tmp_path: Path, peer: Peer
+) -> None:
+    config = InboundConfig(hostname="hop.castle.test", bare_line_ends=BareLineEnds.NORMALISE)
+    running = InProcessHop(tmp_path, peer.port, config=config)
+    try:
+        client = Client(running.port)
+        client.sock.sendall(b"EHLO client.test\n")
+        assert client.reply().startswith(b"250")
+        client.command(b"MAIL FROM:<sender@client.test>")
+        client.command(b"RCPT TO:<victim@castle.test>")
+        client.command(b"DATA")
+        answer = client.command(b"Subject: unix\n\nbody\r.\n..\r\n.")
+        assert answer.startswith(b"250 2.0.0 OK queued as "), answer
+        client.close()
+        data = running.spool.data(answer.rsplit(b" ", 1)[-1].decode())
+    finally:
+        running.close()
+    # After a bare line end the reader is inside a line: its dots are text, never unstuffed.
+    assert data is not None
+    assert data.endswith(b"Subject: unix\r\n\r\nbody\r\n.\r\n..\r\n")
