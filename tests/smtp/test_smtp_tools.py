@@ -1,4 +1,5 @@
-"""``elsinore srv`` and ``elsinore send`` as a user runs them: real processes, real sockets."""
+"""``elsinore srv`` and ``elsinore send`` as a user runs them (real processes, real sockets), and
+in the test's own process through click's runner, the only calls a mutation run can see."""
 
 from __future__ import annotations
 
@@ -26,8 +27,10 @@ from hop_testbed import HOST, listening, wait_until
 from smtp_peers import Peer, free_port
 
 from stack.errors import ListenError
+from stack.smtp.client import RecipientResult
 from stack.smtp.tls import LocalAuthority
-from stack.smtp.tools import EmlDirectory, Maildir, _Names
+from stack.smtp.tools import EX_TEMPFAIL, EmlDirectory, Maildir, _Names, exit_status
+from stack.smtp.tools import send as send_command
 from stack.smtp.tools import srv as srv_command
 
 pytestmark = pytest.mark.timeout(60)
@@ -572,3 +575,107 @@ def test_file_names_are_maildirs_unique_names(monkeypatch: pytest.MonkeyPatch) -
     seconds, micro, count = (int(part) for part in matched[0].groups())  # type: ignore[union-attr]
     assert 0 <= micro < 1_000_000 and before <= seconds * 1_000_000 + micro <= after
     assert (count, int(matched[1].group(3))) == (1, 2)  # type: ignore[union-attr]
+
+
+# -- send, in process
+
+
+@pytest.fixture
+def peer_for_send() -> Iterator[Peer]:
+    peer = Peer(HOST, free_port())
+    peer.start()
+    try:
+        yield peer
+    finally:
+        peer.stop()
+
+
+def send_in_process(port: int, *options: str, message: bytes = MESSAGES[0]) -> ClickResult:
+    args = ["--server", f"{HOST}:{port}", "--sender", "h@castle.test", *options]
+    return CliRunner().invoke(send_command, args, input=message)
+
+
+def test_send_prints_one_line_per_recipient_and_exits_1_for_a_refusal(
+    peer_for_send: Peer,
+) -> None:
+    peer_for_send.recorder.refuse["nobody@castle.test"] = "550 5.1.1 no such user"
+    done = send_in_process(peer_for_send.port, "-r", "o@castle.test", "-r", "nobody@castle.test")
+    remote = f"{HOST}[{HOST}]:{peer_for_send.port}"
+    assert done.exit_code == 1, done.output
+    assert done.stdout == (
+        f"o@castle.test: 250 2.0.0 queued by {HOST} ({remote})\n"
+        f"nobody@castle.test: 550 5.1.1 no such user ({remote})\n"
+    )
+    [received] = peer_for_send.messages
+    assert (received.sender, received.recipients, received.data) == (
+        "h@castle.test",
+        ["o@castle.test"],
+        MESSAGES[0],
+    )
+
+
+def test_send_json_has_every_field_of_each_result(peer_for_send: Peer) -> None:
+    peer_for_send.recorder.refuse["nobody@castle.test"] = "550 5.1.1 no such user"
+    done = send_in_process(
+        peer_for_send.port, "-r", "o@castle.test", "-r", "nobody@castle.test", "--json"
+    )
+    assert done.exit_code == 1
+    remote = f"{HOST}[{HOST}]:{peer_for_send.port}"
+    assert json.loads(done.stdout) == [
+        {"recipient": "o@castle.test", "code": 250, "enhanced": "2.0.0",
+         "text": f"queued by {HOST}", "remote": remote, "delivered": True, "permanent": False},
+        {"recipient": "nobody@castle.test", "code": 550, "enhanced": "5.1.1",
+         "text": "no such user", "remote": remote, "delivered": False, "permanent": True},
+    ]  # fmt: skip
+
+
+def test_send_exits_0_when_all_are_taken_and_75_for_a_4xx(peer_for_send: Peer) -> None:
+    assert send_in_process(peer_for_send.port, "-r", "o@castle.test").exit_code == 0
+    peer_for_send.recorder.data_reply = "451 4.3.0 not now"
+    done = send_in_process(peer_for_send.port, "-r", "o@castle.test")
+    assert done.exit_code == EX_TEMPFAIL == 75
+    assert done.stdout.startswith("o@castle.test: 451 4.3.0 not now (")
+
+
+def test_send_to_nobody_listening_is_75_and_the_reply_has_no_code() -> None:
+    port = free_port()
+    done = send_in_process(port, "-r", "o@castle.test")
+    assert done.exit_code == 75
+    assert done.stdout == f"o@castle.test: 4.4.1 connection refused ({HOST}[{HOST}]:{port})\n"
+
+
+def test_send_escapes_what_the_server_wrote(peer_for_send: Peer) -> None:
+    # The reply text is the server's choice: a terminal escape is printed, not obeyed.
+    peer_for_send.recorder.refuse["x@castle.test"] = "550 5.1.1 gone \x1b[2J away"
+    done = send_in_process(peer_for_send.port, "-r", "x@castle.test")
+    assert "\x1b" not in done.stdout
+    assert done.stdout.startswith("x@castle.test: 550 5.1.1 gone ")
+
+
+def test_send_refuses_an_empty_message_before_connecting(peer_for_send: Peer) -> None:
+    done = send_in_process(peer_for_send.port, "-r", "o@castle.test", message=b"")
+    assert done.exit_code == 2
+    assert "the message is empty" in done.stderr
+    assert peer_for_send.recorder.connections == 0
+
+
+def _result(code: int) -> RecipientResult:
+    return RecipientResult(f"r{code}@castle.test", code, None, "", "")
+
+
+@pytest.mark.parametrize(
+    ("codes", "status"),
+    [
+        ([250], 0),
+        ([250, 251], 0),
+        ([250, 450], 75),
+        ([0], 75),  # no answer at all: tried again later
+        ([250, 550], 1),
+        ([450, 550], 1),  # a refusal for good outweighs a retry
+        ([550, 0], 1),
+    ],
+)
+def test_exit_status_says_whether_all_were_taken_one_refused_or_one_waits(
+    codes: list[int], status: int
+) -> None:
+    assert exit_status([_result(code) for code in codes]) == status
