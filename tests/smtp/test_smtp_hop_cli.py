@@ -4,18 +4,32 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import select
 import signal
+import smtplib
 import socket
+import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
+from click.testing import Result as ClickResult
 from hop_testbed import HOST, hop, listening, srv, stored, wait_until
-from smtp_peers import free_port
+from smtp_peers import DnsThread, Peer, free_port
+from test_smtp_inbound import FORWARD_ZONE, REVERSE_ZONE
+from test_smtp_tools import run_until_stopped
+
+from stack.smtp.cli import hop as hop_command
+from stack.smtp.spool import Spool
+from stack.smtp.tls import LocalAuthority
+
+T = TypeVar("T")
 
 
 def test_sigterm_finishes_the_transaction_in_progress_and_exits_0(tmp_path: Path) -> None:
@@ -178,3 +192,212 @@ def test_a_forward_that_refused_is_not_tried_again_before_the_dead_host_time(
     assert "(4.4.1 connection refused)" in deferrals[0]
     skipped = "connection refused less than 3600 s ago: not tried again yet"
     assert all(skipped in line for line in deferrals[1:]), deferrals
+
+
+# -- in process ---------------------------------------------------------------------------------
+#
+# ``elsinore hop`` run by click in the test's own process (a mutation run sees only calls made
+# here), stopped by a signal as a supervisor stops it.
+
+
+def run_hop(
+    tmp_path: Path,
+    forward: int,
+    *options: str,
+    while_running: Callable[[int, Callable[[], None]], T],
+    sig: signal.Signals = signal.SIGTERM,
+) -> tuple[ClickResult, T]:
+    port = free_port()
+    args = ["--listen", f"{HOST}:{port}", "--forward", f"{HOST}:{forward}",
+            "--spool", str(tmp_path / "spool"), "--hostname", "hop.castle.test",
+            "--retry", "0.2s", *options]  # fmt: skip
+    return run_until_stopped(hop_command, args, port, lambda stop: while_running(port, stop), sig)
+
+
+def _client(port: int, **options: Any) -> smtplib.SMTP:
+    client = smtplib.SMTP(HOST, port, local_hostname="client.castle.test", timeout=10, **options)
+    client.ehlo()
+    return client
+
+
+def logged(caplog: pytest.LogCaptureFixture, text: str) -> bool:
+    return any(text in record.getMessage() for record in caplog.records)
+
+
+MESSAGE = b"From: polonius@castle.test\r\nSubject: through the hop\r\n\r\nbody\r\n"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_the_hop_forwards_bounces_to_the_sender_and_stops_on_a_signal(
+    tmp_path: Path, peer: Peer, sig: signal.Signals
+) -> None:
+    peer.recorder.refuse["ghost@castle.test"] = "550 5.1.1 no such user here"
+
+    def deliver(port: int, stop: Callable[[], None]) -> None:
+        with _client(port) as client:
+            recipients = ["ophelia@castle.test", "ghost@castle.test"]
+            assert client.sendmail("polonius@castle.test", recipients, MESSAGE) == {}
+        wait_until(lambda: len(peer.messages) == 2, 20, "the message and its DSN")
+
+    result, _ = run_hop(tmp_path, peer.port, while_running=deliver, sig=sig)
+    assert result.exit_code == 0, result.output
+    lines = [line.split("elsinore hop: ", 1)[1] for line in result.stderr.splitlines()]
+    spool = tmp_path / "spool"
+    assert lines[0].startswith(f"listening on {HOST}:")
+    assert lines[0].endswith(f", forwarding to {HOST}:{peer.port}, spool {spool}")
+    assert lines[-2:] == [
+        "stopping: no new connections; finishing the transactions in progress",
+        "stopped",
+    ]
+    delivered, notice = sorted(peer.messages, key=lambda m: m.sender != "polonius@castle.test")
+    assert delivered.recipients == ["ophelia@castle.test"]
+    assert delivered.data.startswith(b"Received: from client.castle.test (unknown [127.0.0.1])")
+    assert b"by hop.castle.test" in delivered.data.split(b"\r\n\r\n")[0]
+    assert delivered.data.endswith(MESSAGE)
+    assert (notice.sender, notice.recipients) == ("<>", ["polonius@castle.test"])
+    assert b"Reporting-MTA: dns; hop.castle.test" in notice.data
+
+
+def test_the_hop_retries_after_retry_and_bounces_after_expire(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def deliver(port: int, stop: Callable[[], None]) -> None:
+        with _client(port) as client:
+            assert client.sendmail("polonius@castle.test", ["o@castle.test"], MESSAGE) == {}
+        wait_until(lambda: logged(caplog, "status=expired"), 20, "the message to expire")
+
+    with caplog.at_level(logging.INFO, logger="elsinore.smtp"):
+        result, _ = run_hop(tmp_path, free_port(), "--expire", "1s", while_running=deliver)
+    assert result.exit_code == 0, result.output
+    attempt = "to=<o@castle.test>, relay="
+    lines = [r.getMessage() for r in caplog.records if attempt in r.getMessage()]
+    # Deferred (--retry 0.2s: its first wait rounds to 0 s), tried again, then given up.
+    assert "status=deferred, retry in 0s (4.4.1 connection refused)" in lines[0]
+    assert len(lines) >= 3 and "status=expired" in lines[-1]
+    assert all("status=deferred" in line for line in lines[:-1])
+    assert logged(caplog, "sender non-delivery notification")
+
+
+def test_the_hop_waits_dead_host_time_before_trying_a_refusing_forward_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    second = "to=<p@castle.test>, relay="
+
+    def deliver(port: int, stop: Callable[[], None]) -> None:
+        with _client(port) as client:
+            client.sendmail("polonius@castle.test", ["o@castle.test"], MESSAGE)
+            wait_until(lambda: logged(caplog, "connection refused)"), 20, "a refusal")
+            client.sendmail("polonius@castle.test", ["p@castle.test"], MESSAGE)
+        wait_until(lambda: logged(caplog, second), 20, "the second attempt")
+
+    with caplog.at_level(logging.INFO, logger="elsinore.smtp"):
+        run_hop(tmp_path, free_port(), "--dead-host-time", "1h", while_running=deliver)
+    [line] = [r.getMessage() for r in caplog.records if second in r.getMessage()]
+    assert "connection refused less than 3600 s ago: not tried again yet" in line
+
+
+def test_the_hop_offers_starttls_or_implicit_tls_with_its_certificate(tmp_path: Path) -> None:
+    authority = LocalAuthority()
+    cert, key = authority.issue([HOST]).write(tmp_path, "hop")
+    trusted = ssl.create_default_context(cadata=authority.certificate_pem.decode())
+    tls = ["--tls-cert", str(cert), "--tls-key", str(key)]
+
+    def starttls(port: int, stop: Callable[[], None]) -> tuple[int, int]:
+        with _client(port) as client:
+            offered = client.has_extn("starttls")
+            assert offered, client.esmtp_features
+            return client.starttls(context=trusted)[0], client.ehlo()[0]
+
+    result, replies = run_hop(tmp_path / "a", free_port(), *tls, while_running=starttls)
+    assert result.exit_code == 0 and replies == (220, 250)
+
+    def implicit(port: int, stop: Callable[[], None]) -> int:
+        with smtplib.SMTP_SSL(HOST, port, context=trusted, timeout=10) as client:
+            return client.ehlo("client.castle.test")[0]
+
+    options = [*tls, "--implicit-tls"]
+    result, reply = run_hop(tmp_path / "b", free_port(), *options, while_running=implicit)
+    assert result.exit_code == 0 and reply == 250
+
+
+def test_the_hop_forwards_over_tls_as_forward_tls_and_forward_ca_say(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    authority = LocalAuthority()
+    ca = authority.write(tmp_path / "ca.pem")
+    other = LocalAuthority("another").write(tmp_path / "other.pem")
+    plain = Peer(HOST, free_port())
+    secure = Peer(HOST, free_port(), tls_context=authority.issue([HOST]).server_context())
+
+    def deliver(port: int, stop: Callable[[], None]) -> None:
+        with _client(port) as client:
+            client.sendmail("polonius@castle.test", ["o@castle.test"], MESSAGE)
+        wait_until(lambda: logged(caplog, "to=<o@castle.test>, relay="), 20, "an attempt")
+
+    required = ("--forward-tls", "required")
+    for peer in (plain, secure):
+        peer.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="elsinore.smtp"):
+            run_hop(tmp_path / "a", plain.port, *required, while_running=deliver)
+            assert logged(caplog, "(4.7.0 STARTTLS required but not offered)")
+            caplog.clear()
+            run_hop(
+                tmp_path / "b", secure.port, *required, "--forward-ca", str(other),
+                while_running=deliver,
+            )  # fmt: skip
+            assert logged(caplog, "certificate verify failed")
+            caplog.clear()
+            run_hop(
+                tmp_path / "c", secure.port, *required, "--forward-ca", str(ca),
+                while_running=deliver,
+            )  # fmt: skip
+            assert logged(caplog, "status=sent")
+    finally:
+        for peer in (plain, secure):
+            peer.stop()
+    assert plain.messages == []
+    [received] = secure.messages
+    assert received.tls
+
+
+def test_the_hop_names_the_client_by_its_reverse_name_with_a_resolver(
+    tmp_path: Path, peer: Peer
+) -> None:
+    zones = DnsThread({"127.in-addr.arpa.": REVERSE_ZONE, "castle.test.": FORWARD_ZONE})
+    resolver = f"{zones.endpoint.host}:{zones.endpoint.port}"
+
+    def deliver(port: int, stop: Callable[[], None]) -> None:
+        with _client(port) as client:
+            client.sendmail("polonius@castle.test", ["o@castle.test"], MESSAGE)
+        wait_until(lambda: len(peer.messages) == 1, 20, "the message")
+
+    try:
+        run_hop(tmp_path, peer.port, "--resolver", resolver, while_running=deliver)
+    finally:
+        zones.close()
+    [received] = peer.messages
+    expected = b"Received: from client.castle.test (client.castle.test [127.0.0.1])"
+    assert received.data.startswith(expected)
+
+
+def test_a_signal_mid_transaction_lets_it_end_in_250(tmp_path: Path) -> None:
+    def interrupt(port: int, stop: Callable[[], None]) -> bytes:
+        with socket.create_connection((HOST, port), timeout=10) as sock:
+            file = sock.makefile("rb")
+            file.readline()
+            sock.sendall(b"HELO client.test\r\nMAIL FROM:<a@client.test>\r\n")
+            sock.sendall(b"RCPT TO:<o@castle.test>\r\nDATA\r\n")
+            for _ in range(4):
+                file.readline()
+            sock.sendall(b"Subject: in flight\r\n\r\nhalf of the body\r\n")
+            stop()
+            wait_until(lambda: not listening(port), 10, "the hop to stop listening")
+            sock.sendall(b"the other half\r\n.\r\n")
+            return file.readline()
+
+    result, answer = run_hop(tmp_path, free_port(), while_running=interrupt)
+    assert answer.startswith(b"250 2.0.0 OK queued as "), answer
+    assert result.exit_code == 0
+    [queued] = Spool(tmp_path / "spool").due(time.time() + 86400)
+    assert queued.queue_id == answer.split()[-1].decode()
