@@ -16,11 +16,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from click.testing import CliRunner
+from click.testing import Result as ClickResult
 from smtp_peers import Peer, free_port
 
 from stack.smtp.tls import LocalAuthority
+from stack.smtp.tools import _has_terminal, _security, read_password, system_context
+from stack.smtp.tools import submit as submit_command
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -38,12 +43,16 @@ class Authenticator:
 
     def __init__(self) -> None:
         self.attempts: list[tuple[str, bytes, bytes]] = []
+        #: The reply to every attempt instead of a check, when set.
+        self.answer: str | None = None
 
     def __call__(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
     ) -> AuthResult:
         assert isinstance(data, LoginPassword)
         self.attempts.append((mechanism, data.login, data.password))
+        if self.answer is not None:
+            return AuthResult(success=False, handled=False, message=self.answer)
         good = data.login == USER.encode() and data.password == PASSWORD.encode()
         return AuthResult(success=good, handled=False)
 
@@ -358,3 +367,236 @@ def test_a_server_that_offers_neither_plain_nor_login_gets_no_credential(
         )
         assert server.auth_commands == []
         assert server.messages == []
+
+
+# -- in process -------------------------------------------------------------------------------
+#
+# The same contract with submit run by click in the test's own process (a mutation run sees
+# only calls made here); the password comes from the environment or a file, as above.
+
+
+def submit_in_process(
+    server: Submission,
+    *options: str,
+    password: str | None = PASSWORD,
+    message: bytes = MESSAGE,
+) -> ClickResult:
+    envelope = ["--sender", "hamlet@castle.test", "-r", "ophelia@bigmail.test"]
+    args = ["--server", f"{HOST}:{server.port}", "--user", USER, *envelope, *options, "-"]
+    return CliRunner().invoke(
+        submit_command, args, input=message, env={"ELSINORE_PASSWORD": password}
+    )
+
+
+def test_in_process_submit_over_starttls_logs_in_with_plain_and_prints_the_reply(
+    starttls_server: Submission, ca_file: Path
+) -> None:
+    done = submit_in_process(starttls_server, "--ca", str(ca_file))
+    assert done.exit_code == 0, done.output
+    assert done.stderr == ""
+    remote = f"{HOST}[{HOST}]:{starttls_server.port}"
+    assert done.stdout == f"ophelia@bigmail.test: 250 2.0.0 queued by {HOST} ({remote})\n"
+    assert starttls_server.authenticator.attempts == [("PLAIN", USER.encode(), PASSWORD.encode())]
+    [received] = starttls_server.messages
+    assert (received.tls, received.data) == (True, MESSAGE)
+
+
+def test_in_process_submit_json_names_the_login_beside_each_result(
+    tls: ssl.SSLContext, ca_file: Path
+) -> None:
+    for server in _serving(Submission(tls_context=tls, auth_exclude_mechanism=["PLAIN"])):
+        server.recorder.refuse["nobody@castle.test"] = "550 5.1.1 no such user"
+        done = submit_in_process(server, "--ca", str(ca_file), "-r", "nobody@castle.test", "--json")
+        assert done.exit_code == 1, done.output
+        auth = {"user": USER, "tls": "starttls", "mechanism": "LOGIN", "authenticated": True,
+                "reply": [235, "2.7.0", "Authentication successful"], "refusal": None}  # fmt: skip
+        remote = f"{HOST}[{HOST}]:{server.port}"
+        assert json.loads(done.stdout) == [
+            {"recipient": "ophelia@bigmail.test", "code": 250, "enhanced": "2.0.0",
+             "text": f"queued by {HOST}", "remote": remote, "delivered": True,
+             "permanent": False, "auth": auth},
+            {"recipient": "nobody@castle.test", "code": 550, "enhanced": "5.1.1",
+             "text": "no such user", "remote": remote, "delivered": False, "permanent": True,
+             "auth": auth},
+        ]  # fmt: skip
+        assert server.authenticator.attempts == [("LOGIN", USER.encode(), PASSWORD.encode())]
+
+
+def test_in_process_submit_over_implicit_tls(implicit_server: Submission, ca_file: Path) -> None:
+    done = submit_in_process(implicit_server, "--tls", "--ca", str(ca_file), "--json")
+    assert done.exit_code == 0, done.output
+    [result] = json.loads(done.stdout)
+    assert (result["auth"]["tls"], result["auth"]["mechanism"]) == ("tls", "PLAIN")
+    assert [m.data for m in implicit_server.messages] == [MESSAGE]
+
+
+def test_in_process_a_wrong_password_is_one_line_exit_1_and_nothing_sent(
+    starttls_server: Submission, ca_file: Path
+) -> None:
+    done = submit_in_process(starttls_server, "--ca", str(ca_file), password="to be")
+    assert done.exit_code == 1
+    assert done.stdout == ""
+    assert done.stderr == (
+        "elsinore: error: submit: authentication failed: 535 5.7.8 Authentication credentials"
+        " invalid\n"
+    )
+    assert starttls_server.messages == []
+
+
+def test_in_process_a_temporary_login_failure_is_exit_75(
+    starttls_server: Submission, ca_file: Path
+) -> None:
+    starttls_server.authenticator.answer = "454 4.7.0 Temporary authentication failure"
+    done = submit_in_process(starttls_server, "--ca", str(ca_file), "--json")
+    assert done.exit_code == 75
+    [result] = json.loads(done.stdout)
+    assert result["auth"]["reply"] == [454, "4.7.0", "Temporary authentication failure"]
+    assert result["auth"]["authenticated"] is False
+    assert done.stderr == (
+        "elsinore: error: submit: authentication failed: 454 4.7.0 Temporary authentication"
+        " failure\n"
+    )
+
+
+class _Exotic(_Watched):
+    """A session offering two mechanisms submit does not speak (never called)."""
+
+    async def auth_CRAM__MD5(self, server: SMTP, args: list[str]) -> AuthResult:
+        raise AssertionError("CRAM-MD5 was tried")
+
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        raise AssertionError("XOAUTH2 was tried")
+
+
+class _ExoticSubmission(Submission):
+    def factory(self) -> SMTP:
+        return _Exotic(self.auth_commands, self.handler, **self.SMTP_kwargs)
+
+
+def test_in_process_a_server_without_plain_or_login_is_told_what_it_offers(
+    tls: ssl.SSLContext, ca_file: Path
+) -> None:
+    mechanisms = ["PLAIN", "LOGIN"]
+    for server in _serving(_ExoticSubmission(tls_context=tls, auth_exclude_mechanism=mechanisms)):
+        done = submit_in_process(server, "--ca", str(ca_file), "--json")
+        assert done.exit_code == 1
+        refusal = "the server offers neither AUTH PLAIN nor LOGIN (CRAM-MD5 XOAUTH2)"
+        assert done.stderr == f"elsinore: error: submit: refused to log in: {refusal}\n"
+        [result] = json.loads(done.stdout)
+        auth = {"user": USER, "tls": "starttls", "mechanism": None, "authenticated": False,
+                "reply": None, "refusal": refusal}  # fmt: skip
+        assert result["auth"] == auth
+        assert server.auth_commands == [] and server.messages == []
+
+
+def test_in_process_no_starttls_or_no_trust_is_not_sent_in_one_line(
+    starttls_server: Submission, ca_file: Path
+) -> None:
+    for server in _serving(Submission(auth_require_tls=False)):
+        done = submit_in_process(server, "--ca", str(ca_file))
+        assert done.exit_code == 75
+        assert done.stdout == ""
+        assert done.stderr == (
+            "elsinore: error: submit: not sent: 4.7.0 STARTTLS required but not offered"
+            f" ({HOST}[{HOST}]:{server.port})\n"
+        )
+        assert server.auth_commands == []
+    # No --ca: the system's store decides, and our local CA is not in it.
+    done = submit_in_process(starttls_server)
+    assert done.exit_code == 75
+    assert done.stderr.startswith("elsinore: error: submit: not sent: 4.7.5 TLS: certificate")
+    assert "certificate verify failed" in done.stderr
+    assert starttls_server.auth_commands == []
+
+
+# -- the password, the TLS mode and the trust store, on their own
+
+
+def test_the_password_file_gives_its_first_line_up_to_1024_bytes(tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    for content, password in [
+        (b"one\r\ntwo\n", b"one"),
+        (b"one\ntwo", b"one"),
+        (b"one", b"one"),
+        (b"x" * 1024 + b"\r\n", b"x" * 1024),
+        (b"x" * 1024, b"x" * 1024),
+    ]:
+        secret.write_bytes(content)
+        assert read_password(secret) == password
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "the password file {} has an empty first line"),
+        (b"\r\nsecret\n", "the password file {} has an empty first line"),
+        (b"x" * 1025, "the first line of {} is longer than 1024 bytes"),
+        (b"x" * 1025 + b"\n", "the first line of {} is longer than 1024 bytes"),
+    ],
+)
+def test_a_password_file_without_a_usable_first_line_is_a_usage_error(
+    tmp_path: Path, content: bytes, reason: str
+) -> None:
+    secret = tmp_path / "password"
+    secret.write_bytes(content)
+    with pytest.raises(click.UsageError) as raised:
+        read_password(secret)
+    assert raised.value.message == reason.format(secret)
+
+
+def test_a_password_file_that_cannot_be_read_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(click.UsageError) as raised:
+        read_password(tmp_path / "missing")
+    assert raised.value.message == f"cannot read {tmp_path / 'missing'}: no such file or directory"
+
+
+def test_the_password_comes_from_the_environment_without_a_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ELSINORE_PASSWORD", "être ou ne pas être")
+    assert read_password(None) == "être ou ne pas être".encode()
+    monkeypatch.setenv("ELSINORE_PASSWORD", "")
+    with pytest.raises(click.UsageError) as raised:
+        read_password(None)
+    assert raised.value.message == "ELSINORE_PASSWORD is set but empty"
+
+
+@pytest.mark.skipif(os.path.exists("/dev/tty") and _has_terminal(), reason="a terminal to ask on")
+def test_no_password_file_variable_or_terminal_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ELSINORE_PASSWORD", raising=False)
+    with pytest.raises(click.UsageError) as raised:
+        read_password(None)
+    assert raised.value.message == (
+        "no password: give --password-file FILE, or set ELSINORE_PASSWORD, or run on a terminal"
+    )
+
+
+@pytest.mark.parametrize(
+    ("tls", "starttls", "port", "security"),
+    [
+        (True, False, 587, "tls"),
+        (False, True, 465, "starttls"),
+        (False, False, 465, "tls"),
+        (False, False, 587, "starttls"),
+        (False, False, 2525, "starttls"),
+        (True, False, 2525, "tls"),
+    ],
+)
+def test_tls_or_starttls_as_asked_else_as_the_port_is_for(
+    tls: bool, starttls: bool, port: int, security: str
+) -> None:
+    assert _security(tls, starttls, port) == security
+
+
+def test_tls_and_starttls_together_are_refused() -> None:
+    with pytest.raises(click.UsageError) as raised:
+        _security(True, True, 465)
+    assert raised.value.message == "--tls and --starttls exclude each other"
+
+
+def test_the_system_context_verifies_the_server_and_its_name() -> None:
+    context = system_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.minimum_version >= ssl.TLSVersion.TLSv1_2
