@@ -533,3 +533,126 @@ def test_a_host_that_refused_a_connection_is_not_tried_again_for_a_while() -> No
     assert skipped.text == "connection refused less than 30 s ago: not tried again yet"
     assert delivered.delivered, delivered
     assert peer.recorder.connections == 1  # the skipped attempt made no connection
+
+
+class Silent:
+    """A host on ``host:port`` that takes connections and then says nothing, or hangs up at
+    once (``hang_up``): a server that is there but is no SMTP server."""
+
+    def __init__(self, host: str, port: int, *, hang_up: bool = False) -> None:
+        self.hang_up = hang_up
+        self.held: list[socket.socket] = []
+        self.listener = socket.create_server((host, port))
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.hang_up:
+                connection.close()
+            else:
+                self.held.append(connection)
+
+    def close(self) -> None:
+        self.listener.close()
+        self.thread.join(5)
+        for connection in self.held:
+            connection.close()
+
+
+def test_a_host_that_never_greets_is_deferred_as_timed_out(port: int) -> None:
+    # RFC 5321 4.5.3.2.1: the client waits for the greeting only so long.
+    mute = Silent("127.0.0.72", port)
+    try:
+        box = Outbound(helo="out.castle.test", smarthost=("127.0.0.72", port), timeout=0.5)
+        [result] = run(deliver_once(box, ["b@plain.mail.test"]))
+    finally:
+        mute.close()
+    assert (result.code, result.enhanced, result.text) == (0, "4.4.1", "timed out")
+
+
+def test_a_host_that_hangs_up_at_once_is_deferred_with_what_happened(port: int) -> None:
+    rude = Silent("127.0.0.72", port, hang_up=True)
+    try:
+        [result] = run(
+            deliver_once(outbound(None, 25, smarthost=("127.0.0.72", port)), ["b@x.test"])
+        )
+    finally:
+        rude.close()
+    assert (result.code, result.enhanced) == (0, "4.4.1")
+    assert result.text.endswith(": Unexpected EOF received"), result.text
+
+
+def test_implicit_tls_to_a_clear_text_server_is_deferred_naming_the_tls_failure(
+    port: int, peers: dict[str, Peer]
+) -> None:
+    start(peers, "127.0.0.72", port)
+    box = outbound(None, 25, smarthost=("127.0.0.72", port), implicit_tls=True)
+    [result] = run(deliver_once(box, ["b@x.test"]))
+    assert (result.code, result.enhanced, result.text) == (0, "4.4.1", "wrong version number")
+
+
+def test_a_session_whose_recipients_were_all_refused_is_reset_and_reused(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    # RFC 5321 4.1.1.5: RSET ends the failed transaction; the session carries the next one.
+    plain = start(peers, "127.0.0.78", port)
+    plain.recorder.refuse["no@plain.mail.test"] = "550 5.1.1 no such user here"
+    box = outbound(resolver, port)
+
+    async def refused_then_taken() -> list[RecipientResult]:
+        results = await box.deliver("a@castle.test", ["no@plain.mail.test"], MESSAGE)
+        results += await box.deliver("a@castle.test", ["yes@plain.mail.test"], MESSAGE)
+        await box.aclose()
+        return results
+
+    refused, taken = run(refused_then_taken())
+    assert (refused.code, refused.enhanced) == (550, "5.1.1")
+    assert taken.delivered, taken
+    assert plain.recorder.connections == 1
+    assert [m.recipients for m in plain.messages] == [["yes@plain.mail.test"]]
+
+
+def test_the_hosts_remembered_as_dead_are_bounded_the_oldest_forgotten_first(
+    resolver: Resolver, port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Past the bound, the hosts whose time is up go, then the ones that failed longest ago;
+    # a host that fails again counts from its last failure.
+    monkeypatch.setattr("stack.smtp.client.MAX_DEAD_HOSTS", 3)
+    clock = Clock()
+    box = outbound(resolver, port, dead_host_seconds=30.0, clock=clock)
+
+    async def attempt(last_octet: int) -> str:
+        [result] = await box.deliver("a@castle.test", [f"b@[127.0.0.{last_octet}]"], MESSAGE)
+        assert (result.code, result.enhanced) == (0, "4.4.1"), result
+        return result.text
+
+    async def scenario() -> list[str]:
+        texts = [await attempt(81)]  # nobody listens on any of these: refused
+        clock.now += 10.0
+        texts += [await attempt(82), await attempt(83)]
+        clock.now += 20.0  # 81's time is up, 82's and 83's is not
+        texts.append(await attempt(84))  # the bound: 81 goes, whose time is up
+        texts += [await attempt(82), await attempt(83)]
+        clock.now += 1.0
+        texts.append(await attempt(85))  # the bound, all still dead: 82, the oldest, goes
+        texts += [await attempt(83), await attempt(82)]  # and 82 failing again pushes out 83
+        texts += [await attempt(84), await attempt(85), await attempt(83)]
+        await box.aclose()
+        return texts
+
+    refused, skipped = "connection refused", "connection refused less than 30 s ago: not tried"
+    texts = run(scenario())
+    assert [text.startswith(skipped) for text in texts] == [
+        *(False, False, False),  # 81, 82, 83 refused
+        False,  # 84
+        *(True, True),  # 82 and 83 remembered
+        False,  # 85
+        *(True, False),  # 83 remembered, 82 forgotten
+        *(True, True, False),  # 84 and 85 remembered, 83 forgotten
+    ]
+    assert all(text == refused for text in texts if not text.startswith(skipped))
