@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import click
 import pytest
 from click.testing import Result as ClickResult
 from hop_testbed import HOST, hop, listening, srv, stored, wait_until
@@ -25,6 +26,7 @@ from smtp_peers import DnsThread, Peer, free_port
 from test_smtp_inbound import FORWARD_ZONE, REVERSE_ZONE
 from test_smtp_tools import run_until_stopped
 
+from stack.smtp.cli import _duration, _optional_duration
 from stack.smtp.cli import hop as hop_command
 from stack.smtp.spool import Spool
 from stack.smtp.tls import LocalAuthority
@@ -401,3 +403,36 @@ def test_a_signal_mid_transaction_lets_it_end_in_250(tmp_path: Path) -> None:
     assert result.exit_code == 0
     [queued] = Spool(tmp_path / "spool").due(time.time() + 86400)
     assert queued.queue_id == answer.split()[-1].decode()
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90", 90.0), ("0.2s", 0.2), ("2m", 120.0), ("1h", 3600.0), ("5d", 432_000.0),
+     (" 1H ", 3600.0), ("1.5D", 129_600.0)],
+)  # fmt: skip
+def test_a_duration_is_a_number_of_seconds_minutes_hours_or_days(text: str, seconds: float) -> None:
+    option = hop_command.params[0]
+    assert _duration(click.Context(hop_command), option, text) == seconds
+    assert _optional_duration(click.Context(hop_command), option, text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("soon", "'soon' is not a duration (a number, then s, m, h or d)"),
+        ("s", "'s' is not a duration (a number, then s, m, h or d)"),
+        ("5w", "'5w' is not a duration (a number, then s, m, h or d)"),
+        ("0s", "'0s' must be more than 0"),
+        ("-1m", "'-1m' must be more than 0"),
+    ],
+)
+def test_a_bad_duration_names_itself_and_why(text: str, reason: str) -> None:
+    option = hop_command.params[0]
+    with pytest.raises(click.BadParameter) as raised:
+        _duration(click.Context(hop_command), option, text)
+    assert raised.value.message == reason
+    assert raised.value.param is option
+
+
+def test_a_duration_left_out_stays_none() -> None:
+    assert _optional_duration(click.Context(hop_command), hop_command.params[0], None) is None
