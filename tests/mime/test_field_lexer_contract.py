@@ -13,6 +13,7 @@ from field_reasons import states
 from hypothesis import given
 
 from harness.strategies import cfws, quoted_string
+from harness.strategies.rfc5322 import DTEXT
 from stack.mime.errors import Defect, ParseError
 from stack.mime.fields.lexer import (
     check_controls,
@@ -105,6 +106,12 @@ DEFECTS: list[tuple[Reader, str, str, str, str]] = [
     (dotted, "a .b", "obs-x", "a", "in a name"),
     (dotted, "a. b", "obs-x", "a", "in a name"),
     (dotted, "a(c).b", "obs-x", "a", "CFWS around '.'"),
+    # A comment on either side of a dot keeps its own defects in lenient mode.
+    (dotted, "a(\x01).b", "obs-ctext", "\x01", "'\\x01'"),
+    (dotted, "a.(\x01)b", "obs-ctext", "\x01", "'\\x01'"),
+    # A backslash before the last character still quotes it (obs-dtext, RFC 5322 §4.4).
+    (literal, "[a\\]", "obs-dtext", "\\", "quoted-pair"),
+    (literal, "[a\\]", "unterminated-domain-literal", "[", "never closed"),
 ]
 
 
@@ -214,6 +221,12 @@ def test_runs_of_characters_are_skipped_whole() -> None:
         ("[a\x01]", False),
         ("[a\udce9]", False),
         ("[", False),
+        # The first character inside the brackets counts as much as any other.
+        ("[ a]", False),
+        ("[[a]", False),
+        ("[]a]", False),
+        ("[\\a]", False),
+        ("[\x01a]", False),
     ],
 )
 def test_a_domain_literal_is_writable_only_as_dtext_between_brackets(
@@ -234,3 +247,17 @@ def test_quotable_text_is_utf8_without_controls(value: str, quotable: bool) -> N
 def test_skipping_to_a_stop_reports_nothing_it_passes(text: str) -> None:
     # What is skipped was already reported as unreadable; its own problems are not again.
     assert skip_to(text, 0, ",") == text.index(",")
+
+
+@pytest.mark.parametrize("char", DTEXT)
+def test_every_dtext_character_is_read_and_written_as_it_is(char: str) -> None:
+    # RFC 5322 §3.4.1: dtext is printable ASCII but "[", "]" and "\\", whichever it is and
+    # wherever it stands in the literal.
+    for literal in (f"[{char}]", f"[a {char}]"):
+        defects: list[Defect] = []
+        assert read_domain_literal(literal + "x", 0, defects) == (
+            literal.replace(" ", ""),
+            len(literal),
+        )
+        assert defects == []
+    assert is_domain_literal(f"[{char}]")
