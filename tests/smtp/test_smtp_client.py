@@ -10,8 +10,8 @@ import asyncio
 import socket
 import ssl
 import threading
-from collections.abc import Coroutine, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, ClassVar, TypeVar
 
 import pytest
 from smtp_peers import DnsThread, Peer, free_port
@@ -140,6 +140,7 @@ class DropsAtMail:
                         break
 
     def close(self) -> None:
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the thread's accept()
         self.listener.close()
         self.thread.join(5)
 
@@ -558,6 +559,7 @@ class Silent:
                 self.held.append(connection)
 
     def close(self) -> None:
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the thread's accept()
         self.listener.close()
         self.thread.join(5)
         for connection in self.held:
@@ -656,3 +658,219 @@ def test_the_hosts_remembered_as_dead_are_bounded_the_oldest_forgotten_first(
         *(True, True, False),  # 84 and 85 remembered, 83 forgotten
     ]
     assert all(text == refused for text in texts if not text.startswith(skipped))
+
+
+#: A reply line of a script that hangs up instead of answering.
+HANG_UP = b""
+
+
+class Scripted:
+    """An SMTP server on ``host:port`` that answers each command from a script, for the
+    replies aiosmtpd never gives: ``script`` maps a verb (``b"."`` is the end of the data) to
+    its successive replies, the last one repeated; ``HANG_UP`` closes the connection instead.
+    Every line read, the data included, is kept in ``lines``; ``connections`` counts them."""
+
+    DEFAULT: ClassVar[dict[bytes, list[bytes]]] = {
+        b"EHLO": [b"250-scripted.test\r\n250 8BITMIME"],
+        b"HELO": [b"250 scripted.test"],
+        b"MAIL": [b"250 2.1.0 ok"],
+        b"RCPT": [b"250 2.1.5 ok"],
+        b"DATA": [b"354 go ahead"],
+        b".": [b"250 2.0.0 queued"],
+        b"RSET": [b"250 2.0.0 ok"],
+        b"QUIT": [b"221 2.0.0 bye"],
+    }
+
+    def __init__(self, host: str, port: int, script: dict[bytes, list[bytes]]) -> None:
+        self.script = {**self.DEFAULT, **script}
+        self.said: dict[bytes, int] = {}
+        self.lines: list[bytes] = []
+        self.connections = 0
+        self.listener = socket.create_server((host, port))
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with connection, connection.makefile("rb") as lines:
+                connection.sendall(b"220 scripted.test ESMTP\r\n")
+                in_data = False
+                for line in lines:
+                    self.lines.append(line)
+                    if in_data and line != b".\r\n":
+                        continue
+                    verb = b"." if in_data else line[:4].upper()
+                    answer = self._next(verb)
+                    if answer == HANG_UP:
+                        break
+                    connection.sendall(answer + b"\r\n")
+                    in_data = verb == b"DATA" and answer.startswith(b"354")
+                    if verb == b"QUIT":
+                        break
+
+    def _next(self, verb: bytes) -> bytes:
+        replies = self.script.get(verb, [b"502 5.5.1 not here"])
+        count = self.said[verb] = self.said.get(verb, 0) + 1
+        return replies[min(count, len(replies)) - 1]
+
+    def commands(self, verb: bytes) -> list[bytes]:
+        return [line.rstrip(b"\r\n") for line in self.lines if line[:4].upper() == verb]
+
+    def close(self) -> None:
+        # close() alone leaves the thread blocked in accept(); shutdown() wakes it.
+        self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def scripted(port: int) -> Iterator[Callable[..., Scripted]]:
+    """Starts a :class:`Scripted` server on 127.0.0.72 (the smarthost of ``smarthost()``)."""
+    servers: list[Scripted] = []
+
+    def start_scripted(**script: list[bytes]) -> Scripted:
+        verbs = {(b"." if verb == "end" else verb.encode()): r for verb, r in script.items()}
+        servers.append(Scripted("127.0.0.72", port, verbs))
+        return servers[-1]
+
+    yield start_scripted
+    for server in servers:
+        server.close()
+
+
+def smarthost(port: int, **options: Any) -> Outbound:
+    return outbound(None, 25, smarthost=("127.0.0.72", port), **options)
+
+
+def test_a_server_that_does_not_know_ehlo_is_greeted_with_helo(
+    port: int, scripted: Callable[..., Scripted]
+) -> None:
+    # RFC 5321 3.2: a client whose EHLO is refused as unknown may fall back to HELO.
+    server = scripted(EHLO=[b"500 5.5.2 what?"])
+    [result] = run(deliver_once(smarthost(port), ["b@x.test"]))
+    assert result.delivered, result
+    assert server.commands(b"HELO") == [b"HELO out.castle.test"]
+    # Without EHLO no extension is known: MAIL carries no parameter.
+    assert server.commands(b"MAIL") == [b"MAIL FROM:<a@castle.test>"]
+
+
+def test_a_temporary_refusal_of_ehlo_defers_without_trying_helo(
+    port: int, scripted: Callable[..., Scripted]
+) -> None:
+    server = scripted(EHLO=[b"421 4.3.2 too busy, come back later"])
+    [result] = run(deliver_once(smarthost(port), ["b@x.test"]))
+    assert (result.code, result.enhanced, result.text) == (
+        421,
+        "4.3.2",
+        "too busy, come back later",
+    )
+    assert not result.permanent
+    assert server.commands(b"HELO") == []
+
+
+def test_mail_states_the_size_and_8bit_body_where_they_are_offered(
+    port: int, scripted: Callable[..., Scripted]
+) -> None:
+    # RFC 1870: SIZE=octets; RFC 6152: BODY=8BITMIME for data that is not 7-bit.  A SIZE
+    # without a number, or of 0, sets no maximum (RFC 1870 section 4).
+    eight_bit = MESSAGE + "é\r\n".encode()
+    server = scripted(EHLO=[b"250-scripted.test\r\n250-8BITMIME\r\n250 SIZE 0"])
+    results = run(deliver_once(smarthost(port), ["b@x.test"], eight_bit))
+    results += run(deliver_once(smarthost(port), ["b@x.test"]))
+    assert all(result.delivered for result in results), results
+    assert server.commands(b"MAIL") == [
+        b"MAIL FROM:<a@castle.test> SIZE=%d BODY=8BITMIME" % len(eight_bit),
+        b"MAIL FROM:<a@castle.test> SIZE=%d" % len(MESSAGE),
+    ]
+
+
+def test_a_size_offered_without_a_number_sets_no_maximum(
+    port: int, scripted: Callable[..., Scripted]
+) -> None:
+    server = scripted(EHLO=[b"250-scripted.test\r\n250 SIZE"])
+    [result] = run(deliver_once(smarthost(port), ["b@x.test"]))
+    assert result.delivered, result
+    assert server.commands(b"MAIL") == [b"MAIL FROM:<a@castle.test> SIZE=%d" % len(MESSAGE)]
+
+
+def test_data_that_does_not_end_a_line_is_ended_with_crlf(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    # RFC 5321 4.1.1.4: the data's end, <CRLF>.<CRLF>, needs the last line ended first.
+    plain = start(peers, "127.0.0.78", port)
+    [result] = run(deliver_once(outbound(resolver, port), ["b@plain.mail.test"], b"Subject: x"))
+    assert result.delivered, result
+    assert plain.messages[0].data == b"Subject: x\r\n"
+
+
+def test_a_421_to_mail_on_a_reused_session_moves_the_message_to_a_fresh_one(
+    port: int, scripted: Callable[..., Scripted]
+) -> None:
+    # A server that closes an idle session answers the next command with 421 (RFC 5321
+    # 3.8): nothing of the message was sent, so it goes again on a new connection.
+    server = scripted(MAIL=[b"250 2.1.0 ok", b"421 4.4.2 idle too long", b"250 2.1.0 ok"])
+    box = smarthost(port)
+
+    async def two_messages() -> list[RecipientResult]:
+        results = await box.deliver("a@castle.test", ["b@x.test"], MESSAGE)
+        results += await box.deliver("a@castle.test", ["c@x.test"], MESSAGE)
+        await box.aclose()
+        return results
+
+    assert all(result.delivered for result in run(two_messages()))
+    assert server.connections == 2
+    assert len(server.commands(b"MAIL")) == 3
+
+
+def test_a_421_to_mail_on_a_fresh_session_is_the_servers_answer(
+    port: int, scripted: Callable[..., Scripted]
+) -> None:
+    server = scripted(MAIL=[b"421 4.3.2 shutting down"])
+    [result] = run(deliver_once(smarthost(port), ["b@x.test"]))
+    assert (result.code, result.enhanced, result.permanent) == (421, "4.3.2", False)
+    assert server.connections == 1
+
+
+def test_a_refused_sender_stands_for_every_recipient(
+    port: int, scripted: Callable[..., Scripted]
+) -> None:
+    server = scripted(MAIL=[b"553 5.1.8 sender domain unknown"])
+    results = run(deliver_once(smarthost(port), ["b@x.test", "c@y.test"]))
+    assert [(r.recipient, r.code, r.enhanced, r.text) for r in results] == [
+        ("b@x.test", 553, "5.1.8", "sender domain unknown"),
+        ("c@y.test", 553, "5.1.8", "sender domain unknown"),
+    ]
+    assert server.commands(b"RCPT") == []
+    assert server.commands(b"RSET") == [b"RSET"]
+
+
+def test_a_connection_lost_during_the_recipients_defers_them_all(
+    port: int, scripted: Callable[..., Scripted]
+) -> None:
+    scripted(RCPT=[b"250 2.1.5 ok", HANG_UP])
+    results = run(deliver_once(smarthost(port), ["b@x.test", "c@x.test", "d@x.test"]))
+    assert [(r.recipient, r.code, r.enhanced) for r in results] == [
+        ("b@x.test", 0, "4.4.2"),
+        ("c@x.test", 0, "4.4.2"),
+        ("d@x.test", 0, "4.4.2"),
+    ]
+    assert not any(result.permanent for result in results)
+
+
+def test_a_connection_lost_after_the_data_is_retried_later(
+    port: int, scripted: Callable[..., Scripted]
+) -> None:
+    # The server may have the message: a retry, the "at least once" of RFC 5321 6.1.
+    scripted(end=[HANG_UP])
+    [result] = run(deliver_once(smarthost(port), ["b@x.test"]))
+    assert (result.code, result.enhanced, result.delivered, result.permanent) == (
+        0,
+        "4.4.2",
+        False,
+        False,
+    )
