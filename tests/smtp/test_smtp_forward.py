@@ -4,8 +4,12 @@ the downstream is back."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
+import time
+from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
@@ -14,9 +18,11 @@ from smtp_peers import Peer, free_port
 
 from stack.mime import decode
 from stack.mime.lossless import Message
-from stack.smtp.forward import RetryPolicy
+from stack.mime.model import Data, Parts
+from stack.smtp.client import Outbound
+from stack.smtp.forward import QueueRunner, RetryPolicy
 from stack.smtp.server import InboundConfig, Reroute, Transaction, stamp_received
-from stack.smtp.spool import State
+from stack.smtp.spool import AsyncSpool, Incoming, Queued, Spool, State, new_queue_id
 
 
 class Clock:
@@ -223,3 +229,125 @@ def test_a_hop_with_clients_takes_mail_from_those_addresses_only(
         assert mail_from("127.0.0.2").startswith(b"250 2.1.0")
     finally:
         running.close()
+
+
+@pytest.fixture
+def far_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The machine's local time five hours behind UTC (POSIX TZ, no zone database needed)."""
+    monkeypatch.setenv("TZ", "EST5")
+    time.tzset()
+    try:
+        yield
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def report_fields(data: bytes) -> dict[str, str]:
+    """The per-message fields of a DSN's message/delivery-status part (its first block)."""
+    mail = decode(data, strict=True)
+    assert isinstance(mail.body, Parts)
+    status = mail.body.parts[1].body
+    assert isinstance(status, Data)
+    block = status.data.decode("ascii").split("\r\n\r\n")[0]
+    return dict(line.split(": ", 1) for line in block.strip().split("\r\n"))
+
+
+def test_the_dsn_dates_the_arrival_at_its_instant_whatever_the_local_zone(
+    tmp_path: Path, peer: Peer, far_from_utc: None
+) -> None:
+    # RFC 3464 2.2.5: Arrival-Date is when the message arrived; the spool keeps it as a
+    # POSIX time, which names one instant, whatever zone the machine's clock shows.
+    clock = Clock()
+    peer.recorder.refuse["ghost@castle.test"] = "550 5.1.1 no such user here"
+    running = InProcessHop(tmp_path, peer.port, clock=clock)
+    try:
+        submit(running.port, "polonius@castle.test", ["ghost@castle.test"], MESSAGE)
+        wait_until(lambda: len(peer.messages) == 1, 20, "the DSN")
+    finally:
+        running.close()
+    [notice] = peer.messages
+    arrival = parsedate_to_datetime(report_fields(notice.data)["Arrival-Date"])
+    assert arrival.timestamp() == clock.now
+
+
+def test_a_bounce_sends_one_dsn_recorded_under_its_own_queue_id(tmp_path: Path, peer: Peer) -> None:
+    peer.recorder.refuse["ghost@castle.test"] = "550 5.1.1 no such user here"
+    running = InProcessHop(tmp_path, peer.port)
+    try:
+        queue_id = submit(running.port, "polonius@castle.test", ["ghost@castle.test"], MESSAGE)
+        wait_until(
+            lambda: running.spool.counts() == {State.BOUNCED: 1, State.DELIVERED: 1},
+            20,
+            "the bounce and the DSN's delivery to be recorded",
+        )
+        [notice] = peer.messages
+        assert running.spool.states(queue_id) == {"ghost@castle.test": State.BOUNCED}
+        # The DSN names its own queue id in its Received and its report: it is that id
+        # the spool recorded as delivered, so no scan sends the DSN a second time.
+        assert report_fields(notice.data)["Reporting-MTA"] == "dns; hop.castle.test"
+    finally:
+        running.close()
+
+
+def test_a_deferred_dsn_waits_the_first_backoff_like_any_new_message(
+    tmp_path: Path, peer: Peer
+) -> None:
+    clock = Clock()
+    peer.recorder.refuse["ghost@castle.test"] = "550 5.1.1 no such user here"
+    peer.recorder.refuse["polonius@castle.test"] = "451 4.2.0 mailbox busy"
+    running = InProcessHop(tmp_path, peer.port, policy=RetryPolicy(first=60.0), clock=clock)
+    try:
+        submit(running.port, "polonius@castle.test", ["ghost@castle.test"], MESSAGE)
+        wait_until(
+            lambda: running.spool.counts() == {State.BOUNCED: 1, State.DEFERRED: 1},
+            20,
+            "the DSN's first attempt to be deferred",
+        )
+        next_attempt = running.spool.next_attempt()
+    finally:
+        running.close()
+    assert next_attempt == clock.now + 60.0
+
+
+def test_a_retry_sooner_than_the_next_scan_brings_the_scan_forward(
+    tmp_path: Path, peer: Peer
+) -> None:
+    # The runner scans the spool every scan_interval; a deferral due sooner than that must
+    # not wait for the scan (a 0.2 s retry against a one-hour scan interval).
+    peer.recorder.data_reply = "451 4.3.0 not now"
+
+    async def scenario() -> None:
+        spool = AsyncSpool(Spool(tmp_path))
+        outbound = Outbound(helo="hop.castle.test", smarthost=(HOST, peer.port), timeout=10)
+        runner = QueueRunner(
+            spool,
+            outbound,
+            reporting_mta="hop.castle.test",
+            policy=RetryPolicy(first=0.2, factor=1.0),
+            scan_interval=3600.0,
+        )
+        running = asyncio.create_task(runner.run())
+        try:
+            now = time.time()
+            incoming = Incoming(
+                "a@castle.test", ("o@castle.test",), MESSAGE, new_queue_id(now), now
+            )
+            await spool.store(incoming)
+            runner.enqueue(Queued(incoming.queue_id, incoming.sender, incoming.recipients,
+                                  MESSAGE, now, 0))  # fmt: skip
+            while (await spool.next_attempt() or 0.0) <= now:
+                await asyncio.sleep(0.02)  # until the first attempt is recorded deferred
+            peer.recorder.data_reply = None
+            for _ in range(500):  # 10 s at most
+                if peer.messages:
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            await runner.stop(grace=2)
+            running.cancel()
+            await outbound.aclose()
+            await spool.aclose()
+
+    asyncio.run(scenario())
+    assert [m.data for m in peer.messages] == [MESSAGE]
