@@ -4,6 +4,7 @@ reply, limits enforced before the data is read, the Received field, and resends 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import re
 import socket
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiosmtpd.smtp import AuthResult
 from hop_testbed import HOST, InProcessHop, wait_until
 from smtp_peers import DnsThread, Peer, free_port
 
@@ -561,3 +563,66 @@ def test_a_port_in_use_is_a_listen_error_naming_it(tmp_path: Path) -> None:
         port = taken.getsockname()[1]
         with pytest.raises(ListenError, match=rf"^cannot listen on {HOST}:{port}: address already"):
             asyncio.run(listen_once(tmp_path, port))
+
+
+def stamped_received(hop: InProcessHop, greeting: bytes, *before_mail: bytes) -> str:
+    """The Received field the hop stamped on one message, unfolded, after ``greeting``
+    (EHLO or HELO) and the commands ``before_mail``."""
+    session = Session(hop.port)
+    assert session.send(greeting + b"\r\n")[-1].startswith(b"250 ")
+    for command in before_mail:
+        assert session.send(command + b"\r\n")[0][:1] == b"2", command
+    session.send(b"MAIL FROM:<a@client.test>\r\n")
+    session.send(b"RCPT TO:<o@castle.test>\r\n")
+    session.send(b"DATA\r\n")
+    answer = session.send(b"Subject: trace\r\n\r\nbody\r\n.\r\n")[0]
+    session.close()
+    data = hop.spool.data(answer.rsplit(b" ", 1)[-1].decode())
+    assert data is not None, answer
+    received = parse(data).get("Received")
+    assert received is not None
+    return received.unfolded()
+
+
+def test_received_names_the_protocol_helo_or_ehlo_and_the_time_in_utc(hop: InProcessHop) -> None:
+    # RFC 5321 4.4 and RFC 3848: "with SMTP" after HELO, "with ESMTP" after EHLO; the date
+    # is RFC 5322's, here always in UTC (+0000: "-0000" would say the zone is unknown).
+    helo, ehlo = stamped_received(hop, b"HELO client.test"), stamped_received(hop, b"EHLO c.test")
+    assert " with SMTP id <" in helo
+    assert " with ESMTP id <" in ehlo
+    for received in (helo, ehlo):
+        assert re.search(r"; \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} \+0000$", received), (
+            received
+        )
+
+
+def test_received_says_esmtpa_after_a_login(tmp_path: Path, peer: Peer) -> None:
+    # RFC 3848: ESMTPA, mail from a client that authenticated (AUTH, RFC 4954).
+    def anyone(*_: object) -> AuthResult:
+        return AuthResult(success=True)
+
+    options = {"authenticator": anyone, "auth_require_tls": False}
+    config = InboundConfig(hostname="hop.castle.test", session_options=options)
+    running = InProcessHop(tmp_path, peer.port, config=config)
+    try:
+        login = b"AUTH PLAIN " + base64.b64encode(b"\0ophelia\0rosemary")
+        received = stamped_received(running, b"EHLO client.test", login)
+    finally:
+        running.close()
+    assert " with ESMTPA id <" in received
+
+
+def test_a_message_refused_for_its_hops_is_logged_with_the_reply(
+    hop: InProcessHop, caplog: pytest.LogCaptureFixture
+) -> None:
+    trace = b"Received: from a by b via tcp with ESMTP; Thu, 03 Dec 2026 19:00:00 +0000\r\n"
+    session = Session(hop.port)
+    session.send(b"EHLO client.test\r\n")
+    session.send(b"MAIL FROM:<a@client.test>\r\n")
+    session.send(b"RCPT TO:<o@castle.test>\r\n")
+    session.send(b"DATA\r\n")
+    with caplog.at_level(logging.INFO, logger="elsinore.smtp"):
+        session.send(trace * 50 + b"Subject: loop\r\n\r\n.\r\n")
+    session.close()
+    [line] = [r.getMessage() for r in caplog.records if "status=" in r.getMessage()]
+    assert line.endswith(", status=rejected (554 5.4.6 Too many hops: 50 Received fields (loop?))")
