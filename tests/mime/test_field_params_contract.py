@@ -70,7 +70,16 @@ DEFECTS = [
     ("; n*=utf-8''a; n*=utf-8''b", "duplicate-parameter", "n*=utf-8''b", "n again"),
     ("; n*=utf-8''a; n*0=b", "duplicate-parameter", "n*0", "n again"),
     ('; n="=?utf-8?q?a?="', "encoded-word-in-parameter", "n=", "RFC 2047 §5"),
-    ('; n="=?x-nope?q?a?="', "unknown-charset", "n=", "unknown charset 'x-nope'"),
+    # A defect of an encoded-word points at the word in the field, wherever it stands in the
+    # value: after other words, after quoted-pairs, after the closing quote.
+    ('; n="=?x-nope?q?a?="', "unknown-charset", "=?x-nope", "unknown charset 'x-nope'"),
+    ('; n="x =?x-nope?q?a?= y"', "unknown-charset", "=?x-nope", "unknown charset 'x-nope'"),
+    ('; n="x =?utf-8?q?a=4?="', "invalid-q-escape", "=?utf-8", "two hex digits"),
+    ('; n="\\"x\\" =?x-nope?q?a?="', "unknown-charset", "=?x-nope", "unknown charset"),
+    ('; n="a\\\\b" c =?x-nope?q?a?=', "unknown-charset", "=?x-nope", "unknown charset"),
+    ("; n=a b =?x-nope?q?a?=; m=1", "unknown-charset", "=?x-nope", "unknown charset"),
+    # obs-qp (RFC 5322 §4.1) quotes any character, a line feed too.
+    ('; n="\\\n =?x-nope?q?a?="', "unknown-charset", "=?x-nope", "unknown charset"),
     ("a=1", "missing-semicolon", "a=1", "separated by ';'"),
     ("; a=1;  ; b=2", "empty-parameter", "; b", "empty parameter"),
     ("; a=1;", "empty-parameter", 17, "empty parameter"),

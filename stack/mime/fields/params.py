@@ -30,6 +30,7 @@ Bad input stays linear: a run of empty parameters (``;;;;``) is one defect and o
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -92,6 +93,8 @@ _FAST_ONE_PARAM = re.compile(
 _FAST_PARAMS = re.compile(
     f'(?:[ \\t]*+;[ \\t]*+{_PARAM_NAME}=(?:{_PARAM_TOKEN}|"{PLAIN_QTEXT}"))*+[ \\t]*+'
 )
+# A quoted-pair (RFC 5322 §3.2.1; obs-qp takes any character, CR and LF included).
+_QUOTED_PAIR = re.compile(r"\\.", re.DOTALL)
 _MAX_PLAIN = 60  # longer values go into RFC 2231 sections so that they can fold
 _SECTION_ROOM = 60
 
@@ -173,6 +176,24 @@ class _Raw(NamedTuple):
     extended: bool
     value: str
     offset: int
+    # Where the value's characters stand in the field, as (index in value, position) pairs:
+    # the first character, and each one after which the value and the field part (a
+    # quoted-pair's backslash, the closing quote of ``"a" b``).
+    anchors: tuple[tuple[int, int], ...]
+
+    def position(self, index: int) -> int:
+        """The position in the field of the value's character ``index``."""
+        at, pos = self.anchors[bisect_right(self.anchors, index, key=lambda a: a[0]) - 1]
+        return pos + index - at
+
+
+def _quoted_anchors(text: str, quote: int, end: int) -> tuple[tuple[int, int], ...]:
+    """The anchors of a quoted-string that opens at ``quote`` and ends before ``end``: each
+    quoted-pair moves the characters after it one further from their index (the backslash)."""
+    anchors = [(0, quote + 1)]
+    for count, pair in enumerate(_QUOTED_PAIR.finditer(text, quote + 1, end), 1):
+        anchors.append((pair.start() - quote - count, pair.start() + 1))
+    return tuple(anchors)
 
 
 def _read_param(text: str, pos: int, defects: list[Defect] | None) -> tuple[_Raw, int]:
@@ -199,8 +220,12 @@ def _read_param(text: str, pos: int, defects: list[Defect] | None) -> tuple[_Raw
     if text.startswith('"', pos):
         if extended:
             report(defects, "quoted-extended-value", pos, "RFC 2231 values are never quoted")
+        quote = pos
         value, pos = read_quoted_string(text, pos, defects)
+        anchors = _quoted_anchors(text, quote, pos)
     else:
+        # A token holds no encoded-word ("=" and "?" are tspecials): only what may follow it.
+        anchors = ()
         value, pos = read_token(text, pos)
         if not value:
             report(defects, "missing-parameter-value", pos, f"parameter {token!r} is empty")
@@ -209,9 +234,10 @@ def _read_param(text: str, pos: int, defects: list[Defect] | None) -> tuple[_Raw
         # ``filename=My File.pdf``: common enough to read whole, up to the next ';'.
         report(defects, "unquoted-parameter-value", pos, "value has specials; it needs quotes")
         end = skip_to(text, after, ";")
+        anchors += ((len(value), pos),)
         value = (value + text[pos:end]).rstrip(" \t")
         after = end
-    return _Raw(name.lower(), section, extended, value, start), after
+    return _Raw(name.lower(), section, extended, value, start, anchors), after
 
 
 def _decode_extended(
@@ -283,7 +309,12 @@ def _decode_plain(raw: _Raw, defects: list[Defect] | None) -> str:
         raw.offset,
         f"RFC 2047 §5: an encoded-word in parameter {raw.name!r} (decoded as most readers do)",
     )
-    return decode_words(raw.value, defects, raw.offset)
+    # decode_words counts in the value, which quotes and quoted-pairs set apart from the field.
+    found: list[Defect] = []
+    value = decode_words(raw.value, found)
+    for defect in found:
+        report(defects, defect.kind, raw.position(defect.offset), defect.detail)
+    return value
 
 
 def _assemble(raws: list[_Raw], defects: list[Defect] | None) -> Params:
