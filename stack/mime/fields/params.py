@@ -177,8 +177,8 @@ class _Raw(NamedTuple):
     value: str
     offset: int
     # Where the value's characters stand in the field, as (index in value, position) pairs:
-    # the first character, and each one after which the value and the field part (a
-    # quoted-pair's backslash, the closing quote of ``"a" b``).
+    # a quoted value's first character, and each one after which the value and the field
+    # part (a quoted-pair's backslash, the closing quote or the token before ``a b``).
     anchors: tuple[tuple[int, int], ...]
 
     def position(self, index: int) -> int:
