@@ -20,11 +20,14 @@ from smtp_peers import DnsThread, Peer, free_port
 from stack.dns.resolver import Resolver
 from stack.errors import ListenError
 from stack.mime import Message, parse
+from stack.mime.safe import safe_text
+from stack.smtp.forward import RetryPolicy
 from stack.smtp.policy import LOG_LIMIT, Limits, Reply
 from stack.smtp.server import (
     Inbound,
     InboundConfig,
     InboundServer,
+    Reroute,
     Transaction,
     confirmed_reverse_name,
     stamp_received,
@@ -626,3 +629,119 @@ def test_a_message_refused_for_its_hops_is_logged_with_the_reply(
     session.close()
     [line] = [r.getMessage() for r in caplog.records if "status=" in r.getMessage()]
     assert line.endswith(", status=rejected (554 5.4.6 Too many hops: 50 Received fields (loop?))")
+
+
+def status_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if ", status=" in r.getMessage()]
+
+
+def test_the_queued_log_line_names_client_helo_envelope_and_size(
+    hop: InProcessHop, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Postfix's shape, one line per message: what an operator greps for.
+    with caplog.at_level(logging.INFO, logger="elsinore.smtp"):
+        data = stamped(hop, b"client.test", b"o@castle.test")
+    [line] = status_lines(caplog)
+    queue_id = line.split(":", 1)[0]
+    assert line == (
+        f"{queue_id}: client=unknown[127.0.0.1], helo=client.test, from=<a@client.test>,"
+        f" to=<o@castle.test>, size={len(data)}, status=queued"
+    )
+
+
+def test_a_rerouted_envelope_is_queued_and_logged_beside_the_one_received(
+    tmp_path: Path, peer: Peer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The relay's SRS sender and alias targets: what is queued is the new envelope, and the
+    # log names both, each address cut to LOG_LIMIT as every client-chosen value is.
+    sender, far = "srs0=" + "s" * 300 + "@castle.test", "p" * 300 + "@elsewhere.test"
+
+    def reroute(message: Message, transaction: Transaction) -> Reroute:
+        return Reroute(message, sender, ("q@elsewhere.test", far))
+
+    config = InboundConfig(hostname="hop.castle.test", transforms=(stamp_received, reroute))
+    running = InProcessHop(tmp_path, free_port(), config=config)
+    try:
+        with caplog.at_level(logging.INFO, logger="elsinore.smtp"):
+            data = stamped(running, b"client.test", b"o@castle.test")
+        [line] = status_lines(caplog)
+        queue_id = line.split(":", 1)[0]
+        recipients = set(running.spool.states(queue_id))
+    finally:
+        running.close()
+    assert recipients == {"q@elsewhere.test", far}
+    assert line == (
+        f"{queue_id}: client=unknown[127.0.0.1], helo=client.test, from=<a@client.test>,"
+        f" to=<o@castle.test>, size={len(data)},"
+        f" queued as from=<{safe_text(sender, limit=LOG_LIMIT)}>,"
+        f" to=<q@elsewhere.test>,<{safe_text(far, limit=LOG_LIMIT)}>, status=queued"
+    )
+    assert len(safe_text(far, limit=LOG_LIMIT)) < len(far)
+
+
+def test_a_transform_that_leaves_no_recipient_is_refused_not_queued(
+    tmp_path: Path, peer: Peer, caplog: pytest.LogCaptureFixture
+) -> None:
+    def nobody(message: Message, transaction: Transaction) -> Reroute:
+        return Reroute(message, transaction.sender, ())
+
+    config = InboundConfig(hostname="hop.castle.test", transforms=(stamp_received, nobody))
+    running = InProcessHop(tmp_path, peer.port, config=config)
+    try:
+        session = Session(running.port)
+        session.send(b"EHLO client.test\r\n")
+        session.send(b"MAIL FROM:<a@client.test>\r\n")
+        session.send(b"RCPT TO:<o@castle.test>\r\n")
+        session.send(b"DATA\r\n")
+        with caplog.at_level(logging.INFO, logger="elsinore.smtp"):
+            answer = session.send(b"Subject: gone\r\n\r\n.\r\n")
+        session.close()
+        counts = running.spool.counts()
+    finally:
+        running.close()
+    assert answer == [b"554 5.5.1 No valid recipients"]
+    assert counts == {}
+    [line] = status_lines(caplog)
+    assert line.endswith(
+        ", helo=client.test, from=<a@client.test>, to=<o@castle.test>,"
+        " status=rejected (554 5.5.1 No valid recipients)"
+    )
+
+
+def test_a_spool_that_cannot_store_is_answered_451_and_logged(
+    hop: InProcessHop, caplog: pytest.LogCaptureFixture
+) -> None:
+    # DESIGN: 250 only once the spool has the message; a spool that fails says "later".
+    session = Session(hop.port)
+    session.send(b"EHLO client.test\r\n")
+    session.send(b"MAIL FROM:<a@client.test>\r\n")
+    session.send(b"RCPT TO:<o@castle.test>\r\n")
+    session.send(b"DATA\r\n")
+    hop.spool.close()
+    with caplog.at_level(logging.INFO, logger="elsinore.smtp"):
+        answer = session.send(b"Subject: nowhere\r\n\r\n.\r\n")
+    session.close()
+    assert answer == [b"451 4.3.0 Temporary failure writing the queue; try again later"]
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert [e for e in errors if "cannot store" in e] == [
+        f"{errors[0].split(':', 1)[0]}: cannot store the message:"
+        " Cannot operate on a closed database."
+    ]
+    assert re.fullmatch(r"[0-9A-F]{24}", errors[0].split(":", 1)[0]), errors
+
+
+def test_a_new_message_whose_first_attempt_fails_is_retried_after_the_first_wait(
+    tmp_path: Path,
+) -> None:
+    # RetryPolicy: the wait after the first failed attempt is ``first``; the queue runner
+    # is handed the new message as never tried.
+    now = 1_900_000_000.0
+    running = InProcessHop(
+        tmp_path, free_port(), policy=RetryPolicy(first=60.0, factor=2.0), clock=lambda: now
+    )
+    try:
+        stamped(running, b"client.test", b"o@castle.test")
+        wait_until(lambda: running.spool.next_attempt() != now, 20, "the first attempt")
+        assert running.spool.next_attempt() == now + 60.0
+    finally:
+        running.close()
