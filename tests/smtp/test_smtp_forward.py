@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -310,44 +311,93 @@ def test_a_deferred_dsn_waits_the_first_backoff_like_any_new_message(
     assert next_attempt == clock.now + 60.0
 
 
+class QueueOnly:
+    """The spool, the outbound client and the queue runner on the test's own event loop, with
+    no inbound server: the test hands messages over as the inbound handler does.  Its scan
+    interval is an hour, so that what happens sooner is the runner's doing, not a scan's."""
+
+    def __init__(self, directory: Path, port: int, policy: RetryPolicy) -> None:
+        self.spool = AsyncSpool(Spool(directory))
+        self.outbound = Outbound(helo="hop.castle.test", smarthost=(HOST, port), timeout=10)
+        self.runner = QueueRunner(
+            self.spool,
+            self.outbound,
+            reporting_mta="hop.castle.test",
+            policy=policy,
+            scan_interval=3600.0,
+        )
+
+    async def __aenter__(self) -> QueueOnly:
+        self.running = asyncio.create_task(self.runner.run())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.runner.stop(grace=2)
+        self.running.cancel()
+        await self.outbound.aclose()
+        await self.spool.aclose()
+
+    async def hand_over(self, sender: str, recipients: tuple[str, ...], data: bytes) -> str:
+        """Store a message and start on it, as the inbound handler does; its queue id."""
+        now = time.time()
+        stored = await self.spool.store(Incoming(sender, recipients, data, new_queue_id(now), now))
+        self.runner.enqueue(Queued(stored.queue_id, sender, recipients, data, now, 0))
+        return stored.queue_id
+
+
+async def until(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
 def test_a_retry_sooner_than_the_next_scan_brings_the_scan_forward(
     tmp_path: Path, peer: Peer
 ) -> None:
-    # The runner scans the spool every scan_interval; a deferral due sooner than that must
-    # not wait for the scan (a 0.2 s retry against a one-hour scan interval).
+    # A deferral due sooner than the next scan must not wait for it (here a 0.2 s retry
+    # against a scan an hour away).
     peer.recorder.data_reply = "451 4.3.0 not now"
 
     async def scenario() -> None:
-        spool = AsyncSpool(Spool(tmp_path))
-        outbound = Outbound(helo="hop.castle.test", smarthost=(HOST, peer.port), timeout=10)
-        runner = QueueRunner(
-            spool,
-            outbound,
-            reporting_mta="hop.castle.test",
-            policy=RetryPolicy(first=0.2, factor=1.0),
-            scan_interval=3600.0,
-        )
-        running = asyncio.create_task(runner.run())
-        try:
-            now = time.time()
-            incoming = Incoming(
-                "a@castle.test", ("o@castle.test",), MESSAGE, new_queue_id(now), now
-            )
-            await spool.store(incoming)
-            runner.enqueue(Queued(incoming.queue_id, incoming.sender, incoming.recipients,
-                                  MESSAGE, now, 0))  # fmt: skip
-            while (await spool.next_attempt() or 0.0) <= now:
+        async with QueueOnly(tmp_path, peer.port, RetryPolicy(first=0.2, factor=1.0)) as queue:
+            started = time.time()
+            await queue.hand_over("a@castle.test", ("o@castle.test",), MESSAGE)
+            while (await queue.spool.next_attempt() or 0.0) <= started:
                 await asyncio.sleep(0.02)  # until the first attempt is recorded deferred
             peer.recorder.data_reply = None
-            for _ in range(500):  # 10 s at most
-                if peer.messages:
-                    break
-                await asyncio.sleep(0.02)
-        finally:
-            await runner.stop(grace=2)
-            running.cancel()
-            await outbound.aclose()
-            await spool.aclose()
+            await until(lambda: bool(peer.messages), "the retry")
 
     asyncio.run(scenario())
     assert [m.data for m in peer.messages] == [MESSAGE]
+
+
+def test_a_dsn_goes_out_at_once_and_the_log_names_its_queue_id(
+    tmp_path: Path, peer: Peer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The DSN is a message like any other (RFC 5321 6.1: from the null sender), started at
+    # once as a new message is, not left for a scan an hour away.
+    peer.recorder.refuse["ghost@castle.test"] = "550 5.1.1 no such user here"
+
+    async def scenario() -> str:
+        async with QueueOnly(tmp_path, peer.port, RetryPolicy()) as queue:
+            sender, recipients = "polonius@castle.test", ("ghost@castle.test",)
+            queue_id = await queue.hand_over(sender, recipients, MESSAGE)
+            await until(lambda: bool(peer.messages), "the DSN")
+            while await queue.spool.next_attempt() is not None:
+                await asyncio.sleep(0.02)  # until the DSN's delivery is recorded
+            return queue_id
+
+    with caplog.at_level(logging.INFO, logger="elsinore.smtp"):
+        queue_id = asyncio.run(scenario())
+    [notice] = peer.messages
+    assert (notice.sender, notice.recipients) == ("<>", ["polonius@castle.test"])
+    [line] = [r.getMessage() for r in caplog.records if "non-delivery" in r.getMessage()]
+    matched = re.fullmatch(rf"{queue_id}: sender non-delivery notification: ([0-9A-F]+)", line)
+    assert matched is not None, line
+    spool = Spool(tmp_path)
+    try:
+        assert spool.states(matched.group(1)) == {"polonius@castle.test": State.DELIVERED}
+    finally:
+        spool.close()
