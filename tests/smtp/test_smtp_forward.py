@@ -244,14 +244,19 @@ def far_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         time.tzset()
 
 
-def report_fields(data: bytes) -> dict[str, str]:
-    """The per-message fields of a DSN's message/delivery-status part (its first block)."""
+def report_blocks(data: bytes) -> list[dict[str, str]]:
+    """The blocks of a DSN's message/delivery-status part: per message, then per recipient."""
     mail = decode(data, strict=True)
     assert isinstance(mail.body, Parts)
     status = mail.body.parts[1].body
     assert isinstance(status, Data)
-    block = status.data.decode("ascii").split("\r\n\r\n")[0]
-    return dict(line.split(": ", 1) for line in block.strip().split("\r\n"))
+    blocks = status.data.decode("ascii").strip().split("\r\n\r\n")
+    return [dict(line.split(": ", 1) for line in block.split("\r\n")) for block in blocks]
+
+
+def report_fields(data: bytes) -> dict[str, str]:
+    """The per-message fields of a DSN's message/delivery-status part (its first block)."""
+    return report_blocks(data)[0]
 
 
 def test_the_dsn_dates_the_arrival_at_its_instant_whatever_the_local_zone(
@@ -401,3 +406,39 @@ def test_a_dsn_goes_out_at_once_and_the_log_names_its_queue_id(
         assert spool.states(matched.group(1)) == {"polonius@castle.test": State.DELIVERED}
     finally:
         spool.close()
+
+
+def test_a_message_found_expired_is_not_tried_again_and_bounces_as_expired(
+    tmp_path: Path, peer: Peer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Deferred, then the clock passes the expiry before the next attempt: the runner gives
+    # it up without trying (RFC 3463 X.4.7, delivery time expired) and tells the sender.
+    clock = Clock()
+    peer.recorder.data_reply = "451 4.3.0 not now"
+    policy = RetryPolicy(first=60.0, expire=3600.0)
+    running = InProcessHop(tmp_path, peer.port, policy=policy, clock=clock)
+    try:
+        with caplog.at_level(logging.INFO, logger="elsinore.smtp"):
+            queue_id = submit(running.port, "polonius@castle.test", ["o@castle.test"], MESSAGE)
+            wait_until(
+                lambda: running.spool.states(queue_id) == {"o@castle.test": State.DEFERRED},
+                20,
+                "the deferral",
+            )
+            peer.recorder.data_reply = None  # were it tried again, it would be delivered
+            clock.now += 3600.0
+            wait_until(lambda: len(peer.messages) == 1, 20, "the DSN")
+        states = running.spool.states(queue_id)
+    finally:
+        running.close()
+    assert states == {"o@castle.test": State.BOUNCED}
+    [notice] = peer.messages
+    assert notice.recipients == ["polonius@castle.test"]
+    recipient = report_blocks(notice.data)[1]
+    assert recipient["Action"] == "failed" and recipient["Status"] == "4.4.7"
+    assert recipient["Diagnostic-Code"] == "X-Elsinore; delivery time expired"
+    assert "Remote-MTA" not in recipient
+    [line] = [r.getMessage() for r in caplog.records if "status=expired" in r.getMessage()]
+    assert line.endswith(
+        ": to=<o@castle.test>, relay=none, status=expired (4.4.7 delivery time expired)"
+    )
