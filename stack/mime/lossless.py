@@ -251,21 +251,24 @@ class Message:
 
     @property
     def mime_type(self) -> str:
-        """The lowercased ``type/subtype`` of the body, defaulting per RFC 2045 5.2."""
+        """The lowercased ``type/subtype`` of the body: without a Content-Type, the default of
+        where the part is (text/plain, or message/rfc822 in a digest: RFC 2046 5.1.5); with one
+        that cannot be read, text/plain (RFC 2045 5.2), as decode reads it."""
         field = self.get("content-type")
-        if field is not None:
-            raw = field.raw_value
-            if _LPAREN in raw:
-                # A comment may sit between any two tokens (RFC 2045 5.1, RFC 5322 3.2.2):
-                # ``multipart (x) / mixed`` is multipart, so read it with the full grammar.
-                try:
-                    return decode_content_type(field.unfolded(), []).mime_type
-                except ParseError:
-                    return self.default_type
-            match = _MIME_TYPE.match(raw)
-            if match:
-                return (match[1] + b"/" + match[2]).decode("ascii").lower()
-        return self.default_type
+        if field is None:
+            return self.default_type
+        raw = field.raw_value
+        if _LPAREN in raw:
+            # A comment may sit between any two tokens (RFC 2045 5.1, RFC 5322 3.2.2):
+            # ``multipart (x) / mixed`` is multipart, so read it with the full grammar.
+            try:
+                return decode_content_type(field.unfolded(), []).mime_type
+            except ParseError:
+                return "text/plain"
+        match = _MIME_TYPE.match(raw)
+        if match:
+            return (match[1] + b"/" + match[2]).decode("ascii").lower()
+        return "text/plain"
 
     @property
     def boundary(self) -> bytes | None:

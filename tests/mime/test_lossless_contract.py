@@ -255,6 +255,20 @@ def test_parts_default_to_text_plain_and_digest_entries_to_message_rfc822() -> N
     assert entries[1].separator == b""
 
 
+@pytest.mark.parametrize("value", [b"???", b"(a comment) message (only)", b"message"])
+def test_a_digest_entry_whose_content_type_cannot_be_read_is_text(value: bytes) -> None:
+    # RFC 2045 5.2: a syntactically invalid Content-Type is taken as text/plain; the digest's
+    # default (RFC 2046 5.1.5) stands in only for a field that is not there.  decode reads the
+    # entry the same way, so the two layers agree on what the part is.
+    data = (
+        b"Content-Type: multipart/digest; boundary=b\r\n\r\n"
+        b"--b\r\nContent-Type: " + value + b"\r\n\r\nSubject: s\r\n\r\nbody\r\n--b--\r\n"
+    )
+    (entry,) = parse(data).parts
+    assert entry.mime_type == "text/plain"
+    assert entry.embedded is None
+
+
 def test_an_embedded_message_without_a_content_type_is_text() -> None:
     message = parse(b"Content-Type: message/rfc822\n\nSubject: s\n\nbody")
     embedded = message.embedded
