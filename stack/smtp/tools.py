@@ -160,11 +160,13 @@ class Sink:
             return "451 4.3.0 Cannot store the message now; try again later"
         self.stored += 1
         recipients = ",".join(f"<{safe_text(r, limit=LOG_LIMIT)}>" for r in envelope.rcpt_tos)
+        # aiosmtpd keeps the null sender as "<>": logged from=<>, as Postfix logs it.
+        sender = "" if envelope.mail_from == "<>" else envelope.mail_from or ""
         log.info(
             "stored %s client=%s from=<%s> to=%s size=%d",
             name,
             client,
-            safe_text(envelope.mail_from or "", limit=LOG_LIMIT),
+            safe_text(sender, limit=LOG_LIMIT),
             recipients,
             len(data),
         )
