@@ -5,6 +5,8 @@ and a damaged database is an error that names it, never a traceback."""
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import re
 import resource
 import signal
@@ -18,6 +20,7 @@ from stack.spam.counts import Training, WordCounts
 from stack.spam.filter import Features, learn, learn_regression
 from stack.spam.ngrams import FEATURES
 from stack.spam.stores import SqliteStore, StoreError
+from stack.spam.stores import sqlite as sqlite_store
 from stack.spam.stores.sqlite import apply_by_replacing
 
 
@@ -96,6 +99,27 @@ def test_a_copy_that_cannot_be_written_is_an_error_naming_the_database(tmp_path:
     with _file_size_limit(len(data) // 2), pytest.raises(StoreError) as refused:
         apply_by_replacing(path, _training((False, ["lunch"])))
     assert str(refused.value).startswith(f"cannot write spam database {path}: ")
+    assert path.read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["words.db"]
+
+
+def test_a_copy_the_disk_cannot_flush_is_an_error_naming_the_database_and_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # fsync reports a failed write-back as EIO (a disk failure, not something a test can
+    # cause on tmpfs, so it is injected): the rename must not happen, as the copy on disk
+    # may not hold what was written.
+    path = tmp_path / "words.db"
+    apply_by_replacing(path, _training((True, ["cheap"])))
+    data = path.read_bytes()
+
+    def failing_fsync(flushed: Path) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO), str(flushed))
+
+    monkeypatch.setattr(sqlite_store, "fsync_path", failing_fsync)
+    with pytest.raises(StoreError) as refused:
+        apply_by_replacing(path, _training((False, ["lunch"])))
+    assert str(refused.value) == f"cannot replace spam database {path}: {os.strerror(errno.EIO)}"
     assert path.read_bytes() == data
     assert sorted(p.name for p in tmp_path.iterdir()) == ["words.db"]
 
