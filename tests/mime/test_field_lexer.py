@@ -114,6 +114,9 @@ def test_undecodable_bytes_are_reported_where_they_are() -> None:
         ('"abc', "abc", ["unterminated-quoted-string"]),
         ('"', "", ["unterminated-quoted-string"]),
         ('"ab\\', "ab", ["unterminated-quoted-pair", "unterminated-quoted-string"]),
+        # A backslash before the last character quotes it, a quote too; every piece is kept.
+        ('"a\\"', 'a"', ["unterminated-quoted-string"]),
+        ('"a\\"b c', 'a"b c', ["unterminated-quoted-string"]),
     ],
 )
 def test_unterminated_quoted_string_runs_to_the_end(

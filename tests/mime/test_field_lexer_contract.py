@@ -13,7 +13,7 @@ from field_reasons import states
 from hypothesis import given
 
 from harness.strategies import cfws, quoted_string
-from harness.strategies.rfc5322 import DTEXT
+from harness.strategies.rfc5322 import DTEXT, VCHAR
 from stack.mime.errors import Defect, ParseError
 from stack.mime.fields.lexer import (
     check_controls,
@@ -146,6 +146,7 @@ def test_a_control_is_reported_once_where_it_first_is() -> None:
         ("(a)", 0, 3),
         ("((a)b)c", 0, 6),
         ("(a\\)b)c", 0, 6),
+        ("(a\\b)c", 0, 5),
         ("(a\\", 0, 3),
         ("x", 1, 1),
         ("  ", 0, 2),
@@ -261,3 +262,17 @@ def test_every_dtext_character_is_read_and_written_as_it_is(char: str) -> None:
         )
         assert defects == []
     assert is_domain_literal(f"[{char}]")
+
+
+@pytest.mark.parametrize("char", VCHAR.replace("(", ""))
+def test_cfws_ends_before_any_other_printable_character(char: str) -> None:
+    assert skip_cfws(f" (a) {char}b", 0, []) == 5
+    assert skip_cfws(f"(a){char}", 0, []) == 3
+
+
+def test_a_quoted_pair_in_a_comment_quotes_one_character_only() -> None:
+    # The control after the quoted character is ctext again (obs-ctext, RFC 5322 §4.1), not
+    # part of the quoted-pair.
+    defects: list[Defect] = []
+    assert skip_cfws("(\\a\x01) x", 0, defects) == 6
+    assert [(d.kind, d.offset) for d in defects] == [("obs-ctext", 3)]
