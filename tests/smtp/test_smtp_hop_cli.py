@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 import click
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from click.testing import Result as ClickResult
 from hop_testbed import HOST, hop, listening, srv, stored, wait_until
 from smtp_peers import DnsThread, Peer, free_port
@@ -436,3 +438,31 @@ def test_a_bad_duration_names_itself_and_why(text: str, reason: str) -> None:
 
 def test_a_duration_left_out_stays_none() -> None:
     assert _optional_duration(click.Context(hop_command), hop_command.params[0], None) is None
+
+
+class Helos:
+    """An aiosmtpd handler keeping the name each client said EHLO with."""
+
+    def __init__(self) -> None:
+        self.names: list[str | None] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.names.append(session.host_name)
+        return "250 2.0.0 OK"
+
+
+def test_the_hop_says_ehlo_to_its_forward_with_its_hostname(tmp_path: Path) -> None:
+    helos = Helos()
+    downstream = Controller(helos, hostname=HOST, port=free_port())
+    downstream.start()
+
+    def deliver(port: int, stop: Callable[[], None]) -> None:
+        with _client(port) as client:
+            client.sendmail("polonius@castle.test", ["o@castle.test"], MESSAGE)
+        wait_until(lambda: bool(helos.names), 20, "the message downstream")
+
+    try:
+        run_hop(tmp_path, downstream.port, while_running=deliver)
+    finally:
+        downstream.stop()
+    assert helos.names == ["hop.castle.test"]
