@@ -443,19 +443,26 @@ def test_in_process_a_wrong_password_is_one_line_exit_1_and_nothing_sent(
     assert starttls_server.messages == []
 
 
-def test_in_process_a_temporary_login_failure_is_exit_75(
-    starttls_server: Submission, ca_file: Path
+@pytest.mark.parametrize(
+    ("answer", "status"),
+    [
+        ("400 4.7.0 Try again later", 75),
+        ("454 4.7.0 Temporary authentication failure", 75),
+        ("499 4.7.0 Not now", 75),
+        ("500 5.7.0 No", 1),
+    ],
+)
+def test_in_process_a_4xx_to_auth_is_exit_75_and_a_5xx_exit_1(
+    starttls_server: Submission, ca_file: Path, answer: str, status: int
 ) -> None:
-    starttls_server.authenticator.answer = "454 4.7.0 Temporary authentication failure"
+    starttls_server.authenticator.answer = answer
     done = submit_in_process(starttls_server, "--ca", str(ca_file), "--json")
-    assert done.exit_code == 75
+    assert done.exit_code == status
+    code, enhanced, text = answer.split(" ", 2)
     [result] = json.loads(done.stdout)
-    assert result["auth"]["reply"] == [454, "4.7.0", "Temporary authentication failure"]
+    assert result["auth"]["reply"] == [int(code), enhanced, text]
     assert result["auth"]["authenticated"] is False
-    assert done.stderr == (
-        "elsinore: error: submit: authentication failed: 454 4.7.0 Temporary authentication"
-        " failure\n"
-    )
+    assert done.stderr == f"elsinore: error: submit: authentication failed: {answer}\n"
 
 
 class _Exotic(_Watched):
@@ -486,7 +493,15 @@ def test_in_process_a_server_without_plain_or_login_is_told_what_it_offers(
         auth = {"user": USER, "tls": "starttls", "mechanism": None, "authenticated": False,
                 "reply": None, "refusal": refusal}  # fmt: skip
         assert result["auth"] == auth
+        assert result["text"] == refusal  # what every recipient's result says too
         assert server.auth_commands == [] and server.messages == []
+    for server in _serving(Submission(tls_context=tls, auth_exclude_mechanism=mechanisms)):
+        done = submit_in_process(server, "--ca", str(ca_file))
+        assert done.exit_code == 1
+        assert done.stderr == (
+            "elsinore: error: submit: refused to log in: the server offers neither AUTH PLAIN"
+            " nor LOGIN (no AUTH at all)\n"
+        )
 
 
 def test_in_process_no_starttls_or_no_trust_is_not_sent_in_one_line(
