@@ -745,3 +745,50 @@ def test_a_new_message_whose_first_attempt_fails_is_retried_after_the_first_wait
         assert running.spool.next_attempt() == now + 60.0
     finally:
         running.close()
+
+
+def test_an_internal_hop_refuses_and_logs_a_client_that_is_not_its_upstream(
+    tmp_path: Path, peer: Peer, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = InboundConfig(hostname="hop.castle.test", clients=frozenset({"127.0.0.2"}))
+    running = InProcessHop(tmp_path, peer.port, config=config)
+    try:
+        session = Session(running.port)
+        session.send(b"EHLO client.test\r\n")
+        with caplog.at_level(logging.INFO, logger="elsinore.smtp"):
+            answer = session.send(b"MAIL FROM:<a@client.test>\r\n")
+        session.close()
+    finally:
+        running.close()
+    assert answer[0].startswith(b"554 5.7.1 ")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == ["refused mail from 127.0.0.1: not an upstream of this hop"]
+
+
+def test_commands_pipelined_after_the_data_are_read_in_order_past_a_read_chunk(
+    hop: InProcessHop,
+) -> None:
+    # RFC 2920: what follows <CRLF>.<CRLF> in the same write is the client's next commands.
+    # Here a second transaction and more commands than one read of its data takes (64 KiB):
+    # while the first message is stored they all reach the stream's buffer, so that some
+    # are still there, behind the ones read with the data, when the second one's end is found.
+    session = Session(hop.port)
+    session.send(b"EHLO client.test\r\n")
+    session.send(b"MAIL FROM:<a@client.test>\r\n")
+    session.send(b"RCPT TO:<o@castle.test>\r\n")
+    session.send(b"DATA\r\n")
+    noops = 12_000
+    session.sock.sendall(
+        b"Subject: first\r\n\r\nbody\r\n.\r\n"
+        b"MAIL FROM:<a@client.test>\r\nRCPT TO:<o@castle.test>\r\nDATA\r\n"
+        b"Subject: second\r\n\r\nbody\r\n.\r\n" + b"NOOP\r\n" * noops + b"QUIT\r\n"
+    )
+    assert session.reply()[0].startswith(b"250 2.0.0 OK queued as ")
+    assert session.reply() == [b"250 2.1.0 Sender OK"]
+    assert session.reply() == [b"250 2.1.5 Recipient OK"]
+    assert session.reply()[0].startswith(b"354 ")
+    assert session.reply()[0].startswith(b"250 2.0.0 OK queued as ")
+    replies = [session.reply() for _ in range(noops + 1)]
+    session.close()
+    assert replies[:-1] == [[b"250 2.0.0 OK"]] * noops
+    assert replies[-1][0].startswith(b"221 ")
