@@ -77,6 +77,8 @@ DEFECTS = [
     ('; n="x =?utf-8?q?a=4?="', "invalid-q-escape", "=?utf-8", "two hex digits"),
     ('; n="\\"x\\" =?x-nope?q?a?="', "unknown-charset", "=?x-nope", "unknown charset"),
     ('; n="a\\\\b" c =?x-nope?q?a?=', "unknown-charset", "=?x-nope", "unknown charset"),
+    ('; n="x =?x-nope?q?a?=" y', "unknown-charset", "=?x-nope", "unknown charset"),
+    ('; n="a" =?x-nope?q?a?= \\b', "unknown-charset", "=?x-nope", "unknown charset"),
     ("; n=a b =?x-nope?q?a?=; m=1", "unknown-charset", "=?x-nope", "unknown charset"),
     # obs-qp (RFC 5322 §4.1) quotes any character, a line feed too.
     ('; n="\\\n =?x-nope?q?a?="', "unknown-charset", "=?x-nope", "unknown charset"),
