@@ -874,3 +874,33 @@ def test_a_connection_lost_after_the_data_is_retried_later(
         False,
         False,
     )
+
+
+def test_an_address_literal_goes_to_that_address_and_a_bad_one_fails_permanently(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    # RFC 5321 4.1.3: a domain may be an address literal; one that is no address is an
+    # error no retry can fix (and never a name to look up: "localhost" would be one).
+    plain = start(peers, "127.0.0.78", port)
+    good, bad = run(deliver_once(outbound(resolver, port), ["b@[127.0.0.78]", "c@[localhost]"]))
+    assert (bad.code, bad.enhanced, bad.permanent) == (553, "5.1.2", True)
+    assert good.delivered, good
+    assert good.remote == f"127.0.0.78[127.0.0.78]:{port}"
+    assert plain.messages[0].recipients == ["b@[127.0.0.78]"]
+
+
+def test_a_smarthost_named_by_address_is_not_looked_up_and_one_by_name_is(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    plain = start(peers, "127.0.0.78", port)
+    [literal] = run(deliver_once(outbound(resolver, port), ["c@[localhost]"]))
+    assert literal.code == 553  # as above: before anything could look a name up
+    by_address = outbound(resolver, 25, smarthost=("127.0.0.78", port))
+    by_name = outbound(resolver, 25, smarthost=("mx.plain.mail.test", port))
+    [addressed] = run(deliver_once(by_address, ["b@x.test"]))
+    [named] = run(deliver_once(by_name, ["b@x.test"]))
+    assert addressed.delivered, addressed
+    assert addressed.remote == f"127.0.0.78[127.0.0.78]:{port}"
+    assert named.delivered, named
+    assert named.remote == f"mx.plain.mail.test[127.0.0.78]:{port}"
+    assert len(plain.messages) == 2
