@@ -3,14 +3,17 @@ loopback: TLS from our local CA, AUTH that aiosmtpd refuses before TLS."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
 import select
 import shutil
+import signal
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -615,3 +618,115 @@ def test_the_system_context_verifies_the_server_and_its_name() -> None:
     context = system_context()
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     assert context.minimum_version >= ssl.TLSVersion.TLSv1_2
+
+
+def test_a_password_fifo_is_read_to_its_limit_not_to_its_end(tmp_path: Path) -> None:
+    # A FIFO (or /dev/zero) need not end: no more than the limit and a line end is read.
+    fifo = tmp_path / "password"
+    os.mkfifo(fifo)
+    finished = threading.Event()
+
+    def writer() -> None:
+        with fifo.open("wb") as out:
+            out.write(b"x" * 4096)
+            out.flush()
+            finished.wait(120)  # open until the reader is done: a reader to the end waits
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(click.UsageError) as raised:
+            read_password(fifo)
+    finally:
+        finished.set()
+        thread.join(10)
+    assert raised.value.message == f"the first line of {fifo} is longer than 1024 bytes"
+
+
+def _read_password_on_a_terminal(typed: bytes | None) -> tuple[str, bytes, str, str]:
+    """``read_password(None)`` in a child process whose controlling terminal is a new pty.
+
+    ``typed`` is written to the terminal once its echo is off (getpass's prompt shows).
+    Returns the answer (``ok:PASSWORD`` or ``error:MESSAGE``), what the terminal showed,
+    and what the child wrote to stdout and to stderr."""
+    controller, terminal = pty.openpty()
+    name = os.ttyname(terminal)
+    pipes = [os.pipe() for _ in range(3)]  # the answer, stdout, stderr
+    pid = os.fork()
+    if pid == 0:  # the child: a session of its own, the pty its controlling terminal
+        status = 1
+        try:
+            os.close(controller)
+            os.setsid()
+            os.close(os.open(name, os.O_RDWR))
+            sys.stdout = open(pipes[1][1], "w")  # noqa: SIM115 - the child exits at once
+            sys.stderr = open(pipes[2][1], "w")  # noqa: SIM115
+            try:
+                answer = b"ok:" + read_password(None)
+            except click.UsageError as exc:
+                answer = b"error:" + exc.message.encode()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.write(pipes[0][1], answer)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(terminal)
+    for _, write_end in pipes:
+        os.close(write_end)
+    shown = b""
+    try:
+        deadline = time.monotonic() + 10
+        while typed is not None and b" " not in shown and time.monotonic() < deadline:
+            if select.select([controller], [], [], 0.1)[0]:
+                shown += os.read(controller, 1024)
+        if typed is not None:
+            os.write(controller, typed)
+        outputs = []
+        for read_end, _ in pipes:
+            data = b""
+            while select.select([read_end], [], [], 10)[0]:
+                chunk = os.read(read_end, 4096)
+                if not chunk:
+                    break
+                data += chunk
+            outputs.append(data.decode())
+            os.close(read_end)
+        while select.select([controller], [], [], 0.1)[0]:
+            try:
+                shown += os.read(controller, 1024)
+            except OSError:  # the child is gone and the terminal with it
+                break
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(controller)
+    return outputs[0], shown, outputs[1], outputs[2]
+
+
+def test_on_a_terminal_the_variable_still_comes_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ELSINORE_PASSWORD", PASSWORD)
+    assert read_password(None) == PASSWORD.encode()
+    answer, shown, out, err = _read_password_on_a_terminal(None)
+    assert (answer, shown, out, err) == (f"ok:{PASSWORD}", b"", "", "")
+
+
+def test_on_a_terminal_the_password_is_asked_for_there_and_not_echoed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ELSINORE_PASSWORD", raising=False)
+    answer, shown, out, err = _read_password_on_a_terminal(PASSWORD.encode() + b"\n")
+    assert answer == f"ok:{PASSWORD}"
+    assert shown.startswith(b"Password: ") and PASSWORD.encode() not in shown
+    assert (out, err) == ("", "")  # stdout is the message's; stderr a log's
+
+
+def test_on_a_terminal_an_empty_answer_is_no_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ELSINORE_PASSWORD", raising=False)
+    answer, _, _, err = _read_password_on_a_terminal(b"\n")
+    assert answer == (
+        "error:no password: give --password-file FILE, or set ELSINORE_PASSWORD, or run on a"
+        " terminal"
+    )
+    assert err == ""
