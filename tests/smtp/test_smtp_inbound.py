@@ -28,6 +28,7 @@ from stack.smtp.server import (
     InboundConfig,
     InboundServer,
     Reroute,
+    StrictSMTP,
     Transaction,
     confirmed_reverse_name,
     stamp_received,
@@ -515,8 +516,9 @@ def test_a_client_gone_during_data_leaves_nothing_and_the_hop_serves_on(
 
 def test_stopping_finishes_the_transaction_in_progress_then_says_421(hop: InProcessHop) -> None:
     # RFC 5321 3.8: a server that must shut down answers 421; a transaction already begun is
-    # let finish first (DESIGN: nothing lost), a new one is refused.
-    busy, idle = Session(hop.port), Session(hop.port)
+    # let finish first (DESIGN: nothing lost), a new one is refused.  A client that has
+    # said nothing yet has no transaction to wait for.
+    busy, idle, silent = Session(hop.port), Session(hop.port), Session(hop.port)
     busy.send(b"EHLO client.test\r\n")
     assert busy.send(b"MAIL FROM:<a@client.test>\r\n")[0].startswith(b"250 ")
     busy.send(b"RCPT TO:<o@castle.test>\r\n")
@@ -530,7 +532,7 @@ def test_stopping_finishes_the_transaction_in_progress_then_says_421(hop: InProc
     busy.send(b"DATA\r\n")
     assert busy.send(b"Subject: last\r\n\r\nbody\r\n.\r\n")[0].startswith(b"250 2.0.0 OK queued")
     stopped.result(30)  # once the transaction is over, not at the end of the grace
-    for session in (busy, idle):
+    for session in (busy, idle, silent):
         assert session.reply() == [b"421 4.3.2 Service shutting down; try again later"]
         assert session.file.read() == b""
         session.close()
@@ -792,3 +794,30 @@ def test_commands_pipelined_after_the_data_are_read_in_order_past_a_read_chunk(
     session.close()
     assert replies[:-1] == [[b"250 2.0.0 OK"]] * noops
     assert replies[-1][0].startswith(b"221 ")
+
+
+def test_replies_before_ehlo_carry_enhanced_codes_too(hop: InProcessHop) -> None:
+    # RFC 2034 3: every reply but the greeting and the replies to HELO and EHLO.
+    session = Session(hop.port)
+    assert session.send(b"NOOP\r\n") == [b"250 2.0.0 OK"]
+    assert session.send(b"MAIL FROM:<a@client.test>\r\n")[0].startswith(b"503 5.5.1 ")
+    session.close()
+
+
+def test_a_session_class_names_its_commands_for_aiosmtpd(tmp_path: Path) -> None:
+    # aiosmtpd finds a session's smtp_* and auth_* methods through dir(); StrictSMTP lists
+    # them once per class, so a subclass's own commands are found as well as the base's.
+    class Chatty(StrictSMTP):
+        async def smtp_XYZZY(self, arg: str) -> None:
+            await self.push("250 nothing happens")
+
+    async def names() -> list[str]:
+        spooled = AsyncSpool(Spool(tmp_path))
+        try:
+            return dir(Chatty(Inbound(InboundConfig(hostname="hop.castle.test"), spooled)))
+        finally:
+            await spooled.aclose()
+
+    listed = set(asyncio.run(names()))
+    assert {"smtp_XYZZY", "smtp_DATA", "smtp_EHLO", "smtp_MAIL", "auth_PLAIN"} <= listed
+    assert all(name.startswith(("smtp_", "auth_")) for name in listed)
