@@ -22,6 +22,7 @@ import click
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from click.testing import CliRunner
 from click.testing import Result as ClickResult
 from hop_testbed import HOST, hop, listening, srv, stored, wait_until
 from smtp_peers import DnsThread, Peer, free_port
@@ -237,18 +238,20 @@ def test_the_hop_forwards_bounces_to_the_sender_and_stops_on_a_signal(
 ) -> None:
     peer.recorder.refuse["ghost@castle.test"] = "550 5.1.1 no such user here"
 
-    def deliver(port: int, stop: Callable[[], None]) -> None:
+    def deliver(port: int, stop: Callable[[], None]) -> int:
         with _client(port) as client:
             recipients = ["ophelia@castle.test", "ghost@castle.test"]
             assert client.sendmail("polonius@castle.test", recipients, MESSAGE) == {}
         wait_until(lambda: len(peer.messages) == 2, 20, "the message and its DSN")
+        return port
 
-    result, _ = run_hop(tmp_path, peer.port, while_running=deliver, sig=sig)
+    result, port = run_hop(tmp_path, peer.port, while_running=deliver, sig=sig)
     assert result.exit_code == 0, result.output
     lines = [line.split("elsinore hop: ", 1)[1] for line in result.stderr.splitlines()]
     spool = tmp_path / "spool"
-    assert lines[0].startswith(f"listening on {HOST}:")
-    assert lines[0].endswith(f", forwarding to {HOST}:{peer.port}, spool {spool}")
+    assert (
+        lines[0] == f"listening on {HOST}:{port}, forwarding to {HOST}:{peer.port}, spool {spool}"
+    )
     assert lines[-2:] == [
         "stopping: no new connections; finishing the transactions in progress",
         "stopped",
@@ -466,3 +469,40 @@ def test_the_hop_says_ehlo_to_its_forward_with_its_hostname(tmp_path: Path) -> N
     finally:
         downstream.stop()
     assert helos.names == ["hop.castle.test"]
+
+
+def test_the_hop_starts_on_a_message_at_once_not_at_its_next_scan(
+    tmp_path: Path, peer: Peer
+) -> None:
+    # With --retry 1h the spool is scanned every 30 s; a message just stored is handed to
+    # the queue runner by the inbound handler and goes out long before that.
+    def deliver(port: int, stop: Callable[[], None]) -> None:
+        with _client(port) as client:
+            client.sendmail("polonius@castle.test", ["o@castle.test"], MESSAGE)
+        wait_until(lambda: len(peer.messages) == 1, 20, "the message, before the next scan")
+
+    run_hop(tmp_path, peer.port, "--retry", "1h", while_running=deliver)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "reason"),
+    [
+        ("--expire", "soon", "'soon' is not a duration (a number, then s, m, h or d)"),
+        ("--retry", "0s", "'0s' must be more than 0"),
+        ("--dead-host-time", "-1h", "'-1h' must be more than 0"),
+        (
+            "--dead-host-time",
+            "a while",
+            "'a while' is not a duration (a number, then s, m, h or d)",
+        ),
+    ],
+)
+def test_a_bad_duration_is_clicks_usage_error_naming_the_option(
+    tmp_path: Path, option: str, value: str, reason: str
+) -> None:
+    args = ["--listen", f"{HOST}:{free_port()}", "--forward", f"{HOST}:{free_port()}",
+            "--spool", str(tmp_path), option, value]  # fmt: skip
+    result = CliRunner().invoke(hop_command, args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Usage: hop [OPTIONS]\n")
+    assert result.stderr.endswith(f"Error: Invalid value for '{option}': {reason}\n")
