@@ -696,19 +696,22 @@ def test_srv_stores_an_empty_message_as_an_empty_file_and_logs_the_null_sender(
                             b"RCPT TO:<%s>" % long_recipient.encode(), b"DATA", b"."):  # fmt: skip
                 client.sendall(command + b"\r\n")
                 reply = _reply(client)
-            return reply
+        with _smtp(port) as client:
+            client.sendmail(long_recipient, ["o@castle.test"], MESSAGES[0])
+        return reply
 
     result, reply = run_until_stopped(
         srv_command, ["--listen", f"{HOST}:{port}", "-o", str(out)], port, deliver
     )
     assert reply.startswith(b"250 2.0.0 Ok: stored as ")
-    [stored] = list(out.iterdir())
-    assert stored.read_bytes() == b""
-    [line] = [line for line in result.stderr.splitlines() if " stored " in line]
-    assert f"client={HOST} from=<> to=<rrrr" in line and line.endswith(" size=0")
+    assert sorted(path.read_bytes() for path in out.iterdir()) == [b"", MESSAGES[0]]
+    empty, other = [line for line in result.stderr.splitlines() if " stored " in line]
+    assert f"client={HOST} from=<> to=<rrrr" in empty and empty.endswith(" size=0")
     # What the client chose is cut in the log, as every log line of the stack cuts it.
-    logged = line.split(" to=<", 1)[1].split(">", 1)[0]
-    assert logged.endswith("\\...") and len(logged) <= 200
+    recipient = empty.split(" to=<", 1)[1].split(">", 1)[0]
+    assert recipient.endswith("\\...") and len(recipient) <= 200
+    sender = other.split(" from=<", 1)[1].split(">", 1)[0]
+    assert sender.endswith("\\...") and len(sender) <= 200
 
 
 def test_srv_says_how_many_sessions_were_open_when_it_stopped(tmp_path: Path) -> None:
