@@ -178,6 +178,8 @@ def test_a_quoted_string_ends_after_its_closing_quote(text: str, value: str, end
         ("[a]x", "[a]", 3),
         ("x[ a \t b ]", "[ab]", 10),
         ("[a\\]]", "[a]]", 5),
+        # A stray "[" is reported and left out; the dtext after it is kept.
+        ("[a[b]x", "[ab]", 5),
         ("[a", "[a]", 2),
     ],
 )
