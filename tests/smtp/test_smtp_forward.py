@@ -442,3 +442,40 @@ def test_a_message_found_expired_is_not_tried_again_and_bounces_as_expired(
     assert line.endswith(
         ": to=<o@castle.test>, relay=none, status=expired (4.4.7 delivery time expired)"
     )
+
+
+def test_an_attempt_that_fails_on_a_bug_keeps_the_message_for_the_next_scan(
+    tmp_path: Path, peer: Peer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A message whose DSN cannot be built (its arrival is before any date a DSN can write,
+    # so it is long expired and due at every scan) is neither lost nor retried in a loop:
+    # the attempt is logged as failed, the message stays queued, and the next scan (an hour
+    # away here) is its next chance.
+    arrival = -1e20
+
+    async def scenario() -> str:
+        async with QueueOnly(tmp_path, peer.port, RetryPolicy()) as queue:
+            sender, recipients = "polonius@castle.test", ("ghost@castle.test",)
+            broken = Incoming(sender, recipients, MESSAGE, new_queue_id(time.time()), arrival)
+            await queue.spool.store(broken)
+            queue.runner.enqueue(Queued(broken.queue_id, sender, recipients, MESSAGE, arrival, 0))
+            await until(lambda: logged(caplog, "delivery attempt failed"), "the failed attempt")
+            # Another message goes through meanwhile: time enough for a loop to show.
+            await queue.hand_over(sender, ("o@castle.test",), MESSAGE)
+            await until(lambda: bool(peer.messages), "the other message")
+            return broken.queue_id
+
+    with caplog.at_level(logging.INFO, logger="elsinore.smtp"):
+        queue_id = asyncio.run(scenario())
+    failures = [r for r in caplog.records if "delivery attempt failed" in r.getMessage()]
+    assert [r.getMessage() for r in failures] == [f"{queue_id}: delivery attempt failed"]
+    assert failures[0].exc_info is not None  # the traceback is logged: it is a bug
+    spool = Spool(tmp_path)
+    try:
+        assert spool.states(queue_id) == {"ghost@castle.test": State.QUEUED}
+    finally:
+        spool.close()
+
+
+def logged(caplog: pytest.LogCaptureFixture, text: str) -> bool:
+    return any(text in record.getMessage() for record in caplog.records)
