@@ -8,6 +8,7 @@ import asyncio
 import logging
 import re
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from email.utils import parsedate_to_datetime
@@ -321,7 +322,9 @@ class QueueOnly:
     no inbound server: the test hands messages over as the inbound handler does.  Its scan
     interval is an hour, so that what happens sooner is the runner's doing, not a scan's."""
 
-    def __init__(self, directory: Path, port: int, policy: RetryPolicy) -> None:
+    def __init__(
+        self, directory: Path, port: int, policy: RetryPolicy, concurrency: int = 50
+    ) -> None:
         self.spool = AsyncSpool(Spool(directory))
         self.outbound = Outbound(helo="hop.castle.test", smarthost=(HOST, port), timeout=10)
         self.runner = QueueRunner(
@@ -329,6 +332,7 @@ class QueueOnly:
             self.outbound,
             reporting_mta="hop.castle.test",
             policy=policy,
+            concurrency=concurrency,
             scan_interval=3600.0,
         )
 
@@ -479,3 +483,98 @@ def test_an_attempt_that_fails_on_a_bug_keeps_the_message_for_the_next_scan(
 
 def logged(caplog: pytest.LogCaptureFixture, text: str) -> bool:
     return any(text in record.getMessage() for record in caplog.records)
+
+
+def test_a_4xx_is_tried_again_after_the_first_backoff_and_the_log_says_when(
+    tmp_path: Path, peer: Peer, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    peer.recorder.data_reply = "451 4.3.0 not now"
+    running = InProcessHop(tmp_path, peer.port, policy=RetryPolicy(first=60.0), clock=clock)
+    try:
+        with caplog.at_level(logging.INFO, logger="elsinore.smtp"):
+            queue_id = submit(running.port, "polonius@castle.test", ["o@castle.test"], MESSAGE)
+            wait_until(
+                lambda: running.spool.states(queue_id) == {"o@castle.test": State.DEFERRED},
+                20,
+                "the deferral",
+            )
+        next_attempt = running.spool.next_attempt()
+    finally:
+        running.close()
+    assert next_attempt == clock.now + 60.0
+    [line] = [r.getMessage() for r in caplog.records if "status=deferred" in r.getMessage()]
+    assert line.endswith(", status=deferred, retry in 60s (451 4.3.0 not now)")
+
+
+def test_a_message_handed_over_while_stopping_is_left_for_the_restart(
+    tmp_path: Path, peer: Peer
+) -> None:
+    async def scenario() -> str:
+        async with QueueOnly(tmp_path, peer.port, RetryPolicy()) as queue:
+            await queue.runner.stop()
+            queue_id = await queue.hand_over("a@castle.test", ("o@castle.test",), MESSAGE)
+            await asyncio.sleep(0.2)  # time for an attempt that should not start
+            return queue_id
+
+    queue_id = asyncio.run(scenario())
+    assert peer.recorder.connections == 0
+    spool = Spool(tmp_path)
+    try:
+        assert spool.states(queue_id) == {"o@castle.test": State.QUEUED}
+    finally:
+        spool.close()
+
+
+def test_a_message_waiting_for_a_slot_is_delivered_whole(tmp_path: Path, peer: Peer) -> None:
+    # With every slot taken, a message handed over waits without its bytes in memory; they
+    # are read from the spool when its turn comes.
+    first_rcpt, go_on = threading.Event(), threading.Event()
+
+    def hold_the_first(address: str) -> None:
+        first_rcpt.set()
+        go_on.wait(10)
+
+    peer.recorder.on_rcpt = hold_the_first
+    second = MESSAGE.replace(b"forward me", b"wait for a slot")
+
+    async def scenario() -> None:
+        async with QueueOnly(tmp_path, peer.port, RetryPolicy(), concurrency=1) as queue:
+            await queue.hand_over("a@castle.test", ("o@castle.test",), MESSAGE)
+            await until(first_rcpt.is_set, "the first attempt to hold the only slot")
+            await queue.hand_over("a@castle.test", ("p@castle.test",), second)
+            go_on.set()
+            await until(lambda: len(peer.messages) == 2, "both messages")
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        go_on.set()
+    assert sorted(m.data for m in peer.messages) == sorted([MESSAGE, second])
+
+
+def test_a_scan_does_not_start_again_a_message_in_flight(tmp_path: Path, peer: Peer) -> None:
+    # The runner scans every 0.1 s here; the message stays due while its attempt waits on a
+    # slow server, and every scan that finds it must leave it to that attempt.
+    at_rcpt, go_on = threading.Event(), threading.Event()
+
+    def slow(address: str) -> None:
+        at_rcpt.set()
+        go_on.wait(10)
+
+    peer.recorder.on_rcpt = slow
+    running = InProcessHop(tmp_path, peer.port)
+    try:
+        queue_id = submit(running.port, "polonius@castle.test", ["o@castle.test"], MESSAGE)
+        wait_until(at_rcpt.is_set, 20, "the attempt to reach RCPT")
+        time.sleep(0.5)  # scans run meanwhile
+        go_on.set()
+        wait_until(
+            lambda: running.spool.states(queue_id) == {"o@castle.test": State.DELIVERED},
+            20,
+            "the delivery",
+        )
+    finally:
+        go_on.set()
+        running.close()  # lets any attempt under way finish
+    assert len(peer.messages) == 1
