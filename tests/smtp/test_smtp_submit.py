@@ -643,12 +643,24 @@ def test_a_password_fifo_is_read_to_its_limit_not_to_its_end(tmp_path: Path) -> 
     assert raised.value.message == f"the first line of {fifo} is longer than 1024 bytes"
 
 
+def _controlling_terminal() -> bool:
+    """Whether the kernel gave this process a controlling terminal (proc(5): tty_nr)."""
+    fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[4]) != 0
+
+
 def _read_password_on_a_terminal(typed: bytes | None) -> tuple[str, bytes, str, str]:
     """``read_password(None)`` in a child process whose controlling terminal is a new pty.
 
     ``typed`` is written to the terminal once its echo is off (getpass's prompt shows).
     Returns the answer (``ok:PASSWORD`` or ``error:MESSAGE``), what the terminal showed,
     and what the child wrote to stdout and to stderr."""
+    # The same functions in this process first, where a mutation run sees the calls: there
+    # is a terminal when the kernel gave the process one, and the variable comes first.
+    assert _has_terminal() == _controlling_terminal()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ELSINORE_PASSWORD", "from the environment")
+        assert read_password(None) == b"from the environment"
     controller, terminal = pty.openpty()
     name = os.ttyname(terminal)
     pipes = [os.pipe() for _ in range(3)]  # the answer, stdout, stderr
@@ -705,14 +717,14 @@ def _read_password_on_a_terminal(typed: bytes | None) -> tuple[str, bytes, str, 
     return outputs[0], shown, outputs[1], outputs[2]
 
 
-def test_on_a_terminal_the_variable_still_comes_first(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_on_a_terminal_too_the_variable_comes_first(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ELSINORE_PASSWORD", PASSWORD)
     assert read_password(None) == PASSWORD.encode()
     answer, shown, out, err = _read_password_on_a_terminal(None)
     assert (answer, shown, out, err) == (f"ok:{PASSWORD}", b"", "", "")
 
 
-def test_on_a_terminal_the_password_is_asked_for_there_and_not_echoed(
+def test_a_terminal_is_asked_for_the_password_without_echo(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("ELSINORE_PASSWORD", raising=False)
@@ -722,7 +734,7 @@ def test_on_a_terminal_the_password_is_asked_for_there_and_not_echoed(
     assert (out, err) == ("", "")  # stdout is the message's; stderr a log's
 
 
-def test_on_a_terminal_an_empty_answer_is_no_password(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_empty_answer_on_the_terminal_is_no_password(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ELSINORE_PASSWORD", raising=False)
     answer, _, _, err = _read_password_on_a_terminal(b"\n")
     assert answer == (
