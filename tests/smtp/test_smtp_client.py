@@ -282,6 +282,7 @@ def test_a_message_over_the_servers_size_fails_permanently_before_data(
     plain = start(peers, "127.0.0.78", port, data_size_limit=100)
     [result] = run(deliver_once(outbound(resolver, port), ["b@plain.mail.test"], MESSAGE * 3))
     assert (result.code, result.enhanced, result.permanent) == (552, "5.3.4", True)
+    assert result.remote == f"mx.plain.mail.test[127.0.0.78]:{port}"  # whose SIZE it was
     assert plain.messages == []
 
 
@@ -300,6 +301,7 @@ def test_an_internationalised_address_fails_where_smtputf8_is_not_offered(
     plain = start(peers, "127.0.0.78", port, enable_SMTPUTF8=False)
     [result] = run(deliver_once(outbound(resolver, port), ["pölönius@plain.mail.test"]))
     assert (result.code, result.enhanced, result.permanent) == (553, "5.6.7", True)
+    assert result.remote == f"mx.plain.mail.test[127.0.0.78]:{port}"
     assert plain.messages == []
 
 
@@ -660,14 +662,17 @@ def test_the_hosts_remembered_as_dead_are_bounded_the_oldest_forgotten_first(
     assert all(text == refused for text in texts if not text.startswith(skipped))
 
 
-#: A reply line of a script that hangs up instead of answering.
+#: A reply of a script that hangs up instead of answering.
 HANG_UP = b""
+#: A reply of a script that never comes: the server reads on and says nothing.
+SILENCE = b"..."
 
 
 class Scripted:
     """An SMTP server on ``host:port`` that answers each command from a script, for the
     replies aiosmtpd never gives: ``script`` maps a verb (``b"."`` is the end of the data) to
-    its successive replies, the last one repeated; ``HANG_UP`` closes the connection instead.
+    its successive replies, the last one repeated; ``HANG_UP`` closes the connection instead,
+    ``SILENCE`` answers nothing.
     Every line read, the data included, is kept in ``lines``; ``connections`` counts them."""
 
     DEFAULT: ClassVar[dict[bytes, list[bytes]]] = {
@@ -708,6 +713,8 @@ class Scripted:
                     answer = self._next(verb)
                     if answer == HANG_UP:
                         break
+                    if answer == SILENCE:
+                        continue
                     connection.sendall(answer + b"\r\n")
                     in_data = verb == b"DATA" and answer.startswith(b"354")
                     if verb == b"QUIT":
@@ -783,9 +790,10 @@ def test_mail_states_the_size_and_8bit_body_where_they_are_offered(
     results = run(deliver_once(smarthost(port), ["b@x.test"], eight_bit))
     results += run(deliver_once(smarthost(port), ["b@x.test"]))
     assert all(result.delivered for result in results), results
-    assert server.commands(b"MAIL") == [
-        b"MAIL FROM:<a@castle.test> SIZE=%d BODY=8BITMIME" % len(eight_bit),
-        b"MAIL FROM:<a@castle.test> SIZE=%d" % len(MESSAGE),
+    # Keywords and values are case-insensitive (RFC 5321 2.4).
+    assert [line.upper() for line in server.commands(b"MAIL")] == [
+        b"MAIL FROM:<A@CASTLE.TEST> SIZE=%d BODY=8BITMIME" % len(eight_bit),
+        b"MAIL FROM:<A@CASTLE.TEST> SIZE=%d" % len(MESSAGE),
     ]
 
 
@@ -795,7 +803,8 @@ def test_a_size_offered_without_a_number_sets_no_maximum(
     server = scripted(EHLO=[b"250-scripted.test\r\n250 SIZE"])
     [result] = run(deliver_once(smarthost(port), ["b@x.test"]))
     assert result.delivered, result
-    assert server.commands(b"MAIL") == [b"MAIL FROM:<a@castle.test> SIZE=%d" % len(MESSAGE)]
+    [mail] = server.commands(b"MAIL")
+    assert mail.upper() == b"MAIL FROM:<A@CASTLE.TEST> SIZE=%d" % len(MESSAGE)
 
 
 def test_data_that_does_not_end_a_line_is_ended_with_crlf(
@@ -904,3 +913,21 @@ def test_a_smarthost_named_by_address_is_not_looked_up_and_one_by_name_is(
     assert named.delivered, named
     assert named.remote == f"mx.plain.mail.test[127.0.0.78]:{port}"
     assert len(plain.messages) == 2
+
+
+@pytest.mark.parametrize("goodbye", [HANG_UP, SILENCE], ids=["hangs-up", "never-answers"])
+def test_closing_idle_sessions_never_raises_nor_waits_on_a_server_that_will_not_say_goodbye(
+    port: int, scripted: Callable[..., Scripted], goodbye: bytes
+) -> None:
+    # aclose says QUIT (RFC 5321 4.1.1.10) and waits for the 221 a little, not forever.
+    server = scripted(QUIT=[goodbye])
+    box = smarthost(port)
+
+    async def deliver_then_close() -> list[RecipientResult]:
+        results = await box.deliver("a@castle.test", ["b@x.test"], MESSAGE)
+        await asyncio.wait_for(box.aclose(), 30)
+        return results
+
+    [result] = run(deliver_then_close())
+    assert result.delivered, result
+    assert server.commands(b"QUIT") == [b"QUIT"]
