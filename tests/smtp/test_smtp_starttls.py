@@ -14,6 +14,8 @@ import pytest
 from hop_testbed import HOST, InProcessHop, wait_until
 from smtp_peers import Peer
 
+from stack.smtp.server import Inbound, InboundConfig, InboundServer
+from stack.smtp.spool import AsyncSpool, Spool
 from stack.smtp.tls import LocalAuthority, client_context
 
 
@@ -123,3 +125,55 @@ def test_plain_connection_to_implicit_tls_hop_gets_no_smtp(
         raw.close()
     finally:
         hop.close()
+
+
+def test_an_implicit_tls_hop_does_not_offer_starttls_inside_tls(
+    tmp_path: Path, authority: LocalAuthority, peer: Peer
+) -> None:
+    # RFC 3207 4.2: once TLS is in place, STARTTLS is not offered again (RFC 8314's port
+    # 465 has it from the first byte).
+    credentials = authority.issue(["hop.castle.test"])
+    hop = InProcessHop(
+        tmp_path, peer.port, tls_context=credentials.server_context(), implicit_tls=True
+    )
+    try:
+        context = client_context(ca_pem=authority.certificate_pem)
+        raw = socket.create_connection((HOST, hop.port), timeout=10)
+        with context.wrap_socket(raw, server_hostname="hop.castle.test") as tls:
+            assert read_reply(tls).startswith(b"220 ")
+            tls.sendall(b"EHLO client.test\r\n")
+            ehlo = read_reply(tls)
+            tls.sendall(b"QUIT\r\n")
+    finally:
+        hop.close()
+    assert ehlo.startswith(b"250-hop.castle.test")
+    assert b"STARTTLS" not in ehlo
+
+
+def test_a_server_given_only_a_tls_context_offers_starttls(
+    tmp_path: Path, authority: LocalAuthority
+) -> None:
+    # InboundServer: implicit TLS only when asked for; a context alone means STARTTLS.
+    context = authority.issue(["hop.castle.test"]).server_context()
+
+    async def greet_and_ehlo() -> bytes:
+        spooled = AsyncSpool(Spool(tmp_path))
+        inbound = Inbound(InboundConfig(hostname="hop.castle.test"), spooled)
+        server = InboundServer(inbound, HOST, 0, tls_context=context)
+        try:
+            _, port = await server.start()
+            reader, writer = await asyncio.open_connection(HOST, port)
+            greeting = await reader.readline()
+            writer.write(b"EHLO client.test\r\n")
+            lines = [await reader.readline()]
+            while lines[-1][3:4] == b"-":
+                lines.append(await reader.readline())
+            writer.close()
+            return greeting + b"".join(lines)
+        finally:
+            await server.stop(grace=0)
+            await spooled.aclose()
+
+    answer = asyncio.run(asyncio.wait_for(greet_and_ehlo(), 20))
+    assert answer.startswith(b"220 hop.castle.test ")
+    assert b"250-STARTTLS\r\n" in answer
