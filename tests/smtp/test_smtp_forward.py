@@ -578,3 +578,35 @@ def test_a_scan_does_not_start_again_a_message_in_flight(tmp_path: Path, peer: P
         go_on.set()
         running.close()  # lets any attempt under way finish
     assert len(peer.messages) == 1
+
+
+def test_each_bounce_is_one_log_line_with_what_the_server_said_cut_short(
+    tmp_path: Path, peer: Peer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # One line per recipient, as Postfix logs: the relay, the outcome and the reply, with
+    # what others chose (the address, the reply's text) escaped and cut short.
+    long_recipient = "o" * 64 + "@" + "a" * 63 + "." + "b" * 63 + "." + "c" * 40 + ".castle.test"
+    peer.recorder.refuse["ghost@castle.test"] = "550 no such user here"  # no enhanced code
+    peer.recorder.refuse[long_recipient] = "550 5.1.1 " + "x" * 450
+    running = InProcessHop(tmp_path, peer.port)
+    try:
+        with caplog.at_level(logging.INFO, logger="elsinore.smtp"):
+            queue_id = submit(running.port, "", ["ghost@castle.test", long_recipient], MESSAGE)
+            wait_until(
+                lambda: set(running.spool.states(queue_id).values()) == {State.BOUNCED},
+                20,
+                "both bounces",
+            )
+    finally:
+        running.close()
+    relay = f"relay={HOST}[{HOST}]:{peer.port}"
+    lines = [r.getMessage() for r in caplog.records if "status=bounced" in r.getMessage()]
+    assert (
+        f"{queue_id}: to=<ghost@castle.test>, {relay}, status=bounced (550 no such user here)"
+        in lines
+    )
+    [long_line] = [line for line in lines if "ghost" not in line]
+    recipient = long_line.split("to=<", 1)[1].split(">", 1)[0]
+    assert recipient.endswith("\\...") and len(recipient) <= 200
+    said = long_line.split("status=bounced (", 1)[1].removesuffix(")")
+    assert said.startswith("550 5.1.1 xxx") and said.endswith("\\...") and len(said) <= 400
