@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import socket
 import ssl
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from stack.smtp.tls import LocalAuthority, TlsConfigError, client_context, server_context
 
@@ -123,3 +130,119 @@ def test_files_that_cannot_be_read_are_typed_errors_naming_the_file_and_why(
     assert str(raised.value) == (
         f"cannot load the CA {cert} with the key {missing}: No such file or directory"
     )
+
+
+def test_certificates_are_valid_now_whatever_the_local_time_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Validity is in UTC (RFC 5280 4.1.2.5): a host whose zone is ahead of UTC must not make
+    # certificates that start to be valid hours from now.
+    monkeypatch.setenv("TZ", "UTC-14")
+    time.tzset()
+    try:
+        ca = LocalAuthority()
+        credentials = ca.issue(["mx.castle.test"])
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    leaf = x509.load_pem_x509_certificate(credentials.certificate_pem)
+    now = datetime.datetime.now(datetime.UTC)
+    for certificate in (ca.certificate, leaf):
+        assert certificate.not_valid_before_utc < now < certificate.not_valid_after_utc
+    verified = client_context(ca_pem=ca.certificate_pem)
+    assert handshake(credentials.server_context(), verified, "mx.castle.test") == "TLSv1.3"
+
+
+def key_usages(certificate: x509.Certificate) -> tuple[bool, set[str]]:
+    """Whether the key usage extension is critical, and the usages it asserts."""
+    extension = certificate.extensions.get_extension_for_class(x509.KeyUsage)
+    usage = extension.value
+    names = [
+        "digital_signature",
+        "content_commitment",
+        "key_encipherment",
+        "data_encipherment",
+        "key_agreement",
+        "key_cert_sign",
+        "crl_sign",
+    ]
+    asserted = {name for name in names if getattr(usage, name)}
+    if usage.key_agreement:  # encipher_only and decipher_only mean nothing without it
+        asserted |= {name for name in ("encipher_only", "decipher_only") if getattr(usage, name)}
+    return extension.critical, asserted
+
+
+def test_certificates_follow_rfc_5280_and_each_key_may_do_only_its_job() -> None:
+    ca = LocalAuthority()
+    issued = ca.issue(["mx.castle.test", "127.0.0.25"])
+    leaf = x509.load_pem_x509_certificate(issued.certificate_pem)
+    # RFC 5280 4.2.1.9: a CA's basicConstraints is critical and says cA; 4.2.1.3: its key
+    # signs certificates (keyCertSign) and CRLs.  RFC 5480 3: an EC key never enciphers.
+    constraints = ca.certificate.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert constraints.critical and constraints.value.ca
+    assert key_usages(ca.certificate) == (True, {"digital_signature", "key_cert_sign", "crl_sign"})
+    # The server's key signs the TLS handshake and nothing else; it is no CA.
+    constraints = leaf.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert constraints.critical and not constraints.value.ca
+    assert key_usages(leaf) == (True, {"digital_signature"})
+    usage = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usage) == [x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]
+    names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == ["mx.castle.test"]
+    assert names.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.25")]
+    assert leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "mx.castle.test"
+    # RFC 5280 4.2.1.1: the issuer's key identifier, so a client finds the CA that signed it.
+    authority_key = leaf.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    subject_key = ca.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    assert authority_key.key_identifier == subject_key.value.key_identifier
+
+
+def test_a_ca_certificate_signed_by_the_local_ca_cannot_issue_in_its_name(
+    tmp_path: Path,
+) -> None:
+    # The local CA issues server certificates only (pathLenConstraint 0, RFC 5280 4.2.1.9):
+    # whoever got a CA certificate from it could not make certificates our clients trust.
+    ca = LocalAuthority()
+    ca_key = serialization.load_pem_private_key(ca.key_pem, password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    now = datetime.datetime.now(datetime.UTC)
+    hour = datetime.timedelta(hours=1)
+
+    def certificate(
+        subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name, signer: Any, is_ca: bool
+    ) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - hour)
+            .not_valid_after(now + hour)
+            .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+        )
+        if not is_ca:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(subject)]), critical=False
+            )
+        return builder.sign(signer, hashes.SHA256())
+
+    middle_key, leaf_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+    middle = certificate("middle CA", middle_key, ca.certificate.subject, ca_key, True)
+    leaf = certificate("mx.castle.test", leaf_key, middle.subject, middle_key, False)
+    chain = tmp_path / "chain.pem"
+    chain.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (leaf, middle)))
+    key = tmp_path / "leaf.key"
+    key.write_bytes(
+        leaf_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    verified = client_context(ca_pem=ca.certificate_pem)
+    answer = handshake(server_context(chain, key), verified, "mx.castle.test")
+    assert answer == "error: CERTIFICATE_VERIFY_FAILED"
