@@ -915,7 +915,11 @@ def test_a_smarthost_named_by_address_is_not_looked_up_and_one_by_name_is(
     assert len(plain.messages) == 2
 
 
-@pytest.mark.parametrize("goodbye", [HANG_UP, SILENCE], ids=["hangs-up", "never-answers"])
+@pytest.mark.parametrize(
+    "goodbye",
+    [HANG_UP, SILENCE, b"554 5.3.0 no goodbye for you"],
+    ids=["hangs-up", "never-answers", "refuses"],
+)
 def test_closing_idle_sessions_never_raises_nor_waits_on_a_server_that_will_not_say_goodbye(
     port: int, scripted: Callable[..., Scripted], goodbye: bytes
 ) -> None:
