@@ -323,7 +323,12 @@ class QueueOnly:
     interval is an hour, so that what happens sooner is the runner's doing, not a scan's."""
 
     def __init__(
-        self, directory: Path, port: int, policy: RetryPolicy, concurrency: int = 50
+        self,
+        directory: Path,
+        port: int,
+        policy: RetryPolicy,
+        concurrency: int = 50,
+        scan_interval: float = 3600.0,
     ) -> None:
         self.spool = AsyncSpool(Spool(directory))
         self.outbound = Outbound(helo="hop.castle.test", smarthost=(HOST, port), timeout=10)
@@ -333,7 +338,7 @@ class QueueOnly:
             reporting_mta="hop.castle.test",
             policy=policy,
             concurrency=concurrency,
-            scan_interval=3600.0,
+            scan_interval=scan_interval,
         )
 
     async def __aenter__(self) -> QueueOnly:
@@ -610,3 +615,57 @@ def test_each_bounce_is_one_log_line_with_what_the_server_said_cut_short(
     assert recipient.endswith("\\...") and len(recipient) <= 200
     said = long_line.split("status=bounced (", 1)[1].removesuffix(")")
     assert said.startswith("550 5.1.1 xxx") and said.endswith("\\...") and len(said) <= 400
+
+
+def test_the_next_scan_tries_again_what_failed_on_a_bug(
+    tmp_path: Path, peer: Peer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The scan is the safety net: what an attempt left undone (here a bug, every time) is
+    # tried again each scan_interval, without anything else waking the runner.
+    arrival = -1e20  # long expired, and its DSN cannot be written
+
+    async def scenario() -> None:
+        policy = RetryPolicy()
+        async with QueueOnly(tmp_path, peer.port, policy, scan_interval=0.2) as queue:
+            sender, recipients = "polonius@castle.test", ("ghost@castle.test",)
+            broken = Incoming(sender, recipients, MESSAGE, new_queue_id(time.time()), arrival)
+            await queue.spool.store(broken)
+
+            def failures() -> int:
+                return sum("delivery attempt failed" in r.getMessage() for r in caplog.records)
+
+            await until(lambda: failures() >= 3, "three scans to try it")
+
+    with caplog.at_level(logging.INFO, logger="elsinore.smtp"):
+        asyncio.run(scenario())
+
+
+def test_stop_gives_deliveries_their_grace_then_leaves_them_for_the_restart(
+    tmp_path: Path, peer: Peer
+) -> None:
+    at_rcpt, go_on = threading.Event(), threading.Event()
+
+    def stuck(address: str) -> None:
+        at_rcpt.set()
+        go_on.wait(10)
+
+    peer.recorder.on_rcpt = stuck
+
+    async def scenario() -> str:
+        async with QueueOnly(tmp_path, peer.port, RetryPolicy()) as queue:
+            queue_id = await queue.hand_over("a@castle.test", ("o@castle.test",), MESSAGE)
+            await until(at_rcpt.is_set, "the delivery to get stuck")
+            await queue.runner.stop(grace=0.2)  # returns, the stuck delivery cancelled
+            go_on.set()
+            return queue_id
+
+    try:
+        queue_id = asyncio.run(scenario())
+    finally:
+        go_on.set()
+    assert peer.messages == []
+    spool = Spool(tmp_path)
+    try:
+        assert spool.states(queue_id) == {"o@castle.test": State.QUEUED}
+    finally:
+        spool.close()
