@@ -302,6 +302,7 @@ def test_an_internationalised_address_fails_where_smtputf8_is_not_offered(
     [result] = run(deliver_once(outbound(resolver, port), ["pölönius@plain.mail.test"]))
     assert (result.code, result.enhanced, result.permanent) == (553, "5.6.7", True)
     assert result.remote == f"mx.plain.mail.test[127.0.0.78]:{port}"
+    assert "smtputf8" in result.text.lower(), result.text  # why, for the DSN
     assert plain.messages == []
 
 
@@ -935,3 +936,26 @@ def test_closing_idle_sessions_never_raises_nor_waits_on_a_server_that_will_not_
     [result] = run(deliver_then_close())
     assert result.delivered, result
     assert server.commands(b"QUIT") == [b"QUIT"]
+
+
+def test_size_is_a_maximum_a_message_may_reach_and_one_over_it_keeps_the_session(
+    port: int, scripted: Callable[..., Scripted]
+) -> None:
+    # RFC 1870 4: SIZE is the largest message the server takes, so one of exactly that size
+    # goes; a bigger one is refused before MAIL, and the session carries the next message.
+    server = scripted(EHLO=[b"250-scripted.test\r\n250 SIZE %d" % len(MESSAGE)])
+    box = smarthost(port)
+
+    async def too_big_then_just_right() -> list[RecipientResult]:
+        results = await box.deliver("a@castle.test", ["b@x.test"], MESSAGE + b"x\r\n")
+        results += await box.deliver("a@castle.test", ["b@x.test"], MESSAGE)
+        await box.aclose()
+        return results
+
+    too_big, just_right = run(too_big_then_just_right())
+    assert (too_big.code, too_big.enhanced, too_big.permanent) == (552, "5.3.4", True)
+    assert f"SIZE {len(MESSAGE)}" in too_big.text, too_big.text
+    assert too_big.remote == f"127.0.0.72[127.0.0.72]:{port}"
+    assert just_right.delivered, just_right
+    assert server.connections == 1
+    assert len(server.commands(b"MAIL")) == 1
