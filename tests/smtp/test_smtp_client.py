@@ -249,6 +249,7 @@ def test_each_recipient_gets_its_own_reply_in_order(
         True,
     )
     assert results[0].text == "queued by 127.0.0.78"
+    assert {r.remote for r in results} == {f"mx.plain.mail.test[127.0.0.78]:{port}"}
     assert plain.messages[0].recipients == ["one@plain.mail.test", "two@plain.mail.test"]
 
 
@@ -959,3 +960,22 @@ def test_size_is_a_maximum_a_message_may_reach_and_one_over_it_keeps_the_session
     assert just_right.delivered, just_right
     assert server.connections == 1
     assert len(server.commands(b"MAIL")) == 1
+
+
+@pytest.mark.parametrize("verb", ["MAIL", "RCPT"])
+@pytest.mark.parametrize(
+    ("reply", "taken"),
+    [(b"200 ok", True), (b"250 2.1.0 ok", True), (b"300 what?", False)],
+)
+def test_only_a_2yz_reply_accepts_mail_or_rcpt(
+    port: int, scripted: Callable[..., Scripted], verb: str, reply: bytes, taken: bool
+) -> None:
+    # RFC 5321 4.2.1: 2yz is a positive completion, whatever y and z; a 3yz to MAIL or RCPT
+    # (only DATA may have one) accepts nothing.
+    server = scripted(**{verb: [reply]})
+    [result] = run(deliver_once(smarthost(port), ["b@x.test"]))
+    assert result.delivered is taken, result
+    if not taken:
+        assert (result.code, result.permanent) == (300, False)
+        assert server.commands(b"DATA") == []
+        assert server.commands(b"RSET") == [b"RSET"]
