@@ -265,6 +265,10 @@ def test_a_temporary_reply_to_data_is_retried_later(
         False,
         False,
     )
+    assert (result.text, result.remote) == (
+        "try again later",
+        f"mx.plain.mail.test[127.0.0.78]:{port}",
+    )
 
 
 def test_message_bytes_arrive_unchanged(
@@ -674,7 +678,7 @@ class Scripted:
     """An SMTP server on ``host:port`` that answers each command from a script, for the
     replies aiosmtpd never gives: ``script`` maps a verb (``b"."`` is the end of the data) to
     its successive replies, the last one repeated; ``HANG_UP`` closes the connection instead,
-    ``SILENCE`` answers nothing.
+    ``SILENCE`` answers nothing, and a 421 closes it after the reply.
     Every line read, the data included, is kept in ``lines``; ``connections`` counts them."""
 
     DEFAULT: ClassVar[dict[bytes, list[bytes]]] = {
@@ -719,8 +723,8 @@ class Scripted:
                         continue
                     connection.sendall(answer + b"\r\n")
                     in_data = verb == b"DATA" and answer.startswith(b"354")
-                    if verb == b"QUIT":
-                        break
+                    if verb == b"QUIT" or answer.startswith(b"421"):
+                        break  # RFC 5321 3.8: a 421 closes the connection
 
     def _next(self, verb: bytes) -> bytes:
         replies = self.script.get(verb, [b"502 5.5.1 not here"])
@@ -768,13 +772,15 @@ def test_a_server_that_does_not_know_ehlo_is_greeted_with_helo(
     assert server.commands(b"MAIL") == [b"MAIL FROM:<a@castle.test>"]
 
 
+@pytest.mark.parametrize("code", [400, 421, 450])
 def test_a_temporary_refusal_of_ehlo_defers_without_trying_helo(
-    port: int, scripted: Callable[..., Scripted]
+    port: int, scripted: Callable[..., Scripted], code: int
 ) -> None:
-    server = scripted(EHLO=[b"421 4.3.2 too busy, come back later"])
+    # Any 4yz (RFC 5321 4.2.1): the server is there and knows EHLO, but not now.
+    server = scripted(EHLO=[b"%d 4.3.2 too busy, come back later" % code])
     [result] = run(deliver_once(smarthost(port), ["b@x.test"]))
     assert (result.code, result.enhanced, result.text) == (
-        421,
+        code,
         "4.3.2",
         "too busy, come back later",
     )
@@ -871,6 +877,7 @@ def test_a_connection_lost_during_the_recipients_defers_them_all(
         ("d@x.test", 0, "4.4.2"),
     ]
     assert not any(result.permanent for result in results)
+    assert {r.remote for r in results} == {f"127.0.0.72[127.0.0.72]:{port}"}
 
 
 def test_a_connection_lost_after_the_data_is_retried_later(
@@ -885,6 +892,8 @@ def test_a_connection_lost_after_the_data_is_retried_later(
         False,
         False,
     )
+    assert result.remote == f"127.0.0.72[127.0.0.72]:{port}"
+    assert result.text, "what happened, for the log and a later DSN"
 
 
 def test_an_address_literal_goes_to_that_address_and_a_bad_one_fails_permanently(
@@ -979,3 +988,27 @@ def test_only_a_2yz_reply_accepts_mail_or_rcpt(
         assert (result.code, result.permanent) == (300, False)
         assert server.commands(b"DATA") == []
         assert server.commands(b"RSET") == [b"RSET"]
+
+
+STARTTLS_OFFERED = b"250-scripted.test\r\n250-STARTTLS\r\n250 8BITMIME"
+
+
+def test_a_454_to_starttls_leaves_opportunistic_tls_in_clear_text(
+    port: int, scripted: Callable[..., Scripted]
+) -> None:
+    # RFC 3207 4: after a 454 the session goes on unencrypted; opportunistic TLS takes that.
+    server = scripted(EHLO=[STARTTLS_OFFERED], STAR=[b"454 4.7.0 TLS not available now"])
+    [result] = run(deliver_once(smarthost(port), ["b@x.test"]))
+    assert result.delivered, result
+    assert server.commands(b"STAR") == [b"STARTTLS"]
+    assert len(server.commands(b"MAIL")) == 1
+
+
+def test_a_454_to_starttls_defers_when_tls_is_required(
+    port: int, scripted: Callable[..., Scripted]
+) -> None:
+    server = scripted(EHLO=[STARTTLS_OFFERED], STAR=[b"454 4.7.0 TLS not available now"])
+    [result] = run(deliver_once(smarthost(port, starttls="required"), ["b@x.test"]))
+    assert (result.code, result.enhanced, result.permanent) == (454, "4.7.0", False)
+    assert result.remote == f"127.0.0.72[127.0.0.72]:{port}"
+    assert server.commands(b"MAIL") == []
