@@ -11,9 +11,11 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import pytest
+from hop_testbed import InProcessHop
 from smtp_peers import DnsThread, Peer, free_port
 
 from stack.dns.addresses import Endpoint
@@ -46,6 +48,8 @@ tls           MX  10 mx.tls
 mx.tls        A   127.0.0.77
 plain         MX  10 mx.plain
 mx.plain      A   127.0.0.78
+mixednull     MX  0 .
+mixednull     MX  10 mx.plain
 """
 
 MESSAGE = b"From: a@castle.test\r\nTo: b@mail.test\r\nSubject: hi\r\n\r\nhello\r\n"
@@ -697,6 +701,7 @@ class Scripted:
         self.said: dict[bytes, int] = {}
         self.lines: list[bytes] = []
         self.connections = 0
+        self.clients: list[str] = []  # the address each connection came from
         self.listener = socket.create_server((host, port))
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
@@ -704,10 +709,11 @@ class Scripted:
     def _serve(self) -> None:
         while True:
             try:
-                connection, _ = self.listener.accept()
+                connection, (client, _) = self.listener.accept()
             except OSError:
                 return
             self.connections += 1
+            self.clients.append(client)
             with connection, connection.makefile("rb") as lines:
                 connection.sendall(b"220 scripted.test ESMTP\r\n")
                 in_data = False
@@ -767,6 +773,8 @@ def test_a_server_that_does_not_know_ehlo_is_greeted_with_helo(
     server = scripted(EHLO=[b"500 5.5.2 what?"])
     [result] = run(deliver_once(smarthost(port), ["b@x.test"]))
     assert result.delivered, result
+    # RFC 5321 4.1.1.1: the client's own name, as configured, both times.
+    assert server.commands(b"EHLO") == [b"EHLO out.castle.test"]
     assert server.commands(b"HELO") == [b"HELO out.castle.test"]
     # Without EHLO no extension is known: MAIL carries no parameter.
     assert server.commands(b"MAIL") == [b"MAIL FROM:<a@castle.test>"]
@@ -1012,3 +1020,46 @@ def test_a_454_to_starttls_defers_when_tls_is_required(
     assert (result.code, result.enhanced, result.permanent) == (454, "4.7.0", False)
     assert result.remote == f"127.0.0.72[127.0.0.72]:{port}"
     assert server.commands(b"MAIL") == []
+
+
+def test_connections_leave_from_the_configured_source_address(
+    port: int, scripted: Callable[..., Scripted]
+) -> None:
+    # A service's own address, so that the receiver's SPF and reverse DNS see that one.
+    server = scripted()
+    [result] = run(deliver_once(smarthost(port, source_address="127.0.0.9"), ["b@x.test"]))
+    assert result.delivered, result
+    assert server.clients == ["127.0.0.9"]
+
+
+def test_a_null_mx_beside_real_ones_is_skipped(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    # RFC 7505 3 forbids a null MX beside others; where one is, the real ones are used.
+    plain = start(peers, "127.0.0.78", port)
+    [result] = run(deliver_once(outbound(resolver, port), ["b@mixednull.mail.test"]))
+    assert result.delivered, result
+    assert result.remote == f"mx.plain.mail.test[127.0.0.78]:{port}"
+    assert len(plain.messages) == 1
+
+
+def test_implicit_tls_verifies_the_server_against_the_configured_ca(
+    tmp_path: Path, peer: Peer
+) -> None:
+    # RFC 8314's port 465: TLS from the first byte, the certificate checked as for STARTTLS.
+    ca = LocalAuthority()
+    context = ca.issue(["127.0.0.1"]).server_context()
+    hop = InProcessHop(tmp_path, peer.port, tls_context=context, implicit_tls=True)
+    try:
+        box = Outbound(
+            helo="out.castle.test",
+            smarthost=("127.0.0.1", hop.port),
+            implicit_tls=True,
+            tls_context=client_context(ca_pem=ca.certificate_pem),
+            timeout=5,
+        )
+        [result] = run(deliver_once(box, ["o@castle.test"]))
+    finally:
+        hop.close()
+    assert result.delivered, result
+    assert result.text.startswith("OK queued as ")

@@ -35,3 +35,8 @@ def test_any_reply_text_becomes_one_bounded_line(code: int, lines: list[str]) ->
     assert text.splitlines() == ([text] if text else [])
     assert len(text) <= MAX_TEXT
     assert enhanced is None or enhanced[0] == str(code)[0]
+
+
+def test_a_reply_without_text_is_read_as_no_text() -> None:
+    # RFC 5321 4.2: the text after the code is optional.
+    assert read_reply(250, "") == (None, "")
