@@ -829,3 +829,70 @@ def test_a_session_class_names_its_commands_for_aiosmtpd(tmp_path: Path) -> None
     listed = set(asyncio.run(names()))
     assert {"smtp_XYZZY", "smtp_DATA", "smtp_EHLO", "smtp_MAIL", "auth_PLAIN"} <= listed
     assert all(name.startswith(("smtp_", "auth_")) for name in listed)
+
+
+def test_a_hop_listens_on_its_own_address_only(tmp_path: Path) -> None:
+    # DESIGN: every host of the simulated internet has its own loopback address, each MX on
+    # its own port 25: a hop bound to one must leave the others' free.
+    async def neighbours() -> tuple[bool, bool]:
+        spooled = AsyncSpool(Spool(tmp_path))
+        inbound = Inbound(InboundConfig(hostname="hop.castle.test"), spooled)
+        server = InboundServer(inbound, "127.0.0.2", free_port("127.0.0.2"))
+        try:
+            _, port = await server.start()
+            reached = []
+            for host in ("127.0.0.2", "127.0.0.3"):
+                try:
+                    _, writer = await asyncio.open_connection(host, port)
+                except OSError:
+                    reached.append(False)
+                else:
+                    writer.close()
+                    reached.append(True)
+            return reached[0], reached[1]
+        finally:
+            await server.stop(grace=0)
+            await spooled.aclose()
+
+    assert asyncio.run(neighbours()) == (True, False)
+
+
+def test_an_idle_client_is_let_go_after_the_configured_timeout(tmp_path: Path, peer: Peer) -> None:
+    # RFC 5321 4.5.3.2.7: the server waits for the next command only so long.
+    config = InboundConfig(hostname="hop.castle.test", timeout=0.5)
+    running = InProcessHop(tmp_path, peer.port, config=config)
+    try:
+        session = Session(running.port)
+        session.send(b"EHLO client.test\r\n")
+        assert session.file.read() == b""  # closed by the hop well within the socket's 10 s
+        session.close()
+    finally:
+        running.close()
+
+
+def test_the_log_line_cuts_each_long_address_the_client_chose(
+    hop: InProcessHop, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Within RFC 5321's limits (a 64-octet local part, a 256-octet path) an address is long
+    # enough to need cutting to LOG_LIMIT; each is cut on its own.
+    sender = "s" * 64 + "@" + "d" * 180 + ".test"
+    recipients = ["r" * 64 + "@" + "c" * 180 + ".test", "o@castle.test"]
+    session = Session(hop.port)
+    session.send(b"EHLO client.test\r\n")
+    assert session.send(f"MAIL FROM:<{sender}>\r\n".encode())[0].startswith(b"250 ")
+    for recipient in recipients:
+        assert session.send(f"RCPT TO:<{recipient}>\r\n".encode())[0].startswith(b"250 ")
+    session.send(b"DATA\r\n")
+    with caplog.at_level(logging.INFO, logger="elsinore.smtp"):
+        answer = session.send(b"Subject: long\r\n\r\n.\r\n")[0]
+    session.close()
+    queue_id = answer.rsplit(b" ", 1)[-1].decode()
+    data = hop.spool.data(queue_id)
+    assert data is not None
+    [line] = status_lines(caplog)
+    cut = [safe_text(address, limit=LOG_LIMIT) for address in (sender, *recipients)]
+    assert len(cut[0]) < len(sender)
+    assert line == (
+        f"{queue_id}: client=unknown[127.0.0.1], helo=client.test, from=<{cut[0]}>,"
+        f" to=<{cut[1]}>,<{cut[2]}>, size={len(data)}, status=queued"
+    )
