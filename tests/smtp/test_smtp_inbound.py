@@ -896,3 +896,33 @@ def test_the_log_line_cuts_each_long_address_the_client_chose(
         f"{queue_id}: client=unknown[127.0.0.1], helo=client.test, from=<{cut[0]}>,"
         f" to=<{cut[1]}>,<{cut[2]}>, size={len(data)}, status=queued"
     )
+
+
+def test_a_long_confirmed_client_name_is_cut_in_the_log_line_too(
+    tmp_path: Path, peer: Peer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The PTR name is the client's choice as much as its HELO (its own reverse zone).
+    labels = ".".join(c * 50 for c in "wxyz")
+    reverse = REVERSE_ZONE + f"3.0.0 PTR {labels}.castle.test.\n"
+    forward = FORWARD_ZONE + f"{labels} A 127.0.0.3\n"
+    zones = DnsThread({"127.in-addr.arpa.": reverse, "castle.test.": forward})
+    resolver = Resolver(forwarders=[zones.endpoint], timeout=1.0, retries=0)
+    running = InProcessHop(tmp_path, peer.port, resolver=resolver)
+    try:
+        with socket.create_connection((HOST, running.port), source_address=("127.0.0.3", 0)) as s:
+            file = s.makefile("rb")
+            file.readline()
+            s.sendall(b"HELO c\r\nMAIL FROM:<a@client.test>\r\nRCPT TO:<o@castle.test>\r\n")
+            s.sendall(b"DATA\r\n")
+            for _ in range(4):
+                file.readline()
+            with caplog.at_level(logging.INFO, logger="elsinore.smtp"):
+                s.sendall(b"Subject: rdns\r\n\r\n.\r\n")
+                assert file.readline().startswith(b"250 2.0.0")
+    finally:
+        running.close()
+        zones.close()
+    [line] = status_lines(caplog)
+    name = safe_text(f"{labels}.castle.test", limit=LOG_LIMIT)
+    assert len(name) < len(labels)
+    assert f": client={name}[127.0.0.3], helo=c, " in line, line
