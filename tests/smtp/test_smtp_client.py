@@ -50,6 +50,31 @@ plain         MX  10 mx.plain
 mx.plain      A   127.0.0.78
 mixednull     MX  0 .
 mixednull     MX  10 mx.plain
+ghostly       MX  10 ghost.ghostly
+partial       MX  10 ghost.partial
+partial       MX  20 mx.plain
+many          MX  1 h1.many
+h1.many      A   127.0.0.101
+many          MX  2 h2.many
+h2.many      A   127.0.0.102
+many          MX  3 h3.many
+h3.many      A   127.0.0.103
+many          MX  4 h4.many
+h4.many      A   127.0.0.104
+many          MX  5 h5.many
+h5.many      A   127.0.0.105
+many          MX  6 h6.many
+h6.many      A   127.0.0.106
+many          MX  7 h7.many
+h7.many      A   127.0.0.107
+many          MX  8 h8.many
+h8.many      A   127.0.0.108
+many          MX  9 h9.many
+h9.many      A   127.0.0.109
+many          MX  10 h10.many
+h10.many      A   127.0.0.110
+many          MX  11 h11.many
+h11.many      A   127.0.0.111
 """
 
 MESSAGE = b"From: a@castle.test\r\nTo: b@mail.test\r\nSubject: hi\r\n\r\nhello\r\n"
@@ -1063,3 +1088,34 @@ def test_implicit_tls_verifies_the_server_against_the_configured_ca(
         hop.close()
     assert result.delivered, result
     assert result.text.startswith("OK queued as ")
+
+
+def test_an_exchanger_without_an_address_is_passed_for_the_next(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    plain = start(peers, "127.0.0.78", port)
+    [result] = run(deliver_once(outbound(resolver, port), ["b@partial.mail.test"]))
+    assert result.delivered, result
+    assert result.remote == f"mx.plain.mail.test[127.0.0.78]:{port}"
+    assert len(plain.messages) == 1
+
+
+def test_exchangers_none_of_which_has_an_address_defer_naming_the_reason(
+    resolver: Resolver, port: int
+) -> None:
+    # Unlike a domain without MX (RFC 5321 5.1), a named exchanger may get its address later.
+    [result] = run(deliver_once(outbound(resolver, port), ["b@ghostly.mail.test"]))
+    assert (result.code, result.enhanced, result.permanent) == (0, "4.4.4", False)
+    assert result.text == "ghost.ghostly.mail.test: no address"
+
+
+def test_at_most_ten_addresses_are_tried_for_one_destination(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    # Postfix's smtp_mx_address_limit: the eleventh exchanger is never reached, so a dead
+    # domain costs ten refused connections, not as many as it publishes.
+    eleventh = start(peers, "127.0.0.111", port)
+    [result] = run(deliver_once(outbound(resolver, port), ["b@many.mail.test"]))
+    assert (result.code, result.enhanced, result.text) == (0, "4.4.1", "connection refused")
+    assert result.remote == f"h10.many.mail.test[127.0.0.110]:{port}"
+    assert eleventh.recorder.connections == 0
