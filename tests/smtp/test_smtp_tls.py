@@ -246,3 +246,16 @@ def test_a_ca_certificate_signed_by_the_local_ca_cannot_issue_in_its_name(
     verified = client_context(ca_pem=ca.certificate_pem)
     answer = handshake(server_context(chain, key), verified, "mx.castle.test")
     assert answer == "error: CERTIFICATE_VERIFY_FAILED"
+
+
+def test_credentials_are_written_into_a_directory_made_for_them(tmp_path: Path) -> None:
+    # A stack directory's tls/ folder, its parents too, made on the first write.
+    where = tmp_path / "stack" / "tls"
+    cert, key = LocalAuthority().issue(["mx.castle.test"]).write(where, "mx")
+    assert (cert, key) == (where / "mx.crt", where / "mx.key")
+    server_context(cert, key)
+
+
+def test_a_certificate_for_no_name_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least one name"):
+        LocalAuthority().issue([])
