@@ -144,6 +144,31 @@ def test_a_damaged_database_is_an_error_naming_it_when_read_or_changed(tmp_path:
             store.apply(_training((True, ["cheap"])))
 
 
+@pytest.mark.parametrize("written", ["'many'", "2.5", "x'01'"])
+def test_a_count_that_is_not_an_integer_is_an_error_naming_the_word(
+    tmp_path: Path, written: str
+) -> None:
+    # An INTEGER column of SQLite keeps text, a real or a blob the sqlite3 shell writes, and
+    # CHECK (spam >= 0) holds for all three: the store must not hand such a count to a
+    # classifier, nor fail on it with a ValueError when it writes the snapshot.
+    path = tmp_path / "words.db"
+    with SqliteStore(path) as store:
+        store.apply(_training((True, ["cheap"]), (False, ["lunch"])))
+    _damage(path, f"UPDATE words SET ham = {written} WHERE word = 'lunch'")
+    name = re.escape(str(path))
+    with SqliteStore(path, create=False) as store:
+        with pytest.raises(
+            StoreError, match=f"^cannot read spam database {name}: the ham count of 'lunch' is "
+        ):
+            store.load()
+        with pytest.raises(
+            StoreError, match=f"^cannot update spam database {name}: the ham count of 'lunch' is "
+        ):
+            store.apply(_training((True, ["other"])))
+    _damage(path, "UPDATE words SET ham = 1 WHERE word = 'lunch'")
+    assert _load(path).words == {"cheap": (1, 0), "lunch": (0, 1)}  # the refusal changed nothing
+
+
 def test_a_database_file_that_is_unreadable_is_an_error_naming_it(tmp_path: Path) -> None:
     path = tmp_path / "words.db"
     path.write_bytes(b"not a database" * 200)

@@ -33,7 +33,8 @@ _SWAP = sys.byteorder == "big"
 
 def encode_snapshot(rows: Iterable[tuple[str, int, int]]) -> tuple[bytes, bytes, bytes] | None:
     """The snapshot (words, pairs, word_pairs) of ``rows`` of ``(word, spam, ham)``, or
-    ``None`` if a word holds the separator and so cannot be written in one.
+    ``None`` if a word holds the separator or a count is not an integer, and so cannot be
+    written in one.
 
     The distinct pairs are found by numpy, in their sorted order (a training rewrites the
     snapshot of 140,000 words, and a dict of pairs filled word by word took 0.2 s of it)."""
@@ -42,7 +43,12 @@ def encode_snapshot(rows: Iterable[tuple[str, int, int]]) -> tuple[bytes, bytes,
     text = "\n".join(words)
     if text.count("\n") != max(len(words) - 1, 0):
         return None
-    spam, ham = (np.array(column, dtype=np.uint64) for column in columns[1:])
+    spam, ham = (np.array(column) for column in columns[1:])
+    # Read as numpy infers them, so that text or a real (which SQLite keeps in an INTEGER
+    # column) is seen here, not cut to an integer the rows do not hold.
+    if words and (spam.dtype.kind not in "iu" or ham.dtype.kind not in "iu"):
+        return None
+    spam, ham = spam.astype(np.uint64), ham.astype(np.uint64)
     order = np.lexsort((ham, spam))  # by spam, then ham
     spam, ham = spam[order], ham[order]
     starts = np.ones(len(order), dtype=np.bool_)  # where a new distinct pair starts

@@ -118,6 +118,12 @@ _UPSERT_WORD = (
     "ON CONFLICT (word) DO UPDATE SET spam = spam + excluded.spam, ham = ham + excluded.ham"
 )
 _LOWER_WORD = "UPDATE words SET spam = spam + ?, ham = ham + ? WHERE word = ?"
+# SQLite keeps text, a real or a blob in an INTEGER column (the sqlite3 shell writes them),
+# and CHECK (spam >= 0) holds for all three.
+_NOT_A_COUNT = (
+    "SELECT word, 'spam', spam FROM words WHERE typeof(spam) != 'integer' UNION ALL "
+    "SELECT word, 'ham', ham FROM words WHERE typeof(ham) != 'integer' LIMIT 1"
+)
 
 
 class SqliteStore(WordStore):
@@ -212,6 +218,19 @@ class SqliteStore(WordStore):
             self._db.execute(
                 "INSERT INTO snapshot VALUES (1, ?, ?, ?, ?)", (SNAPSHOT_FORMAT, *snapshot)
             )
+        else:  # a word with a newline, or a count that is not one: only the latter is refused
+            self._refuse_counts_that_are_not_integers("update")
+
+    def _refuse_counts_that_are_not_integers(self, doing: str) -> None:
+        """Raise a :class:`StoreError` naming the first count that is not an integer; looked
+        for only where the rows are read one by one, so a sound database pays nothing."""
+        row = self._db.execute(_NOT_A_COUNT).fetchone()
+        if row is not None:
+            word, column, value = row
+            raise StoreError(
+                f"cannot {doing} spam database {self.path}: the {column} count of {word!r} "
+                f"is {value!r}, not an integer"
+            )
 
     def _read_snapshot(self) -> dict[str, tuple[int, int]] | None:
         row = self._db.execute(
@@ -234,6 +253,7 @@ class SqliteStore(WordStore):
                 meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
                 words = self._read_snapshot()
                 if words is None:
+                    self._refuse_counts_that_are_not_integers("read")
                     words = {
                         word: (spam, ham)
                         for word, spam, ham in db.execute("SELECT word, spam, ham FROM words")
