@@ -1119,3 +1119,51 @@ def test_at_most_ten_addresses_are_tried_for_one_destination(
     assert (result.code, result.enhanced, result.text) == (0, "4.4.1", "connection refused")
     assert result.remote == f"h10.many.mail.test[127.0.0.110]:{port}"
     assert eleventh.recorder.connections == 0
+
+
+def test_an_outbound_needs_somewhere_to_send_and_room_for_one_session(port: int) -> None:
+    with pytest.raises(ValueError, match="resolver"):
+        Outbound(helo="out.castle.test")
+    with pytest.raises(ValueError, match="per_destination"):
+        Outbound(helo="out.castle.test", smarthost=("127.0.0.72", port), per_destination=0)
+    Outbound(helo="out.castle.test", smarthost=("127.0.0.72", port), per_destination=1)
+
+
+def test_recipients_of_one_domain_however_spelled_share_one_transaction(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    # Domains are case-insensitive (RFC 5321 2.4).
+    plain = start(peers, "127.0.0.78", port)
+    recipients = ["b@Plain.Mail.Test", "c@plain.mail.test"]
+    results = run(deliver_once(outbound(resolver, port), recipients))
+    assert all(result.delivered for result in results), results
+    assert [m.recipients for m in plain.messages] == [recipients]
+
+
+def test_by_default_at_most_ten_sessions_go_to_one_destination(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    plain = start(peers, "127.0.0.78", port)
+    box = Outbound(helo="out.castle.test", resolver=resolver, port=port, timeout=5)
+
+    async def fifteen_at_once() -> list[list[RecipientResult]]:
+        sends = [box.deliver("a@castle.test", ["b@plain.mail.test"], MESSAGE) for _ in range(15)]
+        results = await asyncio.gather(*sends)
+        await box.aclose()
+        return results
+
+    assert all(result.delivered for [result] in run(fifteen_at_once()))
+    assert plain.recorder.most_open <= 10
+
+
+def test_by_default_a_refused_host_is_tried_again_at_once(port: int) -> None:
+    # Remembering dead hosts is the queue runner's choice (dead_host_seconds), off unless set.
+    box = Outbound(helo="out.castle.test", smarthost=("127.0.0.72", port), timeout=5)
+
+    async def twice() -> list[RecipientResult]:
+        results = await box.deliver("a@castle.test", ["b@x.test"], MESSAGE)
+        results += await box.deliver("a@castle.test", ["b@x.test"], MESSAGE)
+        await box.aclose()
+        return results
+
+    assert [result.text for result in run(twice())] == ["connection refused"] * 2
