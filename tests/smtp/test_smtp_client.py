@@ -7,13 +7,15 @@ peers listen on the addresses it names, all on one port the kernel picked.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+import aiosmtplib
 import pytest
 from hop_testbed import InProcessHop
 from smtp_peers import DnsThread, Peer, free_port
@@ -51,6 +53,8 @@ mx.plain      A   127.0.0.78
 mixednull     MX  0 .
 mixednull     MX  10 mx.plain
 ghostly       MX  10 ghost.ghostly
+tlspair       MX  10 mx.tls
+tlspair       MX  20 mx.plain
 partial       MX  10 ghost.partial
 partial       MX  20 mx.plain
 many          MX  1 h1.many
@@ -707,7 +711,8 @@ class Scripted:
     """An SMTP server on ``host:port`` that answers each command from a script, for the
     replies aiosmtpd never gives: ``script`` maps a verb (``b"."`` is the end of the data) to
     its successive replies, the last one repeated; ``HANG_UP`` closes the connection instead,
-    ``SILENCE`` answers nothing, and a 421 closes it after the reply.
+    ``SILENCE`` answers nothing, and a 421 closes it after the reply.  Each connection is
+    served in a thread of its own; after ``accept`` of them, no more are taken (refused).
     Every line read, the data included, is kept in ``lines``; ``connections`` counts them."""
 
     DEFAULT: ClassVar[dict[bytes, list[bytes]]] = {
@@ -721,8 +726,11 @@ class Scripted:
         b"QUIT": [b"221 2.0.0 bye"],
     }
 
-    def __init__(self, host: str, port: int, script: dict[bytes, list[bytes]]) -> None:
+    def __init__(
+        self, host: str, port: int, script: dict[bytes, list[bytes]], accept: int | None = None
+    ) -> None:
         self.script = {**self.DEFAULT, **script}
+        self.accept = accept
         self.said: dict[bytes, int] = {}
         self.lines: list[bytes] = []
         self.connections = 0
@@ -732,30 +740,35 @@ class Scripted:
         self.thread.start()
 
     def _serve(self) -> None:
-        while True:
+        while self.accept is None or self.connections < self.accept:
             try:
                 connection, (client, _) = self.listener.accept()
             except OSError:
                 return
             self.connections += 1
             self.clients.append(client)
-            with connection, connection.makefile("rb") as lines:
-                connection.sendall(b"220 scripted.test ESMTP\r\n")
-                in_data = False
-                for line in lines:
-                    self.lines.append(line)
-                    if in_data and line != b".\r\n":
-                        continue
-                    verb = b"." if in_data else line[:4].upper()
-                    answer = self._next(verb)
-                    if answer == HANG_UP:
-                        break
-                    if answer == SILENCE:
-                        continue
-                    connection.sendall(answer + b"\r\n")
-                    in_data = verb == b"DATA" and answer.startswith(b"354")
-                    if verb == b"QUIT" or answer.startswith(b"421"):
-                        break  # RFC 5321 3.8: a 421 closes the connection
+            threading.Thread(target=self._session, args=(connection,), daemon=True).start()
+        self.listener.close()
+
+    def _session(self, connection: socket.socket) -> None:
+        # A client may go away without waiting for the last reply (a broken pipe): done.
+        with contextlib.suppress(OSError), connection, connection.makefile("rb") as lines:
+            connection.sendall(b"220 scripted.test ESMTP\r\n")
+            in_data = False
+            for line in lines:
+                self.lines.append(line)
+                if in_data and line != b".\r\n":
+                    continue
+                verb = b"." if in_data else line[:4].upper()
+                answer = self._next(verb)
+                if answer == HANG_UP:
+                    break
+                if answer == SILENCE:
+                    continue
+                connection.sendall(answer + b"\r\n")
+                in_data = verb == b"DATA" and answer.startswith(b"354")
+                if verb == b"QUIT" or answer.startswith(b"421"):
+                    break  # RFC 5321 3.8: a 421 closes the connection
 
     def _next(self, verb: bytes) -> bytes:
         replies = self.script.get(verb, [b"502 5.5.1 not here"])
@@ -767,7 +780,8 @@ class Scripted:
 
     def close(self) -> None:
         # close() alone leaves the thread blocked in accept(); shutdown() wakes it.
-        self.listener.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):  # closed already, after ``accept`` connections
+            self.listener.shutdown(socket.SHUT_RDWR)
         self.listener.close()
         self.thread.join(5)
 
@@ -777,9 +791,9 @@ def scripted(port: int) -> Iterator[Callable[..., Scripted]]:
     """Starts a :class:`Scripted` server on 127.0.0.72 (the smarthost of ``smarthost()``)."""
     servers: list[Scripted] = []
 
-    def start_scripted(**script: list[bytes]) -> Scripted:
+    def start_scripted(accept: int | None = None, **script: list[bytes]) -> Scripted:
         verbs = {(b"." if verb == "end" else verb.encode()): r for verb, r in script.items()}
-        servers.append(Scripted("127.0.0.72", port, verbs))
+        servers.append(Scripted("127.0.0.72", port, verbs, accept))
         return servers[-1]
 
     yield start_scripted
@@ -1167,3 +1181,113 @@ def test_by_default_a_refused_host_is_tried_again_at_once(port: int) -> None:
         return results
 
     assert [result.text for result in run(twice())] == ["connection refused"] * 2
+
+
+def test_the_only_host_hanging_up_before_mail_defers_the_message_naming_it(
+    port: int, scripted: Callable[..., Scripted]
+) -> None:
+    scripted(MAIL=[HANG_UP])
+    [result] = run(deliver_once(smarthost(port), ["b@x.test"]))
+    assert (result.code, result.enhanced, result.permanent) == (0, "4.4.2", False)
+    assert result.remote == f"127.0.0.72[127.0.0.72]:{port}"
+    assert "lost connection" in result.text
+
+
+def test_a_host_whose_handshake_fails_is_passed_for_the_next_exchanger(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    # RFC 5321 5.1: on to the next host; with a CA configured, never clear text to this one.
+    broken = start(peers, "127.0.0.77", port, tls_context=broken_tls())
+    plain = start(peers, "127.0.0.78", port)
+    verified = client_context(ca_pem=LocalAuthority().certificate_pem)
+    box = outbound(resolver, port, tls_context=verified)
+    [result] = run(deliver_once(box, ["b@tlspair.mail.test"]))
+    assert result.delivered, result
+    assert result.remote == f"mx.plain.mail.test[127.0.0.78]:{port}"
+    assert broken.messages == []
+    assert len(plain.messages) == 1
+
+
+def test_a_clear_text_retry_that_cannot_connect_defers_with_its_reason(
+    port: int, scripted: Callable[..., Scripted]
+) -> None:
+    # Opportunistic TLS without a CA tries again in clear text after a failed handshake;
+    # when that connection fails too, its reason is the one given.
+    scripted(accept=1, EHLO=[STARTTLS_OFFERED], STAR=[b"220 2.0.0 go ahead"])
+    [result] = run(deliver_once(smarthost(port), ["b@x.test"]))
+    assert (result.code, result.enhanced, result.text) == (0, "4.4.1", "connection refused")
+
+
+def test_sessions_from_one_source_address_each_get_a_port_of_their_own(
+    port: int, scripted: Callable[..., Scripted]
+) -> None:
+    server = scripted()
+    first, second = (
+        smarthost(port, source_address="127.0.0.9"),
+        smarthost(port, source_address="127.0.0.9"),
+    )
+
+    async def both_open_at_once() -> list[RecipientResult]:
+        results = await first.deliver("a@castle.test", ["b@x.test"], MESSAGE)
+        results += await second.deliver("a@castle.test", ["c@x.test"], MESSAGE)
+        await asyncio.gather(first.aclose(), second.aclose())
+        return results
+
+    assert all(result.delivered for result in run(both_open_at_once()))
+    assert server.clients == ["127.0.0.9", "127.0.0.9"]
+
+
+AUTH_OFFERED = b"250-scripted.test\r\n250-AUTH PLAIN\r\n250 8BITMIME"
+
+
+def log_in(smtp: aiosmtplib.SMTP) -> Awaitable[Any]:
+    return smtp.login("ophelia", "rosemary")
+
+
+def test_a_login_runs_on_each_new_session_before_mail(
+    port: int, scripted: Callable[..., Scripted]
+) -> None:
+    # RFC 4954: AUTH after EHLO (and TLS), before the transaction.
+    server = scripted(EHLO=[AUTH_OFFERED], AUTH=[b"235 2.7.0 welcome"])
+    [result] = run(deliver_once(smarthost(port, login=log_in), ["b@x.test"]))
+    assert result.delivered, result
+    verbs = [line[:4].upper() for line in server.lines]
+    assert verbs[:3] == [b"EHLO", b"AUTH", b"MAIL"]
+
+
+def test_a_refused_login_stands_for_every_recipient(
+    port: int, scripted: Callable[..., Scripted]
+) -> None:
+    server = scripted(EHLO=[AUTH_OFFERED], AUTH=[b"535 5.7.8 bad credentials"])
+    results = run(deliver_once(smarthost(port, login=log_in), ["b@x.test", "c@y.test"]))
+    assert [(r.code, r.enhanced, r.text) for r in results] == [
+        (535, "5.7.8", "bad credentials")
+    ] * 2
+    assert all(r.remote == f"127.0.0.72[127.0.0.72]:{port}" for r in results)
+    assert server.commands(b"MAIL") == []
+
+
+def test_a_host_is_remembered_as_dead_for_a_fraction_of_a_second_too() -> None:
+    port = free_port()
+    clock = Clock()
+    box = Outbound(
+        helo="hop.castle.test",
+        smarthost=("127.0.0.1", port),
+        dead_host_seconds=0.5,
+        clock=clock,
+        timeout=5,
+    )
+
+    async def attempts() -> list[str]:
+        texts = []
+        for step in (0.0, 0.4, 0.1):
+            clock.now += step
+            [result] = await box.deliver("a@castle.test", ["b@mail.test"], MESSAGE)
+            texts.append(result.text)
+        return texts
+
+    assert run(attempts()) == [
+        "connection refused",
+        "connection refused less than 0.5 s ago: not tried again yet",
+        "connection refused",
+    ]
