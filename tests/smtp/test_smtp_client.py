@@ -1291,3 +1291,16 @@ def test_a_host_is_remembered_as_dead_for_a_fraction_of_a_second_too() -> None:
         "connection refused less than 0.5 s ago: not tried again yet",
         "connection refused",
     ]
+
+
+def test_an_ipv6_address_literal_is_reached_at_that_address_its_tag_in_any_case(
+    resolver: Resolver, port: int, peers: dict[str, Peer]
+) -> None:
+    # RFC 5321 4.1.3: "[IPv6:...]".  An IPv4-mapped address, so that the connection stays
+    # on 127.0.0.78; the two spellings are one destination and one transaction.
+    plain = start(peers, "127.0.0.78", port)
+    recipients = ["b@[IPv6:::ffff:127.0.0.78]", "c@[ipv6:::FFFF:127.0.0.78]"]
+    results = run(deliver_once(outbound(resolver, port), recipients))
+    assert all(result.delivered for result in results), results
+    assert {r.remote for r in results} == {f"::ffff:127.0.0.78[IPv6:::ffff:127.0.0.78]:{port}"}
+    assert [m.recipients for m in plain.messages] == [recipients]
