@@ -254,7 +254,8 @@ def _score(work: Path, module: str, equivalents: dict[str, tuple[str, str]]) -> 
 
 
 def _surviving(work: Path, module: str, equivalents: dict[str, tuple[str, str]]) -> list[str]:
-    """The module's mutants that a run reached and no test killed, equivalents left out."""
+    """The module's mutants that no test killed (those not yet run too), equivalents left
+    out."""
     return [
         mutant
         for mutant, status in _statuses(work, module).items()
@@ -284,8 +285,8 @@ def _survivors(work: Path, module: str, equivalents: dict[str, tuple[str, str]])
 @click.option(
     "--rerun-survivors",
     is_flag=True,
-    help="Test the last run's survivors again (mutmut re-tests a mutant on its own only when "
-    "its function changes, not when a test is added).",
+    help="Test the last run's survivors again, and the mutants it did not reach (mutmut "
+    "re-tests a mutant on its own only when its function changes, not when a test is added).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 def main(
