@@ -149,7 +149,9 @@ def test_hop_prepends_received_and_keeps_every_other_byte(hop: InProcessHop, pee
     assert "for <ophelia@castle.test>" in received.unfolded()
 
 
-def test_a_resend_from_an_upstream_hop_is_accepted_once(hop: InProcessHop, peer: Peer) -> None:
+def test_a_resend_from_an_upstream_hop_is_accepted_once(
+    hop: InProcessHop, peer: Peer, caplog: pytest.LogCaptureFixture
+) -> None:
     upstream = (
         b"Received: from a (unknown [127.0.0.2])\r\n\tby up.castle.test via tcp with ESMTP"
         b" id <0661BF78AD8008DF654AB3CC@up.castle.test>\r\n\tfor <o@castle.test>; "
@@ -162,9 +164,15 @@ def test_a_resend_from_an_upstream_hop_is_accepted_once(hop: InProcessHop, peer:
         session.send(b"MAIL FROM:<a@client.test>\r\n")
         session.send(b"RCPT TO:<o@castle.test>\r\n")
         session.send(b"DATA\r\n")
-        answers.append(session.send(upstream + b".\r\n")[0])
+        with caplog.at_level(logging.INFO, logger="elsinore.smtp"):
+            answers.append(session.send(upstream + b".\r\n")[0])
         session.close()
     assert answers[0] == answers[1], "the resend gets the first copy's queue id"
+    # The log says what the resend was a copy of, and which upstream id said so.
+    first = answers[0].rsplit(b" ", 1)[-1].decode()
+    upstream_id = "0661BF78AD8008DF654AB3CC@up.castle.test"
+    resend = status_lines(caplog)[-1]
+    assert resend.endswith(f", status=duplicate of {first} from {upstream_id}")
     # A different message behind the same upstream id is a different message.
     session = Session(hop.port)
     session.send(b"EHLO up.castle.test\r\n")

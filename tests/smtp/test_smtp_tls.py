@@ -187,7 +187,10 @@ def test_certificates_follow_rfc_5280_and_each_key_may_do_only_its_job() -> None
     assert key_usages(leaf) == (True, {"digital_signature"})
     usage = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(usage) == [x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]
-    names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    # RFC 5280 4.2.1.6: beside a subject name, subjectAltName SHOULD be non-critical.
+    alt_names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    assert not alt_names.critical
+    names = alt_names.value
     assert names.get_values_for_type(x509.DNSName) == ["mx.castle.test"]
     assert names.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.25")]
     assert leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "mx.castle.test"
