@@ -234,18 +234,21 @@ def test_null_mx_fails_permanently_without_connecting(resolver: Resolver, port: 
     [result] = run(deliver_once(outbound(resolver, port), ["b@nullmx.mail.test"]))
     assert (result.code, result.enhanced, result.remote) == (556, "5.1.10", "")
     assert result.permanent
+    assert "null MX" in result.text
 
 
 def test_a_domain_that_does_not_exist_fails_permanently(resolver: Resolver, port: int) -> None:
     [result] = run(deliver_once(outbound(resolver, port), ["b@gone.mail.test"]))
     assert (result.code, result.enhanced) == (550, "5.1.2")
     assert result.permanent
+    assert result.text == "gone.mail.test: no such domain"
 
 
 def test_dns_failure_is_temporary_and_never_raises(port: int) -> None:
     dead_dns = Resolver(forwarders=[Endpoint("127.0.0.1", free_port())], timeout=0.2, retries=0)
     [result] = run(deliver_once(outbound(dead_dns, port), ["b@ordered.mail.test"]))
     assert (result.code, result.enhanced) == (0, "4.4.3")
+    assert result.text.startswith("DNS: ")
     assert not result.delivered
     assert not result.permanent
 
@@ -526,6 +529,8 @@ def test_an_address_without_a_domain_is_refused_without_a_look_up(port: int) -> 
     unused = Resolver(forwarders=[Endpoint("127.0.0.1", free_port())], timeout=0.1, retries=0)
     [result] = run(deliver_once(outbound(unused, port), ["postmaster"]))
     assert (result.code, result.enhanced, result.permanent) == (553, "5.1.3", True)
+    assert (result.recipient, result.remote) == ("postmaster", "")
+    assert "domain" in result.text
 
 
 class Clock:
@@ -951,6 +956,7 @@ def test_an_address_literal_goes_to_that_address_and_a_bad_one_fails_permanently
     plain = start(peers, "127.0.0.78", port)
     good, bad = run(deliver_once(outbound(resolver, port), ["b@[127.0.0.78]", "c@[localhost]"]))
     assert (bad.code, bad.enhanced, bad.permanent) == (553, "5.1.2", True)
+    assert bad.text == "bad address literal [localhost]"
     assert good.delivered, good
     assert good.remote == f"127.0.0.78[127.0.0.78]:{port}"
     assert plain.messages[0].recipients == ["b@[127.0.0.78]"]
@@ -1031,7 +1037,10 @@ def test_only_a_2yz_reply_accepts_mail_or_rcpt(
     server = scripted(**{verb: [reply]})
     [result] = run(deliver_once(smarthost(port), ["b@x.test"]))
     assert result.delivered is taken, result
-    if not taken:
+    if taken:  # accepted means the message went: DATA and its end were answered
+        assert server.commands(b"DATA") == [b"DATA"]
+        assert result.text == "queued"
+    else:
         assert (result.code, result.permanent) == (300, False)
         assert server.commands(b"DATA") == []
         assert server.commands(b"RSET") == [b"RSET"]
