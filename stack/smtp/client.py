@@ -351,7 +351,9 @@ class Outbound:
         records = [(rdata.preference, rdata.exchange) for rdata in rrset]
         if any(exchange == dns.name.root for _, exchange in records):
             # RFC 7505 section 3: "." means the domain takes no mail; 556 5.1.10 (section 4.3).
-            if len(records) == 1:
+            # Only nulls (the RFC allows one; more say no less) are as final; beside real
+            # exchangers, which the RFC forbids, the real ones are used.
+            if all(exchange == dns.name.root for _, exchange in records):
                 raise _Undeliverable(_Reply(556, "5.1.10", f"{domain} accepts no mail (null MX)"))
             records = [record for record in records if record[1] != dns.name.root]
         random.shuffle(records)

@@ -52,6 +52,9 @@ plain         MX  10 mx.plain
 mx.plain      A   127.0.0.78
 mixednull     MX  0 .
 mixednull     MX  10 mx.plain
+allnull       MX  0 .
+allnull       MX  10 .
+hollow        TXT "no MX and no address here"
 ghostly       MX  10 ghost.ghostly
 tlspair       MX  10 mx.tls
 tlspair       MX  20 mx.plain
@@ -1313,3 +1316,17 @@ def test_an_ipv6_address_literal_is_reached_at_that_address_its_tag_in_any_case(
     assert all(result.delivered for result in results), results
     assert {r.remote for r in results} == {f"::ffff:127.0.0.78[IPv6:::ffff:127.0.0.78]:{port}"}
     assert [m.recipients for m in plain.messages] == [recipients]
+
+
+def test_a_domain_whose_every_mx_is_null_accepts_no_mail(resolver: Resolver, port: int) -> None:
+    # RFC 7505 3: a null MX says the domain takes no mail; more than one of them (which the
+    # RFC forbids) says it no less, and never "try again later".
+    [result] = run(deliver_once(outbound(resolver, port), ["b@allnull.mail.test"]))
+    assert (result.code, result.enhanced, result.permanent) == (556, "5.1.10", True)
+
+
+def test_a_domain_without_mx_or_address_fails_permanently(resolver: Resolver, port: int) -> None:
+    # RFC 5321 5.1: no MX, so the domain itself is the host; with no address it has none.
+    [result] = run(deliver_once(outbound(resolver, port), ["b@hollow.mail.test"]))
+    assert (result.code, result.enhanced, result.permanent) == (550, "5.1.2", True)
+    assert result.text == "hollow.mail.test: no MX and no address"
