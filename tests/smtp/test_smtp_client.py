@@ -1330,3 +1330,31 @@ def test_a_domain_without_mx_or_address_fails_permanently(resolver: Resolver, po
     [result] = run(deliver_once(outbound(resolver, port), ["b@hollow.mail.test"]))
     assert (result.code, result.enhanced, result.permanent) == (550, "5.1.2", True)
     assert result.text == "hollow.mail.test: no MX and no address"
+
+
+def test_an_internationalised_address_is_sent_with_the_smtputf8_parameter(
+    port: int, scripted: Callable[..., Scripted]
+) -> None:
+    # RFC 6531 3.4: MAIL says SMTPUTF8 when the envelope needs it.
+    server = scripted(EHLO=[b"250-scripted.test\r\n250-8BITMIME\r\n250 SMTPUTF8"])
+    [result] = run(deliver_once(smarthost(port), ["pölönius@x.test"]))
+    assert result.delivered, result
+    [mail] = server.commands(b"MAIL")
+    assert mail.upper().endswith(b" SMTPUTF8")
+
+
+def test_a_smarthost_by_a_name_without_address_defers_never_bounces(
+    resolver: Resolver, port: int
+) -> None:
+    # Our own configuration's fault: the message waits for it to be put right.
+    box = outbound(resolver, 25, smarthost=("ghost.ghostly.mail.test", port))
+    [result] = run(deliver_once(box, ["b@x.test"]))
+    assert (result.code, result.enhanced, result.permanent) == (0, "4.4.4", False)
+
+
+def test_a_domain_called_smarthost_is_looked_up_like_any_other(
+    resolver: Resolver, port: int
+) -> None:
+    [result] = run(deliver_once(outbound(resolver, port), ["b@smarthost"]))
+    assert not result.delivered
+    assert result.remote == ""
