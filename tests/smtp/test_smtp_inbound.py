@@ -72,6 +72,18 @@ def hop(tmp_path: Path, peer: Peer) -> Iterator[InProcessHop]:
         running.close()
 
 
+@pytest.fixture
+def held(tmp_path: Path) -> Iterator[InProcessHop]:
+    """A hop whose downstream is down: what it queues stays in its spool, to be read there
+    (forwarded, a message's bytes leave the spool as soon as it is delivered)."""
+    config = InboundConfig(hostname="hop.castle.test", limits=Limits(recipients=3, size=10_000))
+    running = InProcessHop(tmp_path, free_port(), config=config)
+    try:
+        yield running
+    finally:
+        running.close()
+
+
 def test_ehlo_offers_size_8bitmime_smtputf8_pipelining_and_enhanced_codes(
     hop: InProcessHop,
 ) -> None:
@@ -388,9 +400,9 @@ def stamped(hop: InProcessHop, helo: bytes, recipient: bytes) -> bytes:
     ids=["8-bit-helo", "c1-controls", "parentheses"],
 )
 def test_a_hostile_helo_or_recipient_is_stamped_in_one_valid_received_field(
-    hop: InProcessHop, helo: bytes, recipient: bytes
+    held: InProcessHop, helo: bytes, recipient: bytes
 ) -> None:
-    data = stamped(hop, helo, recipient)
+    data = stamped(held, helo, recipient)
     fields = [field for field in parse(data).fields if field.is_field]
     assert [field.name for field in fields] == ["Received", "Subject"]
     lines = fields[0].raw[:-2].split(b"\r\n")
@@ -419,11 +431,11 @@ def test_an_address_that_is_not_utf8_is_refused_before_data(
 
 
 def test_the_log_line_of_a_hostile_helo_is_one_short_line(
-    hop: InProcessHop, caplog: pytest.LogCaptureFixture
+    held: InProcessHop, caplog: pytest.LogCaptureFixture
 ) -> None:
     # 500 stray 8-bit bytes escape to 2,000 characters: the log repeats at most LOG_LIMIT.
     with caplog.at_level(logging.INFO, logger="elsinore.smtp"):
-        stamped(hop, b"\x85" * 500, b"o@castle.test")
+        stamped(held, b"\x85" * 500, b"o@castle.test")
     queued = [r.getMessage() for r in caplog.records if "status=queued" in r.getMessage()]
     assert len(queued) == 1
     assert "\n" not in queued[0] and "\r" not in queued[0]
@@ -598,10 +610,10 @@ def stamped_received(hop: InProcessHop, greeting: bytes, *before_mail: bytes) ->
     return received.unfolded()
 
 
-def test_received_names_the_protocol_helo_or_ehlo_and_the_time_in_utc(hop: InProcessHop) -> None:
+def test_received_names_the_protocol_helo_or_ehlo_and_the_time_in_utc(held: InProcessHop) -> None:
     # RFC 5321 4.4 and RFC 3848: "with SMTP" after HELO, "with ESMTP" after EHLO; the date
     # is RFC 5322's, here always in UTC (+0000: "-0000" would say the zone is unknown).
-    helo, ehlo = stamped_received(hop, b"HELO client.test"), stamped_received(hop, b"EHLO c.test")
+    helo, ehlo = stamped_received(held, b"HELO client.test"), stamped_received(held, b"EHLO c.test")
     assert " with SMTP id <" in helo
     assert " with ESMTP id <" in ehlo
     for received in (helo, ehlo):
@@ -617,7 +629,7 @@ def test_received_says_esmtpa_after_a_login(tmp_path: Path, peer: Peer) -> None:
 
     options = {"authenticator": anyone, "auth_require_tls": False}
     config = InboundConfig(hostname="hop.castle.test", session_options=options)
-    running = InProcessHop(tmp_path, peer.port, config=config)
+    running = InProcessHop(tmp_path, free_port(), config=config)  # kept in the spool
     try:
         login = b"AUTH PLAIN " + base64.b64encode(b"\0ophelia\0rosemary")
         received = stamped_received(running, b"EHLO client.test", login)
@@ -649,11 +661,11 @@ def status_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def test_the_queued_log_line_names_client_helo_envelope_and_size(
-    hop: InProcessHop, caplog: pytest.LogCaptureFixture
+    held: InProcessHop, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Postfix's shape, one line per message: what an operator greps for.
     with caplog.at_level(logging.INFO, logger="elsinore.smtp"):
-        data = stamped(hop, b"client.test", b"o@castle.test")
+        data = stamped(held, b"client.test", b"o@castle.test")
     [line] = status_lines(caplog)
     queue_id = line.split(":", 1)[0]
     assert line == (
@@ -879,13 +891,13 @@ def test_an_idle_client_is_let_go_after_the_configured_timeout(tmp_path: Path, p
 
 
 def test_the_log_line_cuts_each_long_address_the_client_chose(
-    hop: InProcessHop, caplog: pytest.LogCaptureFixture
+    held: InProcessHop, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Within RFC 5321's limits (a 64-octet local part, a 256-octet path) an address is long
     # enough to need cutting to LOG_LIMIT; each is cut on its own.
     sender = "s" * 64 + "@" + "d" * 180 + ".test"
     recipients = ["r" * 64 + "@" + "c" * 180 + ".test", "o@castle.test"]
-    session = Session(hop.port)
+    session = Session(held.port)
     session.send(b"EHLO client.test\r\n")
     assert session.send(f"MAIL FROM:<{sender}>\r\n".encode())[0].startswith(b"250 ")
     for recipient in recipients:
@@ -895,7 +907,7 @@ def test_the_log_line_cuts_each_long_address_the_client_chose(
         answer = session.send(b"Subject: long\r\n\r\n.\r\n")[0]
     session.close()
     queue_id = answer.rsplit(b" ", 1)[-1].decode()
-    data = hop.spool.data(queue_id)
+    data = held.spool.data(queue_id)
     assert data is not None
     [line] = status_lines(caplog)
     cut = [safe_text(address, limit=LOG_LIMIT) for address in (sender, *recipients)]
