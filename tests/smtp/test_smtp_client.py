@@ -1358,3 +1358,24 @@ def test_a_domain_called_smarthost_is_looked_up_like_any_other(
     [result] = run(deliver_once(outbound(resolver, port), ["b@smarthost"]))
     assert not result.delivered
     assert result.remote == ""
+
+
+def test_a_reply_to_mail_that_is_no_smtp_reply_defers_the_message(
+    port: int, scripted: Callable[..., Scripted]
+) -> None:
+    scripted(MAIL=[b"hello there"])
+    [result] = run(deliver_once(smarthost(port), ["b@x.test"]))
+    assert (result.code, result.enhanced, result.permanent) == (0, "4.4.2", False)
+    assert result.text.startswith("MAIL FROM: "), result.text
+    assert result.remote == f"127.0.0.72[127.0.0.72]:{port}"
+
+
+def test_a_server_silent_after_the_data_is_deferred_as_timed_out(
+    port: int, scripted: Callable[..., Scripted]
+) -> None:
+    # RFC 5321 4.5.3.2.6: the client waits for the reply to the data only so long; the
+    # server may have the message, so it is tried again later.
+    scripted(end=[SILENCE])
+    box = Outbound(helo="out.castle.test", smarthost=("127.0.0.72", port), timeout=0.5)
+    [result] = run(deliver_once(box, ["b@x.test"]))
+    assert (result.code, result.enhanced, result.text) == (0, "4.4.2", "timed out")
