@@ -197,13 +197,21 @@ def _run(work: Path, max_children: int, mutants: list[str] | None = None) -> Non
     mutmut = shutil.which("mutmut")
     if mutmut is None:
         raise MutationError("the mutmut command is not on PATH")
-    env = {**os.environ, "HYPOTHESIS_PROFILE": "mutation"}
-    done = subprocess.run(
-        [mutmut, "run", "--max-children", str(max_children), *(mutants or ())],
-        cwd=work,
-        env=env,
-        check=False,
-    )
+    # Each mutant's pytest keeps its last three tmp_path folders under its own numbered root,
+    # and thousands of mutants filled /tmp (67 GB, the spam tests' databases): they go under
+    # the group's folder instead, removed when the run ends.
+    scratch = work / "tmp"
+    scratch.mkdir(exist_ok=True)
+    env = {**os.environ, "HYPOTHESIS_PROFILE": "mutation", "PYTEST_DEBUG_TEMPROOT": str(scratch)}
+    try:
+        done = subprocess.run(
+            [mutmut, "run", "--max-children", str(max_children), *(mutants or ())],
+            cwd=work,
+            env=env,
+            check=False,
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     if done.returncode != 0:
         raise MutationError(f"mutmut run in {work} exited {done.returncode}")
 
