@@ -58,6 +58,13 @@ class Session:
         self.sock.sendall(data)
         return self.reply()
 
+    def start_data(self) -> None:
+        """EHLO, one sender and one recipient, and DATA: the session is in the message's text."""
+        self.send(b"EHLO client.test\r\n")
+        assert self.send(b"MAIL FROM:<a@client.test>\r\n")[0].startswith(b"250 ")
+        assert self.send(b"RCPT TO:<o@castle.test>\r\n")[0].startswith(b"250 ")
+        assert self.send(b"DATA\r\n")[0].startswith(b"354 ")
+
     def close(self) -> None:
         self.sock.close()
 
@@ -337,10 +344,7 @@ def test_a_transform_that_refuses_answers_its_reply_and_stores_nothing(
         answers = []
         for content_type in (b"multipart/mixed; boundary=x", b"text/plain"):
             session = Session(running.port)
-            session.send(b"EHLO client.test\r\n")
-            session.send(b"MAIL FROM:<a@client.test>\r\n")
-            session.send(b"RCPT TO:<o@castle.test>\r\n")
-            session.send(b"DATA\r\n")
+            session.start_data()
             data = b"Content-Type: " + content_type + b"\r\n\r\nbody\r\n.\r\n"
             answers.append(session.send(data)[0])
             session.close()
@@ -360,10 +364,7 @@ def test_a_message_that_went_round_a_loop_is_refused_with_5_4_6(hop: InProcessHo
     answers = []
     for hops in (49, 50):
         session = Session(hop.port)
-        session.send(b"EHLO client.test\r\n")
-        session.send(b"MAIL FROM:<a@client.test>\r\n")
-        session.send(b"RCPT TO:<o@castle.test>\r\n")
-        session.send(b"DATA\r\n")
+        session.start_data()
         answers.append(session.send(trace * hops + b"Subject: loop\r\n\r\n.\r\n")[0])
         session.close()
     assert answers[0].startswith(b"250 2.0.0")
@@ -485,10 +486,7 @@ def test_a_problem_in_the_data_is_answered_after_its_end_and_the_session_goes_on
     # RFC 5321 4.5.3.1.6: a text line of at most 1000 octets with its CRLF.  The reply
     # comes after <CRLF>.<CRLF> and ends the transaction; the next one starts afresh.
     session = Session(hop.port)
-    session.send(b"EHLO client.test\r\n")
-    session.send(b"MAIL FROM:<a@client.test>\r\n")
-    session.send(b"RCPT TO:<o@castle.test>\r\n")
-    session.send(b"DATA\r\n")
+    session.start_data()
     answer = session.send(b"Subject: long\r\n\r\n" + b"x" * 1000 + b"\r\n.\r\n")
     assert answer[0].startswith(b"500 5.5.2 Line too long at byte ")
     assert session.send(b"RCPT TO:<o@castle.test>\r\n") == [b"503 5.5.1 Error: need MAIL command"]
@@ -505,10 +503,7 @@ def test_data_read_slowly_keeps_the_session_alive_past_the_timeout(
     running = InProcessHop(tmp_path, peer.port, config=config)
     try:
         session = Session(running.port)
-        session.send(b"EHLO client.test\r\n")
-        session.send(b"MAIL FROM:<a@client.test>\r\n")
-        session.send(b"RCPT TO:<o@castle.test>\r\n")
-        session.send(b"DATA\r\n")
+        session.start_data()
         session.sock.sendall(b"Subject: slow\r\n\r\n")
         for _ in range(8):  # 2.4 s in all, each gap well inside the timeout
             time.sleep(0.3)
@@ -523,10 +518,7 @@ def test_a_client_gone_during_data_leaves_nothing_and_the_hop_serves_on(
     hop: InProcessHop,
 ) -> None:
     session = Session(hop.port)
-    session.send(b"EHLO client.test\r\n")
-    session.send(b"MAIL FROM:<a@client.test>\r\n")
-    session.send(b"RCPT TO:<o@castle.test>\r\n")
-    session.send(b"DATA\r\n")
+    session.start_data()
     session.sock.sendall(b"Subject: cut\r\n\r\nhalf a mess")
     session.close()
     other = Session(hop.port)
@@ -643,10 +635,7 @@ def test_a_message_refused_for_its_hops_is_logged_with_the_reply(
 ) -> None:
     trace = b"Received: from a by b via tcp with ESMTP; Thu, 03 Dec 2026 19:00:00 +0000\r\n"
     session = Session(hop.port)
-    session.send(b"EHLO client.test\r\n")
-    session.send(b"MAIL FROM:<a@client.test>\r\n")
-    session.send(b"RCPT TO:<o@castle.test>\r\n")
-    session.send(b"DATA\r\n")
+    session.start_data()
     with caplog.at_level(logging.INFO, logger="elsinore.smtp"):
         session.send(trace * 50 + b"Subject: loop\r\n\r\n.\r\n")
     session.close()
@@ -714,10 +703,7 @@ def test_a_transform_that_leaves_no_recipient_is_refused_not_queued(
     running = InProcessHop(tmp_path, peer.port, config=config)
     try:
         session = Session(running.port)
-        session.send(b"EHLO client.test\r\n")
-        session.send(b"MAIL FROM:<a@client.test>\r\n")
-        session.send(b"RCPT TO:<o@castle.test>\r\n")
-        session.send(b"DATA\r\n")
+        session.start_data()
         with caplog.at_level(logging.INFO, logger="elsinore.smtp"):
             answer = session.send(b"Subject: gone\r\n\r\n.\r\n")
         session.close()
@@ -739,10 +725,7 @@ def test_a_spool_that_cannot_store_is_answered_451_and_logged(
     # DESIGN: 250 only once the spool has the message; a spool that cannot take it (here
     # another process holds its database's write lock past the busy timeout) says "later".
     session = Session(hop.port)
-    session.send(b"EHLO client.test\r\n")
-    session.send(b"MAIL FROM:<a@client.test>\r\n")
-    session.send(b"RCPT TO:<o@castle.test>\r\n")
-    session.send(b"DATA\r\n")
+    session.start_data()
     blocker = sqlite3.connect(hop.spool.directory / DATABASE, isolation_level=None)
     try:
         blocker.execute("BEGIN EXCLUSIVE")
@@ -803,10 +786,7 @@ def test_commands_pipelined_after_the_data_are_read_in_order_past_a_read_chunk(
     # while the first message is stored they all reach the stream's buffer, so that some
     # are still there, behind the ones read with the data, when the second one's end is found.
     session = Session(hop.port)
-    session.send(b"EHLO client.test\r\n")
-    session.send(b"MAIL FROM:<a@client.test>\r\n")
-    session.send(b"RCPT TO:<o@castle.test>\r\n")
-    session.send(b"DATA\r\n")
+    session.start_data()
     noops = 12_000
     session.sock.sendall(
         b"Subject: first\r\n\r\nbody\r\n.\r\n"
