@@ -121,7 +121,7 @@ class RedisStore(WordStore):
             words = {token: (int(count), 0) for token, count in spam.items()}
             for token, count in ham.items():
                 words[token] = (words.get(token, (0, 0))[0], int(count))
-            return WordCounts(int(messages.get("spam", 0)), int(messages.get("ham", 0)), words)
+            totals = int(messages.get("spam", 0)), int(messages.get("ham", 0))
         except ValueError:
             # Only another hand writes a count that is not an integer (the script's HINCRBY
             # refuses to add to one); it is looked for once the fast reading has failed.
@@ -133,6 +133,7 @@ class RedisStore(WordStore):
                 if not _is_count(value)
             )
             raise self._not_a_count(f"{key} holds {value!r} for {field!r}") from None
+        return WordCounts(*totals, words)
 
     def apply(self, training: Training) -> None:
         if training.regression or training.cutoffs or training.lr_weight is not None:
