@@ -149,36 +149,55 @@ def test_mx_hosts_are_tried_by_preference_past_a_dead_one(
     assert third.messages == []
 
 
-class DropsAtMail:
-    """A server on ``host:port`` that greets, answers EHLO, and hangs up at MAIL; or, given
-    a refusing ``greeting``, says it and hangs up at once."""
+class Listener:
+    """A TCP server on ``host:port`` whose thread hands each connection to :meth:`take`,
+    until :meth:`full` or :meth:`close`; the servers below say what SMTP servers never do."""
 
-    def __init__(self, host: str, port: int, greeting: bytes = b"220 drops.test ESMTP") -> None:
-        self.greeting = greeting
+    def __init__(self, host: str, port: int) -> None:
         self.listener = socket.create_server((host, port))
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
     def _serve(self) -> None:
-        while True:
+        while not self.full():
             try:
-                connection, _ = self.listener.accept()
+                connection, (client, _) = self.listener.accept()
             except OSError:
                 return
-            with connection, connection.makefile("rb") as lines:
-                connection.sendall(self.greeting + b"\r\n")
-                if not self.greeting.startswith(b"220"):
-                    continue
-                for line in lines:
-                    if line.upper().startswith(b"EHLO"):
-                        connection.sendall(b"250-drops.test\r\n250 8BITMIME\r\n")
-                    else:
-                        break
+            self.take(connection, client)
+        self.listener.close()  # no more: a client is refused
+
+    def full(self) -> bool:
+        return False
+
+    def take(self, connection: socket.socket, client: str) -> None:
+        raise NotImplementedError
 
     def close(self) -> None:
-        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the thread's accept()
+        # close() alone leaves the thread blocked in accept(); shutdown() wakes it.
+        with contextlib.suppress(OSError):  # closed already, once full
+            self.listener.shutdown(socket.SHUT_RDWR)
         self.listener.close()
         self.thread.join(5)
+
+
+class DropsAtMail(Listener):
+    """A server on ``host:port`` that greets, answers EHLO, and hangs up at MAIL; or, given
+    a refusing ``greeting``, says it and hangs up at once."""
+
+    def __init__(self, host: str, port: int, greeting: bytes = b"220 drops.test ESMTP") -> None:
+        self.greeting = greeting
+        super().__init__(host, port)
+
+    def take(self, connection: socket.socket, client: str) -> None:
+        with connection, connection.makefile("rb") as lines:
+            connection.sendall(self.greeting + b"\r\n")
+            if not self.greeting.startswith(b"220"):
+                return
+            for line in lines:
+                if not line.upper().startswith(b"EHLO"):
+                    break
+                connection.sendall(b"250-drops.test\r\n250 8BITMIME\r\n")
 
 
 def test_a_host_that_hangs_up_before_the_transaction_is_passed_for_the_next(
@@ -585,32 +604,23 @@ def test_a_host_that_refused_a_connection_is_not_tried_again_for_a_while() -> No
     assert peer.recorder.connections == 1  # the skipped attempt made no connection
 
 
-class Silent:
+class Silent(Listener):
     """A host on ``host:port`` that takes connections and then says nothing, or hangs up at
     once (``hang_up``): a server that is there but is no SMTP server."""
 
     def __init__(self, host: str, port: int, *, hang_up: bool = False) -> None:
         self.hang_up = hang_up
         self.held: list[socket.socket] = []
-        self.listener = socket.create_server((host, port))
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__(host, port)
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                connection, _ = self.listener.accept()
-            except OSError:
-                return
-            if self.hang_up:
-                connection.close()
-            else:
-                self.held.append(connection)
+    def take(self, connection: socket.socket, client: str) -> None:
+        if self.hang_up:
+            connection.close()
+        else:
+            self.held.append(connection)
 
     def close(self) -> None:
-        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the thread's accept()
-        self.listener.close()
-        self.thread.join(5)
+        super().close()
         for connection in self.held:
             connection.close()
 
@@ -715,7 +725,7 @@ HANG_UP = b""
 SILENCE = b"..."
 
 
-class Scripted:
+class Scripted(Listener):
     """An SMTP server on ``host:port`` that answers each command from a script, for the
     replies aiosmtpd never gives: ``script`` maps a verb (``b"."`` is the end of the data) to
     its successive replies, the last one repeated; ``HANG_UP`` closes the connection instead,
@@ -743,20 +753,15 @@ class Scripted:
         self.lines: list[bytes] = []
         self.connections = 0
         self.clients: list[str] = []  # the address each connection came from
-        self.listener = socket.create_server((host, port))
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__(host, port)
 
-    def _serve(self) -> None:
-        while self.accept is None or self.connections < self.accept:
-            try:
-                connection, (client, _) = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            self.clients.append(client)
-            threading.Thread(target=self._session, args=(connection,), daemon=True).start()
-        self.listener.close()
+    def full(self) -> bool:
+        return self.accept is not None and self.connections >= self.accept
+
+    def take(self, connection: socket.socket, client: str) -> None:
+        self.connections += 1
+        self.clients.append(client)
+        threading.Thread(target=self._session, args=(connection,), daemon=True).start()
 
     def _session(self, connection: socket.socket) -> None:
         # A client may go away without waiting for the last reply (a broken pipe): done.
@@ -785,13 +790,6 @@ class Scripted:
 
     def commands(self, verb: bytes) -> list[bytes]:
         return [line.rstrip(b"\r\n") for line in self.lines if line[:4].upper() == verb]
-
-    def close(self) -> None:
-        # close() alone leaves the thread blocked in accept(); shutdown() wakes it.
-        with contextlib.suppress(OSError):  # closed already, after ``accept`` connections
-            self.listener.shutdown(socket.SHUT_RDWR)
-        self.listener.close()
-        self.thread.join(5)
 
 
 @pytest.fixture
